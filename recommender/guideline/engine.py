@@ -1,0 +1,681 @@
+"""The decision: from an ``Assessment`` and a ruleset to a ``Recommendation`` (the contract's response).
+
+Pure functions of their inputs; thresholds are compared exactly, in the unit the result was entered in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+from .citations import CITATIONS
+from .inputs import Assessment
+from .ruleset import (
+    DEFAULT_RULESET,
+    Bands,
+    LoadingCourse,
+    MaintenanceInterval,
+    OralDose,
+    Ruleset,
+    Thresholds,
+)
+from .units import (
+    ACTIVE_B12_UNITS,
+    MMA_UNITS,
+    PG_PER_ML,
+    PMOL_PER_L,
+    TOTAL_B12_UNITS,
+    UMOL_PER_L,
+    convert,
+    threshold_in,
+)
+
+DEFICIENT = "deficient"
+INDETERMINATE = "indeterminate"
+NOT_DEFICIENT = "not_deficient"
+_SEVERITY = {NOT_DEFICIENT: 0, INDETERMINATE: 1, DEFICIENT: 2}
+
+RED_FLAG = "red_flag"
+CAUTION = "caution"
+ADVICE = "advice"
+
+
+class Statement(NamedTuple):
+    """A sentence of the rationale and its sources. The words are formatted when read, not when decided."""
+
+    template: str
+    citations: tuple[str, ...]
+    args: tuple = ()
+
+    @property
+    def text(self) -> str:
+        return self.template.format(*self.args) if self.args else self.template
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "citations": list(self.citations)}
+
+
+class Alert(NamedTuple):
+    """A warning code with its level (red_flag, caution or advice), its words and its sources."""
+
+    code: str
+    level: str
+    template: str
+    citations: tuple[str, ...]
+    args: tuple = ()
+
+    @property
+    def text(self) -> str:
+        return self.template.format(*self.args) if self.args else self.template
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "level": self.level,
+            "text": self.text,
+            "citations": list(self.citations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    status: str
+    basis: str
+    next_test: str | None
+    im_recommended: bool
+    indications: tuple[str, ...]
+    loading: LoadingCourse | None
+    maintenance: MaintenanceInterval | None
+    oral_option: OralDose | None
+    alerts: tuple[Alert, ...]
+    monitoring: dict | None
+    rationale: tuple[Statement, ...]
+    ruleset: Ruleset
+    thresholds: Thresholds
+    assessment: Assessment
+    mma_limit: Decimal | None
+
+    def measurements(self) -> dict:
+        """Each entered result with its conversions and what it says on its own (for display)."""
+        a, th = self.assessment, self.thresholds
+        out: dict = {}
+        if a.b12 is not None:
+            b = a.b12
+            out["b12"] = {
+                "value": _num(b.value),
+                "unit": b.unit,
+                "pg_per_ml": round(
+                    float(convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS)), 1
+                ),
+                "pmol_per_l": round(
+                    float(convert(b.value, b.unit, PMOL_PER_L, TOTAL_B12_UNITS)), 1
+                ),
+                "status": _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS),
+            }
+        if a.active_b12 is not None:
+            ab = a.active_b12
+            out["active_b12"] = {
+                "value": _num(ab.value),
+                "unit": ab.unit,
+                "status": _classify(ab.value, ab.unit, th.active_b12, ACTIVE_B12_UNITS),
+            }
+        if a.mma is not None and self.mma_limit is not None:
+            m = a.mma
+            out["mma"] = {
+                "value": _num(m.value),
+                "unit": m.unit,
+                "umol_per_l": float(convert(m.value, m.unit, UMOL_PER_L, MMA_UNITS)),
+                "upper_limit": _num(self.mma_limit),
+                "lab_upper_limit": m.upper_limit is not None,
+                "elevated": m.value > self.mma_limit,
+            }
+        if a.homocysteine is not None:
+            out["homocysteine"] = {
+                "value": _num(a.homocysteine.value),
+                "unit": a.homocysteine.unit,
+                "at_target": a.homocysteine.value
+                < self.ruleset.monitoring.homocysteine_target_umol_l,
+            }
+        return out
+
+    @property
+    def warnings(self) -> list[str]:
+        return [a.code for a in self.alerts]
+
+    @property
+    def cited_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in (*self.rationale, *self.alerts):
+            for cid in item.citations:
+                seen.setdefault(cid, None)
+        return list(seen)
+
+    def as_dict(self) -> dict:
+        rs = self.ruleset
+        loading = maintenance = oral = None
+        if self.loading is not None:
+            loading = {
+                "drug": rs.drug,
+                "dose_mg": rs.dose_mg,
+                "route": "IM",
+                "pattern": self.loading.pattern,
+                "weeks": self.loading.weeks,
+                "until": self.loading.until,
+                "doses": self.loading.total_doses,
+                "text": loading_text(self.loading, rs),
+            }
+        if self.maintenance is not None:
+            maintenance = {
+                "drug": rs.drug,
+                "dose_mg": rs.dose_mg,
+                "route": "IM",
+                "every_months": {
+                    "min": self.maintenance.min_months,
+                    "max": self.maintenance.max_months,
+                },
+                "lifelong": self.maintenance.lifelong,
+                "text": maintenance_text(self.maintenance, rs),
+            }
+        if self.oral_option is not None:
+            oral = {
+                "dose_mcg": {
+                    "min": self.oral_option.min_mcg,
+                    "max": self.oral_option.max_mcg,
+                },
+                "frequency": "daily",
+                "after_loading": self.oral_option.after_loading,
+            }
+        return {
+            "status": self.status,
+            "basis": self.basis,
+            "next_test": self.next_test,
+            "im_recommended": self.im_recommended,
+            "indications": list(self.indications),
+            "loading": loading,
+            "maintenance": maintenance,
+            "oral_option": oral,
+            "warnings": self.warnings,
+            "alerts": [a.as_dict() for a in self.alerts],
+            "monitoring": self.monitoring,
+            "ruleset": rs.identity(),
+            "thresholds": self.thresholds.as_dict(),
+            "measurements": self.measurements(),
+            "rationale": [s.as_dict() for s in self.rationale],
+            "citations": [CITATIONS[c].as_dict() for c in self.cited_ids],
+        }
+
+
+def _num(value: Decimal) -> int | float:
+    """A JSON number for a Decimal: an int when whole, else a float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _classify(
+    value: Decimal, unit: str, bands: Bands, units: dict[str, Decimal]
+) -> str:
+    if value < threshold_in(bands.deficient_below, unit, units):
+        return DEFICIENT
+    if value <= threshold_in(bands.not_deficient_above, unit, units):
+        return INDETERMINATE
+    return NOT_DEFICIENT
+
+
+# How each band reads in a sentence: {0}–{3} describe the result, {4} and {5} are the thresholds, {6} their unit.
+_BAND_WORDS = {
+    DEFICIENT: " is below {4:f} {6}: deficiency confirmed.",
+    INDETERMINATE: " is between {4:f} and {5:f} {6} inclusive: indeterminate.",
+    NOT_DEFICIENT: " is above {5:f} {6}: deficiency unlikely.",
+}
+
+
+def _band_statement(prefix: str, result: tuple, status: str, bands: Bands) -> Statement:
+    return Statement(
+        prefix + _BAND_WORDS[status],
+        bands.citations,
+        (*result, bands.deficient_below, bands.not_deficient_above, bands.unit),
+    )
+
+
+def loading_text(course: LoadingCourse, rs: Ruleset) -> str:
+    if course.pattern == "three_times_weekly":
+        return (
+            f"{rs.drug.capitalize()} {rs.dose_mg} mg IM three times a week for {course.weeks} weeks "
+            f"({course.total_doses} doses)."
+        )
+    return (
+        f"{rs.drug.capitalize()} {rs.dose_mg} mg IM on alternate days until there is no further improvement "
+        "(a clinician ends this phase; it does not end by itself)."
+    )
+
+
+def maintenance_text(interval: MaintenanceInterval, rs: Ruleset) -> str:
+    if interval.min_months == interval.max_months:
+        every = (
+            "every month"
+            if interval.min_months == 1
+            else f"every {interval.min_months} months"
+        )
+    else:
+        every = f"every {interval.min_months} to {interval.max_months} months"
+    life = ", for life" if interval.lifelong else ""
+    return f"{rs.drug.capitalize()} {rs.dose_mg} mg IM {every}{life}."
+
+
+class _LoadingWords:
+    """Formats a loading course lazily inside a rationale sentence."""
+
+    __slots__ = ("course", "rs")
+
+    def __init__(self, course: LoadingCourse, rs: Ruleset):
+        self.course, self.rs = course, rs
+
+    def __format__(self, spec: str) -> str:
+        text = loading_text(self.course, self.rs)
+        return text[0].lower() + text[1:]
+
+
+class _MaintenanceWords(_LoadingWords):
+    def __format__(self, spec: str) -> str:
+        return maintenance_text(self.course, self.rs)  # type: ignore[arg-type]
+
+
+_FOLIC_ACID = Alert(
+    "folic_acid",
+    RED_FLAG,
+    "Never give folic acid before B12 is treated: it can mask the deficiency and precipitate subacute "
+    "combined degeneration of the cord. Folic acid together with B12 is allowed.",
+    ("droracle-overview-2025", "praxis-replacement-2025", "bnf-hydroxocobalamin"),
+)
+_NEURO = Alert(
+    "neuro_urgent_advice",
+    RED_FLAG,
+    "Neurological involvement: seek urgent specialist (haematology) advice; spinal cord or optic symptoms need "
+    "same-day assessment. Do not delay the first injection.",
+    ("nice-ng239", "bnf-hydroxocobalamin"),
+)
+_SEVERE = Alert(
+    "severe_prefer_im",
+    ADVICE,
+    "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
+    ("afp-2017",),
+)
+_POTASSIUM = Alert(
+    "potassium_platelets",
+    CAUTION,
+    "In the first weeks of treating severe deficiency, monitor plasma potassium (arrhythmias from hypokalaemia) "
+    "and platelets (reactive thrombocytosis).",
+    ("smpc-neo-cytamen",),
+)
+_SAMPLE_FIRST = Alert(
+    "sample_before_treatment",
+    ADVICE,
+    "Take the MMA sample before any B12 is given; treatment makes the result uninterpretable.",
+    ("nice-ng239",),
+)
+_INDETERMINATE_SYMPTOMS = Alert(
+    "indeterminate_clinical_judgement",
+    CAUTION,
+    "Symptoms with an indeterminate result: do not let a pending MMA delay treatment when the clinical picture "
+    "is strong.",
+    ("bsh-2014", "nice-ng239"),
+)
+_NO_TITRATION = Alert(
+    "no_biomarker_titration",
+    ADVICE,
+    "Do not titrate the injection frequency on serum B12 or MMA; adjust it to symptoms.",
+    ("nice-ng239", "bsh-2014"),
+)
+_COBALT = Alert(
+    "cobalt_allergy",
+    ADVICE,
+    "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first "
+    "injection.",
+    ("smpc-neo-cytamen",),
+)
+_MMA_DISCORDANT = Alert(
+    "mma_discordant",
+    CAUTION,
+    "MMA is raised although B12 is not low: weigh the clinical picture, renal function and a repeat test.",
+    ("nice-ng239", "bsh-2014"),
+)
+_MONITORING_CAVEATS = (
+    "British haematology guidance advises against re-testing serum B12 on treatment: results rise with any "
+    "dosing whether or not treatment works.",
+    "No guideline backs the homocysteine target; review symptoms first.",
+)
+_CAVEAT = Statement(
+    "Caveat: re-testing serum B12 on treatment is uninformative, and the homocysteine target has no guideline "
+    "support.",
+    ("bsh-2014", "nice-ng239"),
+)
+_NO_INDICATION = Statement(
+    "No indication for intramuscular hydroxocobalamin under this ruleset.",
+    ("afp-2025",),
+)
+_MEASURE_MMA = Statement(
+    "The result is indeterminate: measure methylmalonic acid (MMA) to confirm or exclude deficiency.",
+    ("afp-2025", "praxis-replacement-2025", "nice-ng239"),
+)
+
+
+def decide(
+    assessment: Assessment,
+    ruleset: Ruleset = DEFAULT_RULESET,
+    thresholds: Thresholds | None = None,
+) -> Recommendation:
+    rs = ruleset
+    th = thresholds or rs.thresholds
+    a = assessment
+    why: list[Statement] = []
+    alerts: list[Alert] = []
+
+    # 1. Status from total and/or active B12: the more abnormal result decides.
+    status = basis = ""
+    if a.b12 is not None:
+        b = a.b12
+        status, basis = _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS), "b12"
+        if b.unit == PMOL_PER_L:
+            other, other_unit = (
+                convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS),
+                PG_PER_ML,
+            )
+        else:
+            other, other_unit = (
+                convert(b.value, b.unit, PMOL_PER_L, TOTAL_B12_UNITS),
+                PMOL_PER_L,
+            )
+        why.append(
+            _band_statement(
+                "Total B12 {0:f} {1} (= {2:.1f} {3})",
+                (b.value, b.unit, other, other_unit),
+                status,
+                th.total_b12,
+            )
+        )
+        if (
+            convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS)
+            > rs.high_b12_above_pg_ml
+        ):
+            alerts.append(
+                Alert(
+                    "high_b12",
+                    CAUTION,
+                    "Total B12 above {0:f} pg/mL: if it stays high, investigate the cause; it is not a reason to "
+                    "treat.",
+                    rs.high_b12_citations,
+                    (rs.high_b12_above_pg_ml,),
+                )
+            )
+    if a.active_b12 is not None:
+        ab = a.active_b12
+        active = _classify(ab.value, ab.unit, th.active_b12, ACTIVE_B12_UNITS)
+        why.append(
+            _band_statement(
+                "Active B12 {0:f} {1}",
+                (ab.value, ab.unit, None, None),
+                active,
+                th.active_b12,
+            )
+        )
+        if not status:
+            status, basis = active, "active_b12"
+        else:
+            if _SEVERITY[active] > _SEVERITY[status]:
+                status, basis = active, "active_b12"
+            why.append(
+                Statement(
+                    "Total and active B12 were both measured: the more abnormal result decides ({0} B12).",
+                    ("nice-ng239",),
+                    ("total" if basis == "b12" else "active",),
+                )
+            )
+
+    # 2. MMA decides an indeterminate result; it never overrides a clear band.
+    mma_limit = None
+    if a.mma is not None:
+        m = a.mma
+        mma_limit = (
+            m.upper_limit
+            if m.upper_limit is not None
+            else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
+        )
+        elevated = m.value > mma_limit
+        words = (
+            "MMA {0:f} {1} is "
+            + ("above" if elevated else "not above")
+            + (
+                " the lab's upper reference limit"
+                if m.upper_limit is not None
+                else " the default upper limit"
+            )
+            + " ({2:f} {1})"
+        )
+        shown_unit = m.unit.replace("umol", "µmol")
+        if status == INDETERMINATE:
+            status, basis = (DEFICIENT if elevated else NOT_DEFICIENT), "mma"
+            words += (
+                ": deficiency confirmed." if elevated else ": deficiency not confirmed."
+            )
+        else:
+            words += "; the B12 result already decided the status."
+            if elevated and status == NOT_DEFICIENT:
+                alerts.append(_MMA_DISCORDANT)
+        why.append(
+            Statement(
+                words, th.mma_citations, (m.value, shown_unit, mma_limit.normalize())
+            )
+        )
+        if elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below:
+            alerts.append(
+                Alert(
+                    "mma_renal",
+                    CAUTION,
+                    "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 "
+                    "deficiency.",
+                    rs.egfr_citations,
+                    (a.egfr, rs.egfr_renal_below),
+                )
+            )
+    next_test = "mma" if status == INDETERMINATE else None
+    if next_test:
+        why.append(_MEASURE_MMA)
+
+    # 3. Indications: each applies on its own.
+    indications: list[str] = []
+    deficiency = status == DEFICIENT
+    if deficiency:
+        indications.append("deficiency")
+        why.append(
+            Statement(
+                "Deficiency is an indication for intramuscular hydroxocobalamin.",
+                rs.deficiency_im_citations,
+            )
+        )
+    ileal = a.ileal_resection_cm > rs.ileal_resection_above_cm
+    if ileal:
+        indications.append("ileal_resection")
+        why.append(
+            Statement(
+                "Distal ileal resection of {0:f} cm (more than {1:f} cm): prophylactic injections for life, whatever "
+                "the B12 level.",
+                rs.ileal_resection_citations,
+                (a.ileal_resection_cm, rs.ileal_resection_above_cm),
+            )
+        )
+    elif a.ileal_resection_cm > 0:
+        why.append(
+            Statement(
+                "Distal ileal resection of {0:f} cm is not more than {1:f} cm: not an indication on its own.",
+                rs.ileal_resection_citations,
+                (a.ileal_resection_cm, rs.ileal_resection_above_cm),
+            )
+        )
+    if a.bariatric_surgery:
+        indications.append("bariatric_surgery")
+        why.append(
+            Statement(
+                "After bariatric surgery, B12 supplementation is given whatever the B12 level.",
+                rs.bariatric_citations,
+            )
+        )
+    im = bool(indications)
+
+    # 4. Regimen: loading follows the deficiency; maintenance takes the shortest interval that applies.
+    loading: LoadingCourse | None = None
+    intervals: list[MaintenanceInterval] = []
+    neuro = a.neurological_involvement
+    if deficiency:
+        loading = rs.loading_with_neuro if neuro else rs.loading_without_neuro
+        intervals.append(
+            rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro
+        )
+        why.append(
+            Statement(
+                ("With" if neuro else "Without") + " neurological involvement: {0}",
+                loading.citations,
+                (_LoadingWords(loading, rs),),
+            )
+        )
+    if ileal:
+        intervals.append(rs.maintenance_ileal_resection)
+    if a.bariatric_surgery:
+        intervals.append(rs.maintenance_bariatric)
+    maintenance: MaintenanceInterval | None = None
+    if len(intervals) == 1:
+        maintenance = intervals[0]
+        why.append(
+            Statement(
+                "Maintenance: {0}",
+                maintenance.citations,
+                (_MaintenanceWords(maintenance, rs),),
+            )
+        )  # type: ignore[arg-type]
+    elif intervals:
+        maintenance = MaintenanceInterval(
+            min_months=min(i.min_months for i in intervals),
+            max_months=min(i.max_months for i in intervals),
+            lifelong=any(i.lifelong for i in intervals),
+            citations=tuple(dict.fromkeys(c for i in intervals for c in i.citations)),
+        )
+        why.append(
+            Statement(
+                "Maintenance: {0} Several indications apply: the shortest interval is used.",
+                maintenance.citations,
+                (_MaintenanceWords(maintenance, rs),),  # type: ignore[arg-type]
+            )
+        )
+    if a.malabsorption and im:
+        why.append(
+            Statement(
+                "A malabsorptive cause: treatment stays parenteral and lifelong; oral B12 is not offered.",
+                rs.malabsorption_citations,
+            )
+        )
+
+    # 5. Oral option: only after IM loading and only without neurological involvement, malabsorption or
+    # ileal resection; for bariatric prophylaxis alone, 1 mg daily.
+    oral: OralDose | None = None
+    if im and not (neuro or a.malabsorption or ileal):
+        if deficiency:
+            oral = rs.oral_after_loading
+            words = (
+                "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
+            )
+        else:
+            oral = rs.oral_bariatric
+            words = "Instead of injections, oral B12 {0} µg daily is an option after bariatric surgery."
+        why.append(Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg)))
+
+    # 6. Warnings the contract names, then the sources' other red flags.
+    if status != NOT_DEFICIENT or a.folic_acid:
+        alerts.append(_FOLIC_ACID)
+    if neuro:
+        alerts.append(_NEURO)
+    if a.severe:
+        alerts.append(_SEVERE)
+        if deficiency:
+            alerts.append(_POTASSIUM)
+    if a.pregnant:
+        alerts.append(
+            Alert(
+                "pregnancy",
+                CAUTION,
+                "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review "
+                "{0} month after starting treatment.",
+                ("nice-ng239", "smpc-neo-cytamen"),
+                (rs.pregnancy_first_review_months,),
+            )
+        )
+    if next_test:
+        alerts.append(_SAMPLE_FIRST)
+        if neuro or a.severe:
+            alerts.append(_INDETERMINATE_SYMPTOMS)
+    if im:
+        alerts.append(
+            Alert(
+                "individualised_regimen",
+                ADVICE,
+                "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly "
+                "to every 2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
+                rs.individualised_citations,
+            )
+        )
+        alerts.append(_NO_TITRATION)
+        alerts.append(_COBALT)
+    target = rs.monitoring.homocysteine_target_umol_l
+    if a.homocysteine is not None and a.homocysteine.value >= target:
+        alerts.append(
+            Alert(
+                "homocysteine_above_target",
+                ADVICE,
+                "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline "
+                "backs; folate, B6 and renal function also raise it).",
+                (*rs.monitoring.citations, "afp-2017"),
+                (a.homocysteine.value, target),
+            )
+        )
+
+    # 7. Monitoring, only when something is recommended.
+    monitoring = None
+    if im:
+        mon = rs.monitoring
+        monitoring = {
+            "every_months_until_stable": mon.every_months_until_stable,
+            "every_months_after_stable": mon.every_months_after_stable,
+            "tests": list(mon.tests),
+            "homocysteine_target_umol_per_l": _num(target),
+            "first_review_months": rs.pregnancy_first_review_months
+            if a.pregnant
+            else mon.every_months_until_stable,
+            "caveats": list(_MONITORING_CAVEATS),
+        }
+        why.append(
+            Statement(
+                "Monitoring every {0} months until the patient is stable, then every {1} months: serum B12 and total "
+                "homocysteine (target below {2:f} µmol/L).",
+                mon.citations,
+                (mon.every_months_until_stable, mon.every_months_after_stable, target),
+            )
+        )
+        why.append(_CAVEAT)
+    else:
+        why.append(_NO_INDICATION)
+
+    return Recommendation(
+        status=status,
+        basis=basis,
+        next_test=next_test,
+        im_recommended=im,
+        indications=tuple(indications),
+        loading=loading,
+        maintenance=maintenance,
+        oral_option=oral,
+        alerts=tuple(alerts),
+        monitoring=monitoring,
+        rationale=tuple(why),
+        ruleset=rs,
+        thresholds=th,
+        assessment=a,
+        mma_limit=mma_limit,
+    )

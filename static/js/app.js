@@ -1,0 +1,1 @@
+// Behaviour that needs JavaScript; every page works without it.
