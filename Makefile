@@ -35,6 +35,7 @@ run: demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup
+	$(VENV)/bin/ruff check --quiet .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -n auto --dist loadfile

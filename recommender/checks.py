@@ -20,9 +20,7 @@ def check_rulesets(app_configs, **kwargs):
         ]
         for cid in cited:
             if cid not in CITATIONS:
-                errors.append(
-                    Error(f"Ruleset {ruleset.id} cites unknown source {cid!r}.", id="recommender.E001")
-                )
+                errors.append(Error(f"Ruleset {ruleset.id} cites unknown source {cid!r}.", id="recommender.E001"))
         if ruleset.maintenance_with_neuro.max_months > ruleset.maintenance_without_neuro.max_months:
             errors.append(Error(f"Ruleset {ruleset.id}: maintenance intervals out of order.", id="recommender.E002"))
     return errors

@@ -31,7 +31,11 @@ def _measurement(units, *, mma: bool = False) -> dict:
     return {"type": "object", "required": ["value", "unit"], "additionalProperties": False, "properties": props}
 
 
-_NUMBER_RANGE = {"type": "object", "required": ["min", "max"], "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}}}
+_NUMBER_RANGE = {
+    "type": "object",
+    "required": ["min", "max"],
+    "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+}
 _CITED = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 SCHEMAS: dict = {

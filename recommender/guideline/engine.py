@@ -105,12 +105,8 @@ class Recommendation:
             out["b12"] = {
                 "value": _num(b.value),
                 "unit": b.unit,
-                "pg_per_ml": round(
-                    float(convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS)), 1
-                ),
-                "pmol_per_l": round(
-                    float(convert(b.value, b.unit, PMOL_PER_L, TOTAL_B12_UNITS)), 1
-                ),
+                "pg_per_ml": round(float(convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS)), 1),
+                "pmol_per_l": round(float(convert(b.value, b.unit, PMOL_PER_L, TOTAL_B12_UNITS)), 1),
                 "status": _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS),
             }
         if a.active_b12 is not None:
@@ -134,8 +130,7 @@ class Recommendation:
             out["homocysteine"] = {
                 "value": _num(a.homocysteine.value),
                 "unit": a.homocysteine.unit,
-                "at_target": a.homocysteine.value
-                < self.ruleset.monitoring.homocysteine_target_umol_l,
+                "at_target": a.homocysteine.value < self.ruleset.monitoring.homocysteine_target_umol_l,
             }
         return out
 
@@ -211,9 +206,7 @@ def _num(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _classify(
-    value: Decimal, unit: str, bands: Bands, units: dict[str, Decimal]
-) -> str:
+def _classify(value: Decimal, unit: str, bands: Bands, units: dict[str, Decimal]) -> str:
     if value < threshold_in(bands.deficient_below, unit, units):
         return DEFICIENT
     if value <= threshold_in(bands.not_deficient_above, unit, units):
@@ -251,11 +244,7 @@ def loading_text(course: LoadingCourse, rs: Ruleset) -> str:
 
 def maintenance_text(interval: MaintenanceInterval, rs: Ruleset) -> str:
     if interval.min_months == interval.max_months:
-        every = (
-            "every month"
-            if interval.min_months == 1
-            else f"every {interval.min_months} months"
-        )
+        every = "every month" if interval.min_months == 1 else f"every {interval.min_months} months"
     else:
         every = f"every {interval.min_months} to {interval.max_months} months"
     life = ", for life" if interval.lifelong else ""
@@ -329,8 +318,7 @@ _NO_TITRATION = Alert(
 _COBALT = Alert(
     "cobalt_allergy",
     ADVICE,
-    "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first "
-    "injection.",
+    "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first injection.",
     ("smpc-neo-cytamen",),
 )
 _MMA_DISCORDANT = Alert(
@@ -345,8 +333,7 @@ _MONITORING_CAVEATS = (
     "No guideline backs the homocysteine target; review symptoms first.",
 )
 _CAVEAT = Statement(
-    "Caveat: re-testing serum B12 on treatment is uninformative, and the homocysteine target has no guideline "
-    "support.",
+    "Caveat: re-testing serum B12 on treatment is uninformative, and the homocysteine target has no guideline support.",
     ("bsh-2014", "nice-ng239"),
 )
 _NO_INDICATION = Statement(
@@ -393,10 +380,7 @@ def decide(
                 th.total_b12,
             )
         )
-        if (
-            convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS)
-            > rs.high_b12_above_pg_ml
-        ):
+        if convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > rs.high_b12_above_pg_ml:
             alerts.append(
                 Alert(
                     "high_b12",
@@ -436,36 +420,24 @@ def decide(
     if a.mma is not None:
         m = a.mma
         mma_limit = (
-            m.upper_limit
-            if m.upper_limit is not None
-            else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
+            m.upper_limit if m.upper_limit is not None else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
         )
         elevated = m.value > mma_limit
         words = (
             "MMA {0:f} {1} is "
             + ("above" if elevated else "not above")
-            + (
-                " the lab's upper reference limit"
-                if m.upper_limit is not None
-                else " the default upper limit"
-            )
+            + (" the lab's upper reference limit" if m.upper_limit is not None else " the default upper limit")
             + " ({2:f} {1})"
         )
         shown_unit = m.unit.replace("umol", "µmol")
         if status == INDETERMINATE:
             status, basis = (DEFICIENT if elevated else NOT_DEFICIENT), "mma"
-            words += (
-                ": deficiency confirmed." if elevated else ": deficiency not confirmed."
-            )
+            words += ": deficiency confirmed." if elevated else ": deficiency not confirmed."
         else:
             words += "; the B12 result already decided the status."
             if elevated and status == NOT_DEFICIENT:
                 alerts.append(_MMA_DISCORDANT)
-        why.append(
-            Statement(
-                words, th.mma_citations, (m.value, shown_unit, mma_limit.normalize())
-            )
-        )
+        why.append(Statement(words, th.mma_citations, (m.value, shown_unit, mma_limit.normalize())))
         if elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below:
             alerts.append(
                 Alert(
@@ -527,9 +499,7 @@ def decide(
     neuro = a.neurological_involvement
     if deficiency:
         loading = rs.loading_with_neuro if neuro else rs.loading_without_neuro
-        intervals.append(
-            rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro
-        )
+        intervals.append(rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro)
         why.append(
             Statement(
                 ("With" if neuro else "Without") + " neurological involvement: {0}",
@@ -579,9 +549,7 @@ def decide(
     if im and not (neuro or a.malabsorption or ileal):
         if deficiency:
             oral = rs.oral_after_loading
-            words = (
-                "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
-            )
+            words = "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
         else:
             oral = rs.oral_bariatric
             words = "Instead of injections, oral B12 {0} µg daily is an option after bariatric surgery."
@@ -645,9 +613,7 @@ def decide(
             "every_months_after_stable": mon.every_months_after_stable,
             "tests": list(mon.tests),
             "homocysteine_target_umol_per_l": _num(target),
-            "first_review_months": rs.pregnancy_first_review_months
-            if a.pregnant
-            else mon.every_months_until_stable,
+            "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
             "caveats": list(_MONITORING_CAVEATS),
         }
         why.append(

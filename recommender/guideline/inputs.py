@@ -30,9 +30,7 @@ class Measurement:
 class MmaResult:
     value: Decimal
     unit: str
-    upper_limit: Decimal | None = (
-        None  # the lab's upper reference limit, same unit as value
-    )
+    upper_limit: Decimal | None = None  # the lab's upper reference limit, same unit as value
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +85,7 @@ def _unit_list(units: dict[str, Decimal]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _number(
-    raw: object, label: str, errors: list[str], *, positive: bool = False
-) -> Decimal | None:
+def _number(raw: object, label: str, errors: list[str], *, positive: bool = False) -> Decimal | None:
     """A finite, non-negative number exactly as entered (a float is read through its shortest repr)."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal)):
         errors.append(f"{label} must be a number, for example 150.")
@@ -98,11 +94,7 @@ def _number(
         errors.append(f"{label} must be a finite number.")
         return None
     try:
-        value = (
-            raw
-            if isinstance(raw, Decimal)
-            else Decimal(repr(raw) if isinstance(raw, float) else raw)
-        )
+        value = raw if isinstance(raw, Decimal) else Decimal(repr(raw) if isinstance(raw, float) else raw)
     except (InvalidOperation, ValueError):
         errors.append(f"{label} must be a number, for example 150.")
         return None
@@ -121,9 +113,7 @@ def _number(
     return value
 
 
-def _measurement(
-    field: str, raw: object, errors: list[str]
-) -> Measurement | MmaResult | None:
+def _measurement(field: str, raw: object, errors: list[str]) -> Measurement | MmaResult | None:
     label, units = MEASUREMENTS[field]
     allowed = {"value", "unit", "upper_limit"} if field == "mma" else {"value", "unit"}
     if not isinstance(raw, Mapping):
@@ -133,9 +123,7 @@ def _measurement(
         return None
     for key in raw:
         if key not in allowed:
-            errors.append(
-                f"'{key}' is not part of a {label} result (expected: {', '.join(sorted(allowed))})."
-            )
+            errors.append(f"'{key}' is not part of a {label} result (expected: {', '.join(sorted(allowed))}).")
     value = None
     if "value" not in raw or raw["value"] is None:
         errors.append(f"{label}: enter the value.")
@@ -144,27 +132,17 @@ def _measurement(
     unit = None
     raw_unit = raw.get("unit")
     if raw_unit is None or raw_unit == "":
-        errors.append(
-            f"{label}: choose the unit ({_unit_list(units)}). The unit is never guessed."
-        )
+        errors.append(f"{label}: choose the unit ({_unit_list(units)}). The unit is never guessed.")
     elif not isinstance(raw_unit, str):
         errors.append(f"{label}: the unit must be one of {_unit_list(units)}.")
     else:
         unit = canonical_unit(raw_unit, units)
         if unit is None:
-            hint = (
-                " Active B12 is reported in pmol/L only."
-                if field == "active_b12"
-                else ""
-            )
-            errors.append(
-                f"{label}: '{raw_unit}' is not a unit we accept; use {_unit_list(units)}.{hint}"
-            )
+            hint = " Active B12 is reported in pmol/L only." if field == "active_b12" else ""
+            errors.append(f"{label}: '{raw_unit}' is not a unit we accept; use {_unit_list(units)}.{hint}")
     upper_limit = None
     if field == "mma" and raw.get("upper_limit") is not None:
-        upper_limit = _number(
-            raw["upper_limit"], f"{label} upper reference limit", errors, positive=True
-        )
+        upper_limit = _number(raw["upper_limit"], f"{label} upper reference limit", errors, positive=True)
     if errors or value is None or unit is None:
         return None
     if field == "mma":
@@ -175,9 +153,7 @@ def _measurement(
 def parse_assessment(payload: object) -> Assessment:
     """Validate a request in the contract's shape and build the engine's input, or raise InvalidAssessment."""
     if not isinstance(payload, Mapping):
-        raise InvalidAssessment(
-            {"body": ["The request must be a JSON object of named fields."]}
-        )
+        raise InvalidAssessment({"body": ["The request must be a JSON object of named fields."]})
     errors: dict[str, list[str]] = {}
     values: dict[str, object] = {}
     for key in payload:
@@ -211,11 +187,7 @@ def parse_assessment(payload: object) -> Assessment:
             errors[field] = [f"{label} must be true or false."]
         else:
             values[field] = raw
-    if (
-        payload.get("b12") is None
-        and payload.get("active_b12") is None
-        and "b12" not in errors
-    ):
+    if payload.get("b12") is None and payload.get("active_b12") is None and "b12" not in errors:
         errors["b12"] = ["Enter a total B12 result, an active B12 result, or both."]
     if errors:
         raise InvalidAssessment(errors)

@@ -24,9 +24,7 @@ class Bands:
 
     def __post_init__(self) -> None:
         if not (Decimal(0) < self.deficient_below <= self.not_deficient_above):
-            raise ValueError(
-                f"bands out of order: {self.deficient_below} / {self.not_deficient_above}"
-            )
+            raise ValueError(f"bands out of order: {self.deficient_below} / {self.not_deficient_above}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,16 +228,10 @@ SEED_2025 = Ruleset(
         True,
         ("praxis-injection-2025", "praxis-replacement-2025", "bnf-hydroxocobalamin"),
     ),
-    maintenance_ileal_resection=MaintenanceInterval(
-        1, 1, True, ("droracle-overview-2025", "praxis-injection-2025")
-    ),
+    maintenance_ileal_resection=MaintenanceInterval(1, 1, True, ("droracle-overview-2025", "praxis-injection-2025")),
     # The seed gives no end to bariatric prophylaxis; it is lifelong in bariatric aftercare.
-    maintenance_bariatric=MaintenanceInterval(
-        3, 3, True, ("praxis-injection-2025", "afp-2017")
-    ),
-    oral_after_loading=OralDose(
-        1000, 2000, True, ("praxis-injection-2025", "afp-2017")
-    ),
+    maintenance_bariatric=MaintenanceInterval(3, 3, True, ("praxis-injection-2025", "afp-2017")),
+    oral_after_loading=OralDose(1000, 2000, True, ("praxis-injection-2025", "afp-2017")),
     oral_bariatric=OralDose(1000, 1000, False, ("praxis-injection-2025", "afp-2017")),
     malabsorption_citations=("praxis-replacement-2025", "nice-ng239"),
     monitoring=Monitoring(

@@ -40,9 +40,7 @@ def canonical_unit(spelling: str, allowed: dict[str, Decimal]) -> str | None:
     return None
 
 
-def convert(
-    value: Decimal, from_unit: str, to_unit: str, units: dict[str, Decimal]
-) -> Decimal:
+def convert(value: Decimal, from_unit: str, to_unit: str, units: dict[str, Decimal]) -> Decimal:
     """The same quantity in another unit of the same family (exact but for a division by a factor)."""
     if from_unit == to_unit:
         return value

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 
-DEMO_PASSWORD = "b12-demo-password"
+DEMO_PASSWORD = "b12-demo-password"  # noqa: S105 (published demo password; DEBUG only)
 
 
 class Command(BaseCommand):
