@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recommender.guideline import decide, parse_assessment  # noqa: E402
+from recommender.guideline import decide, parse_assessment
 
 CASES = {
     "deficient, neuro, severe, all indications": {

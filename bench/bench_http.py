@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, gunicorn, prepare, wrk  # noqa: E402
+from bench.harness import bench_env, gunicorn, prepare, wrk
 
 BODY = json.dumps({"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True})
 

@@ -91,16 +91,15 @@ def wrk(url: str, *, cookie: str, seconds: int = 10, connections: int = 8, body:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load benchmarks: apt-get install -y wrk")
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: sessionid={cookie}", *headers]
-    script = None
-    if body is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        escaped = body.replace("\\", "\\\\").replace('"', '\\"')
-        script.write(f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n')
-        script.close()
-        args += ["-s", script.name]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    if script:
-        os.unlink(script.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        if body is not None:
+            escaped = body.replace("\\", "\\\\").replace('"', '\\"')
+            script = Path(tmp) / "post.lua"
+            script.write_text(
+                f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
+            )
+            args += ["-s", str(script)]
+        out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -3,9 +3,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 
 class AccessToken(models.Model):
@@ -38,3 +41,161 @@ class AccessToken(models.Model):
     @staticmethod
     def new_secret() -> str:
         return "b12_" + secrets.token_urlsafe(32)
+
+
+class Patient(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hospital_number = models.CharField(
+        "hospital number", max_length=32, unique=True, help_text="The hospital's identifier for this patient."
+    )
+    family_name = models.CharField(max_length=100)
+    given_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name} ({self.hospital_number})"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.family_name.upper()}, {self.given_name}"
+
+
+class LabProfile(models.Model):
+    """A lab's or assay's own thresholds; the seed ruleset's numbers are the defaults."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    total_b12_deficient_below = models.DecimalField(
+        "total B12 deficient below (pg/mL)", max_digits=8, decimal_places=2, default=Decimal(180)
+    )
+    total_b12_not_deficient_above = models.DecimalField(
+        "total B12 not deficient above (pg/mL)", max_digits=8, decimal_places=2, default=Decimal(350)
+    )
+    active_b12_deficient_below = models.DecimalField(
+        "active B12 deficient below (pmol/L)", max_digits=8, decimal_places=2, default=Decimal(25)
+    )
+    active_b12_not_deficient_above = models.DecimalField(
+        "active B12 not deficient above (pmol/L)", max_digits=8, decimal_places=2, default=Decimal(70)
+    )
+    mma_upper_limit_umol_l = models.DecimalField(
+        "MMA upper reference limit (µmol/L)", max_digits=6, decimal_places=3, default=Decimal("0.40")
+    )
+    is_default = models.BooleanField(default=False, help_text="Pre-selected on the assessment form.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_lab_profile"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_b12_deficient_below__gt=0)
+                & Q(total_b12_not_deficient_above__gte=F("total_b12_deficient_below")),
+                name="lab_profile_total_bands_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_b12_deficient_below__gt=0)
+                & Q(active_b12_not_deficient_above__gte=F("active_b12_deficient_below")),
+                name="lab_profile_active_bands_ordered",
+            ),
+            models.CheckConstraint(condition=Q(mma_upper_limit_umol_l__gt=0), name="lab_profile_mma_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name + (" (default)" if self.is_default else "")
+
+
+class Assessment(models.Model):
+    """One set of results and the decision made on them. Never edited: a correction is a new assessment."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    sample_date = models.DateField(help_text="The date the blood sample was taken.")
+    lab_profile = models.ForeignKey(LabProfile, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    inputs = models.JSONField(help_text="The request as entered, in the API contract's shape.")
+    decision = models.JSONField(help_text="The engine's full decision, as the API returns it.")
+    ruleset_id = models.CharField(max_length=32)
+    ruleset_version = models.CharField(max_length=16)
+    thresholds = models.JSONField(help_text="The thresholds the decision used.")
+    status = models.CharField(max_length=16)
+    im_recommended = models.BooleanField()
+    # Denormalised for the trend chart, converted exactly from the entered values.
+    b12_pg_per_ml = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    active_b12_pmol_per_l = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    homocysteine_umol_per_l = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-sample_date", "-created_at"]
+        indexes = [models.Index(fields=["patient", "-sample_date"])]
+
+    def __str__(self) -> str:
+        return f"Assessment of {self.sample_date:%d %b %Y}: {self.status.replace('_', ' ')}"
+
+
+class TreatmentPlan(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+        SUPERSEDED = "superseded", "Superseded"
+
+    class IntervalUnit(models.TextChoices):
+        DAYS = "days", "days"
+        WEEKS = "weeks", "weeks"
+        MONTHS = "months", "months"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="plan")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    indications = models.JSONField()
+    loading_pattern = models.CharField(max_length=32, blank=True, help_text="Empty when there is no loading course.")
+    loading_doses = models.PositiveSmallIntegerField(null=True, blank=True)
+    maintenance_every = models.PositiveSmallIntegerField()
+    maintenance_unit = models.CharField(max_length=8, choices=IntervalUnit.choices)
+    individualised = models.BooleanField(default=False)
+    individualised_reason = models.TextField(blank=True)
+    lifelong = models.BooleanField(default=True)
+    start_date = models.DateField()
+    loading_ended_on = models.DateField(null=True, blank=True)
+    stable_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+    superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="active"), name="one_active_plan_per_patient"
+            ),
+            models.CheckConstraint(condition=Q(maintenance_every__gte=1), name="plan_interval_positive"),
+            models.CheckConstraint(
+                condition=Q(individualised=False) | ~Q(individualised_reason=""),
+                name="individualised_plan_has_reason",
+            ),
+        ]
+        permissions = [("record_dose", "Can record a dose given or not given")]
+
+    def __str__(self) -> str:
+        return f"Plan from {self.start_date:%d %b %Y} ({self.get_status_display()})"
+
+    @property
+    def interval_text(self) -> str:
+        unit = self.maintenance_unit
+        if self.maintenance_every == 1:
+            return {"days": "every day", "weeks": "every week", "months": "every month"}[unit]
+        return f"every {self.maintenance_every} {unit}"

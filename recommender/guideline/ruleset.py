@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from .citations import CITATIONS
+from .units import PMOL_PER_L_PER_PG_PER_ML
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class Thresholds:
             "total_b12_pg_per_ml": {
                 "deficient_below": float(self.total_b12.deficient_below),
                 "not_deficient_above": float(self.total_b12.not_deficient_above),
+            },
+            # For display beside the pg/mL bands; rounded here only, never for comparing.
+            "total_b12_pmol_per_l": {
+                "deficient_below": round(float(self.total_b12.deficient_below * PMOL_PER_L_PER_PG_PER_ML), 1),
+                "not_deficient_above": round(float(self.total_b12.not_deficient_above * PMOL_PER_L_PER_PG_PER_ML), 1),
             },
             "active_b12_pmol_per_l": {
                 "deficient_below": float(self.active_b12.deficient_below),
