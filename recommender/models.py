@@ -174,10 +174,20 @@ class TreatmentPlan(models.Model):
     superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The next dose, kept current by the services whenever a dose is recorded or the plan changes, so that the
+    # nurses' worklist is one indexed query however many doses have been given.
+    next_due_on = models.DateField(null=True, blank=True)
+    next_phase = models.CharField(max_length=16, blank=True)
+    next_number = models.PositiveIntegerField(null=True, blank=True)
+    # Raised on every change that moves a date, so that calendar clients replace their copy (RFC 5545 SEQUENCE).
+    calendar_sequence = models.PositiveIntegerField(default=0)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["next_due_on", "id"], condition=Q(status="active"), name="active_plan_next_due")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient"], condition=Q(status="active"), name="one_active_plan_per_patient"
@@ -199,3 +209,62 @@ class TreatmentPlan(models.Model):
         if self.maintenance_every == 1:
             return {"days": "every day", "weeks": "every week", "months": "every month"}[unit]
         return f"every {self.maintenance_every} {unit}"
+
+
+class DoseRecord(models.Model):
+    """One scheduled dose, recorded as given or not given. Never deleted: a mistake is marked entered in error."""
+
+    class Phase(models.TextChoices):
+        LOADING = "loading", "Loading"
+        MAINTENANCE = "maintenance", "Maintenance"
+
+    class Outcome(models.TextChoices):
+        GIVEN = "given", "Given"
+        MISSED = "missed", "Missed (did not attend)"
+        DECLINED = "declined", "Declined by the patient"
+        HELD = "held", "Held (clinical reason)"
+
+    class Site(models.TextChoices):
+        LEFT_DELTOID = "left_deltoid", "Left deltoid"
+        RIGHT_DELTOID = "right_deltoid", "Right deltoid"
+        LEFT_THIGH = "left_thigh", "Left thigh (vastus lateralis)"
+        RIGHT_THIGH = "right_thigh", "Right thigh (vastus lateralis)"
+        LEFT_GLUTEAL = "left_gluteal", "Left gluteal"
+        RIGHT_GLUTEAL = "right_gluteal", "Right gluteal"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="doses")
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    number = models.PositiveIntegerField()
+    due_date = models.DateField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    given_at = models.DateTimeField(null=True, blank=True)
+    dose_mg = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    route = models.CharField(max_length=8, blank=True)
+    site = models.CharField(max_length=16, choices=Site.choices, blank=True)
+    batch = models.CharField(max_length=40, blank=True)
+    expiry = models.DateField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    entered_in_error = models.BooleanField(default=False)
+    error_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        constraints = [
+            # The database itself refuses a second record of the same dose, whoever sends it and whenever.
+            models.UniqueConstraint(
+                fields=["plan", "phase", "number"], condition=Q(entered_in_error=False), name="one_record_per_dose"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="given") | (Q(given_at__isnull=False) & ~Q(batch="") & Q(expiry__isnull=False)),
+                name="given_dose_has_time_batch_expiry",
+            ),
+            models.CheckConstraint(condition=Q(outcome="given") | ~Q(reason=""), name="dose_not_given_has_reason"),
+        ]
+        indexes = [models.Index(fields=["plan", "phase", "number"], name="dose_plan_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.get_phase_display()} dose {self.number}: {self.get_outcome_display()}"

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessment
+from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessment, schedule
 from .guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
-from .models import AccessToken, Assessment, LabProfile, Patient, TreatmentPlan
+from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from .selectors import thresholds_for
 
 
@@ -47,11 +48,51 @@ def patient_create(*, hospital_number: str, family_name: str, given_name: str, d
     return patient
 
 
-def _save(instance, *, by, **kwargs) -> None:
-    """Validate, then save, recording who made the change in the instance's history."""
+def _save(instance, *, by, reason: str = "", **kwargs) -> None:
+    """Validate, then save, recording who made the change (and why) in the instance's history."""
     instance.full_clean()
     instance._history_user = by
+    if reason:
+        instance._change_reason = reason[:100]
     instance.save(**kwargs)
+
+
+def clinic_days() -> frozenset[int]:
+    return frozenset(settings.B12_CLINIC_DAYS)
+
+
+def plan_facts(plan: TreatmentPlan) -> schedule.PlanFacts:
+    return schedule.PlanFacts(
+        start=plan.start_date,
+        loading_pattern=plan.loading_pattern,
+        interval=schedule.Interval(plan.maintenance_every, plan.maintenance_unit),
+        loading_ended_on=plan.loading_ended_on,
+        clinic_days=clinic_days(),
+        loading_doses=plan.loading_doses or 0,
+    )
+
+
+def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
+    """The plan's doses as the schedule sees them (records entered in error do not count)."""
+    rows = plan.doses.filter(entered_in_error=False).values_list(
+        "phase", "number", "outcome", "given_at", "recorded_at"
+    )
+    return [
+        schedule.DoseEvent(
+            phase, number, timezone.localdate(given_at or recorded_at), given=outcome == DoseRecord.Outcome.GIVEN
+        )
+        for phase, number, outcome, given_at, recorded_at in rows
+    ]
+
+
+def _reschedule(plan: TreatmentPlan) -> None:
+    """Set the plan's next dose from its facts and the doses recorded; raise the calendar sequence."""
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        plan.next_due_on, plan.next_phase, plan.next_number = None, "", None
+    else:
+        due = schedule.next_dose(plan_facts(plan), plan_dose_events(plan) if plan.pk else [])
+        plan.next_due_on, plan.next_phase, plan.next_number = due.due, due.phase, due.number
+    plan.calendar_sequence += 1
 
 
 def _json_ready(value):
@@ -150,9 +191,11 @@ def plan_create(
         start_date=start_date,
         created_by=by,
     )
+    _reschedule(plan)
     _save(plan, by=by)
     for old in previous:
         old.superseded_by = plan
+        _reschedule(old)
         _save(old, by=by)
     return plan
 
@@ -166,7 +209,8 @@ def plan_end(*, plan: TreatmentPlan, reason: str, on: date | None = None, by) ->
     plan.status = TreatmentPlan.Status.ENDED
     plan.ended_on = on or timezone.localdate()
     plan.end_reason = reason.strip()
-    _save(plan, by=by)
+    _reschedule(plan)
+    _save(plan, by=by, reason="plan ended")
     return plan
 
 
@@ -186,3 +230,157 @@ def assessment_record(
     )
     plan = plan_create(assessment=assessment, **plan_options, by=by) if plan_options is not None else None
     return assessment, plan
+
+
+def _locked_active_plan(plan: TreatmentPlan) -> TreatmentPlan:
+    locked = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+    if locked.status != TreatmentPlan.Status.ACTIVE:
+        raise ValidationError("This plan is no longer active.")
+    return locked
+
+
+@transaction.atomic
+def dose_record(
+    *,
+    plan: TreatmentPlan,
+    phase: str,
+    number: int,
+    outcome: str,
+    given_at=None,
+    dose_mg: Decimal | None = None,
+    route: str = "",
+    site: str = "",
+    batch: str = "",
+    expiry: date | None = None,
+    reason: str = "",
+    by,
+) -> DoseRecord:
+    """Record the plan's due dose as given or not given, then schedule the next one. A dose is recorded once:
+    the plan row is locked, and the database refuses a second record of the same dose."""
+    plan = _locked_active_plan(plan)
+    if (phase, number) != (plan.next_phase, plan.next_number):
+        raise ValidationError("This dose has already been recorded; the worklist shows the next one.")
+    now = timezone.now()
+    errors: dict[str, str] = {}
+    if outcome == DoseRecord.Outcome.GIVEN:
+        if given_at is None:
+            errors["given_at"] = "Enter when the dose was given."
+        elif given_at > now:
+            errors["given_at"] = "The time given cannot be in the future."
+        elif timezone.localdate(given_at) < plan.start_date:
+            errors["given_at"] = "The time given is before the plan started."
+        if dose_mg != Decimal(DEFAULT_RULESET.dose_mg):
+            errors["dose_mg"] = f"This plan is for {DEFAULT_RULESET.dose_mg} mg; a different dose needs a new plan."
+        if route != "IM":
+            errors["route"] = "This plan is for intramuscular injection (IM)."
+        if not site:
+            errors["site"] = "Choose the injection site."
+        if not batch.strip():
+            errors["batch"] = "Enter the batch number."
+        if expiry is None:
+            errors["expiry"] = "Enter the batch expiry date."
+        elif given_at is not None and expiry < timezone.localdate(given_at):
+            errors["expiry"] = f"This batch expired on {expiry:%d %b %Y}: do not use it."
+        reason = ""
+    else:
+        if outcome not in DoseRecord.Outcome.values:
+            errors["outcome"] = "Choose given, missed, declined or held."
+        if not reason.strip():
+            errors["reason"] = "Give the reason the dose was not given."
+        given_at, dose_mg, route, site, batch, expiry = None, None, "", "", "", None
+    if errors:
+        raise ValidationError(errors)
+    record = DoseRecord(
+        plan=plan,
+        phase=phase,
+        number=number,
+        due_date=plan.next_due_on,
+        outcome=outcome,
+        given_at=given_at,
+        dose_mg=dose_mg,
+        route=route,
+        site=site,
+        batch=batch.strip(),
+        expiry=expiry,
+        reason=reason.strip(),
+        recorded_by=by,
+    )
+    try:
+        with transaction.atomic():
+            _save(record, by=by)
+    except IntegrityError:
+        raise ValidationError("This dose has already been recorded; the worklist shows the next one.") from None
+    _reschedule(plan)
+    _save(plan, by=by, reason=f"{phase} dose {number} {outcome}")
+    return record
+
+
+@transaction.atomic
+def dose_mark_entered_in_error(*, dose: DoseRecord, reason: str, by) -> DoseRecord:
+    """Correct a mistaken record: it stays, marked entered in error, and the dose falls due again."""
+    plan = _locked_active_plan(dose.plan)
+    dose = DoseRecord.objects.select_for_update().get(pk=dose.pk)
+    if dose.entered_in_error:
+        raise ValidationError("This record is already marked entered in error.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason the record is wrong."})
+    latest = plan.doses.filter(entered_in_error=False).order_by("-recorded_at").first()
+    if latest is None or latest.pk != dose.pk:
+        raise ValidationError("Only the most recent record can be marked entered in error; correct later ones first.")
+    dose.entered_in_error = True
+    dose.error_reason = reason.strip()
+    _save(dose, by=by, reason="entered in error")
+    _reschedule(plan)
+    _save(plan, by=by, reason="dose entered in error")
+    return dose
+
+
+@transaction.atomic
+def plan_end_loading(*, plan: TreatmentPlan, on: date, by) -> TreatmentPlan:
+    """A clinician records no further improvement: the open-ended loading course ends; maintenance follows."""
+    plan = _locked_active_plan(plan)
+    if plan.loading_pattern != schedule.ALTERNATE_DAYS:
+        raise ValidationError("Only alternate-day (neurological) loading is ended by a clinician.")
+    if plan.loading_ended_on is not None:
+        raise ValidationError("The loading course has already ended.")
+    if on > timezone.localdate() or on < plan.start_date:
+        raise ValidationError({"on": "The date must be between the plan's start and today."})
+    plan.loading_ended_on = on
+    _reschedule(plan)
+    _save(plan, by=by, reason="loading ended: no further improvement")
+    return plan
+
+
+@transaction.atomic
+def plan_mark_stable(*, plan: TreatmentPlan, on: date, by) -> TreatmentPlan:
+    """From the stable date, monitoring is yearly instead of every 3 months."""
+    plan = _locked_active_plan(plan)
+    if plan.stable_on is not None:
+        raise ValidationError("The patient is already recorded as stable.")
+    if on > timezone.localdate() or on < plan.start_date:
+        raise ValidationError({"on": "The date must be between the plan's start and today."})
+    plan.stable_on = on
+    plan.calendar_sequence += 1
+    _save(plan, by=by, reason="patient stable")
+    return plan
+
+
+@transaction.atomic
+def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: str, by) -> TreatmentPlan:
+    """A new maintenance interval, with a reason: within the guideline's range, or individualised."""
+    plan = _locked_active_plan(plan)
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the change."})
+    maintenance = plan.assessment.decision.get("maintenance") or {}
+    allowed = maintenance_month_choices(maintenance["every_months"]["min"], maintenance["every_months"]["max"])
+    individualised = not (unit == MONTHS and every in allowed)
+    if individualised:
+        errors = individualised_interval_error(every, unit, reason, DEFAULT_RULESET)
+        if errors:
+            raise ValidationError(errors)
+    plan.maintenance_every, plan.maintenance_unit = every, unit
+    plan.individualised = individualised
+    plan.individualised_reason = reason.strip() if individualised else ""
+    _reschedule(plan)
+    _save(plan, by=by, reason=f"interval changed: {reason.strip()}")
+    return plan
