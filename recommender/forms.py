@@ -7,10 +7,10 @@ from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.utils import timezone
 
-from .guideline import InvalidAssessment, Recommendation, decide, parse_assessment
+from .guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment
 from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import ACTIVE_B12_UNITS, HOMOCYSTEINE_UNITS, MMA_UNITS, TOTAL_B12_UNITS
-from .models import LabProfile, Patient
+from .models import DoseRecord, LabProfile, Patient
 from .selectors import thresholds_for
 
 # Engine field → the form field its errors belong to.
@@ -280,3 +280,59 @@ class PlanForm(forms.Form):
 
 class PlanEndForm(forms.Form):
     reason = forms.CharField(label="Why is the plan ending?", widget=forms.Textarea(attrs={"rows": 2}), max_length=500)
+
+
+class DoseRecordForm(forms.Form):
+    outcome = forms.ChoiceField(label="Outcome", choices=DoseRecord.Outcome.choices, widget=forms.RadioSelect)
+    given_at = forms.DateTimeField(
+        label="Given at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Not in the future.",
+    )
+    dose_mg = forms.DecimalField(label="Dose (mg)", required=False, max_digits=5, decimal_places=2)
+    route = forms.ChoiceField(label="Route", required=False, choices=[("IM", "Intramuscular (IM)")])
+    site = forms.ChoiceField(label="Site", required=False, choices=[("", "choose…"), *DoseRecord.Site.choices])
+    batch = forms.CharField(label="Batch number", required=False, max_length=40)
+    expiry = forms.DateField(
+        label="Batch expiry",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="An expired batch is refused.",
+    )
+    reason = forms.CharField(
+        label="Reason (if not given)", required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=500
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].initial = DoseRecord.Outcome.GIVEN
+        self.fields["given_at"].initial = lambda: timezone.localtime().replace(second=0, microsecond=0)
+        self.fields["dose_mg"].initial = DEFAULT_RULESET.dose_mg
+        self.fields["route"].initial = "IM"
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            "outcome",
+            Div(
+                Row(Column("given_at", css_class="col-md-6"), Column("site", css_class="col-md-6")),
+                Row(Column("dose_mg", css_class="col-6 col-md-3"), Column("route", css_class="col-6 col-md-3")),
+                Row(Column("batch", css_class="col-md-6"), Column("expiry", css_class="col-md-6")),
+                css_class="given-fields",
+            ),
+            "reason",
+        )
+
+
+class DateForm(forms.Form):
+    on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}), max_length=500)
+
+
+class IntervalChangeForm(forms.Form):
+    every = forms.IntegerField(label="Every", min_value=1)
+    unit = forms.ChoiceField(label="Unit", choices=[(DAYS, "days"), (WEEKS, "weeks"), (MONTHS, "months")])
+    reason = forms.CharField(label="Reason for the change", widget=forms.Textarea(attrs={"rows": 2}), max_length=500)

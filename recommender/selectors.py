@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Max, Q, QuerySet
+from datetime import date, timedelta
 
-from .guideline import DEFAULT_RULESET, Thresholds
-from .models import AccessToken, Assessment, LabProfile, Patient, TreatmentPlan
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+
+from .guideline import DEFAULT_RULESET, Thresholds, schedule
+from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 
 
 def access_token_user(*, raw: str, purpose: str):
@@ -75,3 +78,91 @@ def plan_detail(*, plan_id) -> TreatmentPlan:
 
 def assessment_detail(*, assessment_id) -> Assessment:
     return Assessment.objects.select_related("patient", "created_by", "lab_profile").get(pk=assessment_id)
+
+
+def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
+    """Active plans with a dose due by ``on`` + ``days_ahead`` (overdue ones included), soonest first.
+    One indexed query on the plan's next due date, however many doses have been recorded."""
+    return (
+        TreatmentPlan.objects.filter(
+            status=TreatmentPlan.Status.ACTIVE, next_due_on__lte=on + timedelta(days=days_ahead)
+        )
+        .select_related("patient")
+        .only(
+            "id",
+            "next_due_on",
+            "next_phase",
+            "next_number",
+            "loading_pattern",
+            "loading_doses",
+            "patient__id",
+            "patient__hospital_number",
+        )
+        .order_by("next_due_on", "id")
+    )
+
+
+def plan_doses(*, plan: TreatmentPlan) -> QuerySet[DoseRecord]:
+    return plan.doses.select_related("recorded_by").order_by("-recorded_at")
+
+
+def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) -> dict:
+    """What the plan page shows about time: the doses and visits to come and the doses recorded."""
+    from .services import plan_dose_events, plan_facts  # the plan → schedule mapping is shared with the writes
+
+    facts = plan_facts(plan)
+    records = plan_dose_events(plan)
+    until = today + timedelta(days=horizon_days)
+    active = plan.status == TreatmentPlan.Status.ACTIVE
+    return {
+        "upcoming_doses": schedule.upcoming_doses(facts, records, until=until, limit=12) if active else [],
+        "visits": list(schedule.monitoring_visits(plan.start_date, plan.stable_on, until=today + timedelta(days=800)))
+        if active
+        else [],
+        "reviews": [d for d in schedule.loading_reviews(facts, until=until) if d >= today] if active else [],
+        "loading_running": active and plan.loading_pattern == schedule.ALTERNATE_DAYS and not plan.loading_ended_on,
+    }
+
+
+def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
+    """A month grid (Monday first) of the plan's injections (given, not given or due) and follow-up visits."""
+    from .services import plan_dose_events, plan_facts
+
+    first = month.replace(day=1)
+    last = schedule.add_months(first, 1) - timedelta(days=1)
+    events: dict[date, list[dict]] = {}
+    for record in plan.doses.filter(entered_in_error=False, due_date__lte=last + timedelta(days=62)):
+        day = timezone.localdate(record.given_at or record.recorded_at)
+        if first <= day <= last:
+            label = f"{record.get_phase_display()} {record.number}: {record.get_outcome_display().lower()}"
+            events.setdefault(day, []).append(
+                {"kind": "given" if record.outcome == "given" else "missed", "label": label}
+            )
+    if plan.status == TreatmentPlan.Status.ACTIVE:
+        facts, records = plan_facts(plan), plan_dose_events(plan)
+        for dose in schedule.upcoming_doses(facts, records, until=last, limit=400):
+            if dose.due >= first:
+                events.setdefault(dose.due, []).append(
+                    {"kind": "due", "label": f"{dose.phase.capitalize()} {dose.number} due"}
+                )
+        for visit in schedule.monitoring_visits(plan.start_date, plan.stable_on, until=last):
+            if visit.on >= first:
+                events.setdefault(visit.on, []).append({"kind": "visit", "label": "Follow-up review"})
+        for review in schedule.loading_reviews(facts, until=last):
+            if review >= first:
+                events.setdefault(review, []).append({"kind": "review", "label": "Loading review"})
+    start = first - timedelta(days=first.weekday())
+    weeks = []
+    day = start
+    while day <= last or day.weekday() != 0:
+        if day.weekday() == 0:
+            weeks.append([])
+        weeks[-1].append({"date": day, "in_month": day.month == first.month, "events": events.get(day, [])})
+        day += timedelta(days=1)
+    return {
+        "month": first,
+        "weeks": weeks,
+        "previous_month": schedule.add_months(first, -1),
+        "next_month": schedule.add_months(first, 1),
+        "today": today,
+    }

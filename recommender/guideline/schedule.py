@@ -227,3 +227,57 @@ def monitoring_visits(start: date, stable_on: date | None, *, until: date) -> It
     while (day := add_months(stable_on, mon.every_months_after_stable * k)) <= until:
         yield Visit(day, "after_stable")
         k += 1
+
+
+def monthly_clamp_days(anchor: date) -> list[int]:
+    """BYMONTHDAY values that keep an anchor's day of month, or the month's last day when it is shorter
+    (with BYSETPOS=-1): the iCalendar form of ``add_months``."""
+    return [anchor.day] if anchor.day <= 28 else list(range(28, anchor.day + 1))
+
+
+def recurrence(anchor: date, every: int, unit: str) -> dict:
+    """An RFC 5545 RRULE (as a dict of parts) for dates ``anchor`` + k × interval, k ≥ 1, without end."""
+    if unit == MONTHS:
+        rule = {"FREQ": "MONTHLY", "INTERVAL": every, "BYMONTHDAY": monthly_clamp_days(anchor)}
+        if anchor.day > 28:
+            rule["BYSETPOS"] = -1
+        return rule
+    return {"FREQ": "WEEKLY" if unit == WEEKS else "DAILY", "INTERVAL": every}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """An endless series of dates: first, then every interval counted from anchor."""
+
+    first: date
+    anchor: date
+    every: int
+    unit: str
+    until: date | None = None
+
+
+def maintenance_series(plan: PlanFacts, records: Sequence[DoseEvent]) -> Series | None:
+    """The lifelong maintenance series, assuming the loading doses still to come are given when due.
+    None while an open-ended loading course runs (its end is a clinician's decision)."""
+    projected = list(records)
+    for _ in range(plan.loading_doses + 1):
+        dose = next_dose(plan, projected)
+        if dose.phase == MAINTENANCE:
+            anchor, _offset = maintenance_anchor(plan, projected, dose)
+            return Series(dose.due, anchor, plan.interval.every, plan.interval.unit)
+        if plan.loading_pattern == ALTERNATE_DAYS:
+            return None
+        projected.append(DoseEvent(dose.phase, dose.number, dose.due))
+    return None
+
+
+def monitoring_series(start: date, stable_on: date | None) -> list[Series]:
+    """Every 3 months from the start (until the stable date), then every 12 months from the stable date."""
+    mon = DEFAULT_RULESET.monitoring
+    series = []
+    first = add_months(start, mon.every_months_until_stable)
+    if stable_on is None or first <= stable_on:
+        series.append(Series(first, start, mon.every_months_until_stable, MONTHS, until=stable_on))
+    if stable_on is not None:
+        series.append(Series(add_months(stable_on, mon.every_months_after_stable), stable_on, 12, MONTHS))
+    return series
