@@ -10,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from . import selectors
 from .guideline import InvalidAssessment, decide, parse_assessment
 from .models import AccessToken
 from .openapi import openapi_document
@@ -59,11 +60,20 @@ def recommendation(request: HttpRequest) -> JsonResponse:
         payload = json.loads(request.body, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return errors_response({"body": ["The request body is not valid JSON."]})
+    errors: dict[str, list[str]] = {}
+    profile = selectors.lab_profile_default()
+    if isinstance(payload, dict) and "profile" in payload:
+        ref = payload.pop("profile")
+        profile = selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
+        if profile is None:
+            errors["profile"] = ["No lab profile by that name or id; leave it out to use the default thresholds."]
     try:
         assessment = parse_assessment(payload)
     except InvalidAssessment as invalid:
-        return errors_response(invalid.errors)
-    return JsonResponse(decide(assessment).as_dict())
+        errors = {**invalid.errors, **errors}
+    if errors:
+        return errors_response(errors)
+    return JsonResponse(decide(assessment, thresholds=selectors.thresholds_for(profile)).as_dict())
 
 
 @login_not_required

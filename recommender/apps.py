@@ -6,4 +6,4 @@ class RecommenderConfig(AppConfig):
     verbose_name = "B12 recommender"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, signals  # noqa: F401  (registers the system checks and signal receivers)

@@ -56,6 +56,11 @@ SCHEMAS: dict = {
             "malabsorption": {"type": "boolean", "default": False},
             "folic_acid": {"type": "boolean", "default": False},
             "pregnant": {"type": "boolean", "default": False},
+            "profile": {
+                "type": "string",
+                "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
+                "marked default, else the ruleset's own.",
+            },
         },
     },
     "Recommendation": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
@@ -166,3 +167,109 @@ def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
         "next_month": schedule.add_months(first, 1),
         "today": today,
     }
+
+
+def _history(rows) -> list[dict]:
+    return [
+        {
+            "at": h.history_date.isoformat(),
+            "type": {"+": "created", "~": "changed", "-": "deleted"}[h.history_type],
+            "by": h.history_user.username if h.history_user_id else None,
+            "reason": h.history_change_reason or "",
+            "snapshot": {f.attname: getattr(h, f.attname) for f in h.instance_type._meta.concrete_fields},
+        }
+        for h in rows.select_related("history_user").order_by("history_date")
+    ]
+
+
+def patient_record_export(*, patient: Patient) -> dict:
+    """The patient's whole record: patient, assessments, plans with doses and follow-up visits, and the history of
+    every one of them, as JSON-ready data."""
+    today = timezone.localdate()
+    assessments = list(patient.assessments.select_related("created_by").order_by("sample_date", "created_at"))
+    plans = list(patient.plans.select_related("created_by").prefetch_related("doses").order_by("created_at"))
+    doses = [d for p in plans for d in p.doses.all()]
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "patient": {
+            "id": str(patient.pk),
+            "hospital_number": patient.hospital_number,
+            "family_name": patient.family_name,
+            "given_name": patient.given_name,
+            "date_of_birth": patient.date_of_birth.isoformat(),
+            "history": _history(patient.history.all()),
+        },
+        "assessments": [
+            {
+                "id": str(a.pk),
+                "sample_date": a.sample_date.isoformat(),
+                "inputs": a.inputs,
+                "decision": a.decision,
+                "ruleset": {"id": a.ruleset_id, "version": a.ruleset_version},
+                "thresholds": a.thresholds,
+                "created_by": a.created_by.username,
+                "created_at": a.created_at.isoformat(),
+                "history": _history(a.history.all()),
+            }
+            for a in assessments
+        ],
+        "plans": [
+            {
+                "id": str(p.pk),
+                "assessment": str(p.assessment_id),
+                "status": p.status,
+                "start_date": p.start_date.isoformat(),
+                "indications": p.indications,
+                "loading_pattern": p.loading_pattern,
+                "maintenance": {"every": p.maintenance_every, "unit": p.maintenance_unit, "lifelong": p.lifelong},
+                "individualised_reason": p.individualised_reason,
+                "loading_ended_on": p.loading_ended_on.isoformat() if p.loading_ended_on else None,
+                "stable_on": p.stable_on.isoformat() if p.stable_on else None,
+                "ended_on": p.ended_on.isoformat() if p.ended_on else None,
+                "end_reason": p.end_reason,
+                "next_due_on": p.next_due_on.isoformat() if p.next_due_on else None,
+                "doses": [
+                    {
+                        "id": str(d.pk),
+                        "phase": d.phase,
+                        "number": d.number,
+                        "due_date": d.due_date.isoformat(),
+                        "outcome": d.outcome,
+                        "given_at": d.given_at.isoformat() if d.given_at else None,
+                        "dose_mg": str(d.dose_mg) if d.dose_mg is not None else None,
+                        "route": d.route,
+                        "site": d.site,
+                        "batch": d.batch,
+                        "expiry": d.expiry.isoformat() if d.expiry else None,
+                        "reason": d.reason,
+                        "entered_in_error": d.entered_in_error,
+                        "error_reason": d.error_reason,
+                        "recorded_at": d.recorded_at.isoformat(),
+                        "history": _history(d.history.all()),
+                    }
+                    for d in sorted(p.doses.all(), key=lambda d: d.recorded_at)
+                ],
+                "visits": [
+                    {"on": v.on.isoformat(), "kind": v.kind}
+                    for v in schedule.monitoring_visits(p.start_date, p.stable_on, until=today + timedelta(days=730))
+                ]
+                if p.status == TreatmentPlan.Status.ACTIVE
+                else [],
+                "history": _history(p.history.all()),
+            }
+            for p in plans
+        ],
+        "dose_count": len(doses),
+    }
+
+
+def lab_profile_by_ref(ref: str) -> LabProfile | None:
+    """A lab profile by its name or id."""
+    try:
+        return LabProfile.objects.filter(Q(name=ref) | Q(pk=ref)).first()
+    except (ValueError, ValidationError):
+        return LabProfile.objects.filter(name=ref).first()
+
+
+def lab_profile_default() -> LabProfile | None:
+    return LabProfile.objects.filter(is_default=True).first()

@@ -384,3 +384,14 @@ def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: 
     _reschedule(plan)
     _save(plan, by=by, reason=f"interval changed: {reason.strip()}")
     return plan
+
+
+@transaction.atomic
+def lab_profile_make_default(*, profile: LabProfile, by) -> LabProfile:
+    """One default profile at a time: the previous default is unset in the same transaction."""
+    for other in LabProfile.objects.select_for_update().filter(is_default=True).exclude(pk=profile.pk):
+        other.is_default = False
+        _save(other, by=by, reason="default moved")
+    profile.is_default = True
+    _save(profile, by=by, reason="made default")
+    return profile

@@ -1,0 +1,212 @@
+"""The Django admin: run the service, read every clinical record and its history, never bypass the rules.
+
+Clinical records (assessments, plans, doses) are read-only here: they change only through the services, which keep
+the guideline's rules and leave history. Nothing clinical can be deleted."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import selectors, services
+from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+
+admin.site.site_header = "B12 clinic administration"
+admin.site.site_title = "B12 clinic admin"
+
+
+class ReadOnlyMixin:
+    """Everything visible, nothing editable, added or deleted from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AssessmentInline(ReadOnlyMixin, admin.TabularInline):
+    model = Assessment
+    fields = ["sample_date", "status", "im_recommended", "ruleset_id", "ruleset_version", "created_by"]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+
+
+class PlanInline(ReadOnlyMixin, admin.TabularInline):
+    model = TreatmentPlan
+    fk_name = "patient"
+    fields = ["status", "start_date", "maintenance_every", "maintenance_unit", "next_due_on", "created_by"]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+
+
+class DoseInline(ReadOnlyMixin, admin.TabularInline):
+    model = DoseRecord
+    fields = ["phase", "number", "due_date", "outcome", "given_at", "site", "batch", "expiry", "recorded_by"]
+    readonly_fields = [*fields, "entered_in_error"]
+    extra = 0
+    ordering = ["-recorded_at"]
+
+
+@admin.action(description="Export the whole record as JSON")
+def export_record(modeladmin, request, queryset):
+    records = [selectors.patient_record_export(patient=p) for p in queryset]
+    body = json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="patient-record.json"'
+    return response
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = ["hospital_number", "family_name", "given_name", "date_of_birth", "created_at"]
+    search_fields = ["hospital_number", "family_name", "given_name"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["id", "created_by", "created_at"]
+    inlines = [PlanInline, AssessmentInline]
+    actions = [export_record]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.created_by_id = obj.created_by_id or request.user.pk
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ["patient", "sample_date", "status", "im_recommended", "ruleset_id", "ruleset_version", "created_by"]
+    list_filter = ["status", "im_recommended", "ruleset_id", "ruleset_version", "lab_profile"]
+    search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name"]
+    date_hierarchy = "sample_date"
+    list_select_related = ["patient", "created_by"]
+    readonly_fields = [
+        "id",
+        "patient",
+        "sample_date",
+        "lab_profile",
+        "status",
+        "im_recommended",
+        "ruleset_id",
+        "ruleset_version",
+        "created_by",
+        "created_at",
+        "inputs_json",
+        "thresholds_json",
+        "decision_json",
+    ]
+    exclude = ["inputs", "decision", "thresholds", "b12_pg_per_ml", "active_b12_pmol_per_l", "homocysteine_umol_per_l"]
+
+    @staticmethod
+    def _json(value) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+    @admin.display(description="inputs as entered")
+    def inputs_json(self, obj):
+        return self._json(obj.inputs)
+
+    @admin.display(description="thresholds used")
+    def thresholds_json(self, obj):
+        return self._json(obj.thresholds)
+
+    @admin.display(description="decision (snapshot)")
+    def decision_json(self, obj):
+        return self._json(obj.decision)
+
+
+@admin.register(TreatmentPlan)
+class TreatmentPlanAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = [
+        "patient",
+        "status",
+        "start_date",
+        "loading_pattern",
+        "maintenance_every",
+        "maintenance_unit",
+        "individualised",
+        "next_due_on",
+        "stable_on",
+    ]
+    list_filter = ["status", "loading_pattern", "maintenance_unit", "individualised", "assessment__ruleset_id"]
+    search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name"]
+    date_hierarchy = "start_date"
+    list_select_related = ["patient"]
+    inlines = [DoseInline]
+
+
+@admin.register(DoseRecord)
+class DoseRecordAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ["plan", "phase", "number", "due_date", "outcome", "given_at", "recorded_by", "entered_in_error"]
+    list_filter = ["outcome", "phase", "entered_in_error", "site"]
+    search_fields = ["plan__patient__hospital_number", "plan__patient__family_name", "batch"]
+    date_hierarchy = "due_date"
+    list_select_related = ["plan__patient", "recorded_by"]
+
+
+@admin.action(description="Make the selected profile the default")
+def make_default(modeladmin, request, queryset):
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Choose exactly one profile to make the default.", messages.ERROR)
+        return
+    profile = services.lab_profile_make_default(profile=queryset.get(), by=request.user)
+    modeladmin.message_user(request, f"{profile.name} is now the default lab profile.")
+
+
+@admin.register(LabProfile)
+class LabProfileAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "is_default",
+        "total_b12_deficient_below",
+        "total_b12_not_deficient_above",
+        "active_b12_deficient_below",
+        "active_b12_not_deficient_above",
+        "mma_upper_limit_umol_l",
+    ]
+    list_filter = ["is_default"]
+    search_fields = ["name"]
+    readonly_fields = ["is_default"]
+    actions = [make_default]
+
+    def has_delete_permission(self, request, obj=None):
+        # A profile used by an assessment is protected; an unused one may go.
+        return super().has_delete_permission(request, obj) and (
+            obj is None or not Assessment.objects.filter(lab_profile=obj).exists()
+        )
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.action(description="Revoke the selected tokens")
+def revoke_tokens(modeladmin, request, queryset):
+    for token in queryset:
+        services.access_token_revoke(token=token)
+    modeladmin.message_user(request, f"{queryset.count()} token(s) revoked.")
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "purpose", "name", "created_at", "revoked_at"]
+    list_filter = ["purpose", "revoked_at"]
+    search_fields = ["user__username", "name"]
+    readonly_fields = ["id", "user", "purpose", "name", "digest", "created_at", "revoked_at"]
+    actions = [revoke_tokens]
+
+    def has_add_permission(self, request):
+        return False  # issued with `manage.py api_token` or the calendar feed page, which show the secret once
+
+    def has_delete_permission(self, request, obj=None):
+        return False
