@@ -143,6 +143,9 @@ def next_dose(plan: PlanFacts, records: Sequence[DoseEvent]) -> DueDose:
         number = sum(1 for r in records if r.phase == LOADING) + 1
         if plan.loading_pattern == THREE_TIMES_WEEKLY:
             due = fixed_loading_dates(plan.start, plan.clinic_days)[number - 1]
+            if last is not None and due <= last.on:
+                # A dose recorded late pushes the rest of the course on: never two on one day, never backwards.
+                due = last.on + timedelta(days=1)
         elif last_given is None:
             due = plan.start
         else:
