@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, gunicorn, prepare, wrk
+from bench.harness import bench_env, gunicorn, prepare, report, wrk
 
 BODY = json.dumps({"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True})
 
@@ -20,14 +20,12 @@ BODY = json.dumps({"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involve
 def main(seconds: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = bench_env(f"sqlite:///{tmp}/bench.sqlite3")
-        cookie = prepare(env)
+        cookie = f"sessionid={prepare(env)}"
         with gunicorn(env) as base:
             wrk(f"{base}/bench/bare", cookie=cookie, seconds=2)  # warm-up
             bare = wrk(f"{base}/bench/bare", cookie=cookie, seconds=seconds)
             api = wrk(f"{base}/api/v1/recommendation", cookie=cookie, seconds=seconds, body=BODY)
-    print(f"{'endpoint':28} {'req/s':>9} {'requests':>9} {'errors':>7}")
-    for name, r in (("bare view", bare), ("POST /api/v1/recommendation", api)):
-        print(f"{name:28} {r['rps']:9.0f} {r['requests']:9d} {r['errors']:7d}")
+    report([("bare view", bare), ("POST /api/v1/recommendation", api)])
     ratio = api["rps"] / bare["rps"]
     met = ratio >= 0.6 and api["errors"] == 0 and bare["errors"] == 0
     print(f"API / bare = {ratio:.2f}   (goal ≥ 0.60 with 0 errors: {'met' if met else 'NOT met'})")

@@ -65,6 +65,11 @@ def prepare(env: dict[str, str]) -> str:
     return manage(env, "shell", "-c", code).strip().splitlines()[-1]
 
 
+def run_python(env: dict[str, str], code: str) -> str:
+    """Run code in the project's Django shell; return its last printed line."""
+    return manage(env, "shell", "-c", code).strip().splitlines()[-1]
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], workers: int = 2):
     port = free_port()
@@ -86,17 +91,28 @@ def gunicorn(env: dict[str, str], workers: int = 2):
         proc.wait(timeout=20)
 
 
-def wrk(url: str, *, cookie: str, seconds: int = 10, connections: int = 8, body: str | None = None, headers=()) -> dict:
-    """Requests per second and error count from one bounded wrk run."""
+def wrk(
+    url: str,
+    *,
+    cookie: str,
+    seconds: int = 10,
+    connections: int = 8,
+    body: str | None = None,
+    content_type: str = "application/json",
+    headers: tuple[str, ...] = (),
+) -> dict:
+    """Requests per second and error count from one bounded wrk run (non-2xx/3xx answers count as errors)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load benchmarks: apt-get install -y wrk")
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: sessionid={cookie}", *headers]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}"]
+    for header in headers:
+        args += ["-H", header]
     with tempfile.TemporaryDirectory() as tmp:
         if body is not None:
             escaped = body.replace("\\", "\\\\").replace('"', '\\"')
             script = Path(tmp) / "post.lua"
             script.write_text(
-                f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.method = "POST"\nwrk.body = "{escaped}"\nwrk.headers["Content-Type"] = "{content_type}"\n'
             )
             args += ["-s", str(script)]
         out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -108,3 +124,9 @@ def wrk(url: str, *, cookie: str, seconds: int = 10, connections: int = 8, body:
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return {"rps": rps, "requests": total, "errors": errors}
+
+
+def report(rows: list[tuple[str, dict]]) -> None:
+    print(f"{'endpoint':40} {'req/s':>9} {'requests':>9} {'errors':>7}")
+    for name, r in rows:
+        print(f"{name:40} {r['rps']:9.0f} {r['requests']:9d} {r['errors']:7d}")

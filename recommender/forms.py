@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from .guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment
 from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval_error, maintenance_month_choices
@@ -120,16 +121,21 @@ class AssessmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.recommendation: Recommendation | None = None
         self.payload: dict | None = None
-        self.fields["sample_date"].initial = timezone.localdate
-        default_profile = next((p for p in self.fields["lab_profile"].queryset if p.is_default), None)
-        if default_profile is not None:
-            self.fields["lab_profile"].initial = default_profile.pk
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
+        if not self.is_bound:
+            self.fields["sample_date"].initial = timezone.localdate
+            default_profile = LabProfile.objects.filter(is_default=True).values_list("pk", flat=True).first()
+            if default_profile is not None:
+                self.fields["lab_profile"].initial = default_profile
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The layout, built only when the whole form is rendered (the live panel never renders it)."""
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True
         pair = "col-7 col-md-8"
         unit = "col-5 col-md-4"
-        self.helper.layout = Layout(
+        helper.layout = Layout(
             Fieldset(
                 "Laboratory results",
                 Row(Column("sample_date", css_class="col-md-6"), Column("lab_profile", css_class="col-md-6")),
@@ -157,6 +163,7 @@ class AssessmentForm(forms.Form):
             ),
             Fieldset("History", "malabsorption", "ileal_resection_cm", "bariatric_surgery"),
         )
+        return helper
 
     def clean_sample_date(self):
         sampled = self.cleaned_data["sample_date"]
@@ -234,21 +241,6 @@ class PlanForm(forms.Form):
         if months:
             self.fields["maintenance_choice"].initial = str(months[0])
         self.fields["start_date"].initial = timezone.localdate
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            "maintenance_choice",
-            Div(
-                Row(
-                    Column("individualised_every", css_class="col-4"),
-                    Column("individualised_unit", css_class="col-8"),
-                ),
-                "individualised_reason",
-                css_class="individualised border-start ps-3 mb-3",
-            ),
-            "start_date",
-        )
 
     def clean(self):
         cleaned = super().clean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -104,14 +105,21 @@ def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     )
 
 
-def _assessment_context(request, patient: Patient) -> dict:
+def _assessment_context(request, patient: Patient | UUID) -> dict:
     form = AssessmentForm(request.POST if request.method == "POST" else None)
     plan_form = None
     if form.is_bound and form.is_valid() and form.recommendation.im_recommended:
         # The plan's choices are bound once the clinician has made them; until then they show their defaults.
         chosen = "maintenance_choice" in request.POST or request.POST.get("action") == "save"
         plan_form = PlanForm(request.POST if chosen else None, recommendation=form.recommendation)
-    return {"patient": patient, "form": form, "plan_form": plan_form, "recommendation": form.recommendation}
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    return {
+        "patient": patient,
+        "patient_id": patient_id,
+        "form": form,
+        "plan_form": plan_form,
+        "recommendation": form.recommendation,
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -146,9 +154,8 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 @require_POST
 @permission_required("recommender.add_assessment", raise_exception=True)
 def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
-    """The live results panel: the same form, the same engine, nothing saved."""
-    patient = get_object_or_404(Patient, pk=patient_id)
-    return render(request, "recommender/assessment_form.html#results", _assessment_context(request, patient))
+    """The live results panel: the same form, the same engine, nothing saved (and no patient data shown)."""
+    return render(request, "recommender/assessment_form.html#results", _assessment_context(request, patient_id))
 
 
 @require_GET

@@ -1,0 +1,115 @@
+"""The decision (the API's dict) turned into what the results panel shows: plain words, grouped warnings and
+citation links. Prepared in Python so the live panel, re-rendered on every keystroke, stays cheap to render."""
+
+from __future__ import annotations
+
+from django.utils.html import format_html, format_html_join
+
+STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
+BASIS_WORDS = {"b12": "total B12", "active_b12": "active B12", "mma": "MMA"}
+INDICATION_WORDS = {
+    "deficiency": "deficiency",
+    "ileal_resection": "ileal resection",
+    "bariatric_surgery": "bariatric surgery",
+}
+
+
+def _n(value) -> str:
+    """A number as a clinician writes it: 180, 0.4, 132.8."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unit(unit: str) -> str:
+    return unit.replace("umol", "µmol")
+
+
+def _measurement_lines(decision: dict) -> list[str]:
+    m, th = decision.get("measurements", {}), decision["thresholds"]
+    lines = []
+    if b := m.get("b12"):
+        other = f"{b['pg_per_ml']} pg/mL" if b["unit"] == "pmol/L" else f"{b['pmol_per_l']} pmol/L"
+        bands, molar = th["total_b12_pg_per_ml"], th.get("total_b12_pmol_per_l", {})
+        lines.append(
+            format_html(
+                "Total B12 <strong>{} {}</strong> = {} · bands: below {} deficient, up to {} indeterminate (pg/mL; "
+                "= {} / {} pmol/L)",
+                _n(b["value"]),
+                b["unit"],
+                other,
+                _n(bands["deficient_below"]),
+                _n(bands["not_deficient_above"]),
+                molar.get("deficient_below", "–"),
+                molar.get("not_deficient_above", "–"),
+            )
+        )
+    if a := m.get("active_b12"):
+        bands = th["active_b12_pmol_per_l"]
+        lines.append(
+            format_html(
+                "Active B12 <strong>{} pmol/L</strong> · bands: below {} deficient, up to {} indeterminate",
+                _n(a["value"]),
+                _n(bands["deficient_below"]),
+                _n(bands["not_deficient_above"]),
+            )
+        )
+    if mma := m.get("mma"):
+        lines.append(
+            format_html(
+                "MMA <strong>{} {}</strong> · {} the {} upper limit {} {}",
+                _n(mma["value"]),
+                _unit(mma["unit"]),
+                "above" if mma["elevated"] else "not above",
+                "lab's" if mma.get("lab_upper_limit") else "default",
+                _n(mma["upper_limit"]),
+                _unit(mma["unit"]),
+            )
+        )
+    if h := m.get("homocysteine"):
+        lines.append(
+            format_html(
+                "Homocysteine <strong>{} µmol/L</strong>{}",
+                _n(h["value"]),
+                "" if h["at_target"] else " · not below the target",
+            )
+        )
+    return lines
+
+
+def decision_panel(decision: dict) -> dict:
+    alerts = decision.get("alerts", [])
+    oral = decision.get("oral_option")
+    oral_text = ""
+    if oral:
+        dose = oral["dose_mcg"]
+        amount = _n(dose["min"]) if dose["min"] == dose["max"] else f"{_n(dose['min'])}–{_n(dose['max'])}"
+        oral_text = f"{amount} µg daily by mouth" + (
+            ", only after the IM loading course." if oral["after_loading"] else "."
+        )
+    monitoring = decision.get("monitoring")
+    return {
+        "status": decision["status"],
+        "status_words": STATUS_WORDS[decision["status"]],
+        "basis_words": BASIS_WORDS[decision["basis"]],
+        "measurements": _measurement_lines(decision),
+        "profile": decision["thresholds"].get("profile", ""),
+        "red_flags": [a for a in alerts if a["level"] == "red_flag"],
+        "cautions": [a for a in alerts if a["level"] == "caution"],
+        "advice": [a for a in alerts if a["level"] == "advice"],
+        "im_recommended": decision["im_recommended"],
+        "indications": ", ".join(INDICATION_WORDS[i] for i in decision["indications"]),
+        "needs_mma": decision.get("next_test") == "mma",
+        "loading": (decision.get("loading") or {}).get("text", ""),
+        "maintenance": (decision.get("maintenance") or {}).get("text", ""),
+        "oral": oral_text,
+        "monitoring": monitoring,
+        "rationale": [
+            format_html(
+                '{} <span class="citation-refs">[{}]</span>',
+                item["text"],
+                format_html_join(", ", '<a href="#cite-{}">{}</a>', ((c, c) for c in item["citations"])),
+            )
+            for item in decision["rationale"]
+        ],
+        "sources": decision["citations"],
+        "ruleset": decision["ruleset"],
+    }
