@@ -32,7 +32,8 @@ class AccessToken(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} token of {self.user} ({self.name or self.created_at:%Y-%m-%d})"
+        label = self.name or (f"{self.created_at:%Y-%m-%d}" if self.created_at else "new")
+        return f"{self.get_purpose_display()} token of {self.user} ({label})"
 
     @staticmethod
     def digest_of(raw: str) -> str:
