@@ -43,6 +43,16 @@ def _event(uid: str, summary: str, day: date, *, sequence: int, stamp: datetime,
     return event
 
 
+def _loading_event(plan, number: int, day: date, facts, seq: int, stamp: datetime) -> Event:
+    if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY:
+        title = f"Vitamin B12 injection (loading {number} of {facts.loading_doses})"
+        description = "Hydroxocobalamin 1 mg intramuscular."
+    else:
+        title = f"Vitamin B12 injection (loading {number}, alternate days)"
+        description = "Hydroxocobalamin 1 mg intramuscular, alternate days until no further improvement."
+    return _event(f"{plan.id}-loading-{number}", title, day, sequence=seq, stamp=stamp, description=description)
+
+
 def _rrule(series: schedule.Series) -> vRecur:
     parts = schedule.recurrence(series.anchor, series.every, series.unit)
     if series.until is not None:
@@ -62,46 +72,39 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
     cancelled = plan.status != TreatmentPlan.Status.ACTIVE
     events: list[Event] = []
 
-    if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY:
-        given = {r.number: r.on for r in records if r.phase == schedule.LOADING}
-        for number, planned in enumerate(schedule.fixed_loading_dates(plan.start_date, facts.clinic_days), 1):
-            day = given.get(number, planned)
-            events.append(
-                _event(
-                    f"{plan.id}-loading-{number}",
-                    f"Vitamin B12 injection (loading {number} of {facts.loading_doses})",
-                    day,
-                    sequence=seq,
-                    stamp=stamp,
-                    description="Hydroxocobalamin 1 mg intramuscular.",
-                )
+    if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY or (
+        plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None
+    ):
+        fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
+        # Doses recorded keep their day (a dose not given is withdrawn); the rest follow the schedule.
+        for record in (r for r in records if r.phase == schedule.LOADING):
+            event = _loading_event(plan, record.number, record.on, facts, seq, stamp)
+            if not record.given:
+                event.add("status", "CANCELLED")
+            events.append(event)
+        if fixed:
+            horizon = today + timedelta(days=400)
+        else:
+            review = next(
+                (d for d in schedule.loading_reviews(facts, until=today + timedelta(days=400)) if d >= today), None
             )
-    elif plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None:
-        review = next(iter(schedule.loading_reviews(facts, until=today + timedelta(days=400))), None)
-        horizon = max(today, review or today) + timedelta(days=14)
-        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=8):
-            events.append(
-                _event(
-                    f"{plan.id}-loading-{dose.number}",
-                    f"Vitamin B12 injection (loading {dose.number}, alternate days)",
-                    dose.due,
-                    sequence=seq,
-                    stamp=stamp,
-                    description="Hydroxocobalamin 1 mg intramuscular, alternate days until no further improvement.",
+            horizon = (review or today) + timedelta(days=1)
+        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=facts.loading_doses or 8):
+            if dose.phase == schedule.LOADING:
+                events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
+        if not fixed:
+            reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
+            for day in reviews:
+                events.append(
+                    _event(
+                        f"{plan.id}-loading-review",
+                        "B12 loading review: is there further improvement?",
+                        day,
+                        sequence=seq,
+                        stamp=stamp,
+                        description="A clinician decides whether alternate-day loading continues.",
+                    )
                 )
-            )
-        upcoming_reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
-        for day in upcoming_reviews:
-            events.append(
-                _event(
-                    f"{plan.id}-loading-review",
-                    "B12 loading review: is there further improvement?",
-                    day,
-                    sequence=seq,
-                    stamp=stamp,
-                    description="A clinician decides whether alternate-day loading continues.",
-                )
-            )
 
     series = schedule.maintenance_series(facts, records)
     if series is not None:
@@ -150,9 +153,11 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
     return cal.to_ical()
 
 
-def worklist_calendar(plans, *, name: str) -> bytes:
-    """A nurse's subscription feed: each active plan's next dose, titled without patient data."""
+def worklist_calendar(plans, *, name: str, site: str) -> bytes:
+    """A nurse's subscription feed: each active plan's next dose. Calendar apps are third parties: no patient
+    name, number or result goes into the feed, only a link that needs a login to the clinic."""
     cal = _calendar(name)
+    stamp = datetime.now(UTC).replace(microsecond=0)
     for plan in plans:
         phase = "loading" if plan.next_phase == schedule.LOADING else "maintenance"
         cal.add_component(
@@ -161,8 +166,8 @@ def worklist_calendar(plans, *, name: str) -> bytes:
                 f"B12 injection due ({phase} dose {plan.next_number})",
                 plan.next_due_on,
                 sequence=plan.calendar_sequence,
-                stamp=datetime.now(UTC).replace(microsecond=0),
-                description=f"Hospital number {plan.patient.hospital_number}. Hydroxocobalamin 1 mg IM.",
+                stamp=stamp,
+                description=f"Hydroxocobalamin 1 mg IM. Open in the B12 clinic: {site.rstrip('/')}/plans/{plan.id}/",
             )
         )
     return cal.to_ical()

@@ -96,6 +96,7 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
             "next_number",
             "loading_pattern",
             "loading_doses",
+            "calendar_sequence",
             "patient__id",
             "patient__hospital_number",
         )

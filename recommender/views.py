@@ -35,6 +35,8 @@ WORKLIST_DAYS_AHEAD = 7
 WORKLIST_PAGE_SIZE = 50
 FEED_DAYS_AHEAD = 28
 FEED_LIMIT = 500
+# Dates a clinic can mean; anything outside is a typing error (and would overflow date arithmetic).
+DATE_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -223,10 +225,14 @@ def _date_param(request, name: str, default: date) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         messages.warning(request, f"“{raw}” is not a date (use YYYY-MM-DD); showing {default:%d %b %Y}.")
         return default
+    if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+        messages.warning(request, f"{value:%d %b %Y} is out of range; showing {default:%d %b %Y}.")
+        return default
+    return value
 
 
 @require_GET
@@ -286,7 +292,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             services.dose_record(
                 plan=plan,
                 phase=phase,
-                number=int(number) if number.isdigit() else 0,
+                number=int(number) if number.isascii() and number.isdigit() else 0,
                 by=request.user,
                 **form.cleaned_data,
             )
@@ -403,7 +409,7 @@ def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
     if user is None or not user.has_perm("recommender.view_treatmentplan"):
         raise Http404("No such feed")
     plans = selectors.worklist(on=timezone.localdate(), days_ahead=FEED_DAYS_AHEAD)[:FEED_LIMIT]
-    body = calendars.worklist_calendar(plans, name="B12 injections due")
+    body = calendars.worklist_calendar(plans, name="B12 injections due", site=request.build_absolute_uri("/"))
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
@@ -413,7 +419,11 @@ def calendar_feed_settings(request: HtmxHttpRequest) -> HttpResponse:
     new_url = None
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            token = get_object_or_404(AccessToken, pk=request.POST.get("token"), user=request.user)
+            try:
+                token_id = UUID(request.POST.get("token", ""))
+            except ValueError:
+                raise Http404("No such feed address") from None
+            token = get_object_or_404(AccessToken, pk=token_id, user=request.user)
             services.access_token_revoke(token=token)
             messages.success(request, "Feed address revoked: calendars using it stop updating.")
             return redirect("calendar-feed")

@@ -1,0 +1,510 @@
+"""iCalendar exports: the per-plan .ics (events, recurrences, UIDs, SEQUENCE, privacy, size) and the nurse's feed."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import urlparse
+
+import pytest
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrulestr
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from recommender import services
+from recommender.guideline import schedule
+from recommender.models import AccessToken, TreatmentPlan
+
+FAMILY, GIVEN = "Zebedee", "Quentin"
+B12_RESULT = 137  # pg/mL: deficient, and a number that no title should carry
+_hospital_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The role fixtures create users with passwords; these tests never log in with one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_plan(by, *, start: date, neuro=False, every=2, unit="months", individualised=False) -> TreatmentPlan:
+    patient = services.patient_create(
+        hospital_number=f"ICS{next(_hospital_numbers):05d}",
+        family_name=FAMILY,
+        given_name=GIVEN,
+        date_of_birth=date(1950, 5, 17),
+        by=by,
+    )
+    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
+    if individualised:
+        options |= {"individualised": True, "individualised_reason": "Symptoms return before the next dose."}
+    _, plan = services.assessment_record(
+        patient=patient,
+        sample_date=min(start, timezone.localdate()),
+        payload={"b12": {"value": B12_RESULT, "unit": "pg/mL"}, "neurological_involvement": neuro},
+        plan_options=options,
+        by=by,
+    )
+    return plan
+
+
+def give(plan: TreatmentPlan, by, on: date | None = None):
+    plan.refresh_from_db()
+    on = on or plan.next_due_on
+    record = services.dose_record(
+        plan=plan,
+        phase=plan.next_phase,
+        number=plan.next_number,
+        outcome="given",
+        given_at=timezone.make_aware(datetime.combine(on, time(10))),
+        dose_mg=Decimal(1),
+        route="IM",
+        site="left_deltoid",
+        batch="HX2025-118",
+        expiry=on + timedelta(days=365),
+        by=by,
+    )
+    plan.refresh_from_db()
+    return record
+
+
+def download(client, plan: TreatmentPlan) -> bytes:
+    response = client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk}))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    return response.content
+
+
+def events_of(body: bytes) -> dict[str, object]:
+    """The VEVENTs by UID."""
+    calendar = Calendar.from_ical(body)
+    events = {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+    assert len(events) == len(calendar.walk("VEVENT")), "UIDs must be unique"
+    return events
+
+
+def start_of(event) -> date:
+    value = event.decoded("DTSTART")
+    assert isinstance(value, date) and not isinstance(value, datetime), "all-day events"
+    return value
+
+
+def expand(event, until: date) -> list[date]:
+    """The event's dates up to ``until``, as dateutil reads its RRULE from its DTSTART."""
+    first = datetime.combine(start_of(event), time())
+    rule = rrulestr(event["RRULE"].to_ical().decode(), dtstart=first)
+    return [d.date() for d in rule.between(first, datetime.combine(until, time()), inc=True)]
+
+
+def uid(plan: TreatmentPlan, suffix: str) -> str:
+    return f"{plan.id}-{suffix}@b12-clinic"
+
+
+def maintenance_dates(plan: TreatmentPlan, until: date) -> list[date]:
+    plan.refresh_from_db()
+    doses = schedule.upcoming_doses(services.plan_facts(plan), services.plan_dose_events(plan), until=until, limit=1000)
+    return [d.due for d in doses if d.phase == schedule.MAINTENANCE]
+
+
+# The per-plan calendar
+
+
+def test_plan_ics_has_six_loading_doses_one_recurring_maintenance_and_recurring_monitoring(clinician_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))  # a Monday
+    events = events_of(download(clinician_client, plan))
+    loading = [uid(plan, f"loading-{n}") for n in range(1, 7)]
+    assert set(events) == {*loading, uid(plan, "maintenance"), uid(plan, "monitoring-3m")}
+    assert [start_of(events[u]) for u in loading] == [date(2025, 3, d) for d in (3, 5, 7, 10, 12, 14)]
+    for number, u in enumerate(loading, 1):
+        assert "RRULE" not in events[u]
+        assert str(events[u]["SUMMARY"]) == f"Vitamin B12 injection (loading {number} of 6)"
+
+    maintenance = events[uid(plan, "maintenance")]
+    assert start_of(maintenance) == date(2025, 5, 14)  # two months after the last loading dose
+    assert maintenance["RRULE"]["FREQ"] == ["MONTHLY"]
+    assert maintenance["RRULE"]["INTERVAL"] == [2]
+    assert "UNTIL" not in maintenance["RRULE"] and "COUNT" not in maintenance["RRULE"]  # lifelong
+
+    monitoring = events[uid(plan, "monitoring-3m")]
+    assert start_of(monitoring) == date(2025, 6, 3)
+    assert monitoring["RRULE"]["INTERVAL"] == [3]
+    assert "UNTIL" not in monitoring["RRULE"]
+    assert expand(monitoring, date(2026, 3, 3)) == [
+        date(2025, 6, 3),
+        date(2025, 9, 3),
+        date(2025, 12, 3),
+        date(2026, 3, 3),
+    ]
+
+
+def test_loading_events_follow_the_schedule_after_a_late_dose(clinician_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 3, 3))  # planned Mon/Wed/Fri 3-14 March
+    give(plan, nurse, on=date(2025, 3, 6))  # loading 1 given three days late: the course moves on
+    records = services.plan_dose_events(plan)
+    upcoming = schedule.upcoming_doses(services.plan_facts(plan), records, until=date(2026, 3, 1), limit=20)
+    expected = {1: date(2025, 3, 6)} | {d.number: d.due for d in upcoming if d.phase == schedule.LOADING}
+    assert len(expected) == 6
+    assert expected[2] == plan.next_due_on  # what the worklist shows
+
+    events = events_of(download(clinician_client, plan))
+    shown = {n: start_of(events[uid(plan, f"loading-{n}")]) for n in range(1, 7)}
+    assert shown == expected
+    first_maintenance = next(d.due for d in upcoming if d.phase == schedule.MAINTENANCE)
+    assert start_of(events[uid(plan, "maintenance")]) == first_maintenance
+
+
+def test_plan_ics_for_nurses_too_but_not_anonymous(client, nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    response = client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk}))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    client.force_login(nurse)
+    assert events_of(download(client, plan))
+
+
+def test_uids_are_stable_and_sequence_rises_after_each_change(clinician_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first, again = events_of(download(clinician_client, plan)), events_of(download(clinician_client, plan))
+    assert set(first) == set(again)
+    assert {u: e["SEQUENCE"] for u, e in first.items()} == {u: e["SEQUENCE"] for u, e in again.items()}
+
+    def sequences(events):
+        values = {int(e["SEQUENCE"]) for e in events.values()}
+        assert len(values) == 1, "one sequence for the plan's events"
+        return values.pop()
+
+    seen = [sequences(first)]
+    give(plan, nurse)
+    after_dose = events_of(download(clinician_client, plan))
+    assert set(after_dose) == set(first)
+    seen.append(sequences(after_dose))
+
+    services.plan_change_interval(plan=plan, every=3, unit="months", reason="Settled on treatment.", by=clinician)
+    after_interval = events_of(download(clinician_client, plan))
+    assert set(after_interval) == set(first)
+    assert after_interval[uid(plan, "maintenance")]["RRULE"]["INTERVAL"] == [3]
+    seen.append(sequences(after_interval))
+
+    services.plan_mark_stable(plan=plan, on=date(2025, 4, 1), by=clinician)
+    after_stable = events_of(download(clinician_client, plan))
+    assert set(after_stable) >= set(first)
+    seen.append(sequences(after_stable))
+    assert seen == sorted(seen) and len(set(seen)) == len(seen), seen
+
+
+def test_no_patient_name_hospital_number_or_result_in_any_title(clinician_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)
+    services.plan_mark_stable(plan=plan, on=date(2025, 3, 20), by=clinician)
+    body = download(clinician_client, plan)
+    text = body.decode()
+    for secret in (FAMILY, GIVEN, FAMILY.upper(), plan.patient.hospital_number):
+        assert secret not in text
+    calendar = Calendar.from_ical(body)
+    for component in [calendar, *calendar.walk("VEVENT")]:
+        for field in ("SUMMARY", "X-WR-CALNAME", "DESCRIPTION"):
+            if field in component:
+                value = str(component[field])
+                assert str(B12_RESULT) not in value
+                assert "pg/mL" not in value
+                assert plan.patient.hospital_number not in value
+
+
+ANCHORS = [date(2025, 1, 31), date(2024, 1, 31), date(2024, 2, 29), date(2024, 8, 30), date(2025, 3, 15)]
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+@pytest.mark.parametrize("anchor", ANCHORS, ids=str)
+def test_maintenance_rrule_expands_to_the_scheduled_dates_for_two_years(
+    clinician_client, clinician, nurse, anchor, every
+):
+    plan = make_plan(clinician, start=anchor - timedelta(days=14), every=every, individualised=every == 1)
+    while plan.next_number < 6:
+        give(plan, nurse)
+    give(plan, nurse, on=anchor)  # the last loading dose, given on the anchor day: maintenance counts from it
+    assert (plan.next_phase, plan.next_due_on) == ("maintenance", anchor + relativedelta(months=every))
+
+    event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
+    until = start_of(event) + relativedelta(years=2)
+    expected = maintenance_dates(plan, until)
+    assert len(expected) >= 24 // every
+    assert start_of(event) == expected[0]
+    assert expand(event, until) == expected
+
+
+@pytest.mark.parametrize(("every", "unit"), [(4, "weeks"), (10, "days"), (13, "weeks")])
+def test_maintenance_rrule_for_individualised_weeks_and_days(clinician_client, clinician, nurse, every, unit):
+    plan = make_plan(clinician, start=date(2024, 12, 2), every=every, unit=unit, individualised=True)
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    give(plan, nurse, on=date(2025, 1, 31))
+    event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
+    assert event["RRULE"]["FREQ"] == ["WEEKLY" if unit == "weeks" else "DAILY"]
+    until = start_of(event) + relativedelta(years=2)
+    expected = maintenance_dates(plan, until)
+    assert start_of(event) == expected[0] == plan.next_due_on
+    assert expand(event, until) == expected
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_maintenance_rrule_after_maintenance_doses_given_on_the_31st(clinician_client, clinician, nurse, every):
+    plan = make_plan(clinician, start=date(2023, 10, 2), every=every, individualised=every == 1)
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    give(plan, nurse, on=date(2024, 1, 31))  # maintenance 1, on the 31st
+    give(plan, nurse)  # maintenance 2, on its (clamped) due date
+    event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
+    until = start_of(event) + relativedelta(years=2)
+    expected = maintenance_dates(plan, until)
+    assert start_of(event) == expected[0] == plan.next_due_on
+    assert expand(event, until) == expected
+
+
+def test_maintenance_rrule_after_a_missed_dose(clinician_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 1, 6))
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    give(plan, nurse)  # maintenance 1
+    services.dose_record(plan=plan, phase="maintenance", number=2, outcome="missed", reason="Did not attend.", by=nurse)
+    plan.refresh_from_db()
+    event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
+    until = start_of(event) + relativedelta(years=2)
+    expected = maintenance_dates(plan, until)
+    assert start_of(event) == expected[0] == plan.next_due_on
+    assert expand(event, until) == expected
+
+
+@pytest.mark.parametrize("start", [date(2024, 1, 31), date(2024, 2, 29), date(2025, 3, 3)], ids=str)
+def test_monitoring_rrules_expand_to_the_follow_up_visits(clinician_client, clinician, start):
+    plan = make_plan(clinician, start=start)
+    events = events_of(download(clinician_client, plan))
+    until = start + relativedelta(years=2)
+    visits = list(schedule.monitoring_visits(start, None, until=until))
+    assert expand(events[uid(plan, "monitoring-3m")], until) == [v.on for v in visits]
+    assert uid(plan, "monitoring-12m") not in events
+
+    stable_on = start + timedelta(days=200)
+    services.plan_mark_stable(plan=plan, on=stable_on, by=clinician)
+    events = events_of(download(clinician_client, plan))
+    until = stable_on + relativedelta(years=3)
+    visits = list(schedule.monitoring_visits(start, stable_on, until=until))
+    three_monthly = expand(events[uid(plan, "monitoring-3m")], until)
+    yearly = expand(events[uid(plan, "monitoring-12m")], until)
+    assert three_monthly == [v.on for v in visits if v.kind == "until_stable"]
+    assert yearly == [v.on for v in visits if v.kind == "after_stable"]
+    assert three_monthly and max(three_monthly) <= stable_on  # no 3-monthly visit after the stable date
+    assert yearly == [stable_on + relativedelta(years=k) for k in (1, 2, 3)]
+
+
+def test_stable_before_the_first_visit_withdraws_the_three_monthly_series(clinician_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    services.plan_mark_stable(plan=plan, on=date(2025, 4, 1), by=clinician)
+    events = events_of(download(clinician_client, plan))
+    assert str(events[uid(plan, "monitoring-3m")]["STATUS"]) == "CANCELLED"
+    assert start_of(events[uid(plan, "monitoring-12m")]) == date(2026, 4, 1)
+
+
+def test_neurological_plan_shows_alternate_day_loading_until_a_clinician_ends_it(clinician_client, clinician, nurse):
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today - timedelta(days=6), neuro=True)
+    give(plan, nurse, on=today - timedelta(days=6))
+    events = events_of(download(clinician_client, plan))
+    loading = [e for u, e in events.items() if "-loading-" in u and "review" not in u]
+    assert loading and all("RRULE" not in e for e in loading)
+    assert all("alternate days" in str(e["SUMMARY"]) for e in loading)
+    assert uid(plan, "loading-review") in events
+    assert uid(plan, "maintenance") not in events  # open-ended loading: no maintenance date yet
+
+    services.plan_end_loading(plan=plan, on=today, by=clinician)
+    events = events_of(download(clinician_client, plan))
+    maintenance = events[uid(plan, "maintenance")]
+    assert start_of(maintenance) == schedule.add_months(today - timedelta(days=6), 2)
+    assert "RRULE" in maintenance
+
+
+def test_ended_plan_events_are_cancelled(clinician_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    services.plan_end(plan=plan, reason="Moved away.", by=clinician)
+    events = events_of(download(clinician_client, plan))
+    assert events and all(str(e["STATUS"]) == "CANCELLED" for e in events.values())
+
+
+def test_lifelong_plan_ics_does_not_grow_with_the_doses_given(clinician_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2019, 1, 7))
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    give(plan, nurse)
+    after_one = download(clinician_client, plan)
+    for _ in range(29):
+        give(plan, nurse)
+    assert (plan.next_phase, plan.next_number) == ("maintenance", 31)
+    after_thirty = download(clinician_client, plan)
+    assert abs(len(after_thirty) - len(after_one)) <= 8, (len(after_one), len(after_thirty))
+    assert len(events_of(after_thirty)) == len(events_of(after_one))
+
+
+# The month view
+
+
+def month_events(response) -> dict[date, list[str]]:
+    assert response.status_code == 200
+    return {day["date"]: [e["label"] for e in day["events"]] for week in response.context["weeks"] for day in week}
+
+
+def test_month_view_shows_doses_given_and_due_and_follow_up_visits(nurse_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)  # loading 1, on 3 March
+    url = reverse("plan-month", kwargs={"plan_id": plan.pk})
+    march = month_events(nurse_client.get(url, {"month": "2025-03-01"}))
+    assert "Loading 1: given" in march[date(2025, 3, 3)]
+    for number, day in enumerate((5, 7, 10, 12, 14), 2):
+        assert f"Loading {number} due" in march[date(2025, 3, day)]
+    june = month_events(nurse_client.get(url, {"month": "2025-06-01"}))
+    assert "Follow-up review" in june[date(2025, 6, 3)]
+    may = month_events(nurse_client.get(url, {"month": "2025-05-01"}))
+    assert "Maintenance 1 due" in may[date(2025, 5, 14)]
+
+
+def test_month_view_places_a_dose_on_the_clinics_local_date(settings, nurse_client, clinician, nurse):
+    settings.TIME_ZONE = "Pacific/Auckland"
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    services.dose_record(
+        plan=plan,
+        phase="loading",
+        number=1,
+        outcome="given",
+        given_at=datetime(2025, 3, 3, 19, 30, tzinfo=UTC),  # 08:30 on 4 March in Auckland
+        dose_mg=Decimal(1),
+        route="IM",
+        site="left_deltoid",
+        batch="HX2025-118",
+        expiry=date(2026, 1, 31),
+        by=nurse,
+    )
+    march = month_events(nurse_client.get(reverse("plan-month", kwargs={"plan_id": plan.pk}), {"month": "2025-03-01"}))
+    assert "Loading 1: given" in march[date(2025, 3, 4)]
+    assert "Loading 1: given" not in march[date(2025, 3, 3)]
+
+
+def test_month_view_with_a_bad_month_shows_a_message(nurse_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    response = nurse_client.get(reverse("plan-month", kwargs={"plan_id": plan.pk}), {"month": "2025-3"})
+    assert response.status_code == 200
+    assert response.context["month"] == timezone.localdate().replace(day=1)
+    assert any("is not a date" in str(m) for m in get_messages(response.wsgi_request))
+
+
+@pytest.mark.parametrize("edge", ["9999-12-01", "0001-01-01"])
+def test_month_view_at_the_edge_of_the_calendar_is_not_a_500(nurse_client, clinician, edge):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    nurse_client.raise_request_exception = False
+    response = nurse_client.get(reverse("plan-month", kwargs={"plan_id": plan.pk}), {"month": edge})
+    assert response.status_code == 200
+
+
+# The nurse's subscription feed
+
+
+def issue_feed(client) -> str:
+    response = client.post(reverse("calendar-feed"), {"action": "issue"})
+    assert response.status_code == 200
+    url = response.context["new_url"]
+    assert url and url in response.content.decode()
+    return urlparse(url).path
+
+
+def test_feed_address_is_shown_once_and_serves_the_worklist_without_login(nurse_client, nurse, clinician):
+    today = timezone.localdate()
+    overdue = make_plan(clinician, start=today - timedelta(days=10))
+    soon = make_plan(clinician, start=today + timedelta(days=5))
+    far = make_plan(clinician, start=today + timedelta(days=60))
+    path = issue_feed(nurse_client)
+    token = path.rsplit("/", 1)[1].removesuffix(".ics")
+    page = nurse_client.get(reverse("calendar-feed"))
+    assert page.status_code == 200
+    assert token not in page.content.decode()
+    assert AccessToken.objects.get(user=nurse).digest == AccessToken.digest_of(token)  # only the digest is kept
+
+    response = Client().get(path)  # a calendar client: no session
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
+    for plan in (overdue, soon):
+        plan.refresh_from_db()
+        event = events[f"{plan.id}-{plan.next_phase}-{plan.next_number}@b12-clinic"]
+        assert start_of(event) == plan.next_due_on
+        assert str(event["SUMMARY"]) == f"B12 injection due (loading dose {plan.next_number})"
+    assert not [u for u in events if u.startswith(str(far.id))]
+    for event in events.values():
+        summary = str(event["SUMMARY"])
+        for secret in (FAMILY, GIVEN, FAMILY.upper(), "ICS0", str(B12_RESULT)):
+            assert secret not in summary
+    assert FAMILY not in response.content.decode() and GIVEN not in response.content.decode()
+
+
+def test_feed_follows_the_worklist_after_a_dose_is_recorded(nurse_client, nurse, clinician):
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=10))
+    path = issue_feed(nurse_client)
+    before = {str(e["UID"]) for e in Calendar.from_ical(Client().get(path).content).walk("VEVENT")}
+    assert before == {f"{plan.id}-loading-1@b12-clinic"}
+    give(plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    after = {str(e["UID"]) for e in Calendar.from_ical(Client().get(path).content).walk("VEVENT")}
+    assert after == {f"{plan.id}-loading-2@b12-clinic"}
+
+
+def test_revoked_feed_and_random_token_give_404(nurse_client, nurse, clinician):
+    make_plan(clinician, start=timezone.localdate())
+    path = issue_feed(nurse_client)
+    assert Client().get(path).status_code == 200
+    token = AccessToken.objects.get(user=nurse, purpose=AccessToken.Purpose.CALENDAR)
+    response = nurse_client.post(reverse("calendar-feed"), {"action": "revoke", "token": str(token.pk)})
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert Client().get(path).status_code == 404
+    random = AccessToken.new_secret()
+    assert Client().get(reverse("worklist-feed", kwargs={"token": random})).status_code == 404
+    assert Client().get("/feeds/worklist/nothing.ics").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["abc", ""])
+def test_revoking_a_malformed_token_id_is_a_404_not_a_500(nurse_client, token):
+    nurse_client.raise_request_exception = False
+    response = nurse_client.post(reverse("calendar-feed"), {"action": "revoke", "token": token})
+    assert response.status_code == 404
+
+
+def test_another_users_token_cannot_be_revoked(client, nurse, clinician, django_user_model):
+    token, _ = services.access_token_issue(user=nurse, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+    client.force_login(clinician)
+    response = client.post(reverse("calendar-feed"), {"action": "revoke", "token": str(token.pk)})
+    assert response.status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_feed_makes_the_same_number_of_queries_for_2_or_30_plans(nurse_client, clinician):
+    today = timezone.localdate()
+    path = issue_feed(nurse_client)
+    feed = Client()
+    for i in range(2):
+        make_plan(clinician, start=today - timedelta(days=i))
+    feed.get(path)
+    with CaptureQueriesContext(connection) as two:
+        response = feed.get(path)
+    assert len(Calendar.from_ical(response.content).walk("VEVENT")) == 2
+    for i in range(2, 30):
+        make_plan(clinician, start=today - timedelta(days=i % 10))
+    with CaptureQueriesContext(connection) as thirty:
+        response = feed.get(path)
+    assert len(Calendar.from_ical(response.content).walk("VEVENT")) == 30
+    assert len(thirty.captured_queries) == len(two.captured_queries), "\n".join(
+        q["sql"] for q in thirty.captured_queries
+    )

@@ -1,0 +1,610 @@
+"""Recording doses, scheduling the next one, corrections, and the clinician's plan actions (services and views)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.urls import get_resolver, reverse
+from django.utils import timezone
+
+from recommender import selectors, services
+from recommender.guideline import schedule
+from recommender.models import DoseRecord, TreatmentPlan
+
+NON_NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": False}
+NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True}
+_hospital_numbers = itertools.count(1)
+
+
+def make_plan(by, *, start: date, neuro: bool = False, every: int = 2, unit: str = "months", individualised=False):
+    patient = services.patient_create(
+        hospital_number=f"DOS{next(_hospital_numbers):05d}",
+        family_name="Zebedee",
+        given_name="Quentin",
+        date_of_birth=date(1950, 5, 17),
+        by=by,
+    )
+    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
+    if individualised:
+        options |= {"individualised": True, "individualised_reason": "Symptoms return before the next dose."}
+    _, plan = services.assessment_record(
+        patient=patient,
+        sample_date=min(start, timezone.localdate()),
+        payload=NEURO if neuro else NON_NEURO,
+        plan_options=options,
+        by=by,
+    )
+    return plan
+
+
+def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
+    """An aware datetime at the clinic's local time on ``day``."""
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def given_fields(on: date, **overrides) -> dict:
+    fields = {
+        "outcome": DoseRecord.Outcome.GIVEN,
+        "given_at": at(on),
+        "dose_mg": Decimal(1),
+        "route": "IM",
+        "site": DoseRecord.Site.LEFT_DELTOID,
+        "batch": "HX2025-118",
+        "expiry": on + timedelta(days=365),
+    }
+    return fields | overrides
+
+
+def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRecord:
+    """Record the plan's next dose as given (on its due date unless told), and refresh the plan."""
+    plan.refresh_from_db()
+    on = on or plan.next_due_on
+    record = services.dose_record(
+        plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **given_fields(on, **overrides)
+    )
+    plan.refresh_from_db()
+    return record
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def form_post(plan: TreatmentPlan, **overrides) -> dict:
+    """What the dose form posts for the plan's next dose, given an hour ago with an unexpired batch."""
+    now = timezone.localtime()
+    data = {
+        "phase": plan.next_phase,
+        "number": str(plan.next_number),
+        "outcome": "given",
+        "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "dose_mg": "1",
+        "route": "IM",
+        "site": "right_deltoid",
+        "batch": "HX2025-118",
+        "expiry": (now.date() + timedelta(days=90)).isoformat(),
+        "reason": "",
+    }
+    return data | overrides
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The role fixtures create users with passwords; these tests never log in with one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def recent_plan(clinician):
+    """A plan without neurological involvement that started five days ago: its first loading dose is due."""
+    return make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
+
+
+def record_url(plan) -> str:
+    return reverse("dose-record", kwargs={"plan_id": plan.pk})
+
+
+# Recording a dose as given, through the nurse's form
+
+
+def test_nurse_records_a_given_dose(nurse_client, nurse, clinician, recent_plan):
+    data = form_post(recent_plan, recorded_by=str(clinician.pk))  # a forged author is ignored
+    response = nurse_client.post(record_url(recent_plan), data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    record = DoseRecord.objects.get(plan=recent_plan)
+    assert record.recorded_by == nurse
+    assert (record.phase, record.number, record.outcome) == ("loading", 1, "given")
+    assert record.dose_mg == Decimal(1)
+    assert record.route == "IM"
+    assert record.site == "right_deltoid"
+    assert record.batch == "HX2025-118"
+    assert record.expiry == date.fromisoformat(data["expiry"])
+    assert timezone.is_aware(record.given_at)
+    assert timezone.localtime(record.given_at).strftime("%Y-%m-%dT%H:%M") == data["given_at"]
+    assert record.due_date == recent_plan.next_due_on
+    assert any("recorded" in m for m in messages_of(response))
+    recent_plan.refresh_from_db()
+    assert (recent_plan.next_phase, recent_plan.next_number) == ("loading", 2)
+
+
+def test_dose_form_shows_the_due_dose(nurse_client, recent_plan):
+    response = nurse_client.get(record_url(recent_plan))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Record loading 1 of 6" in html
+    assert f'name="number" value="{recent_plan.next_number}"' in html
+    assert 'name="phase" value="loading"' in html
+
+
+def test_clinician_without_the_record_permission_cannot_record(clinician_client, recent_plan):
+    response = clinician_client.post(record_url(recent_plan), form_post(recent_plan))
+    assert response.status_code == 403
+    assert not DoseRecord.objects.exists()
+
+
+def test_time_given_in_the_future_is_refused_naming_the_field(nurse_client, recent_plan):
+    future = (timezone.localtime() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, given_at=future))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "given_at" in errors
+    assert "future" in " ".join(errors["given_at"])
+    assert "The time given cannot be in the future." in response.content.decode()
+    assert not DoseRecord.objects.exists()
+
+
+def test_expired_batch_is_refused(nurse_client, recent_plan):
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, given_at=now, expiry=yesterday))
+    assert response.status_code == 200
+    assert "expired" in " ".join(response.context["form"].errors["expiry"])
+    assert not DoseRecord.objects.exists()
+
+
+def test_batch_expiring_on_the_day_given_is_accepted(nurse, recent_plan):
+    day = timezone.localdate() - timedelta(days=1)
+    record = give(recent_plan, nurse, on=day, expiry=day)
+    assert record.expiry == day
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("dose_mg", Decimal(2), "1 mg"),
+        ("dose_mg", None, "1 mg"),
+        ("route", "SC", "intramuscular"),
+        ("route", "", "intramuscular"),
+        ("site", "", "site"),
+        ("batch", "  ", "batch"),
+        ("expiry", None, "expiry"),
+        ("given_at", None, "when"),
+    ],
+)
+def test_given_dose_needs_1_mg_im_site_batch_and_expiry(nurse, recent_plan, field, value, message):
+    with pytest.raises(ValidationError) as refused:
+        give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1), **{field: value})
+    assert field in refused.value.message_dict
+    assert message.lower() in " ".join(refused.value.message_dict[field]).lower()
+    assert not DoseRecord.objects.exists()
+
+
+def test_given_before_the_plan_started_is_refused(nurse, recent_plan):
+    with pytest.raises(ValidationError) as refused:
+        give(recent_plan, nurse, on=recent_plan.start_date - timedelta(days=1))
+    assert "given_at" in refused.value.message_dict
+
+
+@pytest.mark.parametrize("outcome", ["missed", "declined", "held"])
+def test_dose_not_given_needs_a_reason(nurse_client, nurse, recent_plan, outcome):
+    data = form_post(recent_plan, outcome=outcome, reason="")
+    response = nurse_client.post(record_url(recent_plan), data)
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert not DoseRecord.objects.exists()
+
+    response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, outcome=outcome, reason="Unwell."))
+    assert response.status_code == 302
+    record = DoseRecord.objects.get(plan=recent_plan)
+    assert record.outcome == outcome
+    assert record.reason == "Unwell."
+    assert record.recorded_by == nurse
+    # Nothing about an injection is kept for a dose that was not given.
+    assert (record.given_at, record.dose_mg, record.route, record.site, record.batch, record.expiry) == (
+        None,
+        None,
+        "",
+        "",
+        "",
+        None,
+    )
+
+
+def test_a_dose_not_given_is_offered_again_from_the_next_open_day(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))  # a Monday, long past
+    services.dose_record(plan=plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse)
+    plan.refresh_from_db()
+    today = timezone.localdate()
+    fixed = schedule.fixed_loading_dates(date(2025, 3, 3))
+    assert plan.next_phase == "loading"
+    assert plan.next_number == 2
+    assert plan.next_due_on == max(fixed[1], schedule.next_open_day(today + timedelta(days=1), services.clinic_days()))
+    assert plan.next_due_on > today
+
+
+# The next dose: six loading slots, then maintenance one interval after the last dose given
+
+
+def test_loading_six_slots_then_maintenance_one_interval_after_the_last_dose_given(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))  # Monday: Mon/Wed/Fri for two weeks
+    expected = [date(2025, 3, d) for d in (3, 5, 7, 10, 12, 14)]
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 1, expected[0])
+    for number, due in enumerate(expected, 1):
+        assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", number, due)
+        # The last loading dose is given three days late: maintenance counts from the day it was given.
+        give(plan, nurse, on=date(2025, 3, 17) if number == 6 else due)
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 1, date(2025, 5, 17))
+    give(plan, nurse, on=date(2025, 5, 20))
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 2, date(2025, 7, 20))
+    assert plan.doses.count() == 7
+
+
+def test_recording_a_dose_raises_the_calendar_sequence(nurse, recent_plan):
+    before = recent_plan.calendar_sequence
+    give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    assert recent_plan.calendar_sequence > before
+
+
+@pytest.mark.parametrize(
+    ("every", "individualised", "last_given", "next_due"),
+    [
+        (1, True, date(2025, 1, 31), date(2025, 2, 28)),
+        (1, True, date(2024, 1, 31), date(2024, 2, 29)),
+        (2, False, date(2024, 12, 31), date(2025, 2, 28)),
+        (3, False, date(2024, 11, 30), date(2025, 2, 28)),
+    ],
+)
+def test_maintenance_month_arithmetic_clamps_to_the_end_of_the_month(
+    nurse, clinician, every, individualised, last_given, next_due
+):
+    start = last_given - timedelta(days=30 * every + 20)  # maintenance 1 falls due shortly before last_given
+    plan = make_plan(clinician, start=start, every=every, individualised=individualised)
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    give(plan, nurse, on=last_given)  # maintenance 1, on the last day of a long month
+    assert (plan.next_phase, plan.next_number) == ("maintenance", 2)
+    assert plan.next_due_on == next_due
+
+
+# A dose is recorded once
+
+
+def test_a_second_post_of_the_same_dose_is_refused_with_a_clear_message(nurse_client, recent_plan):
+    data = form_post(recent_plan)
+    assert nurse_client.post(record_url(recent_plan), data).status_code == 302
+    second = nurse_client.post(record_url(recent_plan), data)  # a double click, or a second tab
+    assert second.status_code == 200
+    assert "already been recorded" in " ".join(second.context["form"].non_field_errors())
+    assert "already been recorded" in second.content.decode()
+    assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
+
+
+@pytest.mark.parametrize(
+    "number", ["", "abc", "99", "-1", "²"], ids=["empty", "letters", "not-due", "negative", "superscript-two"]
+)
+def test_a_tampered_dose_number_gives_a_message_not_a_500(nurse_client, recent_plan, number):
+    nurse_client.raise_request_exception = False
+    response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, number=number))
+    assert response.status_code == 200
+    assert "already been recorded" in " ".join(response.context["form"].non_field_errors())
+    assert not DoseRecord.objects.exists()
+
+
+def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
+    give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(ValidationError, match="already been recorded"):
+        services.dose_record(
+            plan=recent_plan,
+            phase="loading",
+            number=1,
+            by=nurse,
+            **given_fields(timezone.localdate() - timedelta(days=1)),
+        )
+    assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
+
+
+def test_database_refuses_a_second_live_record_of_the_same_dose(nurse, recent_plan):
+    first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DoseRecord.objects.create(
+            plan=recent_plan,
+            phase=first.phase,
+            number=first.number,
+            due_date=first.due_date,
+            outcome="missed",
+            reason="A second record",
+            recorded_by=nurse,
+        )
+
+
+only_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="Needs PostgreSQL: row locks between two connections (SQLite serialises writers); "
+    "CI runs the suite again with DATABASE_URL set to PostgreSQL.",
+)
+
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(nurse, clinician):
+    from django.db import connections
+
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
+    day = timezone.localdate() - timedelta(days=1)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def attempt():
+        try:
+            barrier.wait(timeout=10)
+            record = services.dose_record(plan=plan, phase="loading", number=1, by=nurse, **given_fields(day))
+            result: object = record
+        except Exception as error:  # recorded for the assertions below, whatever it is
+            result = error
+        finally:
+            connections.close_all()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert DoseRecord.objects.filter(plan=plan).count() == 1
+    records = [o for o in outcomes if isinstance(o, DoseRecord)]
+    refusals = [o for o in outcomes if isinstance(o, ValidationError)]
+    assert len(records) == 1, outcomes
+    assert len(refusals) == 1, outcomes
+    assert "already been recorded" in " ".join(refusals[0].messages)
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number) == ("loading", 2)
+
+
+# Corrections: entered in error, never deleted
+
+
+def error_url(dose) -> str:
+    return reverse("dose-error", kwargs={"dose_id": dose.pk})
+
+
+def test_marking_entered_in_error_keeps_the_row_and_the_dose_falls_due_again(nurse_client, nurse, recent_plan):
+    due = recent_plan.next_due_on
+    dose = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    assert recent_plan.next_number == 2
+    response = nurse_client.post(error_url(dose), {"reason": "Recorded on the wrong patient."})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("plan-detail", kwargs={"plan_id": recent_plan.pk})
+    assert any("entered in error" in m for m in messages_of(response))
+    dose.refresh_from_db()
+    assert dose.entered_in_error is True
+    assert dose.error_reason == "Recorded on the wrong patient."
+    assert DoseRecord.objects.filter(pk=dose.pk).exists()
+    assert dose.history.first().history_user == nurse
+    recent_plan.refresh_from_db()
+    assert (recent_plan.next_phase, recent_plan.next_number, recent_plan.next_due_on) == ("loading", 1, due)
+
+    # The dose can be recorded again; both rows stay.
+    again = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    assert (again.phase, again.number) == ("loading", 1)
+    assert DoseRecord.objects.filter(plan=recent_plan).count() == 2
+    page = nurse_client.get(reverse("plan-detail", kwargs={"plan_id": recent_plan.pk}))
+    assert "entered in error" in page.content.decode()
+    assert "Recorded on the wrong patient." in page.content.decode()
+
+
+def test_entered_in_error_needs_a_reason(nurse_client, nurse, recent_plan):
+    dose = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    response = nurse_client.post(error_url(dose), {"reason": ""})
+    assert response.status_code == 302
+    assert any("reason" in m for m in messages_of(response))
+    dose.refresh_from_db()
+    assert dose.entered_in_error is False
+    with pytest.raises(ValidationError) as refused:
+        services.dose_mark_entered_in_error(dose=dose, reason="   ", by=nurse)
+    assert "reason" in refused.value.message_dict
+
+
+def test_only_the_latest_record_can_be_marked_entered_in_error(nurse_client, nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first = give(plan, nurse)
+    second = give(plan, nurse)
+    response = nurse_client.post(error_url(first), {"reason": "Wrong batch."})
+    assert any("most recent" in m for m in messages_of(response))
+    first.refresh_from_db()
+    assert first.entered_in_error is False
+    with pytest.raises(ValidationError, match="most recent"):
+        services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
+
+    services.dose_mark_entered_in_error(dose=second, reason="Wrong patient.", by=nurse)
+    with pytest.raises(ValidationError, match="already"):
+        services.dose_mark_entered_in_error(dose=DoseRecord.objects.get(pk=second.pk), reason="Again.", by=nurse)
+    # Once the later one is corrected, the earlier one is the latest and can be corrected in turn.
+    services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 1, date(2025, 3, 3))
+    assert DoseRecord.objects.filter(plan=plan).count() == 2
+
+
+def test_there_is_no_way_to_delete_a_dose_record(client, admin_user, nurse, recent_plan):
+    dose = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    count = DoseRecord.objects.count()
+    routes = []
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                routes.append((prefix + str(pattern.pattern), pattern.name or ""))
+
+    walk(get_resolver().url_patterns)
+    assert not [r for r in routes if "delete" in (r[0] + r[1]).lower() and not r[0].startswith("admin/")]
+    assert not any(name.startswith("delete") or "_delete" in name for name in dir(services))
+    assert not admin_user.has_perm("recommender.delete_doserecord")
+
+    client.force_login(admin_user)
+    for method, url in [
+        ("delete", error_url(dose)),
+        ("delete", record_url(recent_plan)),
+        ("post", f"/doses/{dose.pk}/delete/"),
+        ("delete", f"/doses/{dose.pk}/"),
+        ("post", f"/admin/recommender/doserecord/{dose.pk}/delete/"),
+    ]:
+        response = getattr(client, method)(url, {"post": "yes"} if method == "post" else None)
+        assert response.status_code in (403, 404, 405), (method, url, response.status_code)
+    assert DoseRecord.objects.count() == count
+    assert DoseRecord.objects.filter(pk=dose.pk, entered_in_error=False).exists()
+
+
+# Clinician actions on a plan: end loading, mark stable, change the interval
+
+
+@pytest.fixture(params=["clinician_client", "admin_client_"])
+def changer(request):
+    """A logged-in clinician or admin, both allowed to change a plan."""
+    client = request.getfixturevalue(request.param)
+    return client, client.session["_auth_user_id"]
+
+
+def test_clinician_or_admin_ends_neurological_loading(changer, clinician, nurse):
+    client, user_id = changer
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today - timedelta(days=6), neuro=True)
+    assert plan.loading_pattern == "alternate_days"
+    give(plan, nurse, on=today - timedelta(days=6))
+    give(plan, nurse, on=today - timedelta(days=4))
+    assert (plan.next_phase, plan.next_number) == ("loading", 3)
+    response = client.post(reverse("plan-end-loading", kwargs={"plan_id": plan.pk}), {"on": today.isoformat()})
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.loading_ended_on == today
+    assert (plan.next_phase, plan.next_number) == ("maintenance", 1)
+    assert plan.next_due_on == schedule.add_months(today - timedelta(days=4), 2)
+    assert str(plan.history.first().history_user.pk) == user_id
+
+
+def test_nurse_cannot_end_loading_mark_stable_or_change_the_interval(nurse_client, clinician):
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=6), neuro=True)
+    history = plan.history.count()
+    today = timezone.localdate().isoformat()
+    for name, data in [
+        ("plan-end-loading", {"on": today}),
+        ("plan-stable", {"on": today}),
+        ("plan-interval", {"every": "3", "unit": "months", "reason": "Nurse tries."}),
+    ]:
+        assert nurse_client.post(reverse(name, kwargs={"plan_id": plan.pk}), data).status_code == 403
+    plan.refresh_from_db()
+    assert plan.loading_ended_on is None
+    assert plan.stable_on is None
+    assert plan.maintenance_every == 2
+    assert plan.history.count() == history
+
+
+def test_end_loading_refuses_a_fixed_course_and_a_date_outside_the_plan(clinician_client, clinician):
+    today = timezone.localdate()
+    fixed = make_plan(clinician, start=today - timedelta(days=3))
+    response = clinician_client.post(reverse("plan-end-loading", kwargs={"plan_id": fixed.pk}), {"on": today})
+    assert any("alternate-day" in m for m in messages_of(response))
+    neuro = make_plan(clinician, start=today - timedelta(days=3), neuro=True)
+    for day in (today - timedelta(days=4), today + timedelta(days=1)):
+        response = clinician_client.post(reverse("plan-end-loading", kwargs={"plan_id": neuro.pk}), {"on": day})
+        assert response.status_code == 302
+        assert any("between the plan's start and today" in m for m in messages_of(response))
+    neuro.refresh_from_db()
+    assert neuro.loading_ended_on is None
+
+
+def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after(changer, clinician):
+    client, user_id = changer
+    plan = make_plan(clinician, start=date(2024, 1, 15))
+    response = client.post(reverse("plan-stable", kwargs={"plan_id": plan.pk}), {"on": "2024-08-01"})
+    assert response.status_code == 302
+    assert any("stable" in m for m in messages_of(response))
+    plan.refresh_from_db()
+    assert plan.stable_on == date(2024, 8, 1)
+    assert str(plan.history.first().history_user.pk) == user_id
+    assert plan.history.first().stable_on == date(2024, 8, 1)
+    visits = selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
+    assert [(v.on, v.kind) for v in visits] == [
+        (date(2024, 4, 15), "until_stable"),
+        (date(2024, 7, 15), "until_stable"),
+        (date(2025, 8, 1), "after_stable"),
+        (date(2026, 8, 1), "after_stable"),
+    ]
+    assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
+    # Marked once only.
+    with pytest.raises(ValidationError, match="already"):
+        services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), by=clinician)
+
+
+def test_change_interval_with_a_reason_reschedules_and_keeps_history(changer, clinician, nurse):
+    client, user_id = changer
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+    assert plan.next_due_on == date(2025, 5, 14)
+    sequence = plan.calendar_sequence
+    response = client.post(
+        reverse("plan-interval", kwargs={"plan_id": plan.pk}),
+        {"every": "3", "unit": "months", "reason": "Symptoms settled on treatment."},
+    )
+    assert response.status_code == 302
+    assert any("interval changed" in m.lower() for m in messages_of(response))
+    plan.refresh_from_db()
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (3, "months", False)
+    assert plan.next_due_on == date(2025, 6, 14)
+    assert plan.calendar_sequence > sequence
+    latest = plan.history.first()
+    assert str(latest.history_user.pk) == user_id
+    assert "Symptoms settled on treatment." in latest.history_change_reason
+
+
+def test_change_interval_without_a_reason_is_refused(clinician_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    history = plan.history.count()
+    response = clinician_client.post(
+        reverse("plan-interval", kwargs={"plan_id": plan.pk}), {"every": "3", "unit": "months", "reason": ""}
+    )
+    assert response.status_code == 302
+    assert any("Reason" in m for m in messages_of(response))
+    plan.refresh_from_db()
+    assert plan.maintenance_every == 2
+    assert plan.history.count() == history
+    with pytest.raises(ValidationError) as refused:
+        services.plan_change_interval(plan=plan, every=3, unit="months", reason="  ", by=clinician)
+    assert "reason" in refused.value.message_dict
+
+
+def test_change_interval_outside_the_guideline_is_individualised_within_the_limit(clinician_client, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    url = reverse("plan-interval", kwargs={"plan_id": plan.pk})
+    clinician_client.post(url, {"every": "4", "unit": "weeks", "reason": "Symptoms return after a month."})
+    plan.refresh_from_db()
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (4, "weeks", True)
+    assert plan.individualised_reason == "Symptoms return after a month."
+    response = clinician_client.post(url, {"every": "60", "unit": "months", "reason": "Far too long."})
+    assert any("longer" in m for m in messages_of(response))
+    plan.refresh_from_db()
+    assert (plan.maintenance_every, plan.maintenance_unit) == (4, "weeks")
