@@ -126,7 +126,13 @@ class Assessment(models.Model):
     ruleset_id = models.CharField(max_length=32)
     ruleset_version = models.CharField(max_length=16)
     thresholds = models.JSONField(help_text="The thresholds the decision used.")
-    status = models.CharField(max_length=16)
+
+    class Status(models.TextChoices):
+        DEFICIENT = "deficient", "Deficient"
+        INDETERMINATE = "indeterminate", "Indeterminate"
+        NOT_DEFICIENT = "not_deficient", "Not deficient"
+
+    status = models.CharField(max_length=16, choices=Status.choices)
     im_recommended = models.BooleanField()
     # Denormalised for the trend chart, converted exactly from the entered values.
     b12_pg_per_ml = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .guideline import DEFAULT_RULESET, Thresholds, schedule
@@ -57,8 +58,8 @@ def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
     """The patients this user assessed or registered most recently."""
     return (
         Patient.objects.filter(Q(assessments__created_by=user) | Q(created_by=user))
-        .annotate(last_seen=Max("assessments__created_at"))
-        .order_by("-last_seen", "-created_at")
+        .annotate(last_seen=Coalesce(Max("assessments__created_at"), "created_at"))
+        .order_by("-last_seen")
         .distinct()[:limit]
     )
 

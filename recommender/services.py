@@ -111,6 +111,8 @@ def assessment_create(
     """Decide on the entered results and store inputs, decision, ruleset and thresholds together."""
     if sample_date > timezone.localdate():
         raise ValidationError({"sample_date": "The sample date cannot be in the future."})
+    if sample_date < patient.date_of_birth:
+        raise ValidationError({"sample_date": "The sample date is before the patient's date of birth."})
     try:
         parsed = parse_assessment(payload)
     except InvalidAssessment as invalid:

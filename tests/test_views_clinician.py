@@ -1,0 +1,892 @@
+"""The clinician's pages: who may see and do what, validation that saves nothing, one engine behind form and API,
+what a save stores (with history), constant query counts, and the page furniture (UUID URLs, search, recent
+patients, trend chart, CSP nonce, print stylesheet)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.views import redirect_to_login
+from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import resolve, reverse
+from django.utils import timezone
+
+from recommender import services
+from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
+from recommender.roles import CLINICIAN
+from tests.conftest import make_user
+from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
+
+API = "/api/v1/recommendation"
+UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def today():
+    return timezone.localdate()
+
+
+def assessment_form(payload: dict | None = None, **overrides) -> dict:
+    """The assessment form's POST data for a request in the API contract's shape."""
+    payload = DEFICIENT if payload is None else payload
+    data = {"sample_date": today().isoformat(), "active_b12_unit": "pmol/L", "homocysteine_unit": "umol/L"}
+    for name in ("b12", "active_b12", "mma", "homocysteine"):
+        if name in payload:
+            data[f"{name}_value"] = str(payload[name]["value"])
+            data[f"{name}_unit"] = payload[name]["unit"]
+    if "upper_limit" in payload.get("mma", {}):
+        data["mma_upper_limit"] = str(payload["mma"]["upper_limit"])
+    for number in ("egfr", "ileal_resection_cm"):
+        if number in payload:
+            data[number] = str(payload[number])
+    for flag in ("neurological_involvement", "severe", "pregnant", "folic_acid", "malabsorption", "bariatric_surgery"):
+        if payload.get(flag):
+            data[flag] = "on"
+    data.update(overrides)
+    return data
+
+
+def save_with_plan(payload: dict | None = None, **overrides) -> dict:
+    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2")
+    data["start_date"] = today().isoformat()
+    data.update(overrides)
+    return data
+
+
+def htmx_headers(current_path: str) -> dict:
+    return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{current_path}"}
+
+
+def counts() -> dict:
+    return {
+        "patients": Patient.objects.count(),
+        "assessments": Assessment.objects.count(),
+        "plans": TreatmentPlan.objects.count(),
+        "active": TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).count(),
+    }
+
+
+@pytest.fixture
+def author(db, django_user_model):
+    """A second clinician who recorded the existing records (so the user under test did not)."""
+    return make_user(django_user_model, "dr_author", CLINICIAN)
+
+
+@pytest.fixture
+def world(author):
+    patient = make_patient(by=author, family_name="Smith", given_name="Anna")
+    plan = make_plan(by=author, patient=patient)
+    return SimpleNamespace(patient=patient, plan=plan, assessment=plan.assessment)
+
+
+# a. Access by role, in one table ------------------------------------------------------------------------------
+
+LOGIN = "login"  # a 302 to the login page with ?next=
+HX_LOGIN = "hx-login"  # an htmx request: HX-Redirect to the login page, the login form not swapped in
+
+
+def _requests(world) -> dict:
+    """name → (method, path, data, htmx current page or None)."""
+    p = world.patient.pk
+    assess = reverse("assessment-create", args=[p])
+    return {
+        "home": ("get", "/", None, None),
+        "patient list": ("get", reverse("patient-list") + "?q=smi", None, None),
+        "patient list (htmx)": ("get", reverse("patient-list") + "?q=smi", None, reverse("patient-list")),
+        "patient create GET": ("get", reverse("patient-create"), None, None),
+        "patient create POST": (
+            "post",
+            reverse("patient-create"),
+            {"hospital_number": "n123", "family_name": "New", "given_name": "Pat", "date_of_birth": "1970-05-01"},
+            None,
+        ),
+        "patient detail": ("get", reverse("patient-detail", args=[p]), None, None),
+        "assessment form GET": ("get", assess, None, None),
+        "assessment form POST": ("post", assess, save_with_plan(), None),
+        "assessment preview (htmx)": ("post", reverse("assessment-preview", args=[p]), assessment_form(), assess),
+        "assessment detail": ("get", reverse("assessment-detail", args=[world.assessment.pk]), None, None),
+        "plan detail": ("get", reverse("plan-detail", args=[world.plan.pk]), None, None),
+        "plan end POST": ("post", reverse("plan-end", args=[world.plan.pk]), {"reason": "Moved away."}, None),
+    }
+
+
+ROLES = ("anonymous", "nurse", "clinician", "admin")
+ACCESS = [
+    # request                      anonymous  nurse  clinician  admin
+    ("home",                        LOGIN,    200,   200,       200),
+    ("patient list",                LOGIN,    200,   200,       200),
+    ("patient list (htmx)",         HX_LOGIN, 200,   200,       200),
+    ("patient create GET",          LOGIN,    403,   200,       200),
+    ("patient create POST",         LOGIN,    403,   302,       302),
+    ("patient detail",              LOGIN,    200,   200,       200),
+    ("assessment form GET",         LOGIN,    403,   200,       200),
+    ("assessment form POST",        LOGIN,    403,   302,       302),
+    ("assessment preview (htmx)",   HX_LOGIN, 403,   200,       200),
+    ("assessment detail",           LOGIN,    200,   200,       200),
+    ("plan detail",                 LOGIN,    200,   200,       200),
+    ("plan end POST",               LOGIN,    403,   302,       302),
+]  # fmt: skip
+# Where a successful POST goes.
+SUCCESS_LOCATION = {
+    "patient create POST": rf"^/patients/{UUID_PATH}/$",
+    "assessment form POST": rf"^/plans/{UUID_PATH}/$",
+    "plan end POST": rf"^/plans/{UUID_PATH}/$",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "expected"),
+    [
+        pytest.param(name, role, expected, id=f"{role}-{name}")
+        for name, *by_role in ACCESS
+        for role, expected in zip(ROLES, by_role, strict=True)
+    ],
+)
+def test_access_by_role(client, world, request, name, role, expected):
+    if role != "anonymous":
+        client.force_login(request.getfixturevalue({"admin": "admin_user"}.get(role, role)))
+    method, path, data, htmx_page = _requests(world)[name]
+    before = counts()
+    headers = htmx_headers(htmx_page) if htmx_page else {}
+    response = getattr(client, method)(path, data or {}, headers=headers)
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"] == redirect_to_login(path).url
+    elif expected == HX_LOGIN:
+        assert response.status_code < 300, "htmx follows a 302 and would swap the login form into the panel"
+        assert response["HX-Redirect"] == redirect_to_login(htmx_page).url
+        assert b'name="password"' not in response.content
+    else:
+        assert response.status_code == expected
+        if expected == 302:
+            assert re.match(SUCCESS_LOCATION[name], response["Location"]), response["Location"]
+
+    writes = method == "post" and expected == 302
+    assert (counts() != before) if writes else (counts() == before)
+    world.plan.refresh_from_db()
+    after = {"plan end POST": "ended", "assessment form POST": "superseded"}.get(name, "active") if writes else "active"
+    assert world.plan.status == after
+
+
+# The clinician-facing pages this table is about (dose, schedule and worklist pages have their own tests).
+CLINICIAN_URLS = {
+    "home": "get",
+    "patient-list": "get",
+    "patient-create": "get post",
+    "patient-detail": "get",
+    "assessment-create": "get post",
+    "assessment-preview": "post",
+    "assessment-detail": "get",
+    "plan-detail": "get",
+    "plan-end": "post",
+}
+
+
+def test_access_table_covers_every_clinician_url_and_method(world):
+    requests = _requests(world)
+    assert {name for name, *_ in ACCESS} == set(requests)
+    covered: dict[str, set] = {}
+    for method, path, *_ in requests.values():
+        covered.setdefault(resolve(path.partition("?")[0]).url_name, set()).add(method)
+    assert covered == {name: set(methods.split()) for name, methods in CLINICIAN_URLS.items()}
+
+
+# b. Invalid input: field errors, nothing saved ------------------------------------------------------------------
+
+
+def assert_field_error_shown(response, field: str, message: str) -> None:
+    """The message is on the page, tied to its field: in an error summary linking to the field, or beside the
+    field's own input, which is marked invalid."""
+    page = response.content.decode()
+    text = html.unescape(page)
+    assert message in text, f"{message!r} not shown"
+    summary = re.findall(rf'<a href="#id_{field}">[^<]*</a>: ([^<]*)<', page)
+    if any(message in html.unescape(item) for item in summary):
+        return
+    inputs = re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{field}"[^>]*>', page)
+    assert inputs, f"no input named {field}"
+    assert any("is-invalid" in tag or 'aria-invalid="true"' in tag for tag in inputs), inputs
+
+
+INVALID_ASSESSMENT = [
+    pytest.param({"b12_unit": ""}, "b12_value", "Total B12: choose the unit", id="b12-without-unit"),
+    pytest.param({"b12_value": "-5"}, "b12_value", "Total B12 value cannot be negative", id="negative-b12"),
+    pytest.param({"b12_unit": "mg/dL"}, "b12_unit", "Select a valid choice", id="unknown-unit"),
+    pytest.param({"b12_value": "abc"}, "b12_value", "Enter a number", id="b12-not-a-number"),
+    pytest.param({"b12_value": "", "b12_unit": ""}, "b12_value", "Enter a total B12 result", id="no-b12-at-all"),
+    pytest.param({"mma_upper_limit": "0.3"}, "mma_upper_limit", "Enter the MMA result", id="mma-limit-alone"),
+    pytest.param({"mma_value": "0.5"}, "mma_value", "Methylmalonic acid (MMA): choose the unit", id="mma-no-unit"),
+    pytest.param(
+        {"sample_date": (timezone.localdate() + timedelta(days=2)).isoformat()},
+        "sample_date",
+        "The sample date cannot be in the future",
+        id="future-sample-date",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), INVALID_ASSESSMENT)
+def test_invalid_assessment_rerenders_with_the_fields_error_and_saves_nothing(
+    clinician_client, world, overrides, field, message
+):
+    before = counts()
+    response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), save_with_plan(**overrides))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert field in form.errors
+    assert any(message in error for error in form.errors[field])
+    assert_field_error_shown(response, field, message)
+    assert counts() == before
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), INVALID_ASSESSMENT[:3])
+def test_invalid_preview_lists_the_error_and_saves_nothing(clinician_client, world, overrides, field, message):
+    before = counts()
+    response = clinician_client.post(
+        reverse("assessment-preview", args=[world.patient.pk]),
+        assessment_form(**overrides),
+        headers=htmx_headers(reverse("assessment-create", args=[world.patient.pk])),
+    )
+    assert response.status_code == 200
+    assert_field_error_shown(response, field, message)
+    assert counts() == before
+
+
+INVALID_PLAN = [
+    pytest.param(
+        DEFICIENT,
+        {"maintenance_choice": "individualised", "individualised_every": "2", "individualised_unit": "weeks"},
+        "individualised_reason",
+        "Give the clinical reason",
+        id="individualised-without-reason",
+    ),
+    pytest.param(
+        DEFICIENT,
+        {"maintenance_choice": "individualised", "individualised_every": "4", "individualised_unit": "months"},
+        "individualised_every",
+        "every 4 months is longer",
+        id="individualised-4-months",
+    ),
+    pytest.param(
+        DEFICIENT,
+        {"maintenance_choice": "individualised", "individualised_every": "14", "individualised_unit": "weeks"},
+        "individualised_every",
+        "every 14 weeks is longer",
+        id="individualised-14-weeks",
+    ),
+    pytest.param(
+        DEFICIENT,
+        {"maintenance_choice": "individualised", "individualised_every": "91", "individualised_unit": "days"},
+        "individualised_every",
+        "every 91 days is longer",
+        id="individualised-91-days",
+    ),
+    pytest.param(
+        DEFICIENT,
+        {"maintenance_choice": "individualised", "individualised_every": "2"},
+        "individualised_unit",
+        "Choose days, weeks or months",
+        id="individualised-without-unit",
+    ),
+    pytest.param(
+        DEFICIENT_NEURO, {"maintenance_choice": "3"}, "maintenance_choice", "Select a valid choice", id="3-when-only-2"
+    ),
+    pytest.param(DEFICIENT, {"maintenance_choice": "4"}, "maintenance_choice", "Select a valid choice", id="4-of-2-3"),
+    pytest.param(DEFICIENT, {"start_date": ""}, "start_date", "This field is required", id="no-start-date"),
+]
+
+
+@pytest.mark.parametrize(("payload", "overrides", "field", "message"), INVALID_PLAN)
+def test_invalid_plan_saves_neither_plan_nor_assessment(clinician_client, world, payload, overrides, field, message):
+    data = save_with_plan(payload, individualised_reason="", **overrides)
+    before = counts()
+    response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data)
+    assert response.status_code == 200
+    assert not response.context["form"].errors
+    plan_form = response.context["plan_form"]
+    assert field in plan_form.errors
+    assert any(message in error for error in plan_form.errors[field]), plan_form.errors
+    assert_field_error_shown(response, field, message)
+    assert counts() == before
+
+
+def test_individualised_plan_with_reason_within_three_months_is_saved(clinician_client, world):
+    data = save_with_plan(
+        maintenance_choice="individualised",
+        individualised_every="13",
+        individualised_unit="weeks",
+        individualised_reason="  Symptoms return after 4 weeks.  ",
+    )
+    response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data)
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=world.patient, status=TreatmentPlan.Status.ACTIVE)
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (13, "weeks", True)
+    assert plan.individualised_reason == "Symptoms return after 4 weeks."
+
+
+def test_service_saves_no_assessment_when_the_plan_is_invalid(world, clinician):
+    """The service behind the form: assessment and plan in one transaction, both or neither."""
+    before = counts()
+    with pytest.raises(ValidationError) as raised:
+        services.assessment_record(
+            patient=world.patient,
+            sample_date=today(),
+            payload=dict(DEFICIENT_NEURO),
+            plan_options={"start_date": today(), "maintenance_every": 3},
+            by=clinician,
+        )
+    assert "maintenance_choice" in raised.value.message_dict
+    with pytest.raises(ValidationError) as raised:
+        services.assessment_record(
+            patient=world.patient,
+            sample_date=today(),
+            payload=dict(DEFICIENT),
+            plan_options={
+                "start_date": today(),
+                "maintenance_every": 4,
+                "maintenance_unit": "months",
+                "individualised": True,
+                "individualised_reason": "",
+            },
+            by=clinician,
+        )
+    assert {"individualised_every", "individualised_reason"} <= set(raised.value.message_dict)
+    assert counts() == before
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+
+
+def test_no_plan_for_a_result_that_needs_no_injections(clinician_client, world):
+    data = save_with_plan({"b12": {"value": 500, "unit": "pg/mL"}})
+    response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data)
+    assessment = Assessment.objects.exclude(pk=world.assessment.pk).get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("assessment-detail", args=[assessment.pk])
+    assert not TreatmentPlan.objects.filter(assessment=assessment).exists()
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        pytest.param({"hospital_number": " rx5000 "}, "hospital_number", "already exists", id="duplicate-number"),
+        pytest.param({"hospital_number": ""}, "hospital_number", "This field is required", id="no-number"),
+        pytest.param({"family_name": ""}, "family_name", "This field is required", id="no-family-name"),
+        pytest.param(
+            {"date_of_birth": (timezone.localdate() + timedelta(days=1)).isoformat()},
+            "date_of_birth",
+            "cannot be in the future",
+            id="born-tomorrow",
+        ),
+        pytest.param({"date_of_birth": "31/02/1970"}, "date_of_birth", "Enter a valid date", id="bad-date"),
+    ],
+)
+def test_invalid_patient_rerenders_with_the_fields_error_and_saves_nothing(
+    clinician_client, clinician, overrides, field, message
+):
+    make_patient(by=clinician, hospital_number="RX5000")
+    data = {"hospital_number": "RX5001", "family_name": "New", "given_name": "Pat", "date_of_birth": "1970-05-01"}
+    before = counts()
+    response = clinician_client.post(reverse("patient-create"), {**data, **overrides})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert any(message in error for error in errors.get(field, [])), errors
+    assert_field_error_shown(response, field, message)
+    assert counts() == before
+
+
+# c. One engine, two front doors ---------------------------------------------------------------------------------
+
+SAME_DECISION = [
+    pytest.param({"b12": {"value": 150, "unit": "pg/mL"}}, id="deficient"),
+    pytest.param({"b12": {"value": 179.6, "unit": "pg/mL"}}, id="just-below-180"),
+    pytest.param({"b12": {"value": 180, "unit": "ng/L"}}, id="180-indeterminate"),
+    pytest.param({"b12": {"value": 150, "unit": "pmol/L"}}, id="150-pmol-is-203-pg"),
+    pytest.param({"b12": {"value": 351, "unit": "pg/mL"}}, id="not-deficient"),
+    pytest.param({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 0.5, "unit": "umol/L"}}, id="mma-decides"),
+    pytest.param(
+        {"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 300, "unit": "nmol/L", "upper_limit": 280}},
+        id="mma-lab-limit-nmol",
+    ),
+    pytest.param(
+        {"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 0.5, "unit": "umol/L"}, "egfr": 45},
+        id="mma-renal",
+    ),
+    pytest.param({"active_b12": {"value": 20, "unit": "pmol/L"}}, id="active-b12-only"),
+    pytest.param(
+        {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True},
+        id="neuro-severe",
+    ),
+    pytest.param({"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}, id="bariatric-prophylaxis"),
+    pytest.param({"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 25}, id="ileal-25cm"),
+    pytest.param({"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 20}, id="ileal-20cm-not"),
+    pytest.param(
+        {
+            "b12": {"value": 170, "unit": "pg/mL"},
+            "homocysteine": {"value": 15, "unit": "umol/L"},
+            "pregnant": True,
+            "folic_acid": True,
+            "malabsorption": True,
+            "bariatric_surgery": True,
+        },
+        id="many-flags",
+    ),
+]
+STATUS_SHOWN = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
+
+
+@pytest.mark.parametrize("payload", SAME_DECISION)
+def test_form_and_api_give_the_same_decision(clinician_client, world, payload):
+    api = clinician_client.post(API, json.dumps(payload), content_type="application/json")
+    assert api.status_code == 200
+    expected = api.json()
+
+    assess = reverse("assessment-create", args=[world.patient.pk])
+    preview = clinician_client.post(
+        reverse("assessment-preview", args=[world.patient.pk]), assessment_form(payload), headers=htmx_headers(assess)
+    )
+    assert preview.status_code == 200
+    assert "<html" not in preview.content.decode()  # a fragment for the results panel
+    shown = json.loads(json.dumps(preview.context["recommendation"].as_dict(), cls=DjangoJSONEncoder))
+    for key in ("status", "basis", "next_test", "im_recommended", "indications", "loading", "maintenance"):
+        assert shown[key] == expected[key], key
+    for key in ("oral_option", "warnings", "monitoring", "ruleset", "thresholds", "rationale", "citations"):
+        assert shown[key] == expected[key], key
+
+    page = html.unescape(preview.content.decode())
+    assert STATUS_SHOWN[expected["status"]] in page
+    for part in ("loading", "maintenance"):
+        if expected[part]:
+            assert expected[part]["text"] in page
+    if not expected["im_recommended"]:
+        assert "Intramuscular hydroxocobalamin is not indicated" in page
+    assert f"Ruleset {expected['ruleset']['id']} version {expected['ruleset']['version']}" in page
+    for code in expected["warnings"]:
+        assert f'data-code="{code}"' in page, code
+
+
+@pytest.fixture
+def lab_200(db):
+    return LabProfile.objects.create(
+        name="Assay 200",
+        total_b12_deficient_below=Decimal(200),
+        total_b12_not_deficient_above=Decimal(400),
+        is_default=True,
+    )
+
+
+def test_form_and_api_agree_with_a_default_lab_profile(clinician_client, world, lab_200):
+    """A lab's own thresholds: the form pre-selects the default profile, and the API applies it too."""
+    assess = reverse("assessment-create", args=[world.patient.pk])
+    form_page = clinician_client.get(assess)
+    assert form_page.context["form"]["lab_profile"].value() == lab_200.pk
+    payload = {"b12": {"value": 190, "unit": "pg/mL"}}  # seed bands: indeterminate; this lab's: deficient
+    api = clinician_client.post(API, json.dumps(payload), content_type="application/json").json()
+    named = clinician_client.post(API, json.dumps({**payload, "profile": "Assay 200"}), content_type="application/json")
+    preview = clinician_client.post(
+        reverse("assessment-preview", args=[world.patient.pk]),
+        assessment_form(payload, lab_profile=str(lab_200.pk)),
+        headers=htmx_headers(assess),
+    )
+    shown = json.loads(json.dumps(preview.context["recommendation"].as_dict(), cls=DjangoJSONEncoder))
+    assert api["status"] == named.json()["status"] == shown["status"] == "deficient"
+    assert api["thresholds"] == named.json()["thresholds"] == shown["thresholds"]
+    assert shown["thresholds"]["profile"] == "Assay 200"
+    assert "Assay 200" in preview.content.decode()
+
+
+# d. What a save stores, supersession, ending, history ------------------------------------------------------------
+
+
+def test_saving_stores_inputs_decision_ruleset_thresholds_and_author(clinician_client, clinician, world):
+    payload = {"b12": {"value": 179.6, "unit": "pg/mL"}, "mma": {"value": 0.5, "unit": "umol/L"}, "egfr": 45}
+    data = save_with_plan(payload, sample_date=(today() - timedelta(days=3)).isoformat(), maintenance_choice="3")
+    response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data)
+    assert response.status_code == 302
+    assessment = Assessment.objects.exclude(pk=world.assessment.pk).get()
+    plan = assessment.plan
+    assert response["Location"] == reverse("plan-detail", args=[plan.pk])
+
+    expected = clinician_client.post(API, json.dumps(payload), content_type="application/json").json()
+    assert assessment.patient == world.patient
+    assert assessment.sample_date == today() - timedelta(days=3)
+    assert assessment.inputs["b12"] == {"value": 179.6, "unit": "pg/mL"}
+    assert assessment.inputs["mma"] == {"value": 0.5, "unit": "umol/L"}
+    assert assessment.inputs["egfr"] == 45
+    assert assessment.inputs["neurological_involvement"] is False
+    for key in ("status", "basis", "indications", "loading", "maintenance", "warnings", "ruleset"):
+        assert assessment.decision[key] == expected[key], key
+    assert (assessment.status, assessment.im_recommended) == ("deficient", True)
+    assert (assessment.ruleset_id, assessment.ruleset_version) == (
+        expected["ruleset"]["id"],
+        expected["ruleset"]["version"],
+    )
+    assert assessment.ruleset_id == "seed-2025"
+    assert assessment.thresholds == expected["thresholds"]
+    assert assessment.thresholds["total_b12_pg_per_ml"] == {"deficient_below": 180, "not_deficient_above": 350}
+    assert str(assessment.b12_pg_per_ml) == "179.6000"
+    assert assessment.created_by == clinician
+    assert (plan.created_by, plan.maintenance_every, plan.maintenance_unit) == (clinician, 3, "months")
+    assert plan.indications == ["deficiency"]
+    assert (plan.loading_pattern, plan.loading_doses, plan.start_date) == ("three_times_weekly", 6, today())
+
+
+def test_saving_keeps_the_lab_thresholds_it_used(clinician_client, world, lab_200):
+    data = save_with_plan({"b12": {"value": 190, "unit": "pg/mL"}}, lab_profile=str(lab_200.pk))
+    assert clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data).status_code == 302
+    assessment = Assessment.objects.exclude(pk=world.assessment.pk).get()
+    assert (assessment.lab_profile, assessment.status) == (lab_200, "deficient")
+    assert assessment.thresholds["profile"] == "Assay 200"
+    assert assessment.thresholds["total_b12_pg_per_ml"] == {"deficient_below": 200, "not_deficient_above": 400}
+    lab_200.total_b12_deficient_below = Decimal(150)  # the lab changes its assay later
+    lab_200.save()
+    assessment.refresh_from_db()
+    assert assessment.thresholds["total_b12_pg_per_ml"]["deficient_below"] == 200
+    page = clinician_client.get(reverse("patient-detail", args=[world.patient.pk])).content.decode()
+    assert ">deficient below 200</text>" in page  # the chart draws the latest assessment's own bands
+
+
+def test_a_new_plan_supersedes_the_active_one(clinician_client, clinician, world):
+    first = world.plan
+    url = reverse("assessment-create", args=[world.patient.pk])
+    assert clinician_client.post(url, save_with_plan()).status_code == 302
+    second = TreatmentPlan.objects.get(patient=world.patient, status=TreatmentPlan.Status.ACTIVE)
+    first.refresh_from_db()
+    assert second != first
+    assert (first.status, first.superseded_by, first.ended_on) == ("superseded", second, today())
+    assert first.end_reason
+
+    assert clinician_client.post(url, save_with_plan(DEFICIENT_NEURO)).status_code == 302
+    third = TreatmentPlan.objects.get(patient=world.patient, status=TreatmentPlan.Status.ACTIVE)
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (second.status, second.superseded_by) == ("superseded", third)
+    assert first.superseded_by == second
+    assert TreatmentPlan.objects.filter(patient=world.patient).count() == 3
+
+    page = clinician_client.get(reverse("patient-detail", args=[world.patient.pk])).content.decode()
+    assert page.count("(Superseded)") == 2
+    assert reverse("plan-detail", args=[third.pk]) in page
+
+
+def test_ending_a_plan_needs_a_reason(clinician_client, world):
+    url = reverse("plan-end", args=[world.plan.pk])
+    for blank in ("", "   "):
+        response = clinician_client.post(url, {"reason": blank}, follow=True)
+        assert response.status_code == 200
+        assert "Give the reason the plan ends." in response.content.decode()
+        world.plan.refresh_from_db()
+        assert world.plan.status == TreatmentPlan.Status.ACTIVE
+    response = clinician_client.post(url, {"reason": "  Moved to another area.  "}, follow=True)
+    world.plan.refresh_from_db()
+    assert (world.plan.status, world.plan.end_reason, world.plan.ended_on) == (
+        "ended",
+        "Moved to another area.",
+        today(),
+    )
+    assert "The plan has ended." in response.content.decode()
+    assert f'action="{url}"' not in response.content.decode()  # no end form on an ended plan
+
+    response = clinician_client.post(url, {"reason": "Again."}, follow=True)
+    assert "Only an active plan can be ended." in response.content.decode()
+    world.plan.refresh_from_db()
+    assert world.plan.end_reason == "Moved to another area."
+
+
+def test_every_change_has_a_history_row_with_its_user(clinician_client, clinician):
+    response = clinician_client.post(
+        reverse("patient-create"),
+        {"hospital_number": " h777 ", "family_name": "Brown", "given_name": "Ben", "date_of_birth": "1950-02-03"},
+    )
+    patient = Patient.objects.get(hospital_number="H777")
+    assert response["Location"] == reverse("patient-detail", args=[patient.pk])
+    url = reverse("assessment-create", args=[patient.pk])
+    clinician_client.post(url, save_with_plan())
+    clinician_client.post(url, save_with_plan(DEFICIENT_NEURO))
+    first, second = TreatmentPlan.objects.filter(patient=patient).order_by("created_at")
+    clinician_client.post(reverse("plan-end", args=[second.pk]), {"reason": "Stopped by patient."})
+
+    assert [(h.history_type, h.history_user) for h in patient.history.all()] == [("+", clinician)]
+    for assessment in Assessment.objects.filter(patient=patient):
+        assert [(h.history_type, h.history_user) for h in assessment.history.all()] == [("+", clinician)]
+    first_history = list(first.history.order_by("history_date", "history_id"))
+    assert first_history[0].history_type == "+"
+    assert {h.status for h in first_history} == {"active", "superseded"}
+    assert first_history[-1].superseded_by_id == second.pk
+    second_history = list(second.history.order_by("history_date", "history_id"))
+    assert [h.history_type for h in second_history] == ["+", "~"]
+    assert [h.status for h in second_history] == ["active", "ended"]
+    for record in [*first_history, *second_history]:
+        assert record.history_user == clinician
+
+
+# e. Constant number of queries ------------------------------------------------------------------------------------
+
+
+def _patient_with(n: int, by) -> Patient:
+    patient = make_patient(by=by)
+    for i in range(n):
+        make_plan(
+            by=by,
+            patient=patient,
+            payload={"b12": {"value": 150 + i, "unit": "pg/mL"}, "homocysteine": {"value": 12, "unit": "umol/L"}},
+            sample_date=today() - timedelta(days=30 * (n - i)),
+        )
+    return patient
+
+
+PAGES = {
+    "patient detail": lambda c, p: c.get(reverse("patient-detail", args=[p.pk])),
+    "plan detail": lambda c, p: c.get(reverse("plan-detail", args=[p.plans.get(status="active").pk])),
+    "assessment form": lambda c, p: c.get(reverse("assessment-create", args=[p.pk])),
+    "preview fragment": lambda c, p: c.post(
+        reverse("assessment-preview", args=[p.pk]),
+        assessment_form(),
+        headers=htmx_headers(reverse("assessment-create", args=[p.pk])),
+    ),
+}
+# Measured: 6, 7, 6 and 3 (session, user, permissions, then the page's own reads); a little headroom.
+MAX_QUERIES = {"patient detail": 9, "plan detail": 10, "assessment form": 9, "preview fragment": 5}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_query_count_does_not_grow_with_the_record(clinician_client, clinician, page):
+    small, large = _patient_with(1, clinician), _patient_with(5, clinician)
+    assert large.assessments.count() == 5 and large.plans.count() == 5
+    request = PAGES[page]
+    request(clinician_client, small)  # warm per-process caches (content types) first
+    measured = {}
+    for label, patient in (("1", small), ("5", large)):
+        with CaptureQueriesContext(connection) as queries:
+            response = request(clinician_client, patient)
+        assert response.status_code == 200
+        measured[label] = len(queries)
+    assert measured["1"] == measured["5"], measured
+    assert measured["5"] <= MAX_QUERIES[page], measured
+
+
+# f. UUID URLs, search, recent patients, trend chart, CSP, print stylesheet ---------------------------------------
+
+
+def test_patient_assessment_and_plan_urls_use_uuids(clinician_client, world):
+    for obj, name in ((world.patient, "patient-detail"), (world.assessment, "assessment-detail")):
+        assert isinstance(obj.pk, uuid.UUID)
+        assert re.fullmatch(rf"/[a-z]+/{UUID_PATH}/", reverse(name, args=[obj.pk]))
+    assert re.fullmatch(rf"/plans/{UUID_PATH}/", reverse("plan-detail", args=[world.plan.pk]))
+    for sequential in ("/patients/1/", "/plans/1/", "/assessments/1/", "/patients/1/assess/"):
+        assert clinician_client.get(sequential).status_code == 404
+    assert clinician_client.get(reverse("patient-detail", args=[uuid.uuid4()])).status_code == 404
+    assert clinician_client.get(reverse("plan-detail", args=[uuid.uuid4()])).status_code == 404
+    assert clinician_client.get(reverse("assessment-detail", args=[uuid.uuid4()])).status_code == 404
+    page = clinician_client.get(reverse("patient-detail", args=[world.patient.pk])).content.decode()
+    assert f'href="/plans/{world.plan.pk}/"' in page
+    assert f'href="/assessments/{world.assessment.pk}/"' in page
+
+
+@pytest.fixture
+def registry(clinician):
+    return {
+        "smith": make_patient(by=clinician, hospital_number="RX1001", family_name="Smith", given_name="Anna"),
+        "smithers": make_patient(by=clinician, hospital_number="RX1002", family_name="Smithers", given_name="Bob"),
+        "jones": make_patient(by=clinician, hospital_number="QX2001", family_name="Jones", given_name="Anna"),
+        "other": make_patient(by=clinician, hospital_number="ZZ9RX10", family_name="Other", given_name="Carl"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("RX10", {"smith", "smithers"}),
+        ("rx1001", {"smith"}),
+        ("QX", {"jones"}),
+        ("X10", set()),  # a prefix, not anywhere in the number
+        ("smith", {"smith", "smithers"}),
+        ("SMITHERS", {"smithers"}),
+        ("anna", {"smith", "jones"}),
+        ("anna jones", {"jones"}),
+        ("Jones Anna", {"jones"}),
+        ("nobody", set()),
+        ("", set()),
+    ],
+)
+def test_patient_search_by_hospital_number_prefix_and_name(clinician_client, registry, query, expected):
+    response = clinician_client.get(reverse("patient-list"), {"q": query})
+    assert response.status_code == 200
+    found = {key for key, patient in registry.items() if patient in response.context["patients"]}
+    assert found == expected
+    page = response.content.decode()
+    for key, patient in registry.items():
+        assert (reverse("patient-detail", args=[patient.pk]) in page) == (key in expected)
+    if query and not expected:
+        assert "No patient matches" in page
+
+
+def test_htmx_search_returns_only_the_results_fragment(clinician_client, registry):
+    response = clinician_client.get(
+        reverse("patient-list"), {"q": "RX10"}, headers=htmx_headers(reverse("patient-list"))
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.lstrip().startswith('<div id="results"')
+    assert "<html" not in page and "RX1001" in page and "RX1002" in page
+    assert "HX-Request" in response.get("Vary", "")
+
+
+def test_home_lists_my_recent_patients(clinician_client, clinician, author):
+    mine_old = make_patient(by=clinician, family_name="Older")
+    mine_new = make_patient(by=clinician, family_name="Newer")
+    assessed = make_patient(by=author, family_name="Assessed")
+    not_mine = make_patient(by=author, family_name="Stranger")
+    make_assessment(mine_old, clinician)
+    make_assessment(assessed, clinician)
+    make_assessment(not_mine, author)
+
+    response = clinician_client.get("/")
+    assert response.status_code == 200
+    recent = list(response.context["recent"])
+    assert set(recent) == {mine_old, mine_new, assessed}
+    assert recent[:2] == [assessed, mine_old]  # the most recently assessed first
+    page = response.content.decode()
+    for patient in recent:
+        assert reverse("patient-detail", args=[patient.pk]) in page
+    assert reverse("patient-detail", args=[not_mine.pk]) not in page
+    assert "STRANGER" not in page
+
+
+def test_home_without_patients_says_so(clinician_client):
+    page = clinician_client.get("/").content.decode()
+    assert "No patients yet" in page
+
+
+def test_trend_chart_with_threshold_lines_once_there_are_b12_results(clinician_client, clinician):
+    patient = make_patient(by=clinician)
+    url = reverse("patient-detail", args=[patient.pk])
+    page = clinician_client.get(url).content.decode()
+    assert "<svg" not in page
+    assert "The chart appears once results are recorded." in page
+
+    make_assessment(
+        patient, clinician, payload={"b12": {"value": 150, "unit": "pg/mL"}}, sample_date=today() - timedelta(days=90)
+    )
+    make_assessment(patient, clinician, payload={"b12": {"value": 150, "unit": "pmol/L"}})
+    page = clinician_client.get(url).content.decode()
+    chart = re.search(r'<figure class="trend-chart" aria-labelledby="b12-trend-caption">.*?</figure>', page, re.S)
+    assert chart, "no B12 trend chart"
+    svg = chart.group(0)
+    assert "<svg" in svg and 'class="chart-line"' in svg
+    assert svg.count('class="chart-point"') == 2
+    assert re.search(r'<line class="chart-threshold deficient"[^>]*/><text[^>]*>deficient below 180</text>', svg)
+    assert re.search(
+        r'<line class="chart-threshold indeterminate"[^>]*/><text[^>]*>not deficient above 350</text>', svg
+    )
+    assert "203.3" in svg  # 150 pmol/L drawn in pg/mL
+    assert "hcy-trend" not in page  # no homocysteine results, no homocysteine chart
+
+    make_assessment(patient, clinician, payload={**DEFICIENT, "homocysteine": {"value": 14, "unit": "umol/L"}})
+    page = clinician_client.get(url).content.decode()
+    assert re.search(r'<line class="chart-threshold target"[^>]*/><text[^>]*>target below 10</text>', page)
+
+
+def test_home_shows_a_patient_just_registered_among_the_recent(clinician_client, clinician):
+    """Recent = registered or assessed by me most recently: registering a patient makes them the most recent."""
+    for _ in range(10):
+        make_assessment(make_patient(by=clinician), clinician)
+    response = clinician_client.post(
+        reverse("patient-create"),
+        {"hospital_number": "NEW0001", "family_name": "Newest", "given_name": "Nina", "date_of_birth": "1980-01-01"},
+    )
+    assert response.status_code == 302
+    newest = Patient.objects.get(hospital_number="NEW0001")
+    recent = list(clinician_client.get("/").context["recent"])
+    assert len(recent) == 10
+    assert newest in recent, "a patient registered a moment ago is missing from 'Your recent patients'"
+    assert recent[0] == newest
+
+
+def test_patient_page_shows_each_result_in_words(clinician_client, clinician):
+    patient = make_patient(by=clinician)
+    make_assessment(patient, clinician, payload={"b12": {"value": 500, "unit": "pg/mL"}})
+    make_assessment(patient, clinician, payload={"b12": {"value": 250, "unit": "pg/mL"}})
+    make_assessment(patient, clinician, payload={"b12": {"value": 150, "unit": "pg/mL"}})
+    page = clinician_client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
+    badges = re.findall(r'<span class="badge status-([a-z_]+)">([^<]*)</span>', page)
+    assert sorted(code for code, _ in badges) == ["deficient", "indeterminate", "not_deficient"]
+    for code, text in badges:
+        assert text.strip().lower() == STATUS_SHOWN[code].lower().removeprefix("b12 "), (code, text)
+
+
+def test_plan_page_names_the_indications_in_words(clinician_client, clinician):
+    payload = {"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 25, "bariatric_surgery": True}
+    plan = make_plan(by=clinician, payload=payload, maintenance_every=1)
+    assert plan.indications == ["ileal_resection", "bariatric_surgery"]
+    page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
+    shown = re.search(r"<dt[^>]*>Indications</dt>\s*<dd[^>]*>([^<]*)</dd>", page).group(1)
+    assert shown.lower() == "ileal resection, bariatric surgery", shown
+
+
+def test_a_nurse_is_not_offered_what_she_may_not_do(nurse_client, world):
+    page = nurse_client.get(reverse("patient-detail", args=[world.patient.pk])).content.decode()
+    assert reverse("assessment-create", args=[world.patient.pk]) not in page
+    page = nurse_client.get(reverse("plan-detail", args=[world.plan.pk])).content.decode()
+    assert reverse("plan-end", args=[world.plan.pk]) not in page
+    page = nurse_client.get("/").content.decode()
+    assert reverse("patient-create") not in page
+    assert 'action="/patients/"' in page  # but she can find a patient
+
+
+def _csp_nonce(response) -> str:
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    return re.search(r"'nonce-([^']+)'", policy).group(1)
+
+
+def test_pages_send_a_strict_csp_with_a_per_request_nonce(clinician_client, world):
+    pages = [
+        "/",
+        reverse("patient-list") + "?q=smith",
+        reverse("patient-create"),
+        reverse("patient-detail", args=[world.patient.pk]),
+        reverse("assessment-create", args=[world.patient.pk]),
+        reverse("assessment-detail", args=[world.assessment.pk]),
+        reverse("plan-detail", args=[world.plan.pk]),
+    ]
+    nonces = set()
+    for path in pages:
+        response = clinician_client.get(path)
+        assert response.status_code == 200, path
+        nonce = _csp_nonce(response)
+        page = response.content.decode()
+        scripts = re.findall(r"<script\b[^>]*>", page)
+        assert any(f'nonce="{nonce}"' in tag for tag in scripts), (path, scripts)
+        for tag in scripts:
+            assert "src=" in tag, f"inline script on {path}: {tag}"
+        nonces.add(nonce)
+    assert len(nonces) == len(pages), "the nonce must differ per response"
+
+
+def test_anonymous_login_page_sends_the_csp_too(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    _csp_nonce(response)
+
+
+def test_plan_page_links_the_print_stylesheet(clinician_client, world):
+    page = clinician_client.get(reverse("plan-detail", args=[world.plan.pk])).content.decode()
+    link = re.search(r'<link rel="stylesheet" href="([^"]*print\.css)" media="print">', page)
+    assert link, "no print stylesheet"
+    assert finders.find("css/print.css")
+    assert clinician_client.get(link.group(1)).status_code == 200
+    assert "data-print" in page and 'class="print-decision"' in page
