@@ -4,20 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0007_admin_manages_users_and_lockouts'),
+        ("recommender", "0007_admin_manages_users_and_lockouts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='assessment',
-            name='status',
-            field=models.CharField(choices=[('deficient', 'Deficient'), ('indeterminate', 'Indeterminate'), ('not_deficient', 'Not deficient')], max_length=16),
+            model_name="assessment",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("deficient", "Deficient"),
+                    ("indeterminate", "Indeterminate"),
+                    ("not_deficient", "Not deficient"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='historicalassessment',
-            name='status',
-            field=models.CharField(choices=[('deficient', 'Deficient'), ('indeterminate', 'Indeterminate'), ('not_deficient', 'Not deficient')], max_length=16),
+            model_name="historicalassessment",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("deficient", "Deficient"),
+                    ("indeterminate", "Indeterminate"),
+                    ("not_deficient", "Not deficient"),
+                ],
+                max_length=16,
+            ),
         ),
     ]
