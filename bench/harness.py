@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def prepare(env: dict[str, str]) -> str:
         "U=get_user_model(); u,_=U.objects.get_or_create(username='bench');"
         "u.set_password('bench-password-123'); u.save(); u.groups.add(Group.objects.get(name='clinician'));"
         "s=SessionStore(); s[SESSION_KEY]=str(u.pk);"
-        "s[BACKEND_SESSION_KEY]='django.contrib.auth.backends.ModelBackend';"
+        "from django.conf import settings;"
+        "s[BACKEND_SESSION_KEY]=settings.AUTHENTICATION_BACKENDS[-1];"
         "s[HASH_SESSION_KEY]=u.get_session_auth_hash(); s.create(); print(s.session_key)"
     )
     return manage(env, "shell", "-c", code).strip().splitlines()[-1]
@@ -101,9 +103,18 @@ def wrk(
     content_type: str = "application/json",
     headers: tuple[str, ...] = (),
 ) -> dict:
-    """Requests per second and error count from one bounded wrk run (non-2xx/3xx answers count as errors)."""
+    """Requests per second and error count from one bounded wrk run (non-2xx/3xx answers count as errors).
+    One request is checked first: it must answer 200, not a redirect to the login page."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load benchmarks: apt-get install -y wrk")
+    check = urllib.request.Request(  # noqa: S310 (the benchmark's own loopback URL)
+        url,
+        data=body.encode() if body is not None else None,
+        headers={"Cookie": cookie, **dict(h.split(": ", 1) for h in headers), "Content-Type": content_type},
+    )
+    with urllib.request.build_opener(_NoRedirect).open(check) as answer:
+        if answer.status != 200:
+            raise SystemExit(f"{url} answered {answer.status}, not 200: the benchmark would measure the wrong thing")
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Cookie: {cookie}"]
     for header in headers:
         args += ["-H", header]
@@ -124,6 +135,11 @@ def wrk(
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return {"rps": rps, "requests": total, "errors": errors}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
 def report(rows: list[tuple[str, dict]]) -> None:

@@ -4,6 +4,7 @@ citation links. Prepared in Python so the live panel, re-rendered on every keyst
 from __future__ import annotations
 
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
 BASIS_WORDS = {"b12": "total B12", "active_b12": "active B12", "mma": "MMA"}
@@ -113,3 +114,97 @@ def decision_panel(decision: dict) -> dict:
         "sources": decision["citations"],
         "ruleset": decision["ruleset"],
     }
+
+
+def _alerts_html(alerts: list[dict], css: str, role: str, label: str) -> SafeString:
+    return format_html_join(
+        "",
+        '<div class="alert {} d-flex gap-2" role="{}" data-code="{}"><strong class="text-nowrap">{}</strong>'
+        "<span>{}</span></div>",
+        ((css, role, a["code"], label, a["text"]) for a in alerts),
+    )
+
+
+def decision_html(decision: dict) -> SafeString:
+    """The results panel as HTML. Built in Python because the live panel is re-rendered on every change the
+    clinician makes; the markup mirrors the Bootstrap components used across the site."""
+    p = decision_panel(decision)
+    parts = [
+        format_html(
+            '<div class="status-band status-{} rounded p-3 mb-3"><div class="d-flex flex-wrap '
+            'justify-content-between align-items-baseline gap-2"><p class="h4 mb-0">{}</p>'
+            '<span class="small">decided by {}</span></div><ul class="list-unstyled small mb-0 mt-2">{}'
+            '<li class="text-body-secondary">Thresholds: {}</li></ul></div>',
+            p["status"],
+            p["status_words"],
+            p["basis_words"],
+            format_html_join("", "<li>{}</li>", ((line,) for line in p["measurements"])),
+            p["profile"],
+        ),
+        _alerts_html(p["red_flags"], "alert-danger red-flag", "alert", "Red flag"),
+        _alerts_html(p["cautions"], "alert-warning", "status", "Caution"),
+        SafeString('<h3 class="h6 mt-3">Treatment</h3>'),
+    ]
+    if p["im_recommended"]:
+        rows = [
+            (label, css_id, text)
+            for label, css_id, text in (
+                ("Loading", "loading-text", p["loading"]),
+                ("Maintenance", "maintenance-text", p["maintenance"]),
+                ("Oral option", "oral-text", p["oral"]),
+            )
+            if text
+        ]
+        parts.append(
+            format_html(
+                '<p class="mb-1"><strong>Intramuscular hydroxocobalamin is indicated</strong> ({}).</p>'
+                '<dl class="row mb-2 regimen">{}</dl>',
+                p["indications"],
+                format_html_join("", '<dt class="col-sm-3">{}</dt><dd class="col-sm-9" id="{}">{}</dd>', rows),
+            )
+        )
+    else:
+        parts.append(
+            format_html(
+                "<p><strong>Intramuscular hydroxocobalamin is not indicated</strong> on these results{}.</p>",
+                ": measure MMA first" if p["needs_mma"] else "",
+            )
+        )
+    if m := p["monitoring"]:
+        first = m["first_review_months"]
+        parts.append(
+            format_html(
+                '<h3 class="h6">Monitoring</h3><p class="mb-1">Every {} months until stable, then every {} months: '
+                "serum B12 and total homocysteine (target below {} µmol/L). First review after {} month{}.</p>"
+                '<ul class="small text-body-secondary">{}</ul>',
+                m["every_months_until_stable"],
+                m["every_months_after_stable"],
+                m["homocysteine_target_umol_per_l"],
+                first,
+                "" if first == 1 else "s",
+                format_html_join("", "<li>{}</li>", ((c,) for c in m.get("caveats", []))),
+            )
+        )
+    if p["advice"]:
+        parts.append(
+            format_html(
+                '<h3 class="h6">Advice</h3><ul class="advice">{}</ul>',
+                format_html_join("", '<li data-code="{}">{}</li>', ((a["code"], a["text"]) for a in p["advice"])),
+            )
+        )
+    parts.append(
+        format_html(
+            '<details class="rationale mt-2" open><summary class="h6">Why: the reasons and their sources</summary>'
+            '<ol>{}</ol><h4 class="h6">Sources</h4><ul class="small sources">{}</ul>'
+            '<p class="small text-body-secondary mb-0">Ruleset {} version {}.</p></details>',
+            format_html_join("", "<li>{}</li>", ((line,) for line in p["rationale"])),
+            format_html_join(
+                "",
+                '<li id="cite-{}"><strong>{}</strong>: {}. {}, {}.</li>',
+                ((c["id"], c["id"], c["title"], c["source"], c["year"]) for c in p["sources"]),
+            ),
+            p["ruleset"]["id"],
+            p["ruleset"]["version"],
+        )
+    )
+    return format_html('<section class="decision" aria-label="Decision">{}</section>', SafeString("".join(parts)))

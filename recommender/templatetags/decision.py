@@ -1,14 +1,14 @@
 from django import template
 
-from recommender.presenters import INDICATION_WORDS, decision_panel
+from recommender.presenters import INDICATION_WORDS, decision_html
 
 register = template.Library()
 
 
-@register.filter
-def panel(decision: dict) -> dict:
-    """The results panel's words for a decision (the API's dict)."""
-    return decision_panel(decision)
+@register.simple_tag
+def decision_panel(decision: dict):
+    """The results panel for a decision (the API's dict): live, stored or printed."""
+    return decision_html(decision)
 
 
 @register.filter
