@@ -12,6 +12,12 @@ from recommender.roles import ADMIN, CLINICIAN, NURSE
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Production hashing (1.5M PBKDF2 rounds) costs about a second a user; tests need no such strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(django_user_model, username: str, role: str | None):
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, first_name=username.title())
     if role:
