@@ -208,3 +208,87 @@ def decision_html(decision: dict) -> SafeString:
         )
     )
     return format_html('<section class="decision" aria-label="Decision">{}</section>', SafeString("".join(parts)))
+
+
+def _errors_html(bound_field) -> SafeString:
+    return format_html_join("", '<div class="invalid-feedback d-block">{}</div>', ((e,) for e in bound_field.errors))
+
+
+def _invalid(bound_field) -> str:
+    return " is-invalid" if bound_field.errors else ""
+
+
+def _value(bound_field) -> str:
+    value = bound_field.value()
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def plan_fields_html(form) -> SafeString:
+    """The plan's choices in the live panel (the same markup as the site's Bootstrap forms, built in Python for
+    the panel that is re-rendered on every change)."""
+    choice, every, unit, reason, start = (
+        form["maintenance_choice"],
+        form["individualised_every"],
+        form["individualised_unit"],
+        form["individualised_reason"],
+        form["start_date"],
+    )
+    chosen = _value(choice)
+    radios = format_html_join(
+        "",
+        '<div class="form-check"><input class="form-check-input{}" type="radio" name="maintenance_choice" '
+        'id="id_maintenance_choice_{}" value="{}"{}><label class="form-check-label" '
+        'for="id_maintenance_choice_{}">{}</label></div>',
+        (
+            (_invalid(choice), i, value, SafeString(" checked") if str(value) == chosen else "", i, label)
+            for i, (value, label) in enumerate(form.fields["maintenance_choice"].choices)
+        ),
+    )
+    chosen_unit = _value(unit)
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, SafeString(" selected") if value == chosen_unit else "", label)
+            for value, label in form.fields["individualised_unit"].choices
+        ),
+    )
+    return format_html(
+        '<fieldset class="mb-3"><legend class="form-label fs-6">Maintenance interval<span class="asteriskField">*'
+        "</span></legend>{radios}{choice_errors}</fieldset>"
+        '<div class="individualised border-start ps-3 mb-3"><div class="row">'
+        '<div class="col-4 mb-2"><label class="form-label" for="{every_id}">Every</label>'
+        '<input class="form-control{every_invalid}" type="number" min="1" name="individualised_every" id="{every_id}" '
+        'value="{every_value}">{every_errors}</div>'
+        '<div class="col-8 mb-2"><label class="form-label" for="{unit_id}">Unit</label>'
+        '<select class="form-select{unit_invalid}" name="individualised_unit" id="{unit_id}">{options}</select>'
+        "{unit_errors}</div></div>"
+        '<label class="form-label" for="{reason_id}">{reason_label}</label>'
+        '<textarea class="form-control{reason_invalid}" name="individualised_reason" id="{reason_id}" rows="2">'
+        "{reason_value}</textarea>{reason_errors}</div>"
+        '<div class="mb-3"><label class="form-label" for="{start_id}">{start_label}<span class="asteriskField">*'
+        '</span></label><input class="form-control{start_invalid}" type="date" name="start_date" id="{start_id}" '
+        'value="{start_value}">{start_errors}</div>',
+        radios=radios,
+        choice_errors=_errors_html(choice),
+        every_id=every.id_for_label,
+        every_invalid=_invalid(every),
+        every_value=_value(every),
+        every_errors=_errors_html(every),
+        unit_id=unit.id_for_label,
+        unit_invalid=_invalid(unit),
+        options=options,
+        unit_errors=_errors_html(unit),
+        reason_id=reason.id_for_label,
+        reason_label=reason.label,
+        reason_invalid=_invalid(reason),
+        reason_value=_value(reason),
+        reason_errors=_errors_html(reason),
+        start_id=start.id_for_label,
+        start_label=start.label,
+        start_invalid=_invalid(start),
+        start_value=_value(start),
+        start_errors=_errors_html(start),
+    )

@@ -1,19 +1,56 @@
-"""The three roles of the service, each a Django group of the same name."""
+"""The three roles of the service, each a Django group of the same name, and what each may do.
+
+The data migrations created the groups; ``sync_roles`` (run after every migrate, and after the test runner's
+flushes) keeps their permissions exactly as listed here."""
+
+from __future__ import annotations
 
 CLINICIAN = "clinician"
 NURSE = "nurse"
 ADMIN = "admin"
 ROLES = (CLINICIAN, NURSE, ADMIN)
 
+_CLINICAL = ("patient", "assessment", "treatmentplan")
 
-def has_role(user, *roles: str) -> bool:
-    """True for a superuser, or a user in one of the named groups (the groups are cached per request)."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    names = getattr(user, "_role_names", None)
-    if names is None:
-        names = set(user.groups.values_list("name", flat=True))
-        user._role_names = names
-    return bool(names.intersection(roles))
+# app label → codenames, per role.
+ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
+    CLINICIAN: {
+        "recommender": [
+            *(f"{action}_{model}" for model in _CLINICAL for action in ("add", "change", "view")),
+            "view_labprofile",
+            "view_doserecord",
+        ]
+    },
+    NURSE: {"recommender": [*(f"view_{model}" for model in _CLINICAL), "view_doserecord", "record_dose"]},
+    ADMIN: {
+        # Everything in the app but deleting clinical records or editing their history.
+        "recommender": [
+            *(f"{action}_{model}" for model in _CLINICAL for action in ("add", "change", "view")),
+            *(
+                f"{action}_{model}"
+                for model in ("labprofile", "accesstoken")
+                for action in ("add", "change", "delete", "view")
+            ),
+            "add_doserecord",
+            "change_doserecord",
+            "view_doserecord",
+            "record_dose",
+            *(f"view_historical{model}" for model in (*_CLINICAL, "labprofile", "doserecord")),
+        ],
+        "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
+        "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],
+    },
+}
+
+
+def sync_roles(**kwargs) -> None:
+    """Create the role groups if missing and set their permissions to exactly ROLE_PERMISSIONS."""
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
+
+    for role, by_app in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = Q(pk__in=[])
+        for app_label, codenames in by_app.items():
+            wanted |= Q(content_type__app_label=app_label, codename__in=codenames)
+        group.permissions.set(Permission.objects.filter(wanted))

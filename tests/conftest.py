@@ -6,6 +6,7 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management.sql import emit_post_migrate_signal
 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 
@@ -18,7 +19,24 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def ensure_roles() -> None:
+    """The roles as migrations leave them. A transactional test with serialized_rollback flushes the database
+    without the post-migrate signal (Django inhibits it then), so a later test may find no groups: re-emit it."""
+    if not Group.objects.filter(name=CLINICIAN).exists():
+        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+
+@pytest.fixture(autouse=True)
+def _roles_present(request):
+    """Every test with database access starts with the roles in place (see ensure_roles)."""
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    if uses_db:
+        request.getfixturevalue("_django_db_helper")  # database access first (pytest-django's own set-up)
+        ensure_roles()
+
+
 def make_user(django_user_model, username: str, role: str | None):
+    ensure_roles()
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, first_name=username.title())
     if role:
         user.groups.add(Group.objects.get(name=role))

@@ -1,6 +1,6 @@
 from django import template
 
-from recommender.presenters import INDICATION_WORDS, decision_html
+from recommender.presenters import INDICATION_WORDS, decision_html, plan_fields_html
 
 register = template.Library()
 
@@ -15,3 +15,9 @@ def decision_panel(decision: dict):
 def indication(code: str) -> str:
     """An indication code in words: ileal_resection → ileal resection."""
     return INDICATION_WORDS.get(code, code.replace("_", " "))
+
+
+@register.simple_tag
+def plan_fields(form):
+    """The plan's choices in the live panel."""
+    return plan_fields_html(form)
