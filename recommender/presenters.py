@@ -3,8 +3,23 @@ citation links. Prepared in Python so the live panel, re-rendered on every keyst
 
 from __future__ import annotations
 
-from django.utils.html import format_html, format_html_join
+from html import escape
+
 from django.utils.safestring import SafeString
+
+
+def _esc(value) -> str:
+    return value if isinstance(value, SafeString) else escape(str(value))
+
+
+def format_html(template: str, *args, **kwargs) -> SafeString:
+    """django.utils.html.format_html, leaner: this module renders the live panel on every keystroke."""
+    return SafeString(template.format(*map(_esc, args), **{k: _esc(v) for k, v in kwargs.items()}))
+
+
+def format_html_join(sep: str, template: str, rows) -> SafeString:
+    return SafeString(sep.join(template.format(*map(_esc, row)) for row in rows))
+
 
 STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
 BASIS_WORDS = {"b12": "total B12", "active_b12": "active B12", "mma": "MMA"}
