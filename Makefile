@@ -51,6 +51,7 @@ check-deploy: setup
 bench: setup
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_http.py
+	$(PY) bench/bench_pages.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis
