@@ -149,6 +149,10 @@ STORAGES = {
 # Clinic days for injections (Monday = 0 … Sunday = 6); loading doses fall only on these days.
 B12_CLINIC_DAYS = [int(day) for day in env_list("B12_CLINIC_DAYS", ["0", "1", "2", "3", "4"])]
 
+# Locally (and in tests) WhiteNoise serves straight from the static folders; production serves collectstatic's output.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
