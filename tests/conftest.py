@@ -29,7 +29,10 @@ def ensure_roles() -> None:
 @pytest.fixture(autouse=True)
 def _roles_present(request):
     """Every test with database access starts with the roles in place (see ensure_roles)."""
-    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("serialized_rollback"):
+        return  # such a test restores the migrated data itself
+    uses_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
     if uses_db:
         request.getfixturevalue("_django_db_helper")  # database access first (pytest-django's own set-up)
         ensure_roles()
