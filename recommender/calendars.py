@@ -9,7 +9,7 @@ from icalendar import Calendar, Event, vRecur
 
 from .guideline import DEFAULT_RULESET, schedule
 from .models import TreatmentPlan
-from .services import plan_dose_events, plan_facts
+from .selectors import plan_dose_events, plan_facts
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"

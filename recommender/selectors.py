@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -109,10 +110,36 @@ def plan_doses(*, plan: TreatmentPlan) -> QuerySet[DoseRecord]:
     return plan.doses.select_related("recorded_by").order_by("-recorded_at")
 
 
+def clinic_days() -> frozenset[int]:
+    return frozenset(settings.B12_CLINIC_DAYS)
+
+
+def plan_facts(plan: TreatmentPlan) -> schedule.PlanFacts:
+    return schedule.PlanFacts(
+        start=plan.start_date,
+        loading_pattern=plan.loading_pattern,
+        interval=schedule.Interval(plan.maintenance_every, plan.maintenance_unit),
+        loading_ended_on=plan.loading_ended_on,
+        clinic_days=clinic_days(),
+        loading_doses=plan.loading_doses or 0,
+    )
+
+
+def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
+    """The plan's doses as the schedule sees them (records entered in error do not count)."""
+    rows = plan.doses.filter(entered_in_error=False).values_list(
+        "phase", "number", "outcome", "given_at", "recorded_at"
+    )
+    return [
+        schedule.DoseEvent(
+            phase, number, timezone.localdate(given_at or recorded_at), given=outcome == DoseRecord.Outcome.GIVEN
+        )
+        for phase, number, outcome, given_at, recorded_at in rows
+    ]
+
+
 def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) -> dict:
     """What the plan page shows about time: the doses and visits to come and the doses recorded."""
-    from .services import plan_dose_events, plan_facts  # the plan → schedule mapping is shared with the writes
-
     facts = plan_facts(plan)
     records = plan_dose_events(plan)
     until = today + timedelta(days=horizon_days)
@@ -129,8 +156,6 @@ def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) 
 
 def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
     """A month grid (Monday first) of the plan's injections (given, not given or due) and follow-up visits."""
-    from .services import plan_dose_events, plan_facts
-
     first = month.replace(day=1)
     last = schedule.add_months(first, 1) - timedelta(days=1)
     events: dict[date, list[dict]] = {}

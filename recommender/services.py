@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,7 +13,7 @@ from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessm
 from .guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
 from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
-from .selectors import thresholds_for
+from .selectors import plan_dose_events, plan_facts, thresholds_for
 
 
 @transaction.atomic
@@ -55,34 +54,6 @@ def _save(instance, *, by, reason: str = "", **kwargs) -> None:
     if reason:
         instance._change_reason = reason[:100]
     instance.save(**kwargs)
-
-
-def clinic_days() -> frozenset[int]:
-    return frozenset(settings.B12_CLINIC_DAYS)
-
-
-def plan_facts(plan: TreatmentPlan) -> schedule.PlanFacts:
-    return schedule.PlanFacts(
-        start=plan.start_date,
-        loading_pattern=plan.loading_pattern,
-        interval=schedule.Interval(plan.maintenance_every, plan.maintenance_unit),
-        loading_ended_on=plan.loading_ended_on,
-        clinic_days=clinic_days(),
-        loading_doses=plan.loading_doses or 0,
-    )
-
-
-def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
-    """The plan's doses as the schedule sees them (records entered in error do not count)."""
-    rows = plan.doses.filter(entered_in_error=False).values_list(
-        "phase", "number", "outcome", "given_at", "recorded_at"
-    )
-    return [
-        schedule.DoseEvent(
-            phase, number, timezone.localdate(given_at or recorded_at), given=outcome == DoseRecord.Outcome.GIVEN
-        )
-        for phase, number, outcome, given_at, recorded_at in rows
-    ]
 
 
 def _reschedule(plan: TreatmentPlan) -> None:

@@ -236,7 +236,7 @@ def test_a_dose_not_given_is_offered_again_from_the_next_open_day(nurse, clinici
     fixed = schedule.fixed_loading_dates(date(2025, 3, 3))
     assert plan.next_phase == "loading"
     assert plan.next_number == 2
-    assert plan.next_due_on == max(fixed[1], schedule.next_open_day(today + timedelta(days=1), services.clinic_days()))
+    assert plan.next_due_on == max(fixed[1], schedule.next_open_day(today + timedelta(days=1), selectors.clinic_days()))
     assert plan.next_due_on > today
 
 
