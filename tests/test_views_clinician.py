@@ -116,7 +116,12 @@ def _requests(world) -> dict:
         "assessment preview (htmx)": ("post", reverse("assessment-preview", args=[p]), assessment_form(), assess),
         "assessment detail": ("get", reverse("assessment-detail", args=[world.assessment.pk]), None, None),
         "plan detail": ("get", reverse("plan-detail", args=[world.plan.pk]), None, None),
-        "plan end POST": ("post", reverse("plan-end", args=[world.plan.pk]), {"reason": "Moved away."}, None),
+        "plan end POST": (
+            "post",
+            reverse("plan-end", args=[world.plan.pk]),
+            {"reason": "Moved away.", "confirm": "on"},
+            None,
+        ),
     }
 
 
@@ -589,7 +594,7 @@ def test_ending_a_plan_needs_a_reason(clinician_client, world):
         assert "Give the reason the plan ends." in response.content.decode()
         world.plan.refresh_from_db()
         assert world.plan.status == TreatmentPlan.Status.ACTIVE
-    response = clinician_client.post(url, {"reason": "  Moved to another area.  "}, follow=True)
+    response = clinician_client.post(url, {"reason": "  Moved to another area.  ", "confirm": "on"}, follow=True)
     world.plan.refresh_from_db()
     assert (world.plan.status, world.plan.end_reason, world.plan.ended_on) == (
         "ended",
@@ -599,7 +604,7 @@ def test_ending_a_plan_needs_a_reason(clinician_client, world):
     assert "The plan has ended." in response.content.decode()
     assert f'action="{url}"' not in response.content.decode()  # no end form on an ended plan
 
-    response = clinician_client.post(url, {"reason": "Again."}, follow=True)
+    response = clinician_client.post(url, {"reason": "Again.", "confirm": "on"}, follow=True)
     assert "Only an active plan can be ended." in response.content.decode()
     world.plan.refresh_from_db()
     assert world.plan.end_reason == "Moved to another area."
@@ -616,7 +621,7 @@ def test_every_change_has_a_history_row_with_its_user(clinician_client, clinicia
     clinician_client.post(url, save_with_plan())
     clinician_client.post(url, save_with_plan(DEFICIENT_NEURO))
     first, second = TreatmentPlan.objects.filter(patient=patient).order_by("created_at")
-    clinician_client.post(reverse("plan-end", args=[second.pk]), {"reason": "Stopped by patient."})
+    clinician_client.post(reverse("plan-end", args=[second.pk]), {"reason": "Stopped by patient.", "confirm": "on"})
 
     assert [(h.history_type, h.history_user) for h in patient.history.all()] == [("+", clinician)]
     for assessment in Assessment.objects.filter(patient=patient):

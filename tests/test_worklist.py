@@ -116,8 +116,8 @@ def test_worklist_shows_overdue_today_and_the_next_7_days_across_patients(nurse_
     assert "Maintenance 1" in row_html(html, maintenance)
     assert date_format(maintenance.next_due_on, "D d M") in row_html(html, maintenance)
     assert "<td>–</td>" in row_html(html, in_a_week)
-    # Rows carry the hospital number only: no name on a shared screen.
-    assert "Zebedee" not in html and "Quentin" not in html
+    # Positive identification: every row names the patient with the date of birth (issue 10, item 9).
+    assert "ZEBEDEE, Quentin" in row and "17 May 1950" in row
 
 
 def test_worklist_is_sorted_soonest_first(nurse_client, clinician):
