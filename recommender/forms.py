@@ -96,6 +96,11 @@ class PatientEditForm(PatientForm):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.nhs_number:
+            self.initial["nhs_number"] = self.instance.nhs_number_display
+
     def patient_changes(self) -> dict:
         """The keyword arguments of services.patient_update chosen here, from a valid form."""
         return {name: self.cleaned_data[name] for name in (*PatientForm.Meta.fields, "reason")}
