@@ -149,6 +149,9 @@ STORAGES = {
 # Clinic days for injections (Monday = 0 … Sunday = 6); loading doses fall only on these days.
 B12_CLINIC_DAYS = [int(day) for day in env_list("B12_CLINIC_DAYS", ["0", "1", "2", "3", "4"])]
 
+# A plan starts at most this many days before or after today: a date further out is a typing error.
+B12_PLAN_START_WINDOW_DAYS = int(os.environ.get("B12_PLAN_START_WINDOW_DAYS", "365"))
+
 # Locally (and in tests) WhiteNoise serves straight from the static folders; production serves collectstatic's output.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

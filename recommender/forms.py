@@ -11,7 +11,8 @@ from django.utils.functional import cached_property
 from .guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment
 from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import ACTIVE_B12_UNITS, HOMOCYSTEINE_UNITS, MMA_UNITS, TOTAL_B12_UNITS
-from .models import DoseRecord, LabProfile, Patient
+from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
+from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient
 from .selectors import thresholds_for
 
 # Engine field → the form field its errors belong to.
@@ -54,24 +55,55 @@ def _value_field(label: str, help_text: str = "") -> forms.DecimalField:
 
 
 class PatientForm(forms.ModelForm):
+    # Wider than the stored 10 digits: people type the number in groups ("943 476 5919").
+    nhs_number = forms.CharField(
+        label="NHS number",
+        required=False,
+        max_length=20,
+        help_text="Optional. 10 digits; spaces are ignored.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
     class Meta:
         model = Patient
-        fields = ["hospital_number", "family_name", "given_name", "date_of_birth"]
+        fields = ["hospital_number", "family_name", "given_name", "date_of_birth", "nhs_number"]
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["date_of_birth"].widget.attrs |= {
+            "min": EARLIEST_BIRTH.isoformat(),
+            "max": timezone.localdate().isoformat(),
+        }
         self.helper = FormHelper()
         self.helper.form_tag = False
 
     def clean_hospital_number(self):
         return self.cleaned_data["hospital_number"].strip().upper()
 
-    def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        if born > timezone.localdate():
-            raise forms.ValidationError("The date of birth cannot be in the future.")
-        return born
+    def clean_nhs_number(self):
+        return nhs_number_normalise(self.cleaned_data["nhs_number"]) or None
+
+
+class PatientEditForm(PatientForm):
+    """A correction of the demographics: the same fields, and the reason kept in the patient's history."""
+
+    reason = forms.CharField(
+        label="Reason for the correction",
+        max_length=CHANGE_REASON_MAX_LENGTH,
+        help_text=f"Up to {CHANGE_REASON_MAX_LENGTH} characters; kept in the patient's history.",
+        error_messages={"required": "Give the reason for the correction."},
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.nhs_number:
+            self.initial["nhs_number"] = self.instance.nhs_number_display
+
+    def patient_changes(self) -> dict:
+        """The keyword arguments of services.patient_update chosen here, from a valid form."""
+        return {name: self.cleaned_data[name] for name in (*PatientForm.Meta.fields, "reason")}
 
 
 class AssessmentForm(forms.Form):
@@ -270,8 +302,57 @@ class PlanForm(forms.Form):
         return {**options, "maintenance_every": int(data["maintenance_choice"]), "maintenance_unit": MONTHS}
 
 
-class PlanEndForm(forms.Form):
-    reason = forms.CharField(label="Why is the plan ending?", widget=forms.Textarea(attrs={"rows": 2}), max_length=500)
+def _reason_field(label: str, missing: str) -> forms.CharField:
+    """A required free-text reason whose limit is shown beside it (and a too-long one is not called missing)."""
+    return forms.CharField(
+        label=label,
+        max_length=REASON_MAX_LENGTH,
+        help_text=f"Up to {REASON_MAX_LENGTH} characters.",
+        error_messages={"required": missing},
+        widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
+    )
+
+
+class _PlanActionForm(forms.Form):
+    """A clinician's action on a plan page: field ids carry the form's own prefix, as several forms share the page."""
+
+    id_prefix = "action"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+    def service_arguments(self) -> dict:
+        """The service's keyword arguments: what was entered, without the confirmation box."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "confirm"}
+
+
+class PlanEndForm(_PlanActionForm):
+    id_prefix = "end"
+    reason = _reason_field("Why is the plan ending?", "Give the reason the plan ends.")
+    confirm = forms.BooleanField(
+        label="I confirm this plan ends: no further doses or reviews will be due.",
+        error_messages={"required": "Tick the box to confirm that the plan ends."},
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+
+class MarkStableForm(_PlanActionForm):
+    """No date is filled in: the clinician enters the day the patient was judged stable."""
+
+    id_prefix = "stable"
+    on = forms.DateField(
+        label="Patient stable since",
+        help_text="Not in the future, and not before the loading course ended.",
+        error_messages={"required": "Enter the date the patient was judged stable."},
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
+    )
+    reason = _reason_field("Why is the patient judged stable?", "Give the reason the patient is judged stable.")
+    confirm = forms.BooleanField(
+        label="I confirm the patient is stable: follow-up reviews become yearly instead of every 3 months.",
+        error_messages={"required": "Tick the box to confirm that the patient is stable."},
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
 
 
 class DoseRecordForm(forms.Form):

@@ -10,6 +10,13 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from .identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
+
+# The longest free-text reason a clinician gives for an action (ending a plan, marking stable).
+REASON_MAX_LENGTH = 500
+# A reason kept in the history row itself (django-simple-history's change reason holds 100 characters).
+CHANGE_REASON_MAX_LENGTH = 100
+
 
 class AccessToken(models.Model):
     """A secret that stands for a user where a browser session cannot: the JSON API and calendar feeds.
@@ -51,7 +58,17 @@ class Patient(models.Model):
     )
     family_name = models.CharField(max_length=100)
     given_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_date_of_birth])
+    # Ten digits, stored without spaces; NULL (not "") when unknown, so that unknown numbers never collide.
+    nhs_number = models.CharField(
+        "NHS number",
+        max_length=10,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_nhs_number],
+        help_text="Optional. 10 digits; spaces are ignored.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -66,6 +83,10 @@ class Patient(models.Model):
     @property
     def display_name(self) -> str:
         return f"{self.family_name.upper()}, {self.given_name}"
+
+    @property
+    def nhs_number_display(self) -> str:
+        return nhs_number_display(self.nhs_number) if self.nhs_number else ""
 
 
 class LabProfile(models.Model):
@@ -176,6 +197,7 @@ class TreatmentPlan(models.Model):
     start_date = models.DateField()
     loading_ended_on = models.DateField(null=True, blank=True)
     stable_on = models.DateField(null=True, blank=True)
+    stable_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True)
     ended_on = models.DateField(null=True, blank=True)
     end_reason = models.TextField(blank=True)
     superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")

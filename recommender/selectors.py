@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .guideline import DEFAULT_RULESET, Thresholds, schedule
+from .identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
 from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 
 
@@ -43,16 +44,36 @@ def thresholds_for(profile: LabProfile | None) -> Thresholds:
     )
 
 
+def _typed_date(word: str) -> date | None:
+    """A date as people type it in a search box: dd/mm/yyyy (also with - or .) or yyyy-mm-dd; None otherwise."""
+    for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(word, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
-    """Patients whose hospital number starts with, or whose name contains, the query."""
+    """Patients whose hospital number starts with the query, whose NHS number is the query (spaces ignored), or
+    whose name contains every word of it; a word that is a date (dd/mm/yyyy or yyyy-mm-dd) is the date of birth."""
     query = query.strip()
     if not query:
         return Patient.objects.none()
-    words = query.split()
-    name_match = Q()
-    for word in words:
-        name_match &= Q(family_name__icontains=word) | Q(given_name__icontains=word)
-    return Patient.objects.filter(Q(hospital_number__istartswith=query) | name_match)[:limit]
+    match = Q(hospital_number__istartswith=query)
+    digits = nhs_number_normalise(query)
+    if len(digits) == NHS_NUMBER_LENGTH and digits.isascii() and digits.isdigit():
+        match |= Q(nhs_number=digits)
+    words = Q()
+    for word in query.split():
+        born = _typed_date(word)
+        words &= Q(date_of_birth=born) if born else Q(family_name__icontains=word) | Q(given_name__icontains=word)
+    return Patient.objects.filter(match | words)[:limit]
+
+
+def patient_corrections(*, patient: Patient) -> list:
+    """The corrections of a patient's details, newest first: who, when and why (the history keeps the values)."""
+    return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
 
 
 def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
@@ -101,6 +122,10 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
             "calendar_sequence",
             "patient__id",
             "patient__hospital_number",
+            "patient__family_name",
+            "patient__given_name",
+            "patient__date_of_birth",
+            "patient__nhs_number",
         )
         .order_by("next_due_on", "id")
     )
@@ -224,6 +249,7 @@ def patient_record_export(*, patient: Patient) -> dict:
             "family_name": patient.family_name,
             "given_name": patient.given_name,
             "date_of_birth": patient.date_of_birth.isoformat(),
+            "nhs_number": patient.nhs_number,
             "history": _history(patient.history.all()),
         },
         "assessments": [
@@ -252,6 +278,7 @@ def patient_record_export(*, patient: Patient) -> dict:
                 "individualised_reason": p.individualised_reason,
                 "loading_ended_on": p.loading_ended_on.isoformat() if p.loading_ended_on else None,
                 "stable_on": p.stable_on.isoformat() if p.stable_on else None,
+                "stable_reason": p.stable_reason,
                 "ended_on": p.ended_on.isoformat() if p.ended_on else None,
                 "end_reason": p.end_reason,
                 "next_due_on": p.next_due_on.isoformat() if p.next_due_on else None,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -12,7 +13,17 @@ from django.utils import timezone
 from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessment, schedule
 from .guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
-from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .identifiers import nhs_number_normalise
+from .models import (
+    CHANGE_REASON_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    AccessToken,
+    Assessment,
+    DoseRecord,
+    LabProfile,
+    Patient,
+    TreatmentPlan,
+)
 from .selectors import plan_dose_events, plan_facts, thresholds_for
 
 
@@ -35,16 +46,70 @@ def access_token_revoke(*, token: AccessToken) -> AccessToken:
 
 
 @transaction.atomic
-def patient_create(*, hospital_number: str, family_name: str, given_name: str, date_of_birth: date, by) -> Patient:
+def patient_create(
+    *, hospital_number: str, family_name: str, given_name: str, date_of_birth: date, nhs_number: str | None = "", by
+) -> Patient:
     patient = Patient(
         hospital_number=hospital_number.strip().upper(),
         family_name=family_name.strip(),
         given_name=given_name.strip(),
         date_of_birth=date_of_birth,
+        nhs_number=nhs_number_normalise(nhs_number or "") or None,
         created_by=by,
     )
     _save(patient, by=by)
     return patient
+
+
+@transaction.atomic
+def patient_update(
+    *,
+    patient: Patient,
+    hospital_number: str,
+    family_name: str,
+    given_name: str,
+    date_of_birth: date,
+    nhs_number: str | None = "",
+    reason: str,
+    by,
+) -> Patient:
+    """Correct a patient's demographics. The reason is kept in the patient's history with who made the change."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    changes = {
+        "hospital_number": hospital_number.strip().upper(),
+        "family_name": family_name.strip(),
+        "given_name": given_name.strip(),
+        "date_of_birth": date_of_birth,
+        "nhs_number": nhs_number_normalise(nhs_number or "") or None,
+    }
+    errors: dict[str, str] = {}
+    reason = reason.strip()
+    if not reason:
+        errors["reason"] = "Give the reason for the correction."
+    elif len(reason) > CHANGE_REASON_MAX_LENGTH:
+        errors["reason"] = f"Keep the reason to {CHANGE_REASON_MAX_LENGTH} characters (it has {len(reason)})."
+    first_sample = patient.assessments.order_by("sample_date").values_list("sample_date", flat=True).first()
+    if first_sample is not None and date_of_birth > first_sample:
+        errors["date_of_birth"] = (
+            f"The date of birth is after the blood sample of {first_sample:%d %b %Y}: check both dates."
+        )
+    if not errors and all(getattr(patient, name) == value for name, value in changes.items()):
+        raise ValidationError("Nothing was changed.")
+    if errors:
+        raise ValidationError(errors)
+    for name, value in changes.items():
+        setattr(patient, name, value)
+    _save(patient, by=by, reason=reason)
+    return patient
+
+
+def _reason_error(reason: str, missing: str) -> str:
+    """The message for a reason that is missing or too long, or "" for a good one."""
+    if not reason.strip():
+        return missing
+    if len(reason.strip()) > REASON_MAX_LENGTH:
+        return f"Keep the reason to {REASON_MAX_LENGTH} characters (it has {len(reason.strip())})."
+    return ""
 
 
 def _save(instance, *, by, reason: str = "", **kwargs) -> None:
@@ -142,6 +207,7 @@ def plan_create(
             raise ValidationError(
                 {"maintenance_choice": f"The guideline allows every {' or '.join(map(str, allowed))} months here."}
             )
+    _check_start_date(start_date)
     patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
     previous = list(patient.plans.filter(status=TreatmentPlan.Status.ACTIVE))
     for old in previous:
@@ -173,14 +239,37 @@ def plan_create(
     return plan
 
 
+def _check_start_date(start_date: date) -> None:
+    """A plan starts within the clinic's window around today: a date further out is a typing error (1900, 2062)."""
+    window = timedelta(days=settings.B12_PLAN_START_WINDOW_DAYS)
+    today = timezone.localdate()
+    if not today - window <= start_date <= today + window:
+        raise ValidationError(
+            {
+                "start_date": f"The first injection must be within {window.days} days of today: "
+                f"between {today - window:%d %b %Y} and {today + window:%d %b %Y}."
+            }
+        )
+
+
 @transaction.atomic
 def plan_end(*, plan: TreatmentPlan, reason: str, on: date | None = None, by) -> TreatmentPlan:
+    """No further doses or visits: the plan ends, with the reason and the date."""
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
     if plan.status != TreatmentPlan.Status.ACTIVE:
         raise ValidationError("Only an active plan can be ended.")
-    if not reason.strip():
-        raise ValidationError({"reason": "Give the reason the plan ends."})
+    on = on or timezone.localdate()
+    errors = {}
+    if message := _reason_error(reason, "Give the reason the plan ends."):
+        errors["reason"] = message
+    if on > timezone.localdate():
+        errors["on"] = "The end date cannot be in the future."
+    elif on < plan.start_date:
+        errors["on"] = f"The end date cannot be before the plan started ({plan.start_date:%d %b %Y})."
+    if errors:
+        raise ValidationError(errors)
     plan.status = TreatmentPlan.Status.ENDED
-    plan.ended_on = on or timezone.localdate()
+    plan.ended_on = on
     plan.end_reason = reason.strip()
     _reschedule(plan)
     _save(plan, by=by, reason="plan ended")
@@ -324,15 +413,59 @@ def plan_end_loading(*, plan: TreatmentPlan, on: date, by) -> TreatmentPlan:
     return plan
 
 
+def _stable_earliest(plan: TreatmentPlan) -> tuple[date, str]:
+    """The earliest date a patient can be recorded stable: once the loading course is over. Refused while it runs."""
+    if plan.loading_pattern == schedule.ALTERNATE_DAYS:
+        if plan.loading_ended_on is None:
+            raise ValidationError(
+                {
+                    "on": "Alternate-day loading is still running: a patient is recorded stable only after a "
+                    "clinician has ended loading (no further improvement)."
+                }
+            )
+        return plan.loading_ended_on, "the day loading ended"
+    if plan.loading_pattern:
+        if plan.next_phase == DoseRecord.Phase.LOADING:
+            raise ValidationError(
+                {
+                    "on": f"The loading course is not complete (loading dose {plan.next_number} is next): "
+                    "a patient is recorded stable only after it."
+                }
+            )
+        last_given = (
+            plan.doses.filter(phase=DoseRecord.Phase.LOADING, outcome=DoseRecord.Outcome.GIVEN, entered_in_error=False)
+            .order_by("-given_at")
+            .values_list("given_at", flat=True)
+            .first()
+        )
+        if last_given is not None:
+            return timezone.localdate(last_given), "the day the last loading dose was given"
+    return plan.start_date, "the day the plan started"
+
+
 @transaction.atomic
-def plan_mark_stable(*, plan: TreatmentPlan, on: date, by) -> TreatmentPlan:
-    """From the stable date, monitoring is yearly instead of every 3 months."""
+def plan_mark_stable(*, plan: TreatmentPlan, on: date, reason: str, by) -> TreatmentPlan:
+    """From the stable date, monitoring is yearly instead of every 3 months. Only after loading, never ahead."""
     plan = _locked_active_plan(plan)
     if plan.stable_on is not None:
         raise ValidationError("The patient is already recorded as stable.")
-    if on > timezone.localdate() or on < plan.start_date:
-        raise ValidationError({"on": "The date must be between the plan's start and today."})
+    errors = {}
+    if message := _reason_error(reason, "Give the reason the patient is judged stable."):
+        errors["reason"] = message
+    if on > timezone.localdate():
+        errors["on"] = "The stable date cannot be in the future."
+    else:
+        try:
+            earliest, why = _stable_earliest(plan)
+        except ValidationError as refused:
+            errors |= {field: messages[0] for field, messages in refused.message_dict.items()}
+        else:
+            if on < earliest:
+                errors["on"] = f"The stable date cannot be before {earliest:%d %b %Y}, {why}."
+    if errors:
+        raise ValidationError(errors)
     plan.stable_on = on
+    plan.stable_reason = reason.strip()
     plan.calendar_sequence += 1
     _save(plan, by=by, reason="patient stable")
     return plan

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient-detail"),
+    path("patients/<uuid:patient_id>/edit/", views.patient_edit, name="patient-edit"),
     path("patients/<uuid:patient_id>/assess/", views.assessment_create, name="assessment-create"),
     path("patients/<uuid:patient_id>/assess/preview/", views.assessment_preview, name="assessment-preview"),
     path("assessments/<uuid:assessment_id>/", views.assessment_detail, name="assessment-detail"),

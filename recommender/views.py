@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,6 +24,8 @@ from .forms import (
     DateForm,
     DoseRecordForm,
     IntervalChangeForm,
+    MarkStableForm,
+    PatientEditForm,
     PatientForm,
     PlanEndForm,
     PlanForm,
@@ -103,8 +105,37 @@ def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
             "b12_chart": charts.b12_trend(assessments),
             "homocysteine_chart": charts.homocysteine_trend(assessments),
             "can_assess": _can(request, "add_assessment"),
+            "can_edit": _can(request, "change_patient"),
+            "corrections": selectors.patient_corrections(patient=patient),
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("recommender.change_patient", raise_exception=True)
+def patient_edit(request: HtmxHttpRequest, patient_id) -> HttpResponse:
+    """A clinician corrects the demographics; the previous details stay in the history with the reason."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    # The form validates a copy: the patient shown in the page header keeps its saved details.
+    form = PatientEditForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(patient=patient, **form.patient_changes(), by=request.user)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, "Patient details corrected; the previous details are kept in the history.")
+            return redirect("patient-detail", patient_id=patient.pk)
+    return render(request, "recommender/patient_form.html", {"form": form, "patient": patient})
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    """A service's refusal on the form: each message on its field where the form has it, else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def _assessment_context(request, patient: Patient | UUID) -> dict:
@@ -190,6 +221,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "patient": plan.patient,
             "decision": plan.assessment.decision,
             "end_form": PlanEndForm(),
+            "stable_form": MarkStableForm(),
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": _can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
             "doses": selectors.plan_doses(plan=plan),
@@ -205,18 +237,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 @require_POST
 @permission_required("recommender.change_treatmentplan", raise_exception=True)
 def plan_end(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan, pk=plan_id)
-    form = PlanEndForm(request.POST)
-    if form.is_valid():
-        try:
-            services.plan_end(plan=plan, reason=form.cleaned_data["reason"], by=request.user)
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, "The plan has ended.")
-    else:
-        messages.error(request, "Give the reason the plan ends.")
-    return redirect("plan-detail", plan_id=plan.pk)
+    return _plan_action(request, plan_id, services.plan_end, PlanEndForm, done="The plan has ended.")
 
 
 def _date_param(request, name: str, default: date) -> date:
@@ -343,18 +364,28 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 
 
 def _plan_action(request, plan_id, action, form_class, *, done: str) -> HttpResponse:
+    """A clinician's action from the plan page: on refusal, each reason with the name of its field."""
     plan = get_object_or_404(TreatmentPlan, pk=plan_id)
     form = form_class(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items()))
-    else:
+    if form.is_valid():
+        arguments = {name: value for name, value in form.cleaned_data.items() if name != "confirm"}
         try:
-            action(plan=plan, by=request.user, **form.cleaned_data)
+            action(plan=plan, by=request.user, **arguments)
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            _add_errors(form, error)
         else:
             messages.success(request, done)
+            return redirect("plan-detail", plan_id=plan.pk)
+    messages.error(request, " ".join(_labelled_errors(form)))
     return redirect("plan-detail", plan_id=plan.pk)
+
+
+def _labelled_errors(form) -> list[str]:
+    """ "Why is the plan ending?: Give the reason the plan ends." — the field named, then what is wrong."""
+    return [
+        " ".join(errors) if field == NON_FIELD_ERRORS else f"{form.fields[field].label}: {' '.join(errors)}"
+        for field, errors in form.errors.items()
+    ]
 
 
 @require_POST
@@ -368,7 +399,7 @@ def plan_end_loading(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 @require_POST
 @permission_required("recommender.change_treatmentplan", raise_exception=True)
 def plan_mark_stable(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    return _plan_action(request, plan_id, services.plan_mark_stable, DateForm, done="Patient recorded as stable.")
+    return _plan_action(request, plan_id, services.plan_mark_stable, MarkStableForm, done="Patient recorded as stable.")
 
 
 @require_POST

@@ -19,6 +19,14 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _plan_start_window_wide(settings):
+    """Tests pin calendar dates (a 2024 leap day, month ends, a known Monday) that fall outside the plausible window
+    of plan start dates around today. The window itself is tested where it is set back to its default
+    (tests/test_patients.py), so everywhere else a pinned date is allowed."""
+    settings.B12_PLAN_START_WINDOW_DAYS = 100 * 365
+
+
 def ensure_roles() -> None:
     """The roles as migrations leave them. A transactional test with serialized_rollback flushes the database
     without the post-migrate signal (Django inhibits it then), so a later test may find no groups: re-emit it."""

@@ -191,11 +191,28 @@ def test_plan_end_loading(clinician, c2):
 
 
 def test_plan_mark_stable(clinician, c2):
-    _, plan = record_with_plan(new_patient(clinician), clinician)
+    no_loading = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # stable from the start
+    _, plan = record_with_plan(new_patient(clinician), clinician, payload=no_loading, every=3)
     history = History()
-    services.plan_mark_stable(plan=plan, on=today(), by=c2)
+    services.plan_mark_stable(plan=plan, on=today(), reason="Symptoms resolved.", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
-    assert row.stable_on == today()
+    assert (row.stable_on, row.stable_reason) == (today(), "Symptoms resolved.")
+
+
+def test_patient_update(clinician, c2):
+    patient = new_patient(clinician)
+    history = History()
+    services.patient_update(
+        patient=patient,
+        hospital_number="H0000001",
+        family_name="Audit-Smith",
+        given_name="Ada",
+        date_of_birth=date(1950, 5, 5),
+        reason="Name changed on marriage.",
+        by=c2,
+    )
+    [row] = history.assert_written_by(c2, patient, types="~")
+    assert (row.family_name, row.history_change_reason) == ("Audit-Smith", "Name changed on marriage.")
 
 
 def test_plan_change_interval(clinician, c2):

@@ -74,6 +74,13 @@ def give(plan: TreatmentPlan, by, on: date | None = None):
     return record
 
 
+def mark_stable(plan: TreatmentPlan, *, on: date, by) -> None:
+    """Stable only once the loading course is complete: its doses are given on their due dates first."""
+    while plan.next_phase == "loading":
+        give(plan, by)
+    services.plan_mark_stable(plan=plan, on=on, reason="Symptoms resolved.", by=by)
+
+
 def download(client, plan: TreatmentPlan) -> bytes:
     response = client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk}))
     assert response.status_code == 200
@@ -191,7 +198,7 @@ def test_uids_are_stable_and_sequence_rises_after_each_change(clinician_client, 
     assert after_interval[uid(plan, "maintenance")]["RRULE"]["INTERVAL"] == [3]
     seen.append(sequences(after_interval))
 
-    services.plan_mark_stable(plan=plan, on=date(2025, 4, 1), by=clinician)
+    mark_stable(plan, on=date(2025, 4, 1), by=clinician)
     after_stable = events_of(download(clinician_client, plan))
     assert set(after_stable) >= set(first)
     seen.append(sequences(after_stable))
@@ -201,7 +208,7 @@ def test_uids_are_stable_and_sequence_rises_after_each_change(clinician_client, 
 def test_no_patient_name_hospital_number_or_result_in_any_title(clinician_client, clinician, nurse):
     plan = make_plan(clinician, start=date(2025, 3, 3))
     give(plan, nurse)
-    services.plan_mark_stable(plan=plan, on=date(2025, 3, 20), by=clinician)
+    mark_stable(plan, on=date(2025, 3, 20), by=clinician)
     body = download(clinician_client, plan)
     text = body.decode()
     for secret in (FAMILY, GIVEN, FAMILY.upper(), plan.patient.hospital_number):
@@ -290,7 +297,7 @@ def test_monitoring_rrules_expand_to_the_follow_up_visits(clinician_client, clin
     assert uid(plan, "monitoring-12m") not in events
 
     stable_on = start + timedelta(days=200)
-    services.plan_mark_stable(plan=plan, on=stable_on, by=clinician)
+    mark_stable(plan, on=stable_on, by=clinician)
     events = events_of(download(clinician_client, plan))
     until = stable_on + relativedelta(years=3)
     visits = list(schedule.monitoring_visits(start, stable_on, until=until))
@@ -304,7 +311,7 @@ def test_monitoring_rrules_expand_to_the_follow_up_visits(clinician_client, clin
 
 def test_stable_before_the_first_visit_withdraws_the_three_monthly_series(clinician_client, clinician):
     plan = make_plan(clinician, start=date(2025, 3, 3))
-    services.plan_mark_stable(plan=plan, on=date(2025, 4, 1), by=clinician)
+    mark_stable(plan, on=date(2025, 4, 1), by=clinician)
     events = events_of(download(clinician_client, plan))
     assert str(events[uid(plan, "monitoring-3m")]["STATUS"]) == "CANCELLED"
     assert start_of(events[uid(plan, "monitoring-12m")]) == date(2026, 4, 1)

@@ -536,10 +536,15 @@ def test_end_loading_refuses_a_fixed_course_and_a_date_outside_the_plan(clinicia
     assert neuro.loading_ended_on is None
 
 
-def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after(changer, clinician):
+def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after(changer, clinician, nurse):
     client, user_id = changer
     plan = make_plan(clinician, start=date(2024, 1, 15))
-    response = client.post(reverse("plan-stable", kwargs={"plan_id": plan.pk}), {"on": "2024-08-01"})
+    while plan.next_phase == "loading":  # stable only once the loading course is complete
+        give(plan, nurse)
+    response = client.post(
+        reverse("plan-stable", kwargs={"plan_id": plan.pk}),
+        {"on": "2024-08-01", "reason": "Symptoms resolved.", "confirm": "on"},
+    )
     assert response.status_code == 302
     assert any("stable" in m for m in messages_of(response))
     plan.refresh_from_db()
@@ -556,7 +561,7 @@ def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after
     assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
     # Marked once only.
     with pytest.raises(ValidationError, match="already"):
-        services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), by=clinician)
+        services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), reason="Again.", by=clinician)
 
 
 def test_change_interval_with_a_reason_reschedules_and_keeps_history(changer, clinician, nurse):

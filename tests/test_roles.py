@@ -65,6 +65,7 @@ EXPECTED: dict[str, Row] = {
     "patient-list": page(LOGIN, 200, 200, 200),
     "patient-create": page(LOGIN, 403, 200, 200),
     "patient-detail": page(LOGIN, 200, 200, 200),
+    "patient-edit": page(LOGIN, 403, 200, 200),
     "assessment-create": page(LOGIN, 403, 200, 200),
     "assessment-preview": action(LOGIN, 403, 200, 200, {"b12_value": ""}),
     "assessment-detail": page(LOGIN, 200, 200, 200),

@@ -8,7 +8,7 @@ import html
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -116,7 +116,12 @@ def _requests(world) -> dict:
         "assessment preview (htmx)": ("post", reverse("assessment-preview", args=[p]), assessment_form(), assess),
         "assessment detail": ("get", reverse("assessment-detail", args=[world.assessment.pk]), None, None),
         "plan detail": ("get", reverse("plan-detail", args=[world.plan.pk]), None, None),
-        "plan end POST": ("post", reverse("plan-end", args=[world.plan.pk]), {"reason": "Moved away."}, None),
+        "plan end POST": (
+            "post",
+            reverse("plan-end", args=[world.plan.pk]),
+            {"reason": "Moved away.", "confirm": "on"},
+            None,
+        ),
     }
 
 
@@ -589,7 +594,7 @@ def test_ending_a_plan_needs_a_reason(clinician_client, world):
         assert "Give the reason the plan ends." in response.content.decode()
         world.plan.refresh_from_db()
         assert world.plan.status == TreatmentPlan.Status.ACTIVE
-    response = clinician_client.post(url, {"reason": "  Moved to another area.  "}, follow=True)
+    response = clinician_client.post(url, {"reason": "  Moved to another area.  ", "confirm": "on"}, follow=True)
     world.plan.refresh_from_db()
     assert (world.plan.status, world.plan.end_reason, world.plan.ended_on) == (
         "ended",
@@ -599,7 +604,7 @@ def test_ending_a_plan_needs_a_reason(clinician_client, world):
     assert "The plan has ended." in response.content.decode()
     assert f'action="{url}"' not in response.content.decode()  # no end form on an ended plan
 
-    response = clinician_client.post(url, {"reason": "Again."}, follow=True)
+    response = clinician_client.post(url, {"reason": "Again.", "confirm": "on"}, follow=True)
     assert "Only an active plan can be ended." in response.content.decode()
     world.plan.refresh_from_db()
     assert world.plan.end_reason == "Moved to another area."
@@ -616,7 +621,7 @@ def test_every_change_has_a_history_row_with_its_user(clinician_client, clinicia
     clinician_client.post(url, save_with_plan())
     clinician_client.post(url, save_with_plan(DEFICIENT_NEURO))
     first, second = TreatmentPlan.objects.filter(patient=patient).order_by("created_at")
-    clinician_client.post(reverse("plan-end", args=[second.pk]), {"reason": "Stopped by patient."})
+    clinician_client.post(reverse("plan-end", args=[second.pk]), {"reason": "Stopped by patient.", "confirm": "on"})
 
     assert [(h.history_type, h.history_user) for h in patient.history.all()] == [("+", clinician)]
     for assessment in Assessment.objects.filter(patient=patient):
@@ -890,3 +895,168 @@ def test_plan_page_links_the_print_stylesheet(clinician_client, world):
     assert finders.find("css/print.css")
     assert clinician_client.get(link.group(1)).status_code == 200
     assert "data-print" in page and 'class="print-decision"' in page
+
+
+# g. Guard rails on clinician actions (issue 10, item 8) ------------------------------------------------------------
+
+NO_LOADING = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # prophylaxis: every 3 months
+
+
+def give_next(plan: TreatmentPlan, by, on=None) -> None:
+    """Record the plan's next dose as given at 10:00 on its due date (or ``on``)."""
+    plan.refresh_from_db()
+    day = on or plan.next_due_on
+    services.dose_record(
+        plan=plan,
+        phase=plan.next_phase,
+        number=plan.next_number,
+        outcome="given",
+        given_at=timezone.make_aware(datetime.combine(day, time(10))),
+        dose_mg=Decimal(1),
+        route="IM",
+        site="left_deltoid",
+        batch="HX2025-118",
+        expiry=day + timedelta(days=365),
+        by=by,
+    )
+    plan.refresh_from_db()
+
+
+def stable_form(day, **overrides) -> dict:
+    data = {"on": day.isoformat(), "reason": "Symptoms resolved; blood count normal.", "confirm": "on"}
+    return data | overrides
+
+
+def post_stable(client, plan, data) -> list[str]:
+    response = client.post(reverse("plan-stable", args=[plan.pk]), data, follow=True)
+    assert response.status_code == 200
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_mark_stable_on_day_1_of_neurological_loading_is_refused(clinician_client, clinician):
+    """The defect: accepted on day 1 of neurological loading, moving monitoring to yearly."""
+    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO)
+    said = post_stable(clinician_client, plan, stable_form(today()))
+    assert any("Alternate-day loading is still running" in m for m in said), said
+    plan.refresh_from_db()
+    assert plan.stable_on is None
+    with pytest.raises(ValidationError) as refused:
+        services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
+    assert "still running" in refused.value.message_dict["on"][0]
+
+
+def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician_client, clinician, nurse):
+    start = today() - timedelta(days=20)
+    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start_date=start)
+    give_next(plan, nurse, on=start)
+    services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
+    said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=11)))
+    assert any("cannot be before" in m and "the day loading ended" in m for m in said), said
+    plan.refresh_from_db()
+    assert plan.stable_on is None
+    said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=10)))
+    assert any("recorded as stable" in m for m in said), said
+    plan.refresh_from_db()
+    assert (plan.stable_on, plan.stable_reason) == (
+        today() - timedelta(days=10),
+        "Symptoms resolved; blood count normal.",
+    )
+
+
+def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, nurse, settings):
+    settings.B12_CLINIC_DAYS = list(range(7))
+    start = today() - timedelta(days=40)
+    plan = make_plan(by=clinician, start_date=start)
+    give_next(plan, nurse)
+    with pytest.raises(ValidationError, match="loading course is not complete"):
+        services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
+    while plan.next_phase == "loading":
+        give_next(plan, nurse)
+    last_loading = timezone.localdate(plan.doses.filter(phase="loading").order_by("-given_at").first().given_at)
+    with pytest.raises(ValidationError) as refused:
+        services.plan_mark_stable(plan=plan, on=last_loading - timedelta(days=1), reason="Better.", by=clinician)
+    assert "the day the last loading dose was given" in refused.value.message_dict["on"][0]
+    with pytest.raises(ValidationError) as refused:
+        services.plan_mark_stable(plan=plan, on=today() + timedelta(days=1), reason="Better.", by=clinician)
+    assert "cannot be in the future" in refused.value.message_dict["on"][0]
+    services.plan_mark_stable(plan=plan, on=last_loading, reason="Better.", by=clinician)
+    plan.refresh_from_db()
+    assert plan.stable_on == last_loading
+
+
+def test_without_loading_stable_is_not_before_the_plan_started(clinician):
+    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3, start_date=today() - timedelta(days=5))
+    with pytest.raises(ValidationError, match="the day the plan started"):
+        services.plan_mark_stable(plan=plan, on=today() - timedelta(days=6), reason="Stable.", by=clinician)
+    services.plan_mark_stable(plan=plan, on=today() - timedelta(days=5), reason="Stable.", by=clinician)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param({"reason": ""}, "Give the reason the patient is judged stable.", id="no-reason"),
+        pytest.param({"reason": "   "}, "Give the reason the patient is judged stable.", id="blank-reason"),
+        pytest.param({"confirm": ""}, "Tick the box to confirm that the patient is stable.", id="not-confirmed"),
+        pytest.param({"on": ""}, "Enter the date the patient was judged stable.", id="no-date"),
+        pytest.param({"reason": "x" * 501}, "at most 500 characters", id="reason-too-long"),
+    ],
+)
+def test_stable_without_reason_confirmation_or_date_is_refused(clinician_client, clinician, overrides, message):
+    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    history = plan.history.count()
+    said = post_stable(clinician_client, plan, stable_form(today(), **overrides))
+    assert any(message in m for m in said), said
+    if "at most" in message:
+        assert not any("Give the reason" in m for m in said), said
+    plan.refresh_from_db()
+    assert plan.stable_on is None
+    assert plan.history.count() == history
+
+
+def test_the_service_needs_a_reason_to_mark_stable(clinician):
+    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    for reason, message in (("  ", "Give the reason"), ("x" * 501, "500 characters")):
+        with pytest.raises(ValidationError) as refused:
+            services.plan_mark_stable(plan=plan, on=today(), reason=reason, by=clinician)
+        assert message in refused.value.message_dict["reason"][0]
+
+
+def test_the_stable_form_has_no_date_filled_in_and_asks_for_confirmation(clinician_client, clinician):
+    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
+    form = re.search(rf'<form method="post" action="{reverse("plan-stable", args=[plan.pk])}".*?</form>', page, re.S)
+    assert form, "no mark-stable form"
+    date_input = re.search(r'<input type="date" name="on"[^>]*>', form.group(0)).group(0)
+    assert "value=" not in date_input
+    assert re.search(r'<input type="checkbox" name="confirm"[^>]*required', form.group(0))
+    assert 'maxlength="500"' in form.group(0) and "Up to 500 characters." in form.group(0)
+
+
+def test_during_loading_the_plan_page_offers_no_stable_form(clinician_client, clinician):
+    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO)
+    page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
+    assert reverse("plan-stable", args=[plan.pk]) not in page
+    assert "once the loading course is complete" in page
+
+
+def test_ending_a_plan_without_confirmation_is_refused(clinician_client, world):
+    url = reverse("plan-end", args=[world.plan.pk])
+    response = clinician_client.post(url, {"reason": "Moved to another area."}, follow=True)
+    assert "Tick the box to confirm that the plan ends." in response.content.decode()
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+    page = clinician_client.get(reverse("plan-detail", args=[world.plan.pk])).content.decode()
+    assert re.search(r'<input type="checkbox" name="confirm"[^>]*required', page)
+
+
+def test_a_too_long_end_reason_is_reported_as_too_long_not_missing(clinician_client, world):
+    response = clinician_client.post(
+        reverse("plan-end", args=[world.plan.pk]), {"reason": "x" * 501, "confirm": "on"}, follow=True
+    )
+    page = html.unescape(response.content.decode())
+    assert "at most 500 characters" in page
+    assert "Give the reason" not in page
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+    with pytest.raises(ValidationError, match="500 characters"):
+        services.plan_end(plan=world.plan, reason="x" * 501, by=world.plan.created_by)

@@ -116,8 +116,8 @@ def test_worklist_shows_overdue_today_and_the_next_7_days_across_patients(nurse_
     assert "Maintenance 1" in row_html(html, maintenance)
     assert date_format(maintenance.next_due_on, "D d M") in row_html(html, maintenance)
     assert "<td>–</td>" in row_html(html, in_a_week)
-    # Rows carry the hospital number only: no name on a shared screen.
-    assert "Zebedee" not in html and "Quentin" not in html
+    # Positive identification: every row names the patient with the date of birth (issue 10, item 9).
+    assert "ZEBEDEE, Quentin" in row and "17 May 1950" in row
 
 
 def test_worklist_is_sorted_soonest_first(nurse_client, clinician):
@@ -331,3 +331,78 @@ def test_the_worklists_today_follows_the_clinics_zone_now(settings, nurse_client
     after = timezone.localdate()
     assert response.context["today"] in {before, after}
     assert plan.pk in bucket_ids(response, "due_today") + bucket_ids(response, "overdue")
+
+
+# Positive identification on every row (issue 10, item 9)
+
+
+def test_each_row_shows_name_date_of_birth_with_age_hospital_and_nhs_number(nurse_client, clinician):
+    """The defect: rows showed the hospital number only: no name, no date of birth."""
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today, hospital_number="WL90001")
+    services.patient_update(
+        patient=plan.patient,
+        hospital_number="WL90001",
+        family_name="Zebedee",
+        given_name="Quentin",
+        date_of_birth=date(1950, 5, 17),
+        nhs_number="9434765919",
+        reason="NHS number from the GP letter.",
+        by=clinician,
+    )
+    without_nhs = make_plan(clinician, start=today)
+    html = nurse_client.get(WORKLIST).content.decode()
+    years = today.year - 1950 - ((today.month, today.day) < (5, 17))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row_html(html, plan)))
+    for shown in ("ZEBEDEE, Quentin", f"Born 17 May 1950 (aged {years})", "WL90001", "NHS no. 943 476 5919"):
+        assert shown in text, text
+    assert "Loading 1 of 6" in text and date_format(today, "D d M") in text
+    other = re.sub(r"<[^>]+>", " ", row_html(html, without_nhs))
+    assert "ZEBEDEE, Quentin" in other and "NHS no." not in other
+
+
+def test_a_due_date_in_another_year_shows_its_year(nurse_client, clinician):
+    """The defect: dates carried no year ("Mon 02 Jan"), so last December's overdue dose read as this year's."""
+    today = timezone.localdate()
+    last_year = date(today.year - 1, 12, 1)
+    overdue = make_plan(clinician, start=last_year)
+    this_year = make_plan(clinician, start=today)
+    html = nurse_client.get(WORKLIST).content.decode()
+    assert date_format(last_year, "D d M Y") in row_html(html, overdue)
+    due = row_html(html, this_year)
+    assert date_format(today, "D d M") in due
+    assert date_format(today, "D d M Y") not in due
+
+
+def test_the_worklist_queries_stay_constant_with_names_and_nhs_numbers(nurse_client, clinician):
+    today = timezone.localdate()
+    nhs_numbers = iter(["9434765919", "4010232137", "1234567881"])
+
+    def identified_plan():
+        plan = make_plan(clinician, start=today - timedelta(days=2))
+        patient = plan.patient
+        services.patient_update(
+            patient=patient,
+            hospital_number=patient.hospital_number,
+            family_name=patient.family_name,
+            given_name=patient.given_name,
+            date_of_birth=patient.date_of_birth,
+            nhs_number=next(nhs_numbers),
+            reason="NHS number added.",
+            by=clinician,
+        )
+        return plan
+
+    identified_plan()
+    nurse_client.get(WORKLIST)
+    with CaptureQueriesContext(connection) as one:
+        nurse_client.get(WORKLIST)
+    identified_plan()
+    identified_plan()
+    for _ in range(5):
+        make_plan(clinician, start=today)
+    with CaptureQueriesContext(connection) as eight:
+        response = nurse_client.get(WORKLIST)
+    assert len(response.context["page"]) == 8
+    assert len(eight.captured_queries) == len(one.captured_queries)
+    assert response.content.decode().count("NHS no.") == 3
