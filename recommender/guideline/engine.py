@@ -396,11 +396,11 @@ _CONSIDER_MMA = Statement(
     "has symptoms of deficiency; this ruleset lets MMA decide (above the upper limit: deficient).",
     ("nice-ng239", "afp-2025"),
 )
-_DEFICIENCY_ROUTE = Statement(
+# IM is the seed's route, not the only one the evidence supports.
+_DEFICIENCY_ROUTE = (
     "B12 deficiency: this ruleset (the seed summary) treats it with intramuscular hydroxocobalamin. The 2025 AFP "
     "review finds high-dose oral B12 non-inferior to IM for many patients; IM is preferred with neurological "
-    "involvement, severe deficiency or malabsorption.",
-    ("afp-2025", "afp-2017"),
+    "involvement, severe deficiency or malabsorption."
 )
 _BNF_2021 = Statement(
     "The BNF's maintenance interval of every 2 to 3 months dates from 2021; before that it advised every 3 months.",
@@ -583,9 +583,7 @@ def decide(
     deficiency = status == DEFICIENT
     if deficiency:
         indications.append("deficiency")
-        why.append(
-            _DEFICIENCY_ROUTE._replace(citations=tuple(dict.fromkeys((*rs.deficiency_im_citations, "afp-2017"))))
-        )
+        why.append(Statement(_DEFICIENCY_ROUTE, rs.deficiency_im_citations))
     ileal = a.ileal_resection_cm > rs.ileal_resection_above_cm
     if ileal:
         indications.append("ileal_resection")
