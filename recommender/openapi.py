@@ -67,17 +67,17 @@ def _plain_number(spec: NumericInput) -> dict:
 
 def request_schema() -> dict:
     """The request body, generated from the same input definitions the engine and the HTML form use."""
-    properties: dict = {field: _measurement(spec) for field, spec in MEASUREMENTS.items()}
-    properties.update({field: _plain_number(spec) for field, spec in NUMBERS.items()})
-    properties["ileal_resection_cm"]["default"] = 0
-    properties.update(
-        {field: {"type": "boolean", "default": False, "description": flag.label} for field, flag in FLAGS.items()}
-    )
-    properties["profile"] = {
-        "type": "string",
-        "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
-        "marked default, else the ruleset's own.",
+    properties: dict = {
+        **{field: _measurement(spec) for field, spec in MEASUREMENTS.items()},
+        **{field: _plain_number(spec) for field, spec in NUMBERS.items()},
+        **{field: {"type": "boolean", "default": False, "description": flag.label} for field, flag in FLAGS.items()},
+        "profile": {
+            "type": "string",
+            "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
+            "marked default, else the ruleset's own.",
+        },
     }
+    properties["ileal_resection_cm"]["default"] = 0
     return {
         "type": "object",
         "additionalProperties": False,

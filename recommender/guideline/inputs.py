@@ -118,6 +118,13 @@ class NumericInput:
     limit_help: str = ""
     limit_plausible: dict[str, PlausibleRange] | None = None
 
+    def __post_init__(self) -> None:
+        for ranges in (self.plausible, self.limit_plausible or self.plausible):
+            if set(ranges) != set(self.units):
+                raise ValueError(f"{self.field}: a plausible range is needed for each unit, and only those")
+            if any(r.high <= r.low for r in ranges.values()):
+                raise ValueError(f"{self.field}: a plausible range is empty")
+
     @property
     def unit_words(self) -> str:
         names = [shown_unit(u) for u in self.units]
