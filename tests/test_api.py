@@ -172,6 +172,25 @@ def test_micro_sign_spelling_of_umol(api):
         ('{"b12": {"value": 150, "unit": "pg/mL"}, "pregnant": "yes"}', "pregnant", "true or false"),
         ('{"b12": {"value": 150, "unit": "pg/mL"}, "severe": 1}', "severe", "true or false"),
         ('{"b12": {"value": 1e400, "unit": "pg/mL"}}', "b12", "not a plausible total B12"),
+        # Implausible results are refused with the range, never decided on (issue 11, item 4).
+        ('{"b12": {"value": 0, "unit": "pg/mL"}}', "b12", "a real result is above 0 and up to 20,000 pg/mL"),
+        ('{"b12": {"value": 999999, "unit": "pg/mL"}}', "b12", "999,999 pg/mL is not a plausible total B12"),
+        ('{"b12": {"value": 1e308, "unit": "pg/mL"}}', "b12", "not a plausible total B12"),
+        (
+            '{"b12": {"value": 150, "unit": "pg/mL"}, "ileal_resection_cm": 99999}',
+            "ileal_resection_cm",
+            "from 0 to 600 cm",
+        ),
+        (
+            '{"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 280, "unit": "µmol/L"}}',
+            "mma",
+            "280 µmol/L is not a plausible MMA; did you mean 280 nmol/L?",
+        ),
+        (
+            '{"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 0.5, "unit": "umol/L", "upper_limit": 400}}',
+            "mma",
+            "did you mean 0.40 µmol/L?",
+        ),
     ],
 )
 def test_bad_input_is_400_naming_the_field(api, body, field, words):
