@@ -278,7 +278,7 @@ def _plausible(value: Decimal, unit: str, spec: NumericInput, errors: list[str])
         errors.append(f"The {spec.noun} cannot be negative: a real result is {range_words}.")
         return None
     if value not in allowed:
-        entered = f"{number_words(value)} {shown_unit(unit)}".rstrip()
+        entered = f"{number_words(abs(value))} {shown_unit(unit)}".rstrip()  # abs: -0 reads as 0
         other = _MMA_OTHER_UNIT.get(unit) if spec.field == "mma" else None
         if other is not None and value in spec.plausible[other]:
             errors.append(
