@@ -1,4 +1,5 @@
-"""Forms. The assessment form validates through the engine's own path (parse_assessment), as the API does."""
+"""Forms. The assessment form is built from the engine's input definitions and validates through the engine's own
+path (parse_assessment), as the API does: one set of labels, units, ranges and messages."""
 
 from __future__ import annotations
 
@@ -9,49 +10,58 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from .guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment
+from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
 from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval_error, maintenance_month_choices
-from .guideline.units import ACTIVE_B12_UNITS, HOMOCYSTEINE_UNITS, MMA_UNITS, TOTAL_B12_UNITS
+from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
 from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient
 from .selectors import thresholds_for
 
-# Engine field → the form field its errors belong to.
-ERROR_FIELDS = {
-    "b12": "b12_value",
-    "active_b12": "active_b12_value",
-    "mma": "mma_value",
-    "homocysteine": "homocysteine_value",
-}
-MEASUREMENT_UNITS = {
-    "b12": TOTAL_B12_UNITS,
-    "active_b12": ACTIVE_B12_UNITS,
-    "mma": MMA_UNITS,
-    "homocysteine": HOMOCYSTEINE_UNITS,
-}
-FLAG_FIELDS = (
-    "neurological_involvement",
-    "severe",
-    "bariatric_surgery",
-    "malabsorption",
-    "folic_acid",
-    "pregnant",
-)
+# Engine field → the form field its errors belong to (a measurement's value field; plain numbers and flags as named).
+ERROR_FIELDS = {field: f"{field}_value" for field in MEASUREMENTS}
 
 
 def _unit_choices(units, *, blank: bool) -> list[tuple[str, str]]:
-    shown = [(u, u.replace("umol", "µmol")) for u in units]
+    shown = [(u, shown_unit(u)) for u in units]
     return [("", "unit…"), *shown] if blank else shown
 
 
-def _value_field(label: str, help_text: str = "") -> forms.DecimalField:
+def _value_field(spec: NumericInput, label: str = "", help_text: str | None = None) -> forms.DecimalField:
+    """A number exactly as typed: no digit or decimal limits of its own (the engine's definition holds them)."""
     return forms.DecimalField(
-        label=label,
+        label=label or spec.label,
         required=False,
-        max_digits=12,
-        decimal_places=4,
-        help_text=help_text,
+        help_text=spec.help_text if help_text is None else help_text,
+        error_messages={"invalid": spec.invalid_number_message},
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
+
+
+class UnitField(forms.ChoiceField):
+    """A unit select offering the engine's units; anything else posted is refused by the engine, in its words."""
+
+    def valid_value(self, value) -> bool:
+        return True
+
+
+def _input_fields() -> dict[str, forms.Field]:
+    """The form's fields for the engine's inputs, in the engine's order, from its definitions."""
+    fields: dict[str, forms.Field] = {}
+    for spec in MEASUREMENTS.values():
+        fields[f"{spec.field}_value"] = _value_field(spec)
+        fields[f"{spec.field}_unit"] = UnitField(
+            label="Unit", required=False, choices=_unit_choices(spec.units, blank=len(spec.units) > 1)
+        )
+        if spec.limit_plausible:
+            fields[f"{spec.field}_upper_limit"] = _value_field(spec, spec.limit_label, spec.limit_help)
+    for spec in NUMBERS.values():
+        fields[spec.field] = _value_field(spec)
+    for flag in FLAGS.values():
+        fields[flag.field] = forms.BooleanField(required=False, label=flag.label, help_text=flag.help_text)
+    return fields
+
+
+AssessmentInputs = type("AssessmentInputs", (forms.Form,), _input_fields())
 
 
 class PatientForm(forms.ModelForm):
@@ -106,7 +116,9 @@ class PatientEditForm(PatientForm):
         return {name: self.cleaned_data[name] for name in (*PatientForm.Meta.fields, "reason")}
 
 
-class AssessmentForm(forms.Form):
+class AssessmentForm(AssessmentInputs):
+    field_order = ["sample_date", "lab_profile"]  # then the engine's inputs, in their order
+
     sample_date = forms.DateField(
         label="Sample date",
         help_text="When the blood was taken (before any B12 was given).",
@@ -119,35 +131,6 @@ class AssessmentForm(forms.Form):
         empty_label="Seed ruleset (NICE bands)",
         help_text="The lab or assay whose reference bands apply.",
     )
-    b12_value = _value_field("Total B12", "Serum cobalamin as reported by the lab.")
-    b12_unit = forms.ChoiceField(label="Unit", required=False, choices=_unit_choices(TOTAL_B12_UNITS, blank=True))
-    active_b12_value = _value_field("Active B12", "Holotranscobalamin; pmol/L only.")
-    active_b12_unit = forms.ChoiceField(
-        label="Unit", required=False, choices=_unit_choices(ACTIVE_B12_UNITS, blank=False)
-    )
-    mma_value = _value_field("Methylmalonic acid (MMA)", "Decides an indeterminate B12 result.")
-    mma_unit = forms.ChoiceField(label="Unit", required=False, choices=_unit_choices(MMA_UNITS, blank=True))
-    mma_upper_limit = _value_field("Lab's MMA upper limit", "Same unit as the MMA. Blank: the default applies.")
-    homocysteine_value = _value_field("Total homocysteine")
-    homocysteine_unit = forms.ChoiceField(
-        label="Unit", required=False, choices=_unit_choices(HOMOCYSTEINE_UNITS, blank=False)
-    )
-    egfr = _value_field("eGFR (mL/min/1.73m²)", "Below 60, a raised MMA may be renal.")
-    neurological_involvement = forms.BooleanField(
-        required=False,
-        label="Neurological signs or symptoms attributed to B12 deficiency",
-        help_text="Paraesthesia, loss of vibration or position sense, ataxia, cognitive or visual change.",
-    )
-    severe = forms.BooleanField(required=False, label="Severe deficiency or severe neurological symptoms")
-    pregnant = forms.BooleanField(required=False, label="Pregnant or breastfeeding")
-    folic_acid = forms.BooleanField(required=False, label="Takes, or is about to start, folic acid")
-    malabsorption = forms.BooleanField(
-        required=False,
-        label="Malabsorptive cause",
-        help_text="For example pernicious anaemia or autoimmune gastritis.",
-    )
-    ileal_resection_cm = _value_field("Distal ileum resected (cm)", "0 if none.")
-    bariatric_surgery = forms.BooleanField(required=False, label="After bariatric surgery")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -204,44 +187,45 @@ class AssessmentForm(forms.Form):
         return sampled
 
     def contract_payload(self) -> dict:
-        """The request in the API contract's shape, from what was entered."""
+        """The request in the API contract's shape, from what was entered (a blank value is not sent)."""
         data = self.cleaned_data
         payload: dict = {}
-        for name in MEASUREMENT_UNITS:
-            value = data.get(f"{name}_value")
-            unit = data.get(f"{name}_unit")
-            if value is None:
+        for spec in MEASUREMENTS.values():
+            value = data.get(f"{spec.field}_value")
+            limit = data.get(f"{spec.field}_upper_limit") if spec.limit_plausible else None
+            if value is None and limit is None:
                 continue
-            item: dict = {"value": value, "unit": unit or None}
-            if name == "mma" and data.get("mma_upper_limit") is not None:
-                item["upper_limit"] = data["mma_upper_limit"]
-            payload[name] = item
-        if data.get("egfr") is not None:
-            payload["egfr"] = data["egfr"]
-        if data.get("ileal_resection_cm") is not None:
-            payload["ileal_resection_cm"] = data["ileal_resection_cm"]
-        for flag in FLAG_FIELDS:
-            payload[flag] = bool(data.get(flag))
+            item: dict = {"value": value, "unit": data.get(f"{spec.field}_unit") or None}
+            if limit is not None:
+                item["upper_limit"] = limit
+            payload[spec.field] = item
+        for field in NUMBERS:
+            if data.get(field) is not None:
+                payload[field] = data[field]
+        for field in FLAGS:
+            payload[field] = bool(data.get(field))
         return payload
 
     def clean(self):
+        """The engine validates the inputs (its ranges, units and messages); the decision is made only when the
+        whole form is valid."""
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        if cleaned.get("mma_value") is None and cleaned.get("mma_upper_limit") is not None:
-            self.add_error("mma_upper_limit", "Enter the MMA result as well as its upper limit.")
-            return cleaned
         payload = self.contract_payload()
         try:
             assessment = parse_assessment(payload)
         except InvalidAssessment as invalid:
             for field, messages in invalid.errors.items():
                 target = ERROR_FIELDS.get(field, field if field in self.fields else None)
+                if target in self.errors:
+                    continue  # the field's own error (not a number) already says what is wrong
+                if field == "b12" and "b12" not in payload and {"b12_value", "active_b12_value"} & set(self.errors):
+                    continue  # a result was typed but is not a number: it is not missing
                 for message in messages:
                     self.add_error(target, message)
             return cleaned
-        self.payload = payload
-        self.recommendation = decide(assessment, thresholds=thresholds_for(cleaned.get("lab_profile")))
+        if not self.errors:
+            self.payload = payload
+            self.recommendation = decide(assessment, thresholds=thresholds_for(cleaned.get("lab_profile")))
         return cleaned
 
 

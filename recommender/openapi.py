@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .guideline.inputs import MEASUREMENTS
-from .guideline.units import ACTIVE_B12_UNITS, HOMOCYSTEINE_UNITS, MMA_UNITS, TOTAL_B12_UNITS
+from .guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
+from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
+from .guideline.units import UMOL_PER_L
 
 STATUSES = ["deficient", "indeterminate", "not_deficient"]
 WARNING_CODES = [
@@ -17,18 +18,72 @@ WARNING_CODES = [
 ]
 
 
-def _measurement(units, *, mma: bool = False) -> dict:
-    props = {
-        "value": {"type": "number", "minimum": 0},
-        "unit": {"type": "string", "enum": [*units, *(["µmol/L"] if "umol/L" in units else [])]},
+def _spellings(unit: str) -> list[str]:
+    """A unit as the contract spells it, and the micro-sign spellings the API accepts for µmol/L."""
+    return [unit, "µmol/L", "μmol/L"] if unit == UMOL_PER_L else [unit]
+
+
+def _ranges_words(ranges: dict) -> str:
+    return "; ".join(r.words(u) for u, r in ranges.items())
+
+
+def _measurement(spec: NumericInput) -> dict:
+    """A measurement's schema from the engine's definition: its units, and the plausible range in each unit."""
+    value = {
+        "type": "number",
+        "description": f"{spec.label}, as reported. Plausible: {_ranges_words(spec.plausible)}.",
+        "x-decimal-places": spec.decimal_places,
     }
-    if mma:
+    props: dict = {
+        "value": value,
+        "unit": {"type": "string", "enum": [s for u in spec.units for s in _spellings(u)]},
+    }
+    if spec.limit_plausible:
         props["upper_limit"] = {
             "type": "number",
-            "exclusiveMinimum": 0,
-            "description": "The lab's upper reference limit, in the same unit as the value.",
+            "description": "The lab's upper reference limit, in the same unit as the value. Plausible: "
+            f"{_ranges_words(spec.limit_plausible)}.",
         }
-    return {"type": "object", "required": ["value", "unit"], "additionalProperties": False, "properties": props}
+    by_unit = []
+    for unit, allowed in spec.plausible.items():
+        branch: dict = {"unit": {"enum": _spellings(unit)}, "value": allowed.schema()}
+        if spec.limit_plausible:
+            branch["upper_limit"] = spec.limit_plausible[unit].schema()
+        by_unit.append({"properties": branch})
+    schema = {"type": "object", "required": ["value", "unit"], "additionalProperties": False, "properties": props}
+    # Each unit with its own range: exactly one branch matches a known unit.
+    return {**schema, "oneOf": by_unit} if len(by_unit) > 1 else {**schema, "allOf": by_unit}
+
+
+def _plain_number(spec: NumericInput) -> dict:
+    unit = next(iter(spec.units))
+    return {
+        "type": "number",
+        **spec.plausible[unit].schema(),
+        "description": f"{spec.label}; plausible {spec.plausible[unit].words(unit)}.",
+        "x-decimal-places": spec.decimal_places,
+    }
+
+
+def request_schema() -> dict:
+    """The request body, generated from the same input definitions the engine and the HTML form use."""
+    properties: dict = {
+        **{field: _measurement(spec) for field, spec in MEASUREMENTS.items()},
+        **{field: _plain_number(spec) for field, spec in NUMBERS.items()},
+        **{field: {"type": "boolean", "default": False, "description": flag.label} for field, flag in FLAGS.items()},
+        "profile": {
+            "type": "string",
+            "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
+            "marked default, else the ruleset's own.",
+        },
+    }
+    properties["ileal_resection_cm"]["default"] = 0
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "anyOf": [{"required": ["b12"]}, {"required": ["active_b12"]}],
+        "properties": properties,
+    }
 
 
 _NUMBER_RANGE = {
@@ -37,43 +92,77 @@ _NUMBER_RANGE = {
     "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
 }
 _CITED = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-
-SCHEMAS: dict = {
-    "RecommendationRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "anyOf": [{"required": ["b12"]}, {"required": ["active_b12"]}],
-        "properties": {
-            "b12": _measurement(TOTAL_B12_UNITS),
-            "active_b12": _measurement(ACTIVE_B12_UNITS),
-            "mma": _measurement(MMA_UNITS, mma=True),
-            "homocysteine": _measurement(HOMOCYSTEINE_UNITS),
-            "egfr": {"type": "number", "minimum": 0, "description": "mL/min/1.73m²"},
-            "neurological_involvement": {"type": "boolean", "default": False},
-            "severe": {"type": "boolean", "default": False},
-            "ileal_resection_cm": {"type": "number", "minimum": 0, "default": 0},
-            "bariatric_surgery": {"type": "boolean", "default": False},
-            "malabsorption": {"type": "boolean", "default": False},
-            "folic_acid": {"type": "boolean", "default": False},
-            "pregnant": {"type": "boolean", "default": False},
-            "profile": {
-                "type": "string",
-                "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
-                "marked default, else the ruleset's own.",
-            },
+_STATEMENT = {
+    "type": "object",
+    "required": ["text", "citations", "secondary_only"],
+    "properties": {
+        "text": {"type": "string"},
+        "citations": _CITED,
+        "secondary_only": {
+            "type": "boolean",
+            "description": "True when the statement rests only on secondary or unverified sources.",
         },
     },
+}
+_LOADING = {
+    "type": "object",
+    "required": ["drug", "dose_mg", "route", "pattern", "weeks", "until"],
+    "properties": {
+        "drug": {"const": "hydroxocobalamin"},
+        "dose_mg": {"const": 1},
+        "route": {"const": "IM"},
+        "pattern": {"enum": ["three_times_weekly", "alternate_days"]},
+        "weeks": {"type": ["integer", "null"]},
+        "until": {"enum": ["fixed_course", "no_further_improvement"]},
+        "doses": {"type": ["integer", "null"]},
+        "text": {"type": "string"},
+        "citations": _CITED,
+    },
+}
+_MAINTENANCE = {
+    "type": "object",
+    "required": ["drug", "dose_mg", "route", "every_months", "lifelong"],
+    "properties": {
+        "drug": {"const": "hydroxocobalamin"},
+        "dose_mg": {"const": 1},
+        "route": {"const": "IM"},
+        "every_months": {
+            "type": "object",
+            "required": ["min", "max"],
+            "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+        },
+        "lifelong": {"type": "boolean"},
+        "text": {"type": "string"},
+        "citations": _CITED,
+    },
+}
+# Codes beyond the contract's (more may be added).
+OTHER_WARNING_CODES = [
+    "high_b12",
+    "mma_discordant",
+    "potassium_platelets",
+    "sample_before_treatment",
+    "indeterminate_clinical_judgement",
+    "cobalt_allergy",
+    "homocysteine_above_target",
+    "nitrous_oxide",
+]
+
+SCHEMAS: dict = {
+    "RecommendationRequest": request_schema(),
     "Recommendation": {
         "type": "object",
         "required": [
             "status",
             "basis",
+            "headline",
             "next_test",
             "im_recommended",
             "indications",
             "loading",
             "maintenance",
             "oral_option",
+            "treatment_pending_mma",
             "warnings",
             "monitoring",
             "ruleset",
@@ -90,41 +179,24 @@ SCHEMAS: dict = {
                 "uniqueItems": True,
                 "items": {"enum": ["deficiency", "ileal_resection", "bariatric_surgery"]},
             },
-            "loading": {
-                "oneOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "required": ["drug", "dose_mg", "route", "pattern", "weeks", "until"],
-                        "properties": {
-                            "drug": {"const": "hydroxocobalamin"},
-                            "dose_mg": {"const": 1},
-                            "route": {"const": "IM"},
-                            "pattern": {"enum": ["three_times_weekly", "alternate_days"]},
-                            "weeks": {"type": ["integer", "null"]},
-                            "until": {"enum": ["fixed_course", "no_further_improvement"]},
-                            "doses": {"type": ["integer", "null"]},
-                            "text": {"type": "string"},
-                        },
-                    },
-                ]
+            "headline": {
+                "type": "string",
+                "description": "One sentence the page leads with; it agrees with the regimen and the alerts.",
             },
-            "maintenance": {
+            "loading": {"oneOf": [{"type": "null"}, _LOADING]},
+            "maintenance": {"oneOf": [{"type": "null"}, _MAINTENANCE]},
+            "treatment_pending_mma": {
+                "description": "Neurological signs with an indeterminate result and no MMA: the treatment a clinician "
+                "may start now, without waiting for the MMA result (status, im_recommended and next_test keep "
+                "their meanings).",
                 "oneOf": [
                     {"type": "null"},
                     {
                         "type": "object",
-                        "required": ["drug", "dose_mg", "route", "every_months", "lifelong"],
-                        "properties": {
-                            "drug": {"const": "hydroxocobalamin"},
-                            "dose_mg": {"const": 1},
-                            "route": {"const": "IM"},
-                            "every_months": _NUMBER_RANGE,
-                            "lifelong": {"type": "boolean"},
-                            "text": {"type": "string"},
-                        },
+                        "required": ["loading", "maintenance", "reason"],
+                        "properties": {"loading": _LOADING, "maintenance": _MAINTENANCE, "reason": {"type": "string"}},
                     },
-                ]
+                ],
             },
             "oral_option": {
                 "oneOf": [
@@ -143,18 +215,23 @@ SCHEMAS: dict = {
             "warnings": {
                 "type": "array",
                 "items": {"type": "string"},
-                "description": "Codes; the contract's are " + ", ".join(WARNING_CODES) + "; more may be added.",
+                "description": "Codes; the contract's are "
+                + ", ".join(WARNING_CODES)
+                + "; others: "
+                + ", ".join(OTHER_WARNING_CODES)
+                + "; more may be added.",
             },
             "alerts": {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["code", "level", "text", "citations"],
+                    "required": ["code", "level", "text", "citations", "secondary_only"],
                     "properties": {
                         "code": {"type": "string"},
                         "level": {"enum": ["red_flag", "caution", "advice"]},
                         "text": {"type": "string"},
                         "citations": _CITED,
+                        "secondary_only": _STATEMENT["properties"]["secondary_only"],
                     },
                 },
             },
@@ -176,6 +253,8 @@ SCHEMAS: dict = {
                             "homocysteine_target_umol_per_l": {"type": "number"},
                             "first_review_months": {"type": "integer"},
                             "caveats": {"type": "array", "items": {"type": "string"}},
+                            "statements": {"type": "array", "minItems": 1, "items": _STATEMENT},
+                            "citations": _CITED,
                         },
                     },
                 ]
@@ -190,22 +269,20 @@ SCHEMAS: dict = {
             "rationale": {
                 "type": "array",
                 "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["text", "citations"],
-                    "properties": {"text": {"type": "string"}, "citations": _CITED},
-                },
+                "items": _STATEMENT,
             },
             "citations": {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["id", "title", "source", "year"],
+                    "required": ["id", "title", "source", "year", "kind", "verified"],
                     "properties": {
                         "id": {"type": "string"},
                         "title": {"type": "string"},
                         "source": {"type": "string"},
                         "year": {"type": "integer"},
+                        "kind": {"enum": [GUIDELINE, REVIEW, STUDY, SECONDARY]},
+                        "verified": {"type": "boolean"},
                     },
                 },
             },

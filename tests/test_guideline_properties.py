@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.guideline import InvalidAssessment, decide, parse_assessment
+from recommender.guideline.inputs import INPUTS, MEASUREMENTS, PlausibleRange
+from recommender.guideline.units import canonical_unit
 
 PMOL_PER_PG = Decimal("0.7378")
 SEVERITY = {"not_deficient": 0, "indeterminate": 1, "deficient": 2}
@@ -39,9 +41,11 @@ def decision(payload: dict) -> dict:
     return {key: result[key] for key in DECISION_KEYS}
 
 
-def decimals(max_value: str, places: int) -> st.SearchStrategy[Decimal]:
+def decimals(max_value: str, places: int, min_value: str | None = None) -> st.SearchStrategy[Decimal]:
+    """Plausible results: above zero (a result of 0 is refused) up to ``max_value``, to ``places`` decimals."""
+    low = Decimal(min_value) if min_value is not None else Decimal(1).scaleb(-places)
     return st.decimals(
-        min_value=Decimal(0), max_value=Decimal(max_value), places=places, allow_nan=False, allow_infinity=False
+        min_value=low, max_value=Decimal(max_value), places=places, allow_nan=False, allow_infinity=False
     )
 
 
@@ -51,7 +55,7 @@ pg_per_ml = st.one_of(st.sampled_from(B12_BOUNDARIES), decimals("3000", 2))
 ACTIVE_BOUNDARIES = [Decimal(v) for v in ("24.9", "24.99", "25", "25.01", "69.99", "70", "70.01", "70.1")]
 active_pmol = st.one_of(st.sampled_from(ACTIVE_BOUNDARIES), decimals("300", 2))
 MMA_BOUNDARIES_UMOL = [Decimal(v) for v in ("0.399", "0.4", "0.40", "0.401", "0.21", "0.47")]
-mma_umol = st.one_of(st.sampled_from(MMA_BOUNDARIES_UMOL), decimals("5", 3))
+mma_umol = st.one_of(st.sampled_from(MMA_BOUNDARIES_UMOL), decimals("5", 3, min_value="0.01"))
 mma_limit_umol = st.one_of(st.none(), st.sampled_from([Decimal("0.21"), Decimal("0.28"), Decimal("0.47")]))
 
 
@@ -173,15 +177,28 @@ def test_mma_unit_invariance(umol, limit, rest, b12, spelling):
 
 # (4) decide never raises for a valid request, and its answer is strict JSON.
 
-json_number = st.one_of(
-    st.integers(min_value=0, max_value=999_999),
-    st.floats(min_value=0, max_value=999_999, allow_nan=False, allow_infinity=False),
-    st.decimals(min_value=0, max_value=Decimal("999999.999"), places=3, allow_nan=False, allow_infinity=False),
-)
-positive_number = st.one_of(
-    st.integers(min_value=1, max_value=999_999),
-    st.floats(min_value=0, max_value=999_999, exclude_min=True, allow_nan=False, allow_infinity=False),
-)
+
+def in_range(allowed: PlausibleRange, places: int = 3) -> st.SearchStrategy:
+    """Any plausible value of an input in one unit, as a JSON int, float or exact decimal."""
+    step = Decimal(1).scaleb(-places)
+    low = allowed.low if allowed.low_inclusive else allowed.low + step
+    exact = st.decimals(min_value=low, max_value=allowed.high, places=places, allow_nan=False, allow_infinity=False)
+    return st.one_of(
+        exact,
+        exact.map(float),
+        st.integers(min_value=int(low.to_integral_value(rounding="ROUND_CEILING")), max_value=int(allowed.high)),
+    )
+
+
+def json_number(field: str, spelling: str | None = None) -> st.SearchStrategy:
+    spec = INPUTS[field]
+    unit = canonical_unit(spelling, spec.units) if spelling else next(iter(spec.units))
+    return in_range(spec.plausible[unit], places=min(3, spec.decimal_places))
+
+
+def mma_limit(spelling: str) -> st.SearchStrategy:
+    spec = MEASUREMENTS["mma"]
+    return in_range(spec.limit_plausible[canonical_unit(spelling, spec.units)])
 
 
 @st.composite
@@ -191,19 +208,26 @@ def valid_request(draw) -> dict:
     has_active = draw(st.booleans()) or not has_total
     if has_total:
         unit = draw(st.sampled_from(["pg/mL", "ng/L", "pmol/L", "PG/ML", "pmol/l"]))
-        payload["b12"] = {"value": draw(json_number), "unit": unit}
+        payload["b12"] = {"value": draw(json_number("b12", unit)), "unit": unit}
     if has_active:
-        payload["active_b12"] = {"value": draw(json_number), "unit": draw(st.sampled_from(["pmol/L", "PMOL/L"]))}
+        payload["active_b12"] = {
+            "value": draw(json_number("active_b12")),
+            "unit": draw(st.sampled_from(["pmol/L", "PMOL/L"])),
+        }
     if draw(st.booleans()):
-        mma = {"value": draw(json_number), "unit": draw(st.sampled_from(["umol/L", "µmol/L", "μmol/L", "nmol/L"]))}
+        unit = draw(st.sampled_from(["umol/L", "µmol/L", "μmol/L", "nmol/L"]))
+        mma = {"value": draw(json_number("mma", unit)), "unit": unit}
         if draw(st.booleans()):
-            mma["upper_limit"] = draw(st.one_of(st.none(), positive_number))
+            mma["upper_limit"] = draw(st.one_of(st.none(), mma_limit(unit)))
         payload["mma"] = mma
     if draw(st.booleans()):
-        payload["homocysteine"] = {"value": draw(json_number), "unit": draw(st.sampled_from(["umol/L", "µmol/L"]))}
+        payload["homocysteine"] = {
+            "value": draw(json_number("homocysteine")),
+            "unit": draw(st.sampled_from(["umol/L", "µmol/L"])),
+        }
     for field in ("egfr", "ileal_resection_cm"):
         if draw(st.booleans()):
-            payload[field] = draw(st.one_of(st.none(), json_number))
+            payload[field] = draw(st.one_of(st.none(), json_number(field)))
     for flag in ("neurological_involvement", "severe", "bariatric_surgery", "malabsorption", "folic_acid", "pregnant"):
         if draw(st.booleans()):
             payload[flag] = draw(st.one_of(st.none(), st.booleans()))

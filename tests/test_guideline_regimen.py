@@ -72,7 +72,7 @@ def oral_of(result: dict) -> dict | None:
         ({"b12": NORMAL_B12, "ileal_resection_cm": 20.0}, []),
         ({"b12": NORMAL_B12, "ileal_resection_cm": Decimal("20.0")}, []),
         ({"b12": NORMAL_B12, "ileal_resection_cm": 20.1}, ["ileal_resection"]),
-        ({"b12": NORMAL_B12, "ileal_resection_cm": Decimal("20.001")}, ["ileal_resection"]),
+        ({"b12": NORMAL_B12, "ileal_resection_cm": Decimal("20.01")}, ["ileal_resection"]),
         ({"b12": NORMAL_B12, "ileal_resection_cm": 21}, ["ileal_resection"]),
         ({"b12": NORMAL_B12, "ileal_resection_cm": 60}, ["ileal_resection"]),
         ({"b12": NORMAL_B12, "ileal_resection_cm": 0}, []),

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from recommender.guideline import decide, parse_assessment
+from recommender.guideline import InvalidAssessment, decide, parse_assessment
 
 DEFICIENT = "deficient"
 INDETERMINATE = "indeterminate"
@@ -35,7 +35,7 @@ NUMBER_TYPES = pytest.mark.parametrize("number", [as_float, as_decimal], ids=["f
 
 # Total B12 in pg/mL and ng/L (the same quantity): < 180 deficient, 180–350 inclusive indeterminate, > 350 not.
 TOTAL_B12_MASS_BOUNDARIES = [
-    ("0", DEFICIENT),
+    ("0.1", DEFICIENT),  # 0 itself is refused: no real result is 0
     ("100", DEFICIENT),
     ("179.6", DEFICIENT),  # never rounded up to 180
     ("179.9", DEFICIENT),
@@ -140,7 +140,7 @@ def test_values_a_hair_above_the_upper_threshold_are_not_deficient(unit, value):
 
 # Active B12 (holotranscobalamin), pmol/L only: < 25 deficient, 25–70 inclusive indeterminate, > 70 not.
 ACTIVE_B12_BOUNDARIES = [
-    ("0", DEFICIENT),
+    ("0.1", DEFICIENT),  # 0 itself is refused: no real result is 0
     ("10", DEFICIENT),
     ("24.9", DEFICIENT),
     ("24.99", DEFICIENT),
@@ -300,12 +300,25 @@ def test_mma_micro_spellings_are_micromoles_not_nanomoles(unit):
 
 
 def test_mma_units_are_a_factor_of_1000_apart():
-    # 0.5 nmol/L is tiny; read as µmol/L it would be elevated.
-    result = recommend({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 0.5, "unit": "nmol/L"}})
-    assert result["status"] == NOT_DEFICIENT
-    # 300 µmol/L is enormous; read as nmol/L it would be normal.
-    result = recommend({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 300, "unit": "umol/L"}})
-    assert result["status"] == DEFICIENT
+    # 500 nmol/L is 0.5 µmol/L: elevated either way it is written.
+    assert recommend({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 500, "unit": "nmol/L"}})["status"] == (
+        DEFICIENT
+    )
+    assert recommend({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": 0.3, "unit": "umol/L"}})["status"] == (
+        NOT_DEFICIENT
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "meant"),
+    [("0.5", "nmol/L", "0.5 µmol/L"), ("300", "umol/L", "300 nmol/L"), ("280", "µmol/L", "280 nmol/L")],
+)
+def test_an_mma_implausible_in_its_unit_asks_about_the_other_unit_and_is_not_decided(value, unit, meant):
+    """0.5 nmol/L is surely 0.5 µmol/L, and 300 "µmol/L" surely 300 nmol/L: neither is decided on."""
+    with pytest.raises(InvalidAssessment) as refused:
+        parse_assessment({"b12": {"value": 250, "unit": "pg/mL"}, "mma": {"value": Decimal(value), "unit": unit}})
+    assert set(refused.value.errors) == {"mma"}
+    assert f"did you mean {meant}?" in " ".join(refused.value.errors["mma"])
 
 
 # A lab's own upper reference limit (same unit as the value) replaces the default.

@@ -137,10 +137,148 @@ def test_measurement_that_is_a_bare_number(field, unit):
 
 
 @pytest.mark.parametrize(("field", "unit"), MEASUREMENT_FIELDS)
-@pytest.mark.parametrize("value", [0, 0.0, 1, 12.5, Decimal("999999.99")])
+@pytest.mark.parametrize("value", [0.05, 1, 12.5, Decimal("99.999999")])
 def test_plausible_values_are_accepted(field, unit, value):
     assessment = parse_assessment(with_measurement(field, {"value": value, "unit": unit}))
     assert getattr(assessment, field).value == Decimal(str(value))
+
+
+# Plausibility: each input's range, defined once (recommender.guideline.inputs.INPUTS), in the unit entered.
+
+
+@pytest.mark.parametrize(
+    ("field", "measurement", "words"),
+    [
+        # A B12 of 0 was decided "deficient, IM indicated".
+        (
+            "b12",
+            {"value": 0, "unit": "pg/mL"},
+            "0 pg/mL is not a plausible total B12: a real result is above 0 and up to 20,000 pg/mL",
+        ),
+        ("b12", {"value": 0.0, "unit": "ng/L"}, "above 0 and up to 20,000 ng/L"),
+        ("b12", {"value": 999_999, "unit": "pg/mL"}, "999,999 pg/mL is not a plausible total B12"),
+        ("b12", {"value": Decimal("20000.01"), "unit": "pg/mL"}, "up to 20,000 pg/mL"),
+        # The same ceiling converted exactly: 20,000 pg/mL = 14,756 pmol/L.
+        ("b12", {"value": Decimal("14756.01"), "unit": "pmol/L"}, "up to 14,756 pmol/L"),
+        ("active_b12", {"value": 0, "unit": "pmol/L"}, "above 0 and up to 500 pmol/L"),
+        ("active_b12", {"value": 501, "unit": "pmol/L"}, "up to 500 pmol/L"),
+        ("mma", {"value": 0, "unit": "umol/L"}, "from 0.01 to 100 µmol/L"),
+        ("mma", {"value": 100_001, "unit": "nmol/L"}, "from 10 to 100,000 nmol/L"),
+        ("homocysteine", {"value": 0, "unit": "umol/L"}, "above 0 and up to 500 µmol/L"),
+        ("homocysteine", {"value": 501, "unit": "umol/L"}, "up to 500 µmol/L"),
+    ],
+)
+def test_an_implausible_measurement_is_refused_with_its_range(field, measurement, words):
+    messages = " ".join(assert_only_field(with_measurement(field, measurement), field))
+    assert words in messages
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("ileal_resection_cm", 99_999, "99,999 cm is not a plausible length of distal ileum resected"),
+        ("ileal_resection_cm", Decimal("600.01"), "from 0 to 600 cm"),
+        ("egfr", 0, "from 1 to 200 mL/min/1.73m²"),
+        ("egfr", 201, "from 1 to 200 mL/min/1.73m²"),
+    ],
+)
+def test_an_implausible_plain_number_is_refused_with_its_range(field, value, words):
+    assert words in " ".join(assert_only_field({"b12": B12, field: value}, field))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("b12", "20000"),
+        ("b12", "0.000001"),
+        ("active_b12", "500"),
+        ("mma", "100"),
+        ("mma", "0.01"),
+        ("homocysteine", "500"),
+    ],
+)
+def test_the_ends_of_each_range_are_accepted(field, value):
+    unit = dict(MEASUREMENT_FIELDS)[field]
+    assert getattr(parse_assessment(with_measurement(field, {"value": Decimal(value), "unit": unit})), field)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("egfr", 1), ("egfr", 200), ("ileal_resection_cm", 0), ("ileal_resection_cm", 600)]
+)
+def test_the_ends_of_each_plain_range_are_accepted(field, value):
+    assert getattr(parse_assessment({"b12": B12, field: value}), field) == value
+
+
+@pytest.mark.parametrize("huge", [1e308, Decimal("1e308"), 10**400])
+def test_a_huge_number_is_out_of_the_plausible_range_not_too_many_digits(huge):
+    message = " ".join(assert_only_field({"b12": {"value": huge, "unit": "pg/mL"}}, "b12"))
+    assert "not a plausible total B12" in message
+    assert "up to 20,000 pg/mL" in message
+    assert "digits" not in message
+    assert len(message) < 200, "the number is not printed in full"
+
+
+@pytest.mark.parametrize(
+    ("mma", "said"),
+    [
+        ({"value": 280, "unit": "µmol/L"}, "280 µmol/L is not a plausible MMA; did you mean 280 nmol/L?"),
+        ({"value": 280, "unit": "umol/L"}, "did you mean 280 nmol/L?"),
+        ({"value": Decimal("0.45"), "unit": "nmol/L"}, "0.45 nmol/L is not a plausible MMA; did you mean 0.45 µmol/L?"),
+    ],
+)
+def test_an_mma_in_the_wrong_unit_asks_rather_than_decides(mma, said):
+    assert said in " ".join(assert_only_field({"b12": {"value": 250, "unit": "pg/mL"}, "mma": mma}, "mma"))
+
+
+@pytest.mark.parametrize(
+    ("mma", "said"),
+    [
+        ({"value": 0.5, "unit": "umol/L", "upper_limit": 400}, "did you mean 0.40 µmol/L?"),
+        ({"value": Decimal("0.5"), "unit": "µmol/L", "upper_limit": 470}, "did you mean 0.47 µmol/L?"),
+        ({"value": 500, "unit": "nmol/L", "upper_limit": Decimal("0.4")}, "did you mean 400 nmol/L?"),
+    ],
+)
+def test_an_mma_upper_limit_in_the_other_unit_asks_rather_than_decides(mma, said):
+    messages = " ".join(assert_only_field({"b12": {"value": 250, "unit": "pg/mL"}, "mma": mma}, "mma"))
+    assert said in messages
+    assert "upper reference limit" in messages
+
+
+@pytest.mark.parametrize("limit", [Decimal("0.05"), 5, 50_000])
+def test_an_mma_upper_limit_implausible_in_both_units_gives_the_range(limit):
+    messages = " ".join(
+        assert_only_field({"b12": B12, "mma": {"value": 0.3, "unit": "umol/L", "upper_limit": limit}}, "mma")
+    )
+    assert "from 0.1 to 1 µmol/L" in messages
+    assert "did you mean" not in messages
+
+
+def test_more_decimal_places_than_a_lab_reports_is_refused_the_same_way_everywhere():
+    assert parse_assessment({"b12": B12, "mma": {"value": Decimal("0.41234"), "unit": "umol/L"}}).mma.value == Decimal(
+        "0.41234"
+    )
+    messages = " ".join(assert_only_field({"b12": {"value": Decimal("1e-300"), "unit": "pmol/L"}}, "b12"))
+    assert "decimal places" in messages
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"b12": {"value": 150}},
+        {"b12": {"value": 0, "unit": "pg/mL"}},
+        {"b12": B12, "egfr": 0},
+        {"b12": B12, "mma": {"value": 280, "unit": "umol/L"}},
+        {"b12": {"value": "x", "unit": "pg/mL"}},
+    ],
+)
+def test_messages_do_not_begin_with_the_fields_label(payload):
+    """Shown beside a field labelled "Total B12", a message starting "Total B12:" would read twice."""
+    from recommender.guideline.inputs import INPUTS
+
+    for field, messages in errors_of(payload).items():
+        for message in messages:
+            assert not message.lower().startswith(INPUTS[field].label.lower()), message
+            assert not message.startswith(f"{INPUTS[field].noun}:"), message
 
 
 def test_float_values_are_kept_as_entered():

@@ -225,13 +225,13 @@ def assert_field_error_shown(response, field: str, message: str) -> None:
 
 
 INVALID_ASSESSMENT = [
-    pytest.param({"b12_unit": ""}, "b12_value", "Total B12: choose the unit", id="b12-without-unit"),
-    pytest.param({"b12_value": "-5"}, "b12_value", "Total B12 value cannot be negative", id="negative-b12"),
-    pytest.param({"b12_unit": "mg/dL"}, "b12_unit", "Select a valid choice", id="unknown-unit"),
-    pytest.param({"b12_value": "abc"}, "b12_value", "Enter a number", id="b12-not-a-number"),
+    pytest.param({"b12_unit": ""}, "b12_value", "Choose the unit of the total B12", id="b12-without-unit"),
+    pytest.param({"b12_value": "-5"}, "b12_value", "The total B12 cannot be negative", id="negative-b12"),
+    pytest.param({"b12_unit": "mg/dL"}, "b12_value", "'mg/dL' is not a unit of total B12", id="unknown-unit"),
+    pytest.param({"b12_value": "abc"}, "b12_value", "The total B12 must be a number", id="b12-not-a-number"),
     pytest.param({"b12_value": "", "b12_unit": ""}, "b12_value", "Enter a total B12 result", id="no-b12-at-all"),
-    pytest.param({"mma_upper_limit": "0.3"}, "mma_upper_limit", "Enter the MMA result", id="mma-limit-alone"),
-    pytest.param({"mma_value": "0.5"}, "mma_value", "Methylmalonic acid (MMA): choose the unit", id="mma-no-unit"),
+    pytest.param({"mma_upper_limit": "0.3"}, "mma_value", "Enter the MMA value", id="mma-limit-alone"),
+    pytest.param({"mma_value": "0.5"}, "mma_value", "Choose the unit of the MMA", id="mma-no-unit"),
     pytest.param(
         {"sample_date": (timezone.localdate() + timedelta(days=2)).isoformat()},
         "sample_date",

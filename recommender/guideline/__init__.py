@@ -1,6 +1,6 @@
 """The clinical engine: pure Python, no Django. One decision for the HTML form and the JSON API."""
 
-from .engine import Alert, Recommendation, Statement, decide
+from .engine import Alert, PendingTreatment, Recommendation, Statement, decide
 from .inputs import (
     Assessment,
     InvalidAssessment,
@@ -18,6 +18,7 @@ __all__ = [
     "InvalidAssessment",
     "Measurement",
     "MmaResult",
+    "PendingTreatment",
     "Recommendation",
     "Ruleset",
     "Statement",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from .citations import CITATIONS
+from .citations import CITATIONS, secondary_only
 from .inputs import Assessment
 from .ruleset import (
     DEFAULT_RULESET,
@@ -53,7 +53,7 @@ class Statement(NamedTuple):
         return self.template.format(*self.args) if self.args else self.template
 
     def as_dict(self) -> dict:
-        return {"text": self.text, "citations": list(self.citations)}
+        return {"text": self.text, "citations": list(self.citations), "secondary_only": secondary_only(self.citations)}
 
 
 class Alert(NamedTuple):
@@ -75,7 +75,17 @@ class Alert(NamedTuple):
             "level": self.level,
             "text": self.text,
             "citations": list(self.citations),
+            "secondary_only": secondary_only(self.citations),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTreatment:
+    """Treatment a clinician may start before the MMA result: neurological signs must not wait for it."""
+
+    loading: LoadingCourse
+    maintenance: MaintenanceInterval
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,8 @@ class Recommendation:
     thresholds: Thresholds
     assessment: Assessment
     mma_limit: Decimal | None
+    headline: str = ""
+    pending_mma: PendingTreatment | None = None
 
     def measurements(self) -> dict:
         """Each entered result with its conversions and what it says on its own (for display)."""
@@ -141,37 +153,18 @@ class Recommendation:
     @property
     def cited_ids(self) -> list[str]:
         seen: dict[str, None] = {}
-        for item in (*self.rationale, *self.alerts):
-            for cid in item.citations:
+        lines = (self.monitoring or {}).get("statements", [])
+        for citations in (
+            *(item.citations for item in (*self.rationale, *self.alerts)),
+            *(s["citations"] for s in lines),
+        ):
+            for cid in citations:
                 seen.setdefault(cid, None)
         return list(seen)
 
     def as_dict(self) -> dict:
         rs = self.ruleset
-        loading = maintenance = oral = None
-        if self.loading is not None:
-            loading = {
-                "drug": rs.drug,
-                "dose_mg": rs.dose_mg,
-                "route": "IM",
-                "pattern": self.loading.pattern,
-                "weeks": self.loading.weeks,
-                "until": self.loading.until,
-                "doses": self.loading.total_doses,
-                "text": loading_text(self.loading, rs),
-            }
-        if self.maintenance is not None:
-            maintenance = {
-                "drug": rs.drug,
-                "dose_mg": rs.dose_mg,
-                "route": "IM",
-                "every_months": {
-                    "min": self.maintenance.min_months,
-                    "max": self.maintenance.max_months,
-                },
-                "lifelong": self.maintenance.lifelong,
-                "text": maintenance_text(self.maintenance, rs),
-            }
+        oral = None
         if self.oral_option is not None:
             oral = {
                 "dose_mcg": {
@@ -180,6 +173,14 @@ class Recommendation:
                 },
                 "frequency": "daily",
                 "after_loading": self.oral_option.after_loading,
+                "citations": list(self.oral_option.citations),
+            }
+        pending = None
+        if self.pending_mma is not None:
+            pending = {
+                "loading": _loading_dict(self.pending_mma.loading, rs),
+                "maintenance": _maintenance_dict(self.pending_mma.maintenance, rs),
+                "reason": self.pending_mma.reason,
             }
         return {
             "status": self.status,
@@ -187,9 +188,11 @@ class Recommendation:
             "next_test": self.next_test,
             "im_recommended": self.im_recommended,
             "indications": list(self.indications),
-            "loading": loading,
-            "maintenance": maintenance,
+            "headline": self.headline,
+            "loading": _loading_dict(self.loading, rs) if self.loading is not None else None,
+            "maintenance": _maintenance_dict(self.maintenance, rs) if self.maintenance is not None else None,
             "oral_option": oral,
+            "treatment_pending_mma": pending,
             "warnings": self.warnings,
             "alerts": [a.as_dict() for a in self.alerts],
             "monitoring": self.monitoring,
@@ -199,6 +202,32 @@ class Recommendation:
             "rationale": [s.as_dict() for s in self.rationale],
             "citations": [CITATIONS[c].as_dict() for c in self.cited_ids],
         }
+
+
+def _loading_dict(course: LoadingCourse, rs: Ruleset) -> dict:
+    return {
+        "drug": rs.drug,
+        "dose_mg": rs.dose_mg,
+        "route": "IM",
+        "pattern": course.pattern,
+        "weeks": course.weeks,
+        "until": course.until,
+        "doses": course.total_doses,
+        "text": loading_text(course, rs),
+        "citations": list(course.citations),
+    }
+
+
+def _maintenance_dict(interval: MaintenanceInterval, rs: Ruleset) -> dict:
+    return {
+        "drug": rs.drug,
+        "dose_mg": rs.dose_mg,
+        "route": "IM",
+        "every_months": {"min": interval.min_months, "max": interval.max_months},
+        "lifelong": interval.lifelong,
+        "text": maintenance_text(interval, rs),
+        "citations": list(interval.citations),
+    }
 
 
 def _num(value: Decimal) -> int | float:
@@ -283,6 +312,18 @@ _NEURO = Alert(
     "same-day assessment. Do not delay the first injection.",
     ("nice-ng239", "bnf-hydroxocobalamin"),
 )
+_NEURO_NOT_DEFICIENT = _NEURO._replace(
+    template="Neurological involvement: seek urgent specialist (haematology) advice; spinal cord or optic symptoms "
+    "need same-day assessment. The B12 results do not show deficiency: the specialist can judge whether B12 is still "
+    "the cause.",
+)
+_NITROUS_OXIDE = Alert(
+    "nitrous_oxide",
+    ADVICE,
+    "Ask about recreational nitrous oxide ('laughing gas'): it inactivates B12, so serum B12 can look normal or "
+    "borderline while B12 function is impaired (MMA and homocysteine rise). If it is used, seek specialist advice.",
+    ("nice-ng239",),
+)
 _SEVERE = Alert(
     "severe_prefer_im",
     ADVICE,
@@ -305,9 +346,13 @@ _SAMPLE_FIRST = Alert(
 _INDETERMINATE_SYMPTOMS = Alert(
     "indeterminate_clinical_judgement",
     CAUTION,
-    "Symptoms with an indeterminate result: do not let a pending MMA delay treatment when the clinical picture "
-    "is strong.",
+    "Severe symptoms with an indeterminate result: when the clinical picture is strong, a clinician may start "
+    "treatment without waiting for the MMA result (take the sample first).",
     ("bsh-2014", "nice-ng239"),
+)
+_INDETERMINATE_NEURO = _INDETERMINATE_SYMPTOMS._replace(
+    template="Neurological signs with an indeterminate result: take the MMA sample now and start alternate-day "
+    "loading without waiting for the result (the treatment pending MMA below); review the plan when it is back.",
 )
 _NO_TITRATION = Alert(
     "no_biomarker_titration",
@@ -328,9 +373,15 @@ _MMA_DISCORDANT = Alert(
     ("nice-ng239", "bsh-2014"),
 )
 _MONITORING_CAVEATS = (
-    "British haematology guidance advises against re-testing serum B12 on treatment: results rise with any "
-    "dosing whether or not treatment works.",
-    "No guideline backs the homocysteine target; review symptoms first.",
+    Statement(
+        "British haematology guidance advises against re-testing serum B12 on treatment: results rise with any "
+        "dosing whether or not treatment works.",
+        ("bsh-2014",),
+    ),
+    Statement(
+        "No guideline backs the homocysteine target; review symptoms first.",
+        ("nice-ng239", "bsh-2014"),
+    ),
 )
 _CAVEAT = Statement(
     "Caveat: re-testing serum B12 on treatment is uninformative, and the homocysteine target has no guideline support.",
@@ -340,10 +391,72 @@ _NO_INDICATION = Statement(
     "No indication for intramuscular hydroxocobalamin under this ruleset.",
     ("afp-2025",),
 )
-_MEASURE_MMA = Statement(
-    "The result is indeterminate: measure methylmalonic acid (MMA) to confirm or exclude deficiency.",
-    ("afp-2025", "praxis-replacement-2025", "nice-ng239"),
+_CONSIDER_MMA = Statement(
+    "The result is indeterminate. NICE NG239 suggests considering a methylmalonic acid (MMA) test when the person "
+    "has symptoms of deficiency; this ruleset lets MMA decide (above the upper limit: deficient).",
+    ("nice-ng239", "afp-2025"),
 )
+# IM is the seed's route, not the only one the evidence supports.
+_DEFICIENCY_ROUTE = (
+    "B12 deficiency: this ruleset (the seed summary) treats it with intramuscular hydroxocobalamin. The 2025 AFP "
+    "review finds high-dose oral B12 non-inferior to IM for many patients; IM is preferred with neurological "
+    "involvement, severe deficiency or malabsorption."
+)
+_BNF_2021 = Statement(
+    "The BNF's maintenance interval of every 2 to 3 months dates from 2021; before that it advised every 3 months.",
+    ("bnf-hydroxocobalamin",),
+)
+_PENDING_REASON = (
+    "Neurological signs with an indeterminate B12 and no MMA yet: take the MMA sample now and start alternate-day "
+    "loading without waiting for it; when the MMA result is entered it confirms the plan or asks for its review."
+)
+_INDICATION_WORDS = {
+    "deficiency": "B12 deficiency",
+    "ileal_resection": "prophylaxis after distal ileal resection",
+    "bariatric_surgery": "prophylaxis after bariatric surgery",
+}
+
+
+def _combined(intervals: list[MaintenanceInterval]) -> MaintenanceInterval:
+    """Several indications: the shortest interval that applies (smallest min, smallest max), every source."""
+    if len(intervals) == 1:
+        return intervals[0]
+    return MaintenanceInterval(
+        min_months=min(i.min_months for i in intervals),
+        max_months=min(i.max_months for i in intervals),
+        lifelong=any(i.lifelong for i in intervals),
+        citations=tuple(dict.fromkeys(c for i in intervals for c in i.citations)),
+    )
+
+
+def _headline(*, status: str, indications: list[str], pending: bool, neuro: bool, renal_caution: bool) -> str:
+    """One sentence the page leads with; it says what the regimen and the alerts say, never the opposite."""
+    if pending:
+        return (
+            "Neurological signs with an indeterminate B12: take the MMA sample now and start alternate-day IM "
+            "hydroxocobalamin without waiting for the result."
+        )
+    if indications:
+        reasons = [_INDICATION_WORDS[i] for i in indications]
+        if neuro and "deficiency" in indications:
+            reasons[0] += " with neurological involvement"
+        text = "IM hydroxocobalamin is recommended for " + " and ".join(reasons)
+        if renal_caution and "deficiency" in indications:
+            text += ", though the raised MMA may be renal (check the caution)"
+        elif status == INDETERMINATE:
+            text += "; the B12 result itself is indeterminate (an MMA test can decide it)"
+        return text + "."
+    if status == INDETERMINATE:
+        return (
+            "Indeterminate B12: IM hydroxocobalamin is not indicated under this ruleset until an MMA result decides "
+            "(NICE suggests considering MMA when there are symptoms)."
+        )
+    if neuro:
+        return (
+            "IM hydroxocobalamin is not indicated on these results, but the neurological signs need urgent "
+            "specialist advice."
+        )
+    return "IM hydroxocobalamin is not indicated: deficiency is unlikely on these results."
 
 
 def decide(
@@ -423,6 +536,7 @@ def decide(
             m.upper_limit if m.upper_limit is not None else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
         )
         elevated = m.value > mma_limit
+        renal_caution = elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below
         words = (
             "MMA {0:f} {1} is "
             + ("above" if elevated else "not above")
@@ -432,13 +546,24 @@ def decide(
         shown_unit = m.unit.replace("umol", "µmol")
         if status == INDETERMINATE:
             status, basis = (DEFICIENT if elevated else NOT_DEFICIENT), "mma"
-            words += ": deficiency confirmed." if elevated else ": deficiency not confirmed."
+            if renal_caution:
+                words += (
+                    ": deficient under this ruleset, but not confirmed: with eGFR below {3:f} the MMA may be renal."
+                )
+            else:
+                words += ": deficiency confirmed." if elevated else ": deficiency not confirmed."
         else:
             words += "; the B12 result already decided the status."
             if elevated and status == NOT_DEFICIENT:
                 alerts.append(_MMA_DISCORDANT)
-        why.append(Statement(words, th.mma_citations, (m.value, shown_unit, mma_limit.normalize())))
-        if elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below:
+        why.append(
+            Statement(
+                words,
+                (*th.mma_citations, *(rs.egfr_citations if renal_caution else ())),
+                (m.value, shown_unit, mma_limit.normalize(), rs.egfr_renal_below),
+            )
+        )
+        if renal_caution:
             alerts.append(
                 Alert(
                     "mma_renal",
@@ -451,19 +576,14 @@ def decide(
             )
     next_test = "mma" if status == INDETERMINATE else None
     if next_test:
-        why.append(_MEASURE_MMA)
+        why.append(_CONSIDER_MMA)
 
     # 3. Indications: each applies on its own.
     indications: list[str] = []
     deficiency = status == DEFICIENT
     if deficiency:
         indications.append("deficiency")
-        why.append(
-            Statement(
-                "Deficiency is an indication for intramuscular hydroxocobalamin.",
-                rs.deficiency_im_citations,
-            )
-        )
+        why.append(Statement(_DEFICIENCY_ROUTE, rs.deficiency_im_citations))
     ileal = a.ileal_resection_cm > rs.ileal_resection_above_cm
     if ileal:
         indications.append("ileal_resection")
@@ -521,13 +641,10 @@ def decide(
                 (_MaintenanceWords(maintenance, rs),),
             )
         )  # type: ignore[arg-type]
+        if maintenance == rs.maintenance_without_neuro:
+            why.append(_BNF_2021)
     elif intervals:
-        maintenance = MaintenanceInterval(
-            min_months=min(i.min_months for i in intervals),
-            max_months=min(i.max_months for i in intervals),
-            lifelong=any(i.lifelong for i in intervals),
-            citations=tuple(dict.fromkeys(c for i in intervals for c in i.citations)),
-        )
+        maintenance = _combined(intervals)
         why.append(
             Statement(
                 "Maintenance: {0} Several indications apply: the shortest interval is used.",
@@ -556,10 +673,14 @@ def decide(
         why.append(Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg)))
 
     # 6. Warnings the contract names, then the sources' other red flags.
+    # Red flag when folic acid is being given or started; otherwise a caution not to start it alone.
     if status != NOT_DEFICIENT or a.folic_acid:
-        alerts.append(_FOLIC_ACID)
+        alerts.append(_FOLIC_ACID if a.folic_acid else _FOLIC_ACID._replace(level=CAUTION))
+    pending_mma = neuro and next_test == "mma"
     if neuro:
-        alerts.append(_NEURO)
+        alerts.append(_NEURO if im or pending_mma else _NEURO_NOT_DEFICIENT)
+    if neuro or (a.severe and status != DEFICIENT):
+        alerts.append(_NITROUS_OXIDE)
     if a.severe:
         alerts.append(_SEVERE)
         if deficiency:
@@ -577,7 +698,9 @@ def decide(
         )
     if next_test:
         alerts.append(_SAMPLE_FIRST)
-        if neuro or a.severe:
+        if neuro:
+            alerts.append(_INDETERMINATE_NEURO)
+        elif a.severe:
             alerts.append(_INDETERMINATE_SYMPTOMS)
     if im:
         alerts.append(
@@ -614,19 +737,37 @@ def decide(
             "tests": list(mon.tests),
             "homocysteine_target_umol_per_l": _num(target),
             "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
-            "caveats": list(_MONITORING_CAVEATS),
+            "caveats": [c.text for c in _MONITORING_CAVEATS],
         }
+        schedule = Statement(
+            "Monitoring every {0} months until the patient is stable, then every {1} months: serum B12 and total "
+            "homocysteine (target below {2:f} µmol/L).",
+            mon.citations,
+            (mon.every_months_until_stable, mon.every_months_after_stable, target),
+        )
+        monitoring["statements"] = [line.as_dict() for line in (schedule, *_MONITORING_CAVEATS)]
+        monitoring["citations"] = list(
+            dict.fromkeys(c for line in (schedule, *_MONITORING_CAVEATS) for c in line.citations)
+        )
+        why.append(schedule)
+        why.append(_CAVEAT)
+    elif not pending_mma:
+        why.append(_NO_INDICATION)
+
+    pending: PendingTreatment | None = None
+    if pending_mma:
+        pending = PendingTreatment(
+            loading=rs.loading_with_neuro,
+            maintenance=_combined([rs.maintenance_with_neuro, *intervals]),
+            reason=_PENDING_REASON,
+        )
         why.append(
             Statement(
-                "Monitoring every {0} months until the patient is stable, then every {1} months: serum B12 and total "
-                "homocysteine (target below {2:f} µmol/L).",
-                mon.citations,
-                (mon.every_months_until_stable, mon.every_months_after_stable, target),
+                "Treatment pending MMA: {0}",
+                tuple(dict.fromkeys((*_INDETERMINATE_NEURO.citations, *rs.loading_with_neuro.citations))),
+                (_PENDING_REASON,),
             )
         )
-        why.append(_CAVEAT)
-    else:
-        why.append(_NO_INDICATION)
 
     return Recommendation(
         status=status,
@@ -644,4 +785,12 @@ def decide(
         thresholds=th,
         assessment=a,
         mma_limit=mma_limit,
+        headline=_headline(
+            status=status,
+            indications=indications,
+            pending=pending is not None,
+            neuro=neuro,
+            renal_caution=any(alert.code == "mma_renal" for alert in alerts),
+        ),
+        pending_mma=pending,
     )

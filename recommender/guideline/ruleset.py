@@ -199,7 +199,8 @@ SEED_2025 = Ruleset(
     ileal_resection_above_cm=Decimal("20"),
     ileal_resection_citations=("droracle-overview-2025", "praxis-injection-2025"),
     bariatric_citations=("praxis-injection-2025",),
-    deficiency_im_citations=("afp-2025",),
+    # The seed's route for deficiency (IM), beside the reviews that weigh oral against IM.
+    deficiency_im_citations=("afp-2025", "afp-2017"),
     loading_without_neuro=LoadingCourse(
         pattern="three_times_weekly",
         doses_per_week=3,

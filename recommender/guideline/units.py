@@ -31,6 +31,11 @@ HOMOCYSTEINE_UNITS: dict[str, Decimal] = {UMOL_PER_L: Decimal(1)}
 _MICRO = str.maketrans({"µ": "u", "μ": "u"})
 
 
+def shown_unit(unit: str) -> str:
+    """A unit as printed for a reader: µmol/L rather than the contract's ASCII umol/L."""
+    return unit.replace("umol", "µmol")
+
+
 def canonical_unit(spelling: str, allowed: dict[str, Decimal]) -> str | None:
     """The allowed unit this spelling names, or None. Case and the µ/μ/u spelling do not matter."""
     folded = spelling.strip().translate(_MICRO).casefold()
