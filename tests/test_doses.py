@@ -15,6 +15,7 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from recommender import selectors, services
+from recommender.forms import DoseRecordForm
 from recommender.guideline import schedule
 from recommender.models import DoseRecord, TreatmentPlan
 
@@ -58,6 +59,8 @@ def given_fields(on: date, **overrides) -> dict:
         "site": DoseRecord.Site.LEFT_DELTOID,
         "batch": "HX2025-118",
         "expiry": on + timedelta(days=365),
+        "allergy_checked": True,
+        "baseline_sample_taken": True,
     }
     return fields | overrides
 
@@ -83,7 +86,10 @@ def form_post(plan: TreatmentPlan, **overrides) -> dict:
     data = {
         "phase": plan.next_phase,
         "number": str(plan.next_number),
+        "sequence": str(plan.calendar_sequence),
         "outcome": "given",
+        "allergy_checked": "on",
+        "baseline_sample_taken": "on",
         "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         "dose_mg": "1",
         "route": "IM",
@@ -287,14 +293,72 @@ def test_maintenance_month_arithmetic_clamps_to_the_end_of_the_month(
 # A dose is recorded once
 
 
-def test_a_second_post_of_the_same_dose_is_refused_with_a_clear_message(nurse_client, recent_plan):
+def already_recorded(label: str, record: DoseRecord) -> str:
+    """The worklist's message for a refused second recording: which dose, who recorded it and when."""
+    at = timezone.localtime(record.recorded_at)
+    who = record.recorded_by.get_full_name() or record.recorded_by.username
+    return f"{label} was already recorded by {who} at {at:%H:%M}, {at.day} {at:%b %Y}"
+
+
+def test_a_second_post_of_the_same_dose_goes_back_to_the_worklist_saying_who_and_when(nurse_client, recent_plan):
     data = form_post(recent_plan)
     assert nurse_client.post(record_url(recent_plan), data).status_code == 302
-    second = nurse_client.post(record_url(recent_plan), data)  # a double click, or a second tab
-    assert second.status_code == 200
-    assert "already been recorded" in " ".join(second.context["form"].non_field_errors())
-    assert "already been recorded" in second.content.decode()
+    record = DoseRecord.objects.get(plan=recent_plan)
+    for _ in range(2):  # a double click, a second tab, Back and resubmit: never the next dose, however often
+        again = nurse_client.post(record_url(recent_plan), data, follow=True)
+        assert again.redirect_chain == [(reverse("worklist"), 302)]
+        assert already_recorded("Loading 1 of 6", record) in again.content.decode()
+        assert "Nurse_Patel" in again.content.decode()
+        assert "form" not in again.context or not isinstance(again.context.get("form"), DoseRecordForm)
     assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
+    recent_plan.refresh_from_db()
+    assert (recent_plan.next_phase, recent_plan.next_number) == ("loading", 2)
+
+
+def test_a_form_left_open_while_the_plan_changed_is_refused(nurse_client, nurse, clinician, recent_plan):
+    data = form_post(recent_plan)  # opened now, for loading 1
+    services.plan_change_interval(plan=recent_plan, every=3, unit="months", reason="Settled.", by=clinician)
+    response = nurse_client.post(record_url(recent_plan), data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    assert any("changed since this form was opened" in m for m in messages_of(response))
+    assert not DoseRecord.objects.exists()
+    recent_plan.refresh_from_db()
+    with pytest.raises(services.DoseNotDue):
+        services.dose_record(
+            plan=recent_plan,
+            phase="loading",
+            number=1,
+            sequence=int(data["sequence"]),
+            by=nurse,
+            **given_fields(timezone.localdate() - timedelta(days=1)),
+        )
+    assert not DoseRecord.objects.exists()
+
+
+def test_a_form_for_a_dose_recorded_as_missed_since_is_refused(nurse_client, nurse, clinician):
+    """After a missed dose the same or the next number is offered with a new sequence: the old form is stale."""
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)
+    give(plan, nurse)
+    stale = form_post(plan)  # for loading 3, opened before it was recorded as missed
+    missed = services.dose_record(
+        plan=plan, phase="loading", number=3, outcome="missed", reason="Did not attend.", by=nurse
+    )
+    response = nurse_client.post(record_url(plan), stale, follow=True)
+    assert response.redirect_chain == [(reverse("worklist"), 302)]
+    assert already_recorded("Loading 3 of 6", missed) + " (missed" in response.content.decode()
+    assert not plan.doses.filter(phase="loading", number=3, outcome="given").exists()
+    with pytest.raises(services.DoseAlreadyRecorded) as refused:
+        services.dose_record(
+            plan=plan,
+            phase="loading",
+            number=3,
+            sequence=int(stale["sequence"]),
+            by=nurse,
+            **given_fields(timezone.localdate()),
+        )
+    assert refused.value.record == missed
 
 
 @pytest.mark.parametrize(
@@ -303,14 +367,15 @@ def test_a_second_post_of_the_same_dose_is_refused_with_a_clear_message(nurse_cl
 def test_a_tampered_dose_number_gives_a_message_not_a_500(nurse_client, recent_plan, number):
     nurse_client.raise_request_exception = False
     response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, number=number))
-    assert response.status_code == 200
-    assert "already been recorded" in " ".join(response.context["form"].non_field_errors())
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    assert any("nothing was saved" in m.lower() for m in messages_of(response))
     assert not DoseRecord.objects.exists()
 
 
 def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
-    give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
-    with pytest.raises(ValidationError, match="already been recorded"):
+    first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(services.DoseAlreadyRecorded, match="already recorded by Nurse_Patel") as refused:
         services.dose_record(
             plan=recent_plan,
             phase="loading",
@@ -318,6 +383,7 @@ def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
             by=nurse,
             **given_fields(timezone.localdate() - timedelta(days=1)),
         )
+    assert refused.value.record == first
     assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
 
 
@@ -377,7 +443,7 @@ def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(n
     refusals = [o for o in outcomes if isinstance(o, ValidationError)]
     assert len(records) == 1, outcomes
     assert len(refusals) == 1, outcomes
-    assert "already been recorded" in " ".join(refusals[0].messages)
+    assert "already recorded" in " ".join(refusals[0].messages)
     plan.refresh_from_db()
     assert (plan.next_phase, plan.next_number) == ("loading", 2)
 
@@ -494,7 +560,7 @@ def test_clinician_or_admin_ends_neurological_loading(changer, clinician, nurse)
     plan = make_plan(clinician, start=today - timedelta(days=6), neuro=True)
     assert plan.loading_pattern == "alternate_days"
     give(plan, nurse, on=today - timedelta(days=6))
-    give(plan, nurse, on=today - timedelta(days=4))
+    give(plan, nurse, on=today - timedelta(days=4), early_reason="Alternate days kept across the weekend.")
     assert (plan.next_phase, plan.next_number) == ("loading", 3)
     response = client.post(reverse("plan-end-loading", kwargs={"plan_id": plan.pk}), {"on": today.isoformat()})
     assert response.status_code == 302
