@@ -303,8 +303,12 @@ def patient_record_export(*, patient: Patient) -> dict:
                         "batch": d.batch,
                         "expiry": d.expiry.isoformat() if d.expiry else None,
                         "reason": d.reason,
+                        "early_reason": d.early_reason,
+                        "allergy_checked": d.allergy_checked,
+                        "baseline_sample_taken": d.baseline_sample_taken,
                         "entered_in_error": d.entered_in_error,
                         "error_reason": d.error_reason,
+                        "replaced_by": str(d.replaced_by_id) if d.replaced_by_id else None,
                         "recorded_at": d.recorded_at.isoformat(),
                         "history": _history(d.history.all()),
                     }
