@@ -111,7 +111,38 @@ def test_a_refused_second_recording_goes_back_to_the_worklist_saying_who_and_whe
     # Back, then save again: the browser fetches the form anew (now loading 2) and restores what was typed, or
     # shows its old copy (loading 1). Either way, no second dose is given that day, and the nurse is told why.
     page.go_back()
+    assert page.input_value("#id_batch") in ("", "HX2041"), "another dose's batch was filled in"
+    if page.input_value("input[name=number]") != "1":
+        assert page.input_value("#id_batch") == "", "the next dose's form came back filled in"
     page.get_by_role("button", name="Save record").click()
     page.wait_for_load_state()
     expect(page.get_by_text(re.compile("never given on one day|was already recorded by")).first).to_be_visible()
     assert list(DoseRecord.objects.filter(plan=plan)) == [record]
+
+
+def test_a_nurse_corrects_the_batch_of_a_dose_given_and_both_records_stay(page: Page, live_server, nurse, plan):
+    page.set_viewport_size(TABLET)
+    log_in(page, live_server, nurse)
+    page.goto(f"{live_server.url}/plans/{plan.pk}/doses/record/")
+    _fill_first_dose(page, "HX-WRONG")
+    page.get_by_role("button", name="Save record").click()
+    page.wait_for_url(f"{live_server.url}/worklist/")
+
+    page.goto(f"{live_server.url}/plans/{plan.pk}/")
+    page.get_by_role("link", name="Correct details").click()
+    expect(page.get_by_role("heading", name="Correct the details of loading 1 (alternate days)")).to_be_visible()
+    assert _fits_width(page), "the correction form scrolls sideways on a tablet"
+    assert_accessible(page, "the correction form")
+    page.fill("#id_batch", "HX-RIGHT")
+    page.fill("#id_reason", "Batch number mistyped.")
+    page.get_by_role("button", name="Save corrected record").click()
+
+    page.wait_for_url(f"{live_server.url}/plans/{plan.pk}/")
+    expect(page.get_by_role("status").filter(has_text="corrected")).to_be_visible()
+    rows = page.locator("section[aria-labelledby=dose-history] tr[data-dose]")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("HX-RIGHT")
+    expect(rows.nth(1)).to_contain_text("HX-WRONG")
+    expect(rows.nth(1)).to_contain_text("entered in error")
+    old, new = DoseRecord.objects.filter(plan=plan).order_by("recorded_at")
+    assert (old.entered_in_error, old.replaced_by, new.batch) == (True, new, "HX-RIGHT")
