@@ -377,6 +377,7 @@ class DoseCorrectionForm(GivenDetailsForm):
 
     reason = forms.CharField(
         label="What was wrong with the record?",
+        error_messages={"required": "Give the reason the record is wrong."},
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=REASON_MAX_LENGTH,
         help_text=_length_hint(REASON_MAX_LENGTH),
