@@ -344,7 +344,7 @@ class DoseRecordForm(GivenDetailsForm):
         label="Asked about cobalt allergy or hypersensitivity before this first dose", required=False
     )
     baseline_sample_taken = forms.BooleanField(
-        label="Baseline blood sample (B12, full blood count) taken before this first dose", required=False
+        label="Baseline blood sample taken before this first dose", required=False
     )
     reason = forms.CharField(
         label="Reason (if not given)",

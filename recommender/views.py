@@ -299,7 +299,7 @@ def _back_to_worklist(request, plan: TreatmentPlan, refused: services.DoseNotDue
         at = timezone.localtime(record.recorded_at)
         who = record.recorded_by.get_full_name() or record.recorded_by.get_username()
         label = _dose_label(record.phase, record.number, plan.loading_doses)
-        messages.error(
+        messages.warning(  # Bootstrap styles "warning"; an "error" tag has no alert colour here
             request,
             f"{label} was already recorded by {who} at {at:%H:%M}, {at.day} {at:%b %Y} "
             f"({record.get_outcome_display().lower()}). Nothing more was saved.",

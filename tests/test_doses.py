@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -974,3 +975,37 @@ def test_correcting_an_older_dose_leaves_the_latest_record_the_only_one_to_mark_
     with pytest.raises(ValidationError, match="most recent"):
         services.dose_mark_entered_in_error(dose=replacement, reason="Not given.", by=nurse)
     assert selectors.dose_latest_record(plan=plan) == second
+
+
+def _migration_step(name: str):
+    """A function of one of the app's migrations, found by name (migrations are renumbered when merged)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    modules = [m for (app, _), m in loader.disk_migrations.items() if app == "recommender"]
+    [step] = [getattr(sys.modules[m.__module__], name) for m in modules if hasattr(sys.modules[m.__module__], name)]
+    return step
+
+
+def test_the_migration_dates_given_doses_and_leaves_earlier_duplicates_for_review(nurse, clinician):
+    """Records made before the constraint: each live given dose gets its date, except a second one the same day
+    (as the defect allowed), which keeps none so that the constraint can be created over the old data."""
+    from django.apps import apps
+
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first, second = give(plan, nurse), give(plan, nurse)
+    duplicate = DoseRecord.objects.create(
+        plan=plan,
+        phase="loading",
+        number=3,
+        due_date=date(2025, 3, 7),
+        outcome="given",
+        given_at=at(second.given_on, 11),
+        batch="HX1",
+        expiry=date(2026, 1, 1),
+        recorded_by=nurse,
+    )
+    DoseRecord.objects.update(given_on=None)
+    _migration_step("fill_given_on")(apps, None)
+    dates = dict(DoseRecord.objects.values_list("pk", "given_on"))
+    assert dates == {first.pk: first.given_on, second.pk: second.given_on, duplicate.pk: None}
