@@ -241,7 +241,8 @@ class TreatmentPlan(models.Model):
 
 
 class DoseRecord(models.Model):
-    """One scheduled dose, recorded as given or not given. Never deleted: a mistake is marked entered in error."""
+    """One scheduled dose, recorded as given or not given. Never deleted: a mistake is marked entered in error,
+    and a given dose whose details were wrong is replaced by a corrected record that the old one links to."""
 
     class Phase(models.TextChoices):
         LOADING = "loading", "Loading"
@@ -268,16 +269,35 @@ class DoseRecord(models.Model):
     due_date = models.DateField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     given_at = models.DateTimeField(null=True, blank=True)
+    # The clinic's local date of given_at, set by the services: the database refuses two given doses on one day.
+    given_on = models.DateField(null=True, blank=True)
     dose_mg = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     route = models.CharField(max_length=8, blank=True)
     site = models.CharField(max_length=16, choices=Site.choices, blank=True)
     batch = models.CharField(max_length=40, blank=True)
     expiry = models.DateField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    early_reason = models.CharField(
+        "reason for giving early", max_length=REASON_MAX_LENGTH, blank=True, help_text="Given before its due date."
+    )
+    allergy_checked = models.BooleanField(
+        "cobalt allergy or hypersensitivity asked about", default=False, help_text="Before the plan's first dose."
+    )
+    baseline_sample_taken = models.BooleanField(
+        "baseline blood sample taken", default=False, help_text="Before the plan's first dose."
+    )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
     entered_in_error = models.BooleanField(default=False)
     error_reason = models.TextField(blank=True)
+    replaced_by = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaces",
+        help_text="The corrected record of the same dose, when this one was given with wrong details.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -292,6 +312,15 @@ class DoseRecord(models.Model):
                 name="given_dose_has_time_batch_expiry",
             ),
             models.CheckConstraint(condition=Q(outcome="given") | ~Q(reason=""), name="dose_not_given_has_reason"),
+            # Never two given doses of one plan on one calendar day, whoever records them.
+            models.UniqueConstraint(
+                fields=["plan", "given_on"],
+                condition=Q(outcome="given", entered_in_error=False),
+                name="one_given_dose_per_plan_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(replaced_by__isnull=True) | Q(entered_in_error=True), name="replaced_dose_entered_in_error"
+            ),
         ]
         indexes = [models.Index(fields=["plan", "phase", "number"], name="dose_plan_slot")]
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Case, Max, Q, QuerySet, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -131,8 +131,42 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
     )
 
 
+def _in_dose_order(doses: QuerySet[DoseRecord]) -> QuerySet[DoseRecord]:
+    """Loading before maintenance, by number; a dose recorded more than once (not given, then given; a
+    correction) in the order recorded."""
+    maintenance_last = Case(When(phase=DoseRecord.Phase.MAINTENANCE, then=1), default=0)
+    return doses.alias(phase_rank=maintenance_last).order_by("phase_rank", "number", "recorded_at")
+
+
 def plan_doses(*, plan: TreatmentPlan) -> QuerySet[DoseRecord]:
-    return plan.doses.select_related("recorded_by").order_by("-recorded_at")
+    """The plan's records, latest dose first; a correction just above the record it replaced."""
+    return _in_dose_order(plan.doses.select_related("recorded_by")).reverse()
+
+
+def dose_latest_record(*, plan: TreatmentPlan, phase: str | None = None, number: int | None = None):
+    """The plan's latest live record in the order of the course (of one dose, when phase and number are given)."""
+    doses = plan.doses.filter(entered_in_error=False).select_related("recorded_by")
+    if phase is not None:
+        doses = doses.filter(phase=phase, number=number)
+    return _in_dose_order(doses).last()
+
+
+def plan_first_dose_due(*, plan: TreatmentPlan) -> bool:
+    """No dose of the plan has been given yet (records entered in error do not count)."""
+    return not plan.doses.filter(outcome=DoseRecord.Outcome.GIVEN, entered_in_error=False).exists()
+
+
+def _record_day(record: DoseRecord) -> date:
+    return timezone.localdate(record.given_at or record.recorded_at)
+
+
+def dose_neighbours(*, record: DoseRecord) -> tuple[date | None, date | None]:
+    """The dates of the live records just before and just after ``record`` in the course."""
+    live = list(_in_dose_order(record.plan.doses.filter(entered_in_error=False)))
+    at = next(i for i, r in enumerate(live) if r.pk == record.pk)
+    before = _record_day(live[at - 1]) if at > 0 else None
+    after = _record_day(live[at + 1]) if at + 1 < len(live) else None
+    return before, after
 
 
 def clinic_days() -> frozenset[int]:
@@ -296,8 +330,12 @@ def patient_record_export(*, patient: Patient) -> dict:
                         "batch": d.batch,
                         "expiry": d.expiry.isoformat() if d.expiry else None,
                         "reason": d.reason,
+                        "early_reason": d.early_reason,
+                        "allergy_checked": d.allergy_checked,
+                        "baseline_sample_taken": d.baseline_sample_taken,
                         "entered_in_error": d.entered_in_error,
                         "error_reason": d.error_reason,
+                        "replaced_by": str(d.replaced_by_id) if d.replaced_by_id else None,
                         "recorded_at": d.recorded_at.isoformat(),
                         "history": _history(d.history.all()),
                     }

@@ -23,6 +23,7 @@ urlpatterns = [
     path("plans/<uuid:plan_id>/calendar.ics", views.plan_ics, name="plan-ics"),
     path("plans/<uuid:plan_id>/doses/record/", views.dose_record, name="dose-record"),
     path("doses/<uuid:dose_id>/entered-in-error/", views.dose_entered_in_error, name="dose-error"),
+    path("doses/<uuid:dose_id>/correct/", views.dose_correct, name="dose-correct"),
     path("worklist/", views.worklist, name="worklist"),
     path("account/calendar-feed/", views.calendar_feed_settings, name="calendar-feed"),
     path("feeds/worklist/<str:token>.ics", views.worklist_feed, name="worklist-feed"),

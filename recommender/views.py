@@ -22,6 +22,7 @@ from . import calendars, charts, selectors, services
 from .forms import (
     AssessmentForm,
     DateForm,
+    DoseCorrectionForm,
     DoseRecordForm,
     IntervalChangeForm,
     MarkStableForm,
@@ -31,7 +32,7 @@ from .forms import (
     PlanForm,
     ReasonForm,
 )
-from .models import AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
+from .models import REASON_MAX_LENGTH, AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
 
 WORKLIST_DAYS_AHEAD = 7
 WORKLIST_PAGE_SIZE = 50
@@ -225,6 +226,8 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": _can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
             "doses": selectors.plan_doses(plan=plan),
+            "latest_dose": selectors.dose_latest_record(plan=plan),
+            "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),
             "interval_form": IntervalChangeForm(
                 initial={"every": plan.maintenance_every, "unit": plan.maintenance_unit}
@@ -298,6 +301,35 @@ def _dose_label(phase: str, number: int | None, loading_doses: int | None) -> st
     return f"Maintenance {number}"
 
 
+def _dose_identity(request, plan: TreatmentPlan) -> tuple[str, int, int]:
+    """Which dose a form is for: the one due when it was opened (posted back with it), or the one due now."""
+    if request.method != "POST":
+        return plan.next_phase, plan.next_number, plan.calendar_sequence
+
+    def whole(name: str) -> int:
+        raw = request.POST.get(name, "")
+        return int(raw) if raw.isascii() and raw.isdigit() else -1
+
+    return request.POST.get("phase", ""), whole("number"), whole("sequence")
+
+
+def _back_to_worklist(request, plan: TreatmentPlan, refused: services.DoseNotDue) -> HttpResponse:
+    """A stale form (Back, a second tab, a double click) goes back to the worklist saying what happened."""
+    if isinstance(refused, services.DoseAlreadyRecorded):
+        record = refused.record
+        at = timezone.localtime(record.recorded_at)
+        who = record.recorded_by.get_full_name() or record.recorded_by.get_username()
+        label = _dose_label(record.phase, record.number, plan.loading_doses)
+        messages.warning(  # Bootstrap styles "warning"; an "error" tag has no alert colour here
+            request,
+            f"{label} was already recorded by {who} at {at:%H:%M}, {at.day} {at:%b %Y} "
+            f"({record.get_outcome_display().lower()}). Nothing more was saved.",
+        )
+    else:
+        messages.warning(request, " ".join(refused.messages))
+    return redirect("worklist")
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("recommender.record_dose", raise_exception=True)
 def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
@@ -305,26 +337,25 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     if plan.status != TreatmentPlan.Status.ACTIVE or plan.next_due_on is None:
         messages.error(request, "This plan is not active: there is no dose to record.")
         return redirect("worklist")
-    form = DoseRecordForm(request.POST or None)
-    phase = request.POST.get("phase", "")
-    number = request.POST.get("number", "")
+    phase, number, sequence = _dose_identity(request, plan)
+    if (phase, number, sequence) != (plan.next_phase, plan.next_number, plan.calendar_sequence):
+        recorded = selectors.dose_latest_record(plan=plan, phase=phase, number=number)
+        refused = services.DoseAlreadyRecorded(recorded) if recorded else services.DoseNotDue(services.DOSE_NOT_DUE)
+        return _back_to_worklist(request, plan, refused)
+    form = DoseRecordForm(
+        request.POST or None, first_dose=selectors.plan_first_dose_due(plan=plan), due_on=plan.next_due_on
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.dose_record(
-                plan=plan,
-                phase=phase,
-                number=int(number) if number.isascii() and number.isdigit() else 0,
-                by=request.user,
-                **form.cleaned_data,
+                plan=plan, phase=phase, number=number, sequence=sequence, by=request.user, **form.cleaned_data
             )
+        except services.DoseNotDue as refused:
+            return _back_to_worklist(request, plan, refused)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.error_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error)
+            _add_service_errors(form, error)
         else:
-            label = _dose_label(phase, int(number), plan.loading_doses)
+            label = _dose_label(phase, number, plan.loading_doses)
             messages.success(request, f"{label} for {plan.patient.hospital_number} recorded.")
             return redirect(_safe_next(request) or reverse("worklist"))
     return render(
@@ -334,10 +365,21 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "form": form,
-            "dose_label": _dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
+            "dose_label": _dose_label(phase, number, plan.loading_doses),
+            "identity": {"phase": phase, "number": number, "sequence": sequence},
+            "today": timezone.localdate(),
             "next": _safe_next(request),
         },
     )
+
+
+def _add_service_errors(form, error: ValidationError) -> None:
+    """A service's refusal, each message beside the field it names (or above the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
 
 
 def _safe_next(request) -> str:
@@ -346,13 +388,49 @@ def _safe_next(request) -> str:
     return target if url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/") else ""
 
 
+@require_http_methods(["GET", "POST"])
+@permission_required("recommender.record_dose", raise_exception=True)
+def dose_correct(request: HtmxHttpRequest, dose_id) -> HttpResponse:
+    """A dose given with wrong details: the nurse records the right ones; the old record is kept."""
+    dose = get_object_or_404(DoseRecord.objects.select_related("plan__patient", "recorded_by"), pk=dose_id)
+    plan = dose.plan
+    if dose.entered_in_error or dose.outcome != DoseRecord.Outcome.GIVEN or plan.status != TreatmentPlan.Status.ACTIVE:
+        messages.error(request, "Only the standing record of a dose given, on an active plan, can be corrected.")
+        return redirect("plan-detail", plan_id=plan.pk)
+    initial = {
+        "given_at": dose.given_at,
+        "dose_mg": dose.dose_mg,
+        "route": dose.route,
+        "site": dose.site,
+        "batch": dose.batch,
+        "expiry": dose.expiry,
+        "early_reason": dose.early_reason,
+    }
+    form = DoseCorrectionForm(request.POST or None, initial=initial, due_on=dose.due_date)
+    label = _dose_label(dose.phase, dose.number, plan.loading_doses)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dose_correct(dose=dose, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, f"{label} corrected; the earlier record is kept, marked entered in error.")
+            return redirect("plan-detail", plan_id=plan.pk)
+    return render(
+        request,
+        "recommender/dose_correct.html",
+        {"plan": plan, "patient": plan.patient, "dose": dose, "form": form, "dose_label": label},
+    )
+
+
 @require_POST
 @permission_required("recommender.record_dose", raise_exception=True)
 def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
+    """A record of a dose that was never given: kept, marked entered in error; the dose falls due again."""
     dose = get_object_or_404(DoseRecord.objects.select_related("plan"), pk=dose_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the reason the record is wrong.")
+        messages.error(request, " ".join(f"Reason: {message}" for message in form.errors["reason"]))
     else:
         try:
             services.dose_mark_entered_in_error(dose=dose, reason=form.cleaned_data["reason"], by=request.user)

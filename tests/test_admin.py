@@ -63,6 +63,8 @@ def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", 
         phase=plan.next_phase,
         number=plan.next_number,
         outcome="given",
+        allergy_checked=True,  # the first-dose checks (asked, sample taken)
+        baseline_sample_taken=True,
         given_at=timezone.now() - timedelta(minutes=5),
         dose_mg=Decimal(1),
         route="IM",

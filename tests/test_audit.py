@@ -158,6 +158,8 @@ def test_dose_record(clinician, nurse):
         phase=plan.next_phase,
         number=plan.next_number,
         outcome="given",
+        allergy_checked=True,  # the first-dose checks (asked, sample taken)
+        baseline_sample_taken=True,
         given_at=timezone.now(),
         dose_mg=Decimal(1),
         route="IM",

@@ -54,7 +54,7 @@ def make_plan(by, *, start: date, neuro=False, every=2, unit="months", individua
     return plan
 
 
-def give(plan: TreatmentPlan, by, on: date | None = None):
+def give(plan: TreatmentPlan, by, on: date | None = None, **extra):
     plan.refresh_from_db()
     on = on or plan.next_due_on
     record = services.dose_record(
@@ -62,6 +62,8 @@ def give(plan: TreatmentPlan, by, on: date | None = None):
         phase=plan.next_phase,
         number=plan.next_number,
         outcome="given",
+        allergy_checked=True,  # the first-dose checks (asked, sample taken)
+        baseline_sample_taken=True,
         given_at=timezone.make_aware(datetime.combine(on, time(10))),
         dose_mg=Decimal(1),
         route="IM",
@@ -69,6 +71,7 @@ def give(plan: TreatmentPlan, by, on: date | None = None):
         batch="HX2025-118",
         expiry=on + timedelta(days=365),
         by=by,
+        **extra,
     )
     plan.refresh_from_db()
     return record
@@ -250,7 +253,7 @@ def test_maintenance_rrule_for_individualised_weeks_and_days(clinician_client, c
     plan = make_plan(clinician, start=date(2024, 12, 2), every=every, unit=unit, individualised=True)
     while plan.next_phase == "loading":
         give(plan, nurse)
-    give(plan, nurse, on=date(2025, 1, 31))
+    give(plan, nurse, on=date(2025, 1, 31), early_reason="Symptoms back before it was due.")
     event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
     assert event["RRULE"]["FREQ"] == ["WEEKLY" if unit == "weeks" else "DAILY"]
     until = start_of(event) + relativedelta(years=2)
@@ -386,6 +389,8 @@ def test_month_view_places_a_dose_on_the_clinics_local_date(settings, nurse_clie
         phase="loading",
         number=1,
         outcome="given",
+        allergy_checked=True,  # the first-dose checks (asked, sample taken)
+        baseline_sample_taken=True,
         given_at=datetime(2025, 3, 3, 19, 30, tzinfo=UTC),  # 08:30 on 4 March in Auckland
         dose_mg=Decimal(1),
         route="IM",

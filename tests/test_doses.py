@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,8 +16,11 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from recommender import selectors, services
+from recommender.forms import DoseRecordForm
 from recommender.guideline import schedule
 from recommender.models import DoseRecord, TreatmentPlan
+from recommender.roles import NURSE
+from tests.conftest import make_user
 
 NON_NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": False}
 NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True}
@@ -58,6 +62,8 @@ def given_fields(on: date, **overrides) -> dict:
         "site": DoseRecord.Site.LEFT_DELTOID,
         "batch": "HX2025-118",
         "expiry": on + timedelta(days=365),
+        "allergy_checked": True,
+        "baseline_sample_taken": True,
     }
     return fields | overrides
 
@@ -83,7 +89,10 @@ def form_post(plan: TreatmentPlan, **overrides) -> dict:
     data = {
         "phase": plan.next_phase,
         "number": str(plan.next_number),
+        "sequence": str(plan.calendar_sequence),
         "outcome": "given",
+        "allergy_checked": "on",
+        "baseline_sample_taken": "on",
         "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         "dose_mg": "1",
         "route": "IM",
@@ -287,14 +296,72 @@ def test_maintenance_month_arithmetic_clamps_to_the_end_of_the_month(
 # A dose is recorded once
 
 
-def test_a_second_post_of_the_same_dose_is_refused_with_a_clear_message(nurse_client, recent_plan):
+def already_recorded(label: str, record: DoseRecord) -> str:
+    """The worklist's message for a refused second recording: which dose, who recorded it and when."""
+    at = timezone.localtime(record.recorded_at)
+    who = record.recorded_by.get_full_name() or record.recorded_by.username
+    return f"{label} was already recorded by {who} at {at:%H:%M}, {at.day} {at:%b %Y}"
+
+
+def test_a_second_post_of_the_same_dose_goes_back_to_the_worklist_saying_who_and_when(nurse_client, recent_plan):
     data = form_post(recent_plan)
     assert nurse_client.post(record_url(recent_plan), data).status_code == 302
-    second = nurse_client.post(record_url(recent_plan), data)  # a double click, or a second tab
-    assert second.status_code == 200
-    assert "already been recorded" in " ".join(second.context["form"].non_field_errors())
-    assert "already been recorded" in second.content.decode()
+    record = DoseRecord.objects.get(plan=recent_plan)
+    for _ in range(2):  # a double click, a second tab, Back and resubmit: never the next dose, however often
+        again = nurse_client.post(record_url(recent_plan), data, follow=True)
+        assert again.redirect_chain == [(reverse("worklist"), 302)]
+        assert already_recorded("Loading 1 of 6", record) in again.content.decode()
+        assert "Nurse_Patel" in again.content.decode()
+        assert "form" not in again.context or not isinstance(again.context.get("form"), DoseRecordForm)
     assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
+    recent_plan.refresh_from_db()
+    assert (recent_plan.next_phase, recent_plan.next_number) == ("loading", 2)
+
+
+def test_a_form_left_open_while_the_plan_changed_is_refused(nurse_client, nurse, clinician, recent_plan):
+    data = form_post(recent_plan)  # opened now, for loading 1
+    services.plan_change_interval(plan=recent_plan, every=3, unit="months", reason="Settled.", by=clinician)
+    response = nurse_client.post(record_url(recent_plan), data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    assert any("changed since this form was opened" in m for m in messages_of(response))
+    assert not DoseRecord.objects.exists()
+    recent_plan.refresh_from_db()
+    with pytest.raises(services.DoseNotDue):
+        services.dose_record(
+            plan=recent_plan,
+            phase="loading",
+            number=1,
+            sequence=int(data["sequence"]),
+            by=nurse,
+            **given_fields(timezone.localdate() - timedelta(days=1)),
+        )
+    assert not DoseRecord.objects.exists()
+
+
+def test_a_form_for_a_dose_recorded_as_missed_since_is_refused(nurse_client, nurse, clinician):
+    """After a missed dose the same or the next number is offered with a new sequence: the old form is stale."""
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)
+    give(plan, nurse)
+    stale = form_post(plan)  # for loading 3, opened before it was recorded as missed
+    missed = services.dose_record(
+        plan=plan, phase="loading", number=3, outcome="missed", reason="Did not attend.", by=nurse
+    )
+    response = nurse_client.post(record_url(plan), stale, follow=True)
+    assert response.redirect_chain == [(reverse("worklist"), 302)]
+    assert already_recorded("Loading 3 of 6", missed) + " (missed" in response.content.decode()
+    assert not plan.doses.filter(phase="loading", number=3, outcome="given").exists()
+    with pytest.raises(services.DoseAlreadyRecorded) as refused:
+        services.dose_record(
+            plan=plan,
+            phase="loading",
+            number=3,
+            sequence=int(stale["sequence"]),
+            by=nurse,
+            **given_fields(timezone.localdate()),
+        )
+    assert refused.value.record == missed
 
 
 @pytest.mark.parametrize(
@@ -303,14 +370,15 @@ def test_a_second_post_of_the_same_dose_is_refused_with_a_clear_message(nurse_cl
 def test_a_tampered_dose_number_gives_a_message_not_a_500(nurse_client, recent_plan, number):
     nurse_client.raise_request_exception = False
     response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, number=number))
-    assert response.status_code == 200
-    assert "already been recorded" in " ".join(response.context["form"].non_field_errors())
+    assert response.status_code == 302
+    assert response["Location"] == reverse("worklist")
+    assert any("nothing was saved" in m.lower() for m in messages_of(response))
     assert not DoseRecord.objects.exists()
 
 
 def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
-    give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
-    with pytest.raises(ValidationError, match="already been recorded"):
+    first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    with pytest.raises(services.DoseAlreadyRecorded, match="already recorded by Nurse_Patel") as refused:
         services.dose_record(
             plan=recent_plan,
             phase="loading",
@@ -318,6 +386,7 @@ def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
             by=nurse,
             **given_fields(timezone.localdate() - timedelta(days=1)),
         )
+    assert refused.value.record == first
     assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
 
 
@@ -342,42 +411,67 @@ only_postgresql = pytest.mark.skipif(
 )
 
 
-@only_postgresql
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(nurse, clinician):
+def at_once(*calls) -> list[object]:
+    """Run the calls in threads released together; each one's result or exception, in the order given."""
     from django.db import connections
 
-    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
-    day = timezone.localdate() - timedelta(days=1)
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
-    lock = threading.Lock()
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
 
-    def attempt():
+    def attempt(index, call):
         try:
             barrier.wait(timeout=10)
-            record = services.dose_record(plan=plan, phase="loading", number=1, by=nurse, **given_fields(day))
-            result: object = record
-        except Exception as error:  # recorded for the assertions below, whatever it is
-            result = error
+            outcomes[index] = call()
+        except Exception as error:  # recorded for the assertions, whatever it is
+            outcomes[index] = error
         finally:
             connections.close_all()
-        with lock:
-            outcomes.append(result)
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    threads = [threading.Thread(target=attempt, args=(i, call)) for i, call in enumerate(calls)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
+    return outcomes
 
-    assert DoseRecord.objects.filter(plan=plan).count() == 1
+
+@only_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(nurse, clinician, django_user_model):
+    other_nurse = make_user(django_user_model, "nurse_okoro", NURSE)
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
+    day = timezone.localdate() - timedelta(days=1)
+    opened = (plan.next_phase, plan.next_number, plan.calendar_sequence)  # both open the form for loading 1
+
+    def record(by, identity, **extra):
+        phase, number, sequence = identity
+        return lambda: services.dose_record(
+            plan=plan, phase=phase, number=number, sequence=sequence, by=by, **given_fields(day, **extra)
+        )
+
+    outcomes = at_once(record(nurse, opened), record(other_nurse, opened))
     records = [o for o in outcomes if isinstance(o, DoseRecord)]
-    refusals = [o for o in outcomes if isinstance(o, ValidationError)]
-    assert len(records) == 1, outcomes
-    assert len(refusals) == 1, outcomes
-    assert "already been recorded" in " ".join(refusals[0].messages)
+    refusals = [o for o in outcomes if isinstance(o, services.DoseAlreadyRecorded)]
+    assert (len(records), len(refusals)) == (1, 1), outcomes
+    assert refusals[0].record == records[0]
+    assert "already recorded by" in " ".join(refusals[0].messages)
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number) == ("loading", 2)
+
+    # Each tries again: one replays the old form, the other records the dose now offered, on the same day.
+    now_due = (plan.next_phase, plan.next_number, plan.calendar_sequence)
+    early = {"early_reason": "Asked to have it today."}
+    outcomes = at_once(record(nurse, opened), record(other_nurse, now_due, **early))
+    assert isinstance(outcomes[0], services.DoseAlreadyRecorded), outcomes
+    assert isinstance(outcomes[1], ValidationError), outcomes
+    assert "never given on one day" in " ".join(outcomes[1].message_dict["given_at"])
+    # And both record the dose now offered at once, on the same day.
+    outcomes = at_once(record(nurse, now_due, **early), record(other_nurse, now_due, **early))
+    assert all(isinstance(o, ValidationError) for o in outcomes), outcomes
+
+    assert plan.doses.filter(outcome="given", given_on=day, entered_in_error=False).count() == 1
+    assert plan.doses.count() == 1
     plan.refresh_from_db()
     assert (plan.next_phase, plan.next_number) == ("loading", 2)
 
@@ -494,7 +588,7 @@ def test_clinician_or_admin_ends_neurological_loading(changer, clinician, nurse)
     plan = make_plan(clinician, start=today - timedelta(days=6), neuro=True)
     assert plan.loading_pattern == "alternate_days"
     give(plan, nurse, on=today - timedelta(days=6))
-    give(plan, nurse, on=today - timedelta(days=4))
+    give(plan, nurse, on=today - timedelta(days=4), early_reason="Alternate days kept across the weekend.")
     assert (plan.next_phase, plan.next_number) == ("loading", 3)
     response = client.post(reverse("plan-end-loading", kwargs={"plan_id": plan.pk}), {"on": today.isoformat()})
     assert response.status_code == 302
@@ -613,3 +707,310 @@ def test_change_interval_outside_the_guideline_is_individualised_within_the_limi
     assert any("longer" in m for m in messages_of(response))
     plan.refresh_from_db()
     assert (plan.maintenance_every, plan.maintenance_unit) == (4, "weeks")
+
+
+# Dose-timing safety: one given dose a day, early doses, the first dose
+
+
+def test_two_given_doses_of_one_plan_on_one_day_are_refused_by_the_service(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first = give(plan, nurse, on=date(2025, 3, 3))
+    with pytest.raises(ValidationError) as refused:
+        give(plan, nurse, given_at=at(date(2025, 3, 3), 15), early_reason="Patient travelling.")
+    message = " ".join(refused.value.message_dict["given_at"])
+    assert "never given on one day" in message
+    assert "Loading dose 1" in message and "Nurse_Patel" in message
+    assert list(plan.doses.all()) == [first]
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number) == ("loading", 2)
+
+
+def test_the_database_refuses_two_given_doses_of_one_plan_on_one_day(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first = give(plan, nurse, on=date(2025, 3, 3))
+    assert first.given_on == date(2025, 3, 3)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DoseRecord.objects.create(  # bypassing the service, as a script or a bug might
+            plan=plan,
+            phase="loading",
+            number=2,
+            due_date=date(2025, 3, 5),
+            outcome="given",
+            given_at=at(date(2025, 3, 3), 16),
+            given_on=date(2025, 3, 3),
+            batch="HX1",
+            expiry=date(2026, 1, 1),
+            recorded_by=nurse,
+        )
+    assert plan.doses.count() == 1
+
+
+def test_the_given_date_is_the_clinics_local_date(settings, nurse, clinician):
+    settings.TIME_ZONE = "Pacific/Auckland"
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    record = give(plan, nurse, given_at=datetime(2025, 3, 3, 19, 30, tzinfo=UTC))  # 08:30 on 4 March there
+    assert record.given_on == date(2025, 3, 4)
+
+
+def test_the_next_dose_on_the_same_day_through_the_form_names_the_field(nurse_client, nurse, recent_plan):
+    """The defect: after a dose was saved, the next dose's form accepted a second injection the same minute."""
+    data = form_post(recent_plan)
+    assert nurse_client.post(record_url(recent_plan), data).status_code == 302
+    recent_plan.refresh_from_db()
+    response = nurse_client.post(
+        record_url(recent_plan), form_post(recent_plan, given_at=data["given_at"], early_reason="Wants it done.")
+    )
+    assert response.status_code == 200
+    assert "never given on one day" in " ".join(response.context["form"].errors["given_at"])
+    assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
+
+
+def finish_loading(plan, nurse) -> None:
+    while plan.next_phase == "loading":
+        give(plan, nurse)
+
+
+def test_an_early_dose_needs_a_reason_kept_in_the_record_and_its_history(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    finish_loading(plan, nurse)
+    due = plan.next_due_on
+    early = due - timedelta(days=4)
+    with pytest.raises(ValidationError) as refused:
+        give(plan, nurse, on=early)
+    assert "early" in " ".join(refused.value.message_dict["early_reason"])
+    assert due.strftime("%b %Y") in " ".join(refused.value.message_dict["early_reason"])
+    assert not plan.doses.filter(phase="maintenance").exists()
+    record = give(plan, nurse, on=early, early_reason="On holiday the week it is due.")
+    assert record.early_reason == "On holiday the week it is due."
+    assert record.history.get().early_reason == "On holiday the week it is due."
+    on_time = give(plan, nurse, early_reason="Typed by mistake.")  # on its due date: no reason is kept
+    assert on_time.early_reason == ""
+
+
+def test_the_dose_form_asks_for_an_early_reason_only_before_the_due_date(nurse_client, nurse, clinician):
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=120))
+    finish_loading(plan, nurse)
+    assert plan.next_due_on < timezone.localdate()
+    page = nurse_client.get(record_url(plan)).content.decode()
+    assert 'name="early_reason"' not in page  # maintenance 1 is overdue
+    give(plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    page = nurse_client.get(record_url(plan)).content.decode()
+    assert "not due until" in page
+    assert 'name="early_reason"' in page
+    response = nurse_client.post(record_url(plan), form_post(plan))
+    assert response.status_code == 200
+    assert "early_reason" in response.context["form"].errors
+    response = nurse_client.post(record_url(plan), form_post(plan, early_reason="Flying abroad for three months."))
+    assert response.status_code == 302
+    assert plan.doses.get(phase="maintenance", number=2).early_reason == "Flying abroad for three months."
+
+
+@pytest.mark.parametrize("missing", ["allergy_checked", "baseline_sample_taken"])
+def test_the_first_dose_needs_the_allergy_question_and_the_baseline_sample(nurse, nurse_client, recent_plan, missing):
+    with pytest.raises(ValidationError) as refused:
+        give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1), **{missing: False})
+    assert list(refused.value.message_dict) == [missing]
+    assert not DoseRecord.objects.exists()
+
+    data = form_post(recent_plan)
+    del data[missing]
+    response = nurse_client.post(record_url(recent_plan), data)
+    assert response.status_code == 200
+    assert missing in response.context["form"].errors
+    assert not DoseRecord.objects.exists()
+
+
+def test_the_first_dose_questions_are_asked_on_the_first_dose_only(nurse_client, nurse, recent_plan):
+    page = nurse_client.get(record_url(recent_plan)).content.decode()
+    assert 'name="allergy_checked"' in page and 'name="baseline_sample_taken"' in page
+    assert "cobalt allergy" in page
+    first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    assert (first.allergy_checked, first.baseline_sample_taken) == (True, True)
+    page = nurse_client.get(record_url(recent_plan)).content.decode()
+    assert 'name="allergy_checked"' not in page and 'name="baseline_sample_taken"' not in page
+    # A dose not given is no first dose: the questions wait for the dose that is given.
+    services.dose_mark_entered_in_error(dose=first, reason="Wrong patient.", by=nurse)
+    assert 'name="allergy_checked"' in nurse_client.get(record_url(recent_plan)).content.decode()
+
+
+def test_free_text_shows_its_limit_and_too_long_is_not_called_missing(nurse_client, nurse, recent_plan):
+    page = nurse_client.get(record_url(recent_plan)).content.decode()
+    assert "Up to 40 characters." in page and "Up to 500 characters." in page
+    response = nurse_client.post(record_url(recent_plan), form_post(recent_plan, batch="B" * 41))
+    assert "at most 40 characters" in " ".join(response.context["form"].errors["batch"])
+    dose = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
+    response = nurse_client.post(reverse("dose-error", kwargs={"dose_id": dose.pk}), {"reason": "x" * 501})
+    [message] = messages_of(response)
+    assert "at most 500 characters" in message
+    assert "Give the reason" not in message
+    with pytest.raises(ValidationError) as refused:
+        services.dose_mark_entered_in_error(dose=dose, reason="x" * 501, by=nurse)
+    assert "At most 500 characters" in " ".join(refused.value.message_dict["reason"])
+    dose.refresh_from_db()
+    assert dose.entered_in_error is False
+
+
+# Corrections that keep the truth
+
+
+def correct_url(dose) -> str:
+    return reverse("dose-correct", kwargs={"dose_id": dose.pk})
+
+
+def correction_post(dose, **overrides) -> dict:
+    data = {
+        "given_at": timezone.localtime(dose.given_at).strftime("%Y-%m-%dT%H:%M"),
+        "dose_mg": "1",
+        "route": "IM",
+        "site": dose.site,
+        "batch": dose.batch,
+        "expiry": dose.expiry.isoformat(),
+        "reason": "Batch number mistyped.",
+    }
+    return data | overrides
+
+
+def test_correcting_a_given_dose_keeps_the_old_record_and_does_not_requeue_it(nurse_client, nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first = give(plan, nurse, batch="HX-WRONG")
+    give(plan, nurse)
+    before = (plan.next_phase, plan.next_number, plan.next_due_on)
+    page = nurse_client.get(reverse("plan-detail", kwargs={"plan_id": plan.pk})).content.decode()
+    assert "Correct details" in page and "Not given — entered in error" in page
+
+    response = nurse_client.post(correct_url(first), correction_post(first, batch="HX-RIGHT", site="right_thigh"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("plan-detail", kwargs={"plan_id": plan.pk})
+    assert any("corrected" in m for m in messages_of(response))
+    first.refresh_from_db()
+    new = first.replaced_by
+    assert first.entered_in_error is True
+    assert first.error_reason == "Batch number mistyped."
+    assert (first.batch, first.site) == ("HX-WRONG", "left_deltoid")  # the old record is kept as it was
+    assert (new.phase, new.number, new.outcome, new.batch, new.site) == (
+        "loading",
+        1,
+        "given",
+        "HX-RIGHT",
+        "right_thigh",
+    )
+    assert (new.given_at, new.due_date, new.recorded_by) == (first.given_at, first.due_date, nurse)
+    assert new.entered_in_error is False
+    assert (new.allergy_checked, new.baseline_sample_taken) == (True, True)
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == before
+    assert plan.doses.filter(entered_in_error=False, phase="loading", number=1).count() == 1
+    reasons = [h.history_change_reason for h in first.history.order_by("history_date")]
+    assert reasons == [None, "entered in error: details corrected", "replaced by the corrected record"]
+    assert new.history.get().history_user == nurse
+
+    page = nurse_client.get(reverse("plan-detail", kwargs={"plan_id": plan.pk})).content.decode()
+    assert "HX-WRONG" in page and "HX-RIGHT" in page and "replaced by the corrected record" in page
+
+
+def test_a_corrected_time_moves_the_next_dose_with_it(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    finish_loading(plan, nurse)
+    maintenance = give(plan, nurse, on=date(2025, 5, 20))
+    assert plan.next_due_on == schedule.add_months(date(2025, 5, 20), 2)
+    services.dose_correct(
+        dose=maintenance,
+        reason="Given the day before; entered late.",
+        **{k: v for k, v in given_fields(date(2025, 5, 19)).items() if k in CORRECTABLE},
+        by=nurse,
+    )
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number) == ("maintenance", 2)
+    assert plan.next_due_on == schedule.add_months(date(2025, 5, 19), 2)
+
+
+CORRECTABLE = {"given_at", "dose_mg", "route", "site", "batch", "expiry"}
+
+
+def correct(dose, by, on: date, **overrides) -> DoseRecord:
+    fields = {k: v for k, v in given_fields(on).items() if k in CORRECTABLE} | {"reason": "Wrong details."}
+    return services.dose_correct(dose=dose, by=by, **(fields | overrides))
+
+
+def test_a_correction_is_refused_onto_another_given_day_or_out_of_order(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first, second, third = give(plan, nurse), give(plan, nurse), give(plan, nurse)
+    with pytest.raises(ValidationError) as refused:
+        correct(second, nurse, first.given_on, given_at=at(first.given_on, 15))
+    assert "never given on one day" in " ".join(refused.value.message_dict["given_at"])
+    with pytest.raises(ValidationError) as refused:
+        correct(second, nurse, third.given_on + timedelta(days=1))
+    assert "not later than" in " ".join(refused.value.message_dict["given_at"])
+    with pytest.raises(ValidationError) as refused:
+        correct(second, nurse, second.given_on, reason="  ")
+    assert "reason" in refused.value.message_dict
+    second.refresh_from_db()
+    assert second.entered_in_error is False
+    assert plan.doses.filter(entered_in_error=True).count() == 0
+
+
+def test_only_a_given_dose_has_details_to_correct(nurse_client, nurse, recent_plan):
+    missed = services.dose_record(
+        plan=recent_plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse
+    )
+    with pytest.raises(ValidationError, match="entered in error instead"):
+        correct(missed, nurse, timezone.localdate())
+    response = nurse_client.get(correct_url(missed))
+    assert response.status_code == 302
+    assert not DoseRecord.objects.filter(entered_in_error=True).exists()
+
+
+def test_a_corrected_record_then_found_never_given_requeues_the_dose(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)
+    second = give(plan, nurse)
+    replacement = correct(second, nurse, second.given_on, batch="HX-OTHER")
+    assert selectors.dose_latest_record(plan=plan) == replacement
+    services.dose_mark_entered_in_error(dose=replacement, reason="Wrong patient after all.", by=nurse)
+    plan.refresh_from_db()
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 2, date(2025, 3, 5))
+    assert plan.doses.count() == 3
+
+
+def test_correcting_an_older_dose_leaves_the_latest_record_the_only_one_to_mark_not_given(nurse, clinician):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first = give(plan, nurse)
+    second = give(plan, nurse)
+    replacement = correct(first, nurse, first.given_on, batch="HX-OTHER")
+    with pytest.raises(ValidationError, match="most recent"):
+        services.dose_mark_entered_in_error(dose=replacement, reason="Not given.", by=nurse)
+    assert selectors.dose_latest_record(plan=plan) == second
+
+
+def _migration_step(name: str):
+    """A function of one of the app's migrations, found by name (migrations are renumbered when merged)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    modules = [m for (app, _), m in loader.disk_migrations.items() if app == "recommender"]
+    [step] = [getattr(sys.modules[m.__module__], name) for m in modules if hasattr(sys.modules[m.__module__], name)]
+    return step
+
+
+def test_the_migration_dates_given_doses_and_leaves_earlier_duplicates_for_review(nurse, clinician):
+    """Records made before the constraint: each live given dose gets its date, except a second one the same day
+    (as the defect allowed), which keeps none so that the constraint can be created over the old data."""
+    from django.apps import apps
+
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    first, second = give(plan, nurse), give(plan, nurse)
+    duplicate = DoseRecord.objects.create(
+        plan=plan,
+        phase="loading",
+        number=3,
+        due_date=date(2025, 3, 7),
+        outcome="given",
+        given_at=at(second.given_on, 11),
+        batch="HX1",
+        expiry=date(2026, 1, 1),
+        recorded_by=nurse,
+    )
+    DoseRecord.objects.update(given_on=None)
+    _migration_step("fill_given_on")(apps, None)
+    dates = dict(DoseRecord.objects.values_list("pk", "given_on"))
+    assert dates == {first.pk: first.given_on, second.pk: second.given_on, duplicate.pk: None}

@@ -78,6 +78,8 @@ EXPECTED: dict[str, Row] = {
     "plan-ics": page(LOGIN, 200, 200, 200),
     "dose-record": page(LOGIN, 200, 403, 200),
     "dose-error": action(LOGIN, TO_PLAN, 403, TO_PLAN, {"reason": ""}),
+    # The matrix's dose was not given: there are no details to correct, so back to its plan.
+    "dose-correct": page(LOGIN, TO_PLAN, 403, TO_PLAN),
     "worklist": page(LOGIN, 200, 200, 200),
     "calendar-feed": page(LOGIN, 200, 200, 200),
     # A bad token is no feed, whoever asks: the session does not stand in for the token.

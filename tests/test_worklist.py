@@ -58,6 +58,8 @@ def give(plan: TreatmentPlan, by, *, given_at: datetime | None = None) -> DoseRe
         phase=plan.next_phase,
         number=plan.next_number,
         outcome="given",
+        allergy_checked=True,  # the first-dose checks (asked, sample taken)
+        baseline_sample_taken=True,
         given_at=given_at,
         dose_mg=Decimal(1),
         route="IM",
@@ -194,8 +196,11 @@ def test_recording_removes_the_due_row_and_the_next_dose_appears(nurse_client, c
         {
             "phase": "loading",
             "number": "1",
+            "sequence": str(plan.calendar_sequence),
             "next": WORKLIST,
             "outcome": "given",
+            "allergy_checked": "on",
+            "baseline_sample_taken": "on",
             "given_at": given_at.strftime("%Y-%m-%dT%H:%M"),
             "dose_mg": "1",
             "route": "IM",
@@ -252,7 +257,10 @@ def test_given_at_is_stored_in_utc_and_shown_in_the_clinics_time_zone(settings, 
         {
             "phase": "loading",
             "number": "1",
+            "sequence": str(plan.calendar_sequence),
             "outcome": "given",
+            "allergy_checked": "on",
+            "baseline_sample_taken": "on",
             "given_at": "2025-03-04T08:30",  # as the nurse in Auckland enters it
             "dose_mg": "1",
             "route": "IM",
