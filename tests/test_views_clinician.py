@@ -917,6 +917,8 @@ def give_next(plan: TreatmentPlan, by, on=None) -> None:
         site="left_deltoid",
         batch="HX2025-118",
         expiry=day + timedelta(days=365),
+        allergy_checked=True,
+        baseline_sample_taken=True,
         by=by,
     )
     plan.refresh_from_db()
