@@ -204,11 +204,11 @@ class ClinicClosureAdmin(SimpleHistoryAdmin):
         services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
 
     def delete_model(self, request, obj):
-        services.clinic_closure_delete(closure=obj, by=request.user)
+        services.clinic_closure_remove(closure=obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for closure in queryset:
-            services.clinic_closure_delete(closure=closure, by=request.user)
+            services.clinic_closure_remove(closure=closure, by=request.user)
 
 
 @admin.action(description="Revoke the selected tokens")

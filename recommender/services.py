@@ -415,7 +415,7 @@ def clinic_closure_save(*, closure: ClinicClosure, by, previous_date: date | Non
 
 
 @transaction.atomic
-def clinic_closure_delete(*, closure: ClinicClosure, by) -> None:
+def clinic_closure_remove(*, closure: ClinicClosure, by) -> None:
     """Remove a closure (its history stays); the plans it had moved fall back on the day if it is open."""
     day = closure.date
     closure._history_user = by
