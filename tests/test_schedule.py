@@ -14,9 +14,11 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recommender.guideline import DEFAULT_RULESET
 from recommender.guideline.schedule import (
     ALTERNATE_DAYS,
     DAYS,
+    EVERY_DAY,
     LOADING,
     MAINTENANCE,
     MONDAY_TO_FRIDAY,
@@ -26,6 +28,7 @@ from recommender.guideline.schedule import (
     DoseEvent,
     Interval,
     PlanFacts,
+    Reviews,
     add_months,
     fixed_loading_dates,
     loading_reviews,
@@ -44,6 +47,24 @@ MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 MONDAY = date(2027, 1, 4)  # a Monday
 MONTHLY = Interval(1, MONTHS)
 THREE_MONTHLY = Interval(3, MONTHS)
+_MON = DEFAULT_RULESET.monitoring
+# The ruleset's review intervals (first review at 3 months, as outside pregnancy).
+REVIEWS = Reviews(
+    first_months=_MON.every_months_until_stable,
+    every_months_until_stable=_MON.every_months_until_stable,
+    every_months_after_stable=_MON.every_months_after_stable,
+    loading_review_days=DEFAULT_RULESET.neuro_loading_review_days,
+)
+
+
+def visits_of(start: date, stable_on: date | None, *, until: date, first_months: int | None = None):
+    """Monitoring visits of a plan whose clinic is open every day (month arithmetic only, nothing moves)."""
+    reviews = REVIEWS if first_months is None else Reviews(first_months, *REVIEWS_TAIL)
+    plan = PlanFacts(start, "", THREE_MONTHLY, clinic_days=EVERY_DAY, reviews=reviews, stable_on=stable_on)
+    return monitoring_visits(plan, until=until)
+
+
+REVIEWS_TAIL = (REVIEWS.every_months_until_stable, REVIEWS.every_months_after_stable, REVIEWS.loading_review_days)
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Strategies
@@ -161,7 +182,7 @@ def test_dose_numbers_count_up_within_each_phase(data):
     doses = upcoming_doses(plan, records, until=last + timedelta(days=400), limit=30)
     for phase in (LOADING, MAINTENANCE):
         numbers = [d.number for d in doses if d.phase == phase]
-        first = sum(1 for r in records if r.phase == phase) + 1
+        first = sum(1 for r in records if r.phase == phase and r.given) + 1
         assert numbers == list(range(first, first + len(numbers)))
     phases = [d.phase for d in doses]
     assert phases == sorted(phases, key=lambda p: p == MAINTENANCE), "loading comes before maintenance"
@@ -197,7 +218,7 @@ def test_fixed_loading_course_then_maintenance_through_upcoming(start, clinic_da
     assert [d.due for d in loading] == fixed_loading_dates(start, clinic_days)
     assert [d.number for d in loading] == [1, 2, 3, 4, 5, 6]
     maintenance = [d for d in doses if d.phase == MAINTENANCE]
-    assert maintenance[0].due == interval.after(loading[-1].due)
+    assert maintenance[0].due == next_open_day(interval.after(loading[-1].due), clinic_days)
 
 
 @PROPERTY_SETTINGS
@@ -215,7 +236,7 @@ def test_fixed_loading_needs_three_clinic_days(start, clinic_days):
 @PROPERTY_SETTINGS
 @given(start_dates, st.integers(min_value=1, max_value=3))
 def test_maintenance_never_skips_a_cycle_across_month_ends_and_leap_years(anchor, n):
-    plan = PlanFacts(anchor - timedelta(days=400), "", Interval(n, MONTHS))
+    plan = PlanFacts(anchor - timedelta(days=400), "", Interval(n, MONTHS), clinic_days=EVERY_DAY)
     records = [DoseEvent(MAINTENANCE, 1, anchor)]
     until = anchor + relativedelta(years=6)
     doses = upcoming_doses(plan, records, until=until, limit=100)
@@ -248,7 +269,7 @@ def test_maintenance_follows_last_dose_actually_given(anchor, n, shift):
     assert due == next_dose(plan, list(reversed(records))), "records may come in any order"
     assert due.phase == MAINTENANCE and due.number == 3
     assert due.due == given_on + relativedelta(months=n)
-    assert maintenance_anchor(plan, records, due) == (given_on, 1)
+    assert maintenance_anchor(plan, records) == (given_on, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -261,7 +282,7 @@ def test_maintenance_follows_last_dose_actually_given(anchor, n, shift):
 def test_monitoring_three_monthly_until_stable_then_yearly(start, stable_after, horizon):
     stable_on = None if stable_after is None else start + timedelta(days=stable_after)
     until = start + timedelta(days=horizon)
-    visits = list(monitoring_visits(start, stable_on, until=until))
+    visits = list(visits_of(start, stable_on, until=until))
     quarterly = [v.on for v in visits if v.kind == "until_stable"]
     yearly = [v.on for v in visits if v.kind == "after_stable"]
     assert {v.kind for v in visits} <= {"until_stable", "after_stable"}
@@ -346,21 +367,68 @@ def test_next_dose_walks_the_fixed_course():
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 4, 15))
 
 
-def test_fixed_course_with_a_missed_dose_still_has_six_slots_then_maintenance_follows_last_given():
+def test_fixed_course_a_missed_dose_is_rebooked_under_its_number_and_the_rhythm_continues():
     plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
     records = [
         DoseEvent(LOADING, 1, date(2027, 1, 4)),
         DoseEvent(LOADING, 2, date(2027, 1, 6), given=False),
     ]
     due = next_dose(plan, records)
-    assert (due.phase, due.number, due.due) == (LOADING, 3, date(2027, 1, 8))
+    assert (due.phase, due.number, due.due) == (LOADING, 2, date(2027, 1, 7))  # offered again the next day
     doses = upcoming_doses(plan, records, until=date(2027, 12, 31))
     loading = [d for d in doses if d.phase == LOADING]
-    assert [d.number for d in loading] == [3, 4, 5, 6]
-    assert [d.due for d in loading] == fixed_loading_dates(MONDAY)[2:]
-    assert len(records) + len(loading) == 6
+    assert [d.number for d in loading] == [2, 3, 4, 5, 6]
+    # One clear day between doses, never more than 3 in 7 days: Thu 7, Mon 11, Wed 13, Fri 15, Mon 18.
+    assert [d.due for d in loading] == [date(2027, 1, d) for d in (7, 11, 13, 15, 18)]
     maintenance = [d for d in doses if d.phase == MAINTENANCE]
-    assert [d.due for d in maintenance[:3]] == [date(2027, 4, 15), date(2027, 7, 15), date(2027, 10, 15)]
+    assert [d.due for d in maintenance[:3]] == [date(2027, 4, 19), date(2027, 7, 19), date(2027, 10, 18)]
+
+
+def test_defect_dose_3_missed_then_three_more_given_is_still_loading_with_dose_6_of_6_due():
+    """Issue 10, defect 1: doses 1 and 2 given, dose 3 missed, then three more given: 5 given, so loading goes on."""
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records: list[DoseEvent] = []
+    for given in (True, True, False, True, True, True):
+        due = next_dose(plan, records)
+        records.append(DoseEvent(due.phase, due.number, due.due, given))
+    assert [(r.number, r.given) for r in records] == [(1, True), (2, True), (3, False), (3, True), (4, True), (5, True)]
+    due = next_dose(plan, records)
+    assert (due.phase, due.number) == (LOADING, 6)
+    records.append(DoseEvent(due.phase, due.number, due.due))
+    assert sum(r.given for r in records) == 6
+    assert next_dose(plan, records).phase == MAINTENANCE
+
+
+def test_defect_a_held_first_dose_leaves_loading_1_of_6_next():
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    due = next_dose(plan, [DoseEvent(LOADING, 1, MONDAY, given=False)])
+    assert (due.phase, due.number, due.due) == (LOADING, 1, date(2027, 1, 5))
+
+
+def test_defect_first_dose_a_week_late_never_crowds_five_doses_into_seven_days():
+    """Issue 10, defect 2: the first dose given a week late; the rest keep one clear day and three a week."""
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records = [DoseEvent(LOADING, 1, MONDAY + timedelta(days=7))]
+    while (due := next_dose(plan, records)).phase == LOADING:
+        records.append(DoseEvent(due.phase, due.number, due.due))
+    days = [r.on for r in records]
+    assert days == [date(2027, 1, d) for d in (11, 13, 15, 18, 20, 22)]
+    assert all((b - a).days >= 2 for a, b in pairwise(days))
+    assert max(sum(1 for d in days if first <= d < first + timedelta(days=7)) for first in days) == 3
+
+
+def test_defect_missed_dose_3_recorded_late_gives_no_three_days_in_a_row():
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records = [
+        DoseEvent(LOADING, 1, date(2027, 1, 4)),
+        DoseEvent(LOADING, 2, date(2027, 1, 6)),
+        DoseEvent(LOADING, 3, date(2027, 1, 11), given=False),  # due Fri 8th, recorded missed on Monday
+    ]
+    while (due := next_dose(plan, records)).phase == LOADING:
+        records.append(DoseEvent(due.phase, due.number, due.due))
+    given = [r.on for r in records if r.given]
+    assert len(given) == 6
+    assert all((b - a).days >= 2 for a, b in pairwise(given)), given
 
 
 @pytest.mark.parametrize(
@@ -381,14 +449,15 @@ def test_fixed_course_after_a_late_record_keeps_doses_in_order_one_a_day(first):
     assert all(a < b for a, b in pairwise(dues)), dues
 
 
-def test_fixed_course_whose_last_dose_is_missed_goes_to_maintenance_after_the_last_given():
+def test_fixed_course_whose_last_dose_is_missed_offers_it_again_then_maintenance_follows_it():
     plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
     days = fixed_loading_dates(MONDAY)
     records = [DoseEvent(LOADING, i, day, given=i != 6) for i, day in enumerate(days, start=1)]
     due = next_dose(plan, records)
-    assert due.phase == MAINTENANCE and due.number == 1
-    assert due.due == days[4] + relativedelta(months=3)  # 13 January + 3 months
-    assert due.due == date(2027, 4, 13)
+    assert (due.phase, due.number, due.due) == (LOADING, 6, date(2027, 1, 18))
+    records.append(DoseEvent(LOADING, 6, date(2027, 1, 18)))
+    due = next_dose(plan, records)
+    assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 4, 19))  # Sun 18 April: Monday
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -397,7 +466,8 @@ def test_fixed_course_whose_last_dose_is_missed_goes_to_maintenance_after_the_la
 
 
 def alternate(start: date = MONDAY, ended: date | None = None, **kw) -> PlanFacts:
-    return PlanFacts(start, ALTERNATE_DAYS, kw.pop("interval", Interval(2, MONTHS)), loading_ended_on=ended, **kw)
+    interval = kw.pop("interval", Interval(2, MONTHS))
+    return PlanFacts(start, ALTERNATE_DAYS, interval, loading_ended_on=ended, reviews=REVIEWS, **kw)
 
 
 def test_alternate_day_dose_due_saturday_moves_to_monday_and_next_is_wednesday():
@@ -432,7 +502,7 @@ def test_alternate_day_missed_dose_is_offered_again_from_the_next_open_day():
     plan = alternate(MONDAY)
     records = [DoseEvent(LOADING, 1, MONDAY), DoseEvent(LOADING, 2, date(2027, 1, 6), given=False)]
     due = next_dose(plan, records)
-    assert due.phase == LOADING and due.number == 3
+    assert due.phase == LOADING and due.number == 2, "a dose not given keeps its number"
     assert due.due == date(2027, 1, 7)
 
 
@@ -460,9 +530,11 @@ def test_after_loading_ended_maintenance_is_one_interval_after_the_last_loading_
     ended = alternate(MONDAY, ended=date(2027, 1, 12), interval=Interval(2, MONTHS))
     due = next_dose(ended, records)
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 3, 11))
-    doses = upcoming_doses(ended, records, until=date(2027, 12, 31))
+    doses = upcoming_doses(ended, records, until=date(2028, 1, 31))
     assert {d.phase for d in doses} == {MAINTENANCE}
-    assert [d.due for d in doses[:3]] == [date(2027, 3, 11), date(2027, 5, 11), date(2027, 7, 11)]
+    # 11 July 2027 is a Sunday: Monday 12 July; the series stays anchored on 11 January (no drift).
+    assert [d.due for d in doses[:4]] == [date(2027, 3, 11), date(2027, 5, 11), date(2027, 7, 12), date(2027, 9, 13)]
+    assert [d.due for d in doses[4:6]] == [date(2027, 11, 11), date(2028, 1, 11)]
     # A final loading dose recorded as not given: maintenance still follows the last dose actually given.
     missed = [*records, DoseEvent(LOADING, 5, date(2027, 1, 13), given=False)]
     assert next_dose(ended, missed).due == date(2027, 3, 11)
@@ -503,7 +575,7 @@ def test_31_january_plus_one_month_is_the_last_day_of_february():
 
 
 def test_monthly_series_from_31_january_does_not_drift():
-    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY)
+    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY, clinic_days=EVERY_DAY)
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 31))]
     doses = upcoming_doses(plan, records, until=date(2027, 6, 30))
     assert [d.due for d in doses] == [
@@ -520,7 +592,8 @@ def test_maintenance_without_loading_starts_on_the_start_date():
     due = next_dose(plan, [])
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, MONDAY)
     doses = upcoming_doses(plan, [], until=date(2027, 12, 31))
-    assert [d.due for d in doses] == [MONDAY, date(2027, 4, 4), date(2027, 7, 4), date(2027, 10, 4)]
+    # 4 April and 4 July 2027 are Sundays: the next Mondays.
+    assert [d.due for d in doses] == [MONDAY, date(2027, 4, 5), date(2027, 7, 5), date(2027, 10, 4)]
 
 
 def test_missed_maintenance_dose_is_offered_again_from_the_next_open_day():
@@ -534,7 +607,8 @@ def test_missed_maintenance_dose_is_offered_again_from_the_next_open_day():
     assert due.phase == MAINTENANCE
     assert due.due == date(2027, 2, 8)
     doses = upcoming_doses(plan, records, until=date(2027, 5, 31))
-    assert [d.due for d in doses] == [date(2027, 2, 8), date(2027, 3, 8), date(2027, 4, 8), date(2027, 5, 8)]
+    # 8 May 2027 is a Saturday: Monday 10 May.
+    assert [d.due for d in doses] == [date(2027, 2, 8), date(2027, 3, 8), date(2027, 4, 8), date(2027, 5, 10)]
 
 
 def test_missed_maintenance_recorded_on_an_open_day_is_offered_the_next_day():
@@ -546,15 +620,25 @@ def test_missed_maintenance_recorded_on_an_open_day_is_offered_the_next_day():
     assert next_dose(plan, records).due == date(2027, 2, 5)
 
 
-def test_maintenance_dates_are_calendar_dates_not_moved_off_closed_days():
-    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY)
-    records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 2))]
+def test_defect_maintenance_due_on_sunday_14_february_2027_moves_to_monday_15_february():
+    """Issue 10, defect 4: a maintenance dose fell on a Sunday. It moves to the next open day and says why; the
+    series stays anchored on the dose given (the next is 14 March, a Sunday too: Monday 15 March)."""
+    plan = PlanFacts(date(2026, 11, 2), "", MONTHLY)
+    records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 14))]
     due = next_dose(plan, records)
-    assert due.due == date(2027, 2, 2)
-    saturday_anchor = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 8))]  # Friday; 8 May 2027 is a Saturday
-    doses = upcoming_doses(plan, saturday_anchor, until=date(2027, 5, 31))
-    assert doses[-1].due == date(2027, 5, 8)
-    assert doses[-1].due.weekday() == SAT
+    assert date(2027, 2, 14).weekday() == SUN
+    assert due.due == date(2027, 2, 15)
+    assert "Sun 14 Feb 2027" in due.note
+    doses = upcoming_doses(plan, records, until=date(2027, 5, 31))
+    assert [d.due for d in doses] == [date(2027, 2, 15), date(2027, 3, 15), date(2027, 4, 14), date(2027, 5, 14)]
+
+
+def test_maintenance_on_a_public_holiday_moves_past_it():
+    closures = {date(2026, 12, 25): "Christmas Day", date(2026, 12, 28): "Boxing Day (substitute day)"}
+    plan = PlanFacts(date(2026, 9, 1), "", MONTHLY, closures=closures)
+    due = next_dose(plan, [DoseEvent(MAINTENANCE, 1, date(2026, 11, 25))])
+    assert due.due == date(2026, 12, 29)  # Fri 25 closed, weekend, Mon 28 closed
+    assert "Christmas Day" in due.note
 
 
 def test_individualised_interval_every_day():
@@ -562,6 +646,9 @@ def test_individualised_interval_every_day():
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 7))]  # Thursday
     assert next_dose(plan, records).due == date(2027, 1, 8)
     doses = upcoming_doses(plan, records, until=date(2027, 1, 12))
+    assert [d.due for d in doses] == [date(2027, 1, d) for d in (8, 11, 12)]  # the weekend's doses: Monday, once
+    every_day = PlanFacts(date(2026, 12, 1), "", Interval(1, DAYS), doses_on_closed_days=True)
+    doses = upcoming_doses(every_day, records, until=date(2027, 1, 12))
     assert [d.due for d in doses] == [date(2027, 1, d) for d in range(8, 13)]  # weekend included
 
 
@@ -577,7 +664,7 @@ def test_individualised_interval_every_n_months():
     plan = PlanFacts(date(2026, 12, 1), "", Interval(2, MONTHS))
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 12, 31))]
     doses = upcoming_doses(plan, records, until=date(2028, 6, 30))
-    assert [d.due for d in doses] == [date(2028, 2, 29), date(2028, 4, 30), date(2028, 6, 30)]
+    assert [d.due for d in doses] == [date(2028, 2, 29), date(2028, 5, 1), date(2028, 6, 30)]  # Sun 30 April
 
 
 @pytest.mark.parametrize(("every", "unit"), [(0, DAYS), (-1, MONTHS), (1, "years"), (1, "")])
@@ -599,7 +686,7 @@ def test_next_open_day_needs_a_clinic_day():
 
 
 def test_monitoring_every_three_months_until_stable():
-    visits = list(monitoring_visits(date(2027, 1, 31), None, until=date(2028, 1, 31)))
+    visits = list(visits_of(date(2027, 1, 31), None, until=date(2028, 1, 31)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 30), "until_stable"),
         (date(2027, 7, 31), "until_stable"),
@@ -609,7 +696,7 @@ def test_monitoring_every_three_months_until_stable():
 
 
 def test_monitoring_yearly_after_stable():
-    visits = list(monitoring_visits(date(2027, 1, 31), date(2027, 8, 15), until=date(2030, 1, 1)))
+    visits = list(visits_of(date(2027, 1, 31), date(2027, 8, 15), until=date(2030, 1, 1)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 30), "until_stable"),
         (date(2027, 7, 31), "until_stable"),
@@ -619,7 +706,7 @@ def test_monitoring_yearly_after_stable():
 
 
 def test_monitoring_visit_on_the_stable_date_is_kept_and_none_after_it():
-    visits = list(monitoring_visits(date(2027, 1, 15), date(2027, 7, 15), until=date(2028, 12, 31)))
+    visits = list(visits_of(date(2027, 1, 15), date(2027, 7, 15), until=date(2028, 12, 31)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 15), "until_stable"),
         (date(2027, 7, 15), "until_stable"),
@@ -628,6 +715,6 @@ def test_monitoring_visit_on_the_stable_date_is_kept_and_none_after_it():
 
 
 def test_monitoring_yearly_from_29_february():
-    visits = list(monitoring_visits(date(2027, 1, 1), date(2028, 2, 29), until=date(2032, 12, 31)))
+    visits = list(visits_of(date(2027, 1, 1), date(2028, 2, 29), until=date(2032, 12, 31)))
     yearly = [v.on for v in visits if v.kind == "after_stable"]
     assert yearly == [date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29)]

@@ -117,6 +117,8 @@ def _loading_offsets(first_weekday: int, clinic_days: frozenset[int], per_week: 
     best: tuple | None = None
     for picks in product(*(combinations(days, need) for days, need in zip(open_by_week, needs, strict=True))):
         course = (0, *(day for week in picks for day in week))
+        if any(course[i + per_week] - course[i] < 7 for i in range(len(course) - per_week)):
+            continue  # more than per_week doses in some 7 days (the same weekdays every week always pass)
         gaps = [b - a for a, b in pairwise(course)]
         score = (min(gaps), -max(gaps), -course[-1])
         if best is None or score > best[0]:
@@ -244,11 +246,12 @@ def _maintenance_anchor(plan: PlanFacts, given: Sequence[DoseEvent], not_before:
     """(anchor, n): the next maintenance dose is nominally ``n`` intervals after ``anchor``, and the later ones at
     whole intervals from the same anchor (the series an iCalendar RRULE describes)."""
     if not given:
-        return max(plan.start, not_before), 0
+        return plan.dose_day(max(plan.start, not_before)), 0
     anchor = max(given, key=lambda r: r.on).on
     if plan.interval.after(anchor) < not_before:
-        # A dose recorded as not given: offered again from the day after that record, and the series from there.
-        return not_before, 0
+        # A dose recorded as not given: offered again from the next open day after that record, and the series
+        # from there (as if given that day, as every projected dose is).
+        return plan.dose_day(not_before), 0
     return anchor, 1
 
 
