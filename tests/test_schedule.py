@@ -26,11 +26,13 @@ from recommender.guideline.schedule import (
     THREE_TIMES_WEEKLY,
     WEEKS,
     DoseEvent,
+    DueDose,
     Interval,
     PlanFacts,
     Reviews,
     add_months,
     fixed_loading_dates,
+    is_open,
     loading_reviews,
     maintenance_anchor,
     monitoring_visits,
@@ -388,9 +390,9 @@ def test_defect_dose_3_missed_then_three_more_given_is_still_loading_with_dose_6
     """Issue 10, defect 1: doses 1 and 2 given, dose 3 missed, then three more given: 5 given, so loading goes on."""
     plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
     records: list[DoseEvent] = []
-    for given in (True, True, False, True, True, True):
+    for was_given in (True, True, False, True, True, True):
         due = next_dose(plan, records)
-        records.append(DoseEvent(due.phase, due.number, due.due, given))
+        records.append(DoseEvent(due.phase, due.number, due.due, was_given))
     assert [(r.number, r.given) for r in records] == [(1, True), (2, True), (3, False), (3, True), (4, True), (5, True)]
     due = next_dose(plan, records)
     assert (due.phase, due.number) == (LOADING, 6)
@@ -718,3 +720,170 @@ def test_monitoring_yearly_from_29_february():
     visits = list(visits_of(date(2027, 1, 1), date(2028, 2, 29), until=date(2032, 12, 31)))
     yearly = [v.on for v in visits if v.kind == "after_stable"]
     assert yearly == [date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Properties over random dose histories and random clinic calendars (issue 10)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CLOSURE_SPAN_DAYS = 240
+
+
+@st.composite
+def clinic_plans(draw, pattern: str, *, doses_on_closed_days=None) -> PlanFacts:
+    """A plan at a clinic with random weekdays (at least three) and random closures over the months it runs."""
+    start = draw(st.dates(min_value=date(2020, 1, 1), max_value=date(2040, 12, 31)))
+    offsets = draw(st.lists(st.integers(min_value=0, max_value=CLOSURE_SPAN_DAYS), max_size=40))
+    closures = {start + timedelta(days=o): f"closure {o}" for o in offsets}
+    if doses_on_closed_days is None:
+        doses_on_closed_days = draw(st.booleans())
+    return PlanFacts(
+        start=start,
+        loading_pattern=pattern,
+        interval=draw(intervals),
+        clinic_days=draw(clinic_day_sets),
+        closures=closures,
+        doses_on_closed_days=doses_on_closed_days,
+        reviews=REVIEWS,
+    )
+
+
+def record_history(draw, plan: PlanFacts, *, steps: int, early: bool, stop_at_maintenance: bool = False):
+    """Doses recorded one after another: each given (on or after a random day near its due date) or not given.
+    Returns the records and, for each, the DueDose the schedule offered before it."""
+    records: list[DoseEvent] = []
+    offered: list[DueDose] = []
+    for _ in range(steps):
+        due = next_dose(plan, records)
+        if stop_at_maintenance and due.phase == MAINTENANCE:
+            break
+        was_given = draw(st.sampled_from([True, True, True, False]))
+        shift = draw(st.integers(min_value=-3 if early else 0, max_value=9))
+        floor = records[-1].on + timedelta(days=1) if records else plan.start
+        on = max(due.due + timedelta(days=shift), floor)
+        if was_given:
+            on = plan.dose_day(on)  # a dose is given on a day injections are given
+        offered.append(due)
+        records.append(DoseEvent(due.phase, due.number, on, was_given))
+    return records, offered
+
+
+@RECORDS_SETTINGS
+@given(st.data())
+def test_property_fixed_loading_ends_with_exactly_six_given_never_two_a_day_never_four_in_seven(data):
+    plan = data.draw(clinic_plans(THREE_TIMES_WEEKLY))
+    records, _ = record_history(data.draw, plan, steps=60, early=False, stop_at_maintenance=True)
+    if next_dose(plan, records).phase != MAINTENANCE:
+        return  # the history ran out of steps before the course ended (many doses not given)
+    given_days = [r.on for r in records if r.given]
+    assert len(given_days) == plan.loading_doses == 6, records
+    assert len(set(given_days)) == len(given_days), "never two given doses on one calendar day"
+    for first in given_days:
+        in_week = [d for d in given_days if first <= d < first + timedelta(days=7)]
+        assert len(in_week) <= 3, (plan, records)
+
+
+@pytest.mark.parametrize("pattern", ["", THREE_TIMES_WEEKLY, ALTERNATE_DAYS])
+@RECORDS_SETTINGS
+@given(data=st.data())
+def test_property_no_due_date_on_a_closed_day(pattern, data):
+    """Whatever was given, missed, late or early: every dose offered falls on a day injections are given, every
+    review and visit on an open day, and nothing is due on or before a day already recorded."""
+    plan = data.draw(clinic_plans(pattern))
+    records, offered = record_history(data.draw, plan, steps=20, early=True)
+    for due in offered:
+        assert plan.dose_day(due.due) == due.due, (plan, due)
+    for before, after in pairwise(records):
+        assert after.on > before.on
+    last = records[-1].on if records else plan.start
+    until = last + timedelta(days=200)
+    for dose in upcoming_doses(plan, records, until=until, limit=40):
+        assert plan.dose_day(dose.due) == dose.due, (plan, dose)
+        assert dose.due > last or not records
+    for review in loading_reviews(plan, until=until):
+        assert is_open(review, plan.clinic_days, plan.closures), review
+    for visit in monitoring_visits(plan, until=until):
+        assert is_open(visit.on, plan.clinic_days, plan.closures), visit
+
+
+@RECORDS_SETTINGS
+@given(st.data())
+def test_property_alternate_days_are_48_hours_apart_except_across_closed_days_where_the_note_says_so(data):
+    plan = data.draw(clinic_plans(ALTERNATE_DAYS))
+    records: list[DoseEvent] = []
+    for _ in range(30):
+        due = next_dose(plan, records)
+        if records:
+            last = records[-1].on
+            gap = (due.due - last).days
+            if plan.doses_on_closed_days:
+                assert gap == 2 and not due.note
+            elif gap == 2:
+                assert not due.note
+            else:
+                assert gap > 2
+                assert due.note.startswith(f"{gap} days since the last dose: alternate days interrupted by")
+                skipped = [last + timedelta(days=d) for d in range(2, gap)]
+                assert not any(is_open(d, plan.clinic_days, plan.closures) for d in skipped), (plan, due)
+        records.append(DoseEvent(due.phase, due.number, due.due))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Examples: alternate days are every 48 hours (issue 10, defects 4 and 5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_defect_alternate_days_with_doses_on_closed_days_gives_21_doses_in_42_days():
+    plan = alternate(MONDAY, doses_on_closed_days=True)
+    doses = upcoming_doses(plan, [], until=MONDAY + timedelta(days=41), limit=100)
+    assert len(doses) == 21
+    assert all((b.due - a.due).days == 2 for a, b in pairwise(doses))
+    assert {d.due.weekday() for d in doses} == set(range(7)), "weekends included"
+
+
+def test_alternate_days_at_a_weekday_clinic_move_off_the_weekend_and_say_so():
+    plan = alternate(MONDAY)  # Monday to Friday, no weekend doses
+    records = [DoseEvent(LOADING, n, date(2027, 1, d)) for n, d in ((1, 4), (2, 6), (3, 8))]
+    due = next_dose(plan, records)  # Sunday 10th is closed
+    assert due.due == date(2027, 1, 11)
+    assert due.note == "3 days since the last dose: alternate days interrupted by a day the clinic is closed."
+
+
+def test_defect_neurological_loading_dose_due_on_christmas_day_moves_and_says_which_closure():
+    christmas = {date(2026, 12, 25): "Christmas Day", date(2026, 12, 28): "Boxing Day (substitute day)"}
+    start = date(2026, 12, 3)
+    # A clinic open every day: dose 12 is due on Christmas Day, when it is shut, so the dose moves.
+    plan = PlanFacts(
+        start, ALTERNATE_DAYS, Interval(2, MONTHS), clinic_days=EVERY_DAY, closures=christmas, reviews=REVIEWS
+    )
+    records = [DoseEvent(LOADING, n, start + timedelta(days=2 * (n - 1))) for n in range(1, 12)]
+    assert records[-1].on == date(2026, 12, 23)
+    due = next_dose(plan, records)
+    assert due.due == date(2026, 12, 26)
+    assert due.note == "3 days since the last dose: alternate days interrupted by a closure (Christmas Day)."
+    records.append(DoseEvent(LOADING, 12, due.due))
+    assert next_dose(plan, records).due == date(2026, 12, 29)  # 28th is closed too: the pattern continues
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Examples: monitoring from the plan's own facts (pregnancy: first review at 1 month)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_defect_pregnancy_first_review_at_one_month_then_every_three_months():
+    visits = list(visits_of(date(2027, 1, 31), None, until=date(2027, 12, 31), first_months=1))
+    assert [v.on for v in visits] == [date(2027, 2, 28), date(2027, 5, 31), date(2027, 8, 31), date(2027, 11, 30)]
+
+
+def test_monitoring_visits_move_off_closed_days():
+    plan = PlanFacts(date(2026, 9, 25), "", THREE_MONTHLY, reviews=REVIEWS, closures={date(2026, 12, 25): "Xmas"})
+    visits = list(monitoring_visits(plan, until=date(2027, 7, 1)))
+    # 25 Dec 2026 is closed (Friday), 25 Mar 2027 a Thursday, 25 Jun 2027 a Friday.
+    assert [v.on for v in visits] == [date(2026, 12, 28), date(2027, 3, 25), date(2027, 6, 25)]
+    assert visits[0].nominal == date(2026, 12, 25)
+
+
+def test_loading_reviews_move_off_closed_days():
+    plan = alternate(date(2027, 1, 2))  # a Saturday start: reviews every 14 days fall on Saturdays
+    reviews = loading_reviews(plan, until=date(2027, 2, 26))
+    assert reviews == [date(2027, 1, 18), date(2027, 2, 1), date(2027, 2, 15)]
