@@ -29,6 +29,8 @@ PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"
 # Moved dates are written this far back too, so that a dose just overdue still shows on its open day.
 PAST_DAYS = 92
+# A bound on the loading doses projected up to the horizon (alternate days for years of calendar at most).
+LOADING_PROJECTION_LIMIT = 1000
 MONITORING_TEXT = (
     "Review: symptoms first. Tests: serum B12 and total homocysteine (seed target below {target} µmol/L). "
     "Re-testing B12 on treatment is uninformative per British haematology guidance, and the homocysteine target has "
@@ -131,8 +133,10 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
                 (d for d in schedule.loading_reviews(facts, until=today + timedelta(days=400)) if d >= today), None
             )
             horizon = (review or today) + timedelta(days=1)
-        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=facts.loading_doses or 8):
-            if dose.phase == schedule.LOADING:
+        # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
+        # from the window's start, so the file stays bounded).
+        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
+            if dose.phase == schedule.LOADING and (fixed or dose.due >= window[0]):
                 events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
         if not fixed:
             reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]

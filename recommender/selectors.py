@@ -195,6 +195,7 @@ def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
 
 # How far ahead the plan page, the month view and the .ics agree date for date.
 SCHEDULE_WINDOW_MONTHS = 24
+MONTH_VIEW_DOSE_LIMIT = 1500
 
 
 def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) -> dict:
@@ -233,7 +234,8 @@ def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
     calendar = clinic_calendar()
     if plan.status == TreatmentPlan.Status.ACTIVE:
         facts, records = plan_facts(plan, calendar=calendar), plan_dose_events(plan)
-        for dose in schedule.upcoming_doses(facts, records, until=last, limit=400):
+        # Enough for a daily regimen across the plan page's window (and a bound for a month centuries ahead).
+        for dose in schedule.upcoming_doses(facts, records, until=last, limit=MONTH_VIEW_DOSE_LIMIT):
             if dose.due >= first:
                 events.setdefault(dose.due, []).append(
                     {"kind": "due", "label": f"{dose.phase.capitalize()} {dose.number} due"}
