@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
+from icalendar import Calendar
 
 from recommender import checks, selectors, services
 from recommender.guideline import schedule
@@ -310,3 +311,17 @@ def test_defect_pregnancy_first_review_at_one_month_on_the_plan_and_its_calendar
     other = make_plan(clinician, DEFICIENT, start=start)
     assert other.first_review_months == 3
     assert selectors.plan_schedule(plan=other, today=start)["visits"][0].nominal == schedule.add_months(start, 3)
+
+
+def test_individualised_plan_calendar_states_its_regimen_the_guideline_range_and_the_reason(
+    clinician_client, clinician
+):
+    plan = make_plan(
+        clinician, DEFICIENT, start=timezone.localdate(), every=4, unit="weeks", reason="Tingling by week 5."
+    )
+    body = clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).content
+    event = next(e for e in Calendar.from_ical(body).walk("VEVENT") if "maintenance" in str(e["UID"]))
+    text = str(event["DESCRIPTION"])
+    assert "Individualised regimen: every 4 weeks" in text
+    assert "The guideline's range for this plan: every 2 to 3 months" in text
+    assert "Clinician's reason: Tingling by week 5." in text

@@ -768,7 +768,7 @@ def record_history(draw, plan: PlanFacts, *, steps: int, early: bool, stop_at_ma
     return records, offered
 
 
-@RECORDS_SETTINGS
+@PROPERTY_SETTINGS
 @given(st.data())
 def test_property_fixed_loading_ends_with_exactly_six_given_never_two_a_day_never_four_in_seven(data):
     plan = data.draw(clinic_plans(THREE_TIMES_WEEKLY))
@@ -784,7 +784,7 @@ def test_property_fixed_loading_ends_with_exactly_six_given_never_two_a_day_neve
 
 
 @pytest.mark.parametrize("pattern", ["", THREE_TIMES_WEEKLY, ALTERNATE_DAYS])
-@RECORDS_SETTINGS
+@PROPERTY_SETTINGS
 @given(data=st.data())
 def test_property_no_due_date_on_a_closed_day(pattern, data):
     """Whatever was given, missed, late or early: every dose offered falls on a day injections are given, every
@@ -806,7 +806,7 @@ def test_property_no_due_date_on_a_closed_day(pattern, data):
         assert is_open(visit.on, plan.clinic_days, plan.closures), visit
 
 
-@RECORDS_SETTINGS
+@PROPERTY_SETTINGS
 @given(st.data())
 def test_property_alternate_days_are_48_hours_apart_except_across_closed_days_where_the_note_says_so(data):
     plan = data.draw(clinic_plans(ALTERNATE_DAYS))
