@@ -9,8 +9,8 @@ How a plan that runs for life stays a bounded file, and still agrees with the ap
   a rolling window: ``selectors.SCHEDULE_WINDOW_MONTHS`` (24) ahead of today and ``PAST_DAYS`` behind it.
   Beyond the window a client shows the rule's dates; a fresh download moves the window. The file's size depends
   on the closures inside the window, never on how long the plan has run or how many doses were given.
-- UIDs are stable (plan id + what the event is); SEQUENCE is the plan's calendar_sequence, raised by every change
-  that moves a date (doses recorded, plan changes, clinic closures).
+- UIDs are stable (plan id + what the event is); SEQUENCE is the plan's calendar_sequence (raised by every dose
+  recorded and plan change) plus the number of changes ever made to the clinic's closures.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from icalendar import Calendar, Event, vRecur
 
 from .guideline import DEFAULT_RULESET, schedule
 from .models import TreatmentPlan
-from .selectors import SCHEDULE_WINDOW_MONTHS, plan_dose_events, plan_facts
+from .selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"
@@ -112,7 +112,8 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
     today = today or timezone.localdate()
     window = (today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
     stamp = plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC)
-    seq = plan.calendar_sequence
+    # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
+    seq = plan.calendar_sequence + closures_version()
     cal = _calendar("B12 treatment plan")
     facts = plan_facts(plan)
     records = plan_dose_events(plan)

@@ -153,6 +153,11 @@ def clinic_calendar() -> ClinicCalendar:
     return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
 
 
+def closures_version() -> int:
+    """Rises with every change to the clinic's closures (their history only grows): calendars add it to SEQUENCE."""
+    return ClinicClosure.history.count()
+
+
 def plan_reviews(plan: TreatmentPlan) -> schedule.Reviews:
     """The plan's review intervals: its own first review (from its decision: 1 month in pregnancy) and the ruleset's
     3-monthly until stable, yearly after."""

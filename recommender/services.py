@@ -8,7 +8,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessment, schedule
@@ -383,10 +382,8 @@ CLOSURE_RESCHEDULE_DAYS = 60
 
 def _reschedule_around(day: date, *, by) -> int:
     """Re-derive the next due date of the active plans a closure on ``day`` can move; returns how many moved."""
-    # Every active plan's calendar may show the day (visits up to two years ahead): its clients must refresh.
-    TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).update(
-        calendar_sequence=F("calendar_sequence") + 1
-    )
+    # Every plan's calendar may show the day (visits up to two years ahead): its SEQUENCE also counts the closure
+    # changes (see calendars.plan_calendar), so no bulk write is needed here.
     calendar = clinic_calendar()
     moved = 0
     plans = TreatmentPlan.objects.select_for_update().filter(
@@ -419,5 +416,5 @@ def clinic_closure_remove(*, closure: ClinicClosure, by) -> None:
     """Remove a closure (its history stays); the plans it had moved fall back on the day if it is open."""
     day = closure.date
     closure._history_user = by
-    closure.delete()
+    closure.delete()  # an instance delete: simple-history keeps the row with who removed it
     _reschedule_around(day, by=by)

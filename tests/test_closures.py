@@ -145,13 +145,13 @@ def test_a_closure_moves_the_plans_due_that_day_and_back_when_removed(clinician,
     plan = make_plan(clinician, ILEAL, start=start, every=1)
     give(plan, nurse, on=start)
     due = plan.next_due_on
-    sequence = plan.calendar_sequence
+    sequence = plan.calendar_sequence + selectors.closures_version()
     closure = services.clinic_closure_save(closure=ClinicClosure(date=due, reason="Training day"), by=admin_user)
     plan.refresh_from_db()
     assert plan.next_due_on > due
     assert not schedule.is_open(due, selectors.clinic_days(), selectors.clinic_calendar())
     assert "Training day" in plan.next_due_note
-    assert plan.calendar_sequence > sequence
+    assert plan.calendar_sequence + selectors.closures_version() > sequence, "calendar clients must refresh"
     assert closure.history.first().history_user == admin_user
     services.clinic_closure_remove(closure=closure, by=admin_user)
     plan.refresh_from_db()
@@ -325,3 +325,20 @@ def test_individualised_plan_calendar_states_its_regimen_the_guideline_range_and
     assert "Individualised regimen: every 4 weeks" in text
     assert "The guideline's range for this plan: every 2 to 3 months" in text
     assert "Clinician's reason: Tingling by week 5." in text
+
+
+def test_any_closure_change_raises_the_sequence_of_every_plans_calendar(clinician_client, clinician, admin_user):
+    plan = make_plan(clinician, DEFICIENT, start=timezone.localdate())
+
+    def sequences() -> set[int]:
+        body = clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).content
+        return {int(e["SEQUENCE"]) for e in Calendar.from_ical(body).walk("VEVENT")}
+
+    before = sequences()
+    far = schedule.add_months(timezone.localdate(), 18)
+    closure = services.clinic_closure_save(closure=ClinicClosure(date=far, reason="Refurbishment"), by=admin_user)
+    after_add = sequences()
+    services.clinic_closure_remove(closure=closure, by=admin_user)
+    after_remove = sequences()
+    assert len(before) == len(after_add) == len(after_remove) == 1
+    assert max(before) < min(after_add) < min(after_remove)
