@@ -46,3 +46,17 @@ def check_holidays(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_clinic_days(app_configs, **kwargs):
+    """B12_CLINIC_DAYS: weekdays 0 (Monday) to 6, at least three (three-times-weekly loading needs them)."""
+    days = set(getattr(settings, "B12_CLINIC_DAYS", []))
+    if not days <= set(range(7)) or len(days) < 3:
+        return [
+            Error(
+                f"B12_CLINIC_DAYS={sorted(days)!r}: give at least three weekdays from 0 (Monday) to 6 (Sunday).",
+                id="recommender.E004",
+            )
+        ]
+    return []

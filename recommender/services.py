@@ -126,9 +126,11 @@ def plan_create(
     maintenance_unit: str = MONTHS,
     individualised: bool = False,
     individualised_reason: str = "",
+    doses_on_closed_days: bool | None = None,
     by,
 ) -> TreatmentPlan:
-    """A plan within what the assessment's decision allows; any active plan of the patient is superseded."""
+    """A plan within what the assessment's decision allows; any active plan of the patient is superseded.
+    ``doses_on_closed_days``: the plan's own choice; by default the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
     decision = assessment.decision
     maintenance = decision.get("maintenance")
     if not decision.get("im_recommended") or maintenance is None:
@@ -165,7 +167,9 @@ def plan_create(
         individualised_reason=individualised_reason.strip(),
         lifelong=maintenance["lifelong"],
         start_date=start_date,
-        doses_on_closed_days=settings.B12_DOSES_ON_CLOSED_DAYS,
+        doses_on_closed_days=settings.B12_DOSES_ON_CLOSED_DAYS
+        if doses_on_closed_days is None
+        else doses_on_closed_days,
         first_review_months=(decision.get("monitoring") or {}).get("first_review_months"),
         created_by=by,
     )

@@ -197,6 +197,14 @@ def test_doses_on_closed_days_is_the_clinic_setting_for_new_plans(settings, clin
     assert make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
     settings.B12_DOSES_ON_CLOSED_DAYS = False
     assert not make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
+    _, chosen = services.assessment_record(
+        patient=make_patient(by=clinician),
+        sample_date=timezone.localdate(),
+        payload=dict(DEFICIENT_NEURO),
+        plan_options={"start_date": timezone.localdate(), "maintenance_every": 2, "doses_on_closed_days": True},
+        by=clinician,
+    )
+    assert chosen.doses_on_closed_days, "a per-plan choice overrides the clinic's default"
 
 
 def test_alternate_days_interrupted_by_a_weekend_is_said_on_the_plan_page(clinician_client, clinician, nurse):
@@ -342,3 +350,11 @@ def test_any_closure_change_raises_the_sequence_of_every_plans_calendar(clinicia
     after_remove = sequences()
     assert len(before) == len(after_add) == len(after_remove) == 1
     assert max(before) < min(after_add) < min(after_remove)
+
+
+@pytest.mark.parametrize("days", [[0, 1], [0, 1, 9], []])
+def test_too_few_or_unknown_clinic_days_are_refused_at_start_up(settings, days):
+    settings.B12_CLINIC_DAYS = days
+    assert [e.id for e in checks.check_clinic_days(None)] == ["recommender.E004"]
+    settings.B12_CLINIC_DAYS = [0, 2, 4]
+    assert checks.check_clinic_days(None) == []
