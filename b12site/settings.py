@@ -148,6 +148,12 @@ STORAGES = {
 
 # Clinic days for injections (Monday = 0 … Sunday = 6); loading doses fall only on these days.
 B12_CLINIC_DAYS = [int(day) for day in env_list("B12_CLINIC_DAYS", ["0", "1", "2", "3", "4"])]
+# Public holidays the clinic closes on, from the holidays package: "GB-ENG" (England and Wales), "GB-SCT",
+# "GB-NIR", or a country code such as "FR" (optionally "CC-SUBDIV"); "" for none. Checked at start-up.
+# Further closures (training days, Christmas week) are ClinicClosure rows that admins manage.
+B12_HOLIDAYS = os.environ.get("B12_HOLIDAYS", "GB-ENG").strip()
+# Whether injections may be given on closed days (a district nurse, a weekend session): the default for new plans.
+B12_DOSES_ON_CLOSED_DAYS = env_bool("B12_DOSES_ON_CLOSED_DAYS", False)
 
 # A plan starts at most this many days before or after today: a date further out is a typing error.
 B12_PLAN_START_WINDOW_DAYS = int(os.environ.get("B12_PLAN_START_WINDOW_DAYS", "365"))

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
-from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
@@ -188,6 +188,27 @@ class LabProfileAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ClinicClosure)
+class ClinicClosureAdmin(SimpleHistoryAdmin):
+    """Days the clinic is closed besides its weekdays and the public holidays. Saving or deleting one moves the
+    plans due around it (through the service, with history)."""
+
+    list_display = ["date", "reason"]
+    date_hierarchy = "date"
+    search_fields = ["reason"]
+
+    def save_model(self, request, obj, form, change):
+        previous = form.initial.get("date") if change else None
+        services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
+
+    def delete_model(self, request, obj):
+        services.clinic_closure_remove(closure=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for closure in queryset:
+            services.clinic_closure_remove(closure=closure, by=request.user)
 
 
 @admin.action(description="Revoke the selected tokens")

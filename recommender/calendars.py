@@ -1,7 +1,21 @@
-"""iCalendar (RFC 5545) exports, built with the icalendar library. No patient name or result in any title."""
+"""iCalendar (RFC 5545) exports, built with the icalendar library. No patient name or result in any title.
+
+How a plan that runs for life stays a bounded file, and still agrees with the app date for date:
+- Loading doses are single events (at most the fixed course, or alternate-day doses up to the next review).
+  A dose recorded as not given is offered again under the same number: its event (same UID) moves.
+- Maintenance and monitoring are each ONE recurring event: an RRULE for the series as the guideline counts it
+  (anchor + k × interval, month ends clamped), without end. Dates that move off a closed day (weekend, public
+  holiday, clinic closure) are written as EXDATE (the rule's date) + RDATE (the open day it moves to), only within
+  a rolling window: ``selectors.SCHEDULE_WINDOW_MONTHS`` (24) ahead of today and ``PAST_DAYS`` behind it.
+  Beyond the window a client shows the rule's dates; a fresh download moves the window. The file's size depends
+  on the closures inside the window, never on how long the plan has run or how many doses were given.
+- UIDs are stable (plan id + what the event is); SEQUENCE is the plan's calendar_sequence (raised by every dose
+  recorded and plan change) plus the number of changes ever made to the clinic's closures.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
@@ -9,10 +23,14 @@ from icalendar import Calendar, Event, vRecur
 
 from .guideline import DEFAULT_RULESET, schedule
 from .models import TreatmentPlan
-from .selectors import plan_dose_events, plan_facts
+from .selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"
+# Moved dates are written this far back too, so that a dose just overdue still shows on its open day.
+PAST_DAYS = 92
+# A bound on the loading doses projected up to the horizon (alternate days for years of calendar at most).
+LOADING_PROJECTION_LIMIT = 1000
 MONITORING_TEXT = (
     "Review: symptoms first. Tests: serum B12 and total homocysteine (seed target below {target} µmol/L). "
     "Re-testing B12 on treatment is uninformative per British haematology guidance, and the homocysteine target has "
@@ -53,19 +71,49 @@ def _loading_event(plan, number: int, day: date, facts, seq: int, stamp: datetim
     return _event(f"{plan.id}-loading-{number}", title, day, sequence=seq, stamp=stamp, description=description)
 
 
-def _rrule(series: schedule.Series) -> vRecur:
+def _recurring(
+    event: Event, series: schedule.Series, move: Callable[[date], date], *, window: tuple[date, date]
+) -> Event:
+    """The series as an RRULE, and within the window each date that moves off a closed day as EXDATE + RDATE."""
     parts = schedule.recurrence(series.anchor, series.every, series.unit)
     if series.until is not None:
         parts["UNTIL"] = series.until
-    return vRecur(parts)
+    event.add("rrule", vRecur(parts))
+    excluded, added = [], []
+    for nominal in series.dates(until=window[1]):
+        if nominal < window[0]:
+            continue
+        moved = move(nominal)
+        if moved != nominal:
+            excluded.append(nominal)
+            added.append(moved)
+    if excluded:
+        event.add("exdate", excluded)
+        event.add("rdate", sorted(set(added)))
+    return event
+
+
+def _maintenance_description(plan: TreatmentPlan) -> str:
+    text = f"Hydroxocobalamin 1 mg intramuscular, {plan.interval_text}, lifelong."
+    if plan.individualised:
+        every = (plan.assessment.decision.get("maintenance") or {}).get("every_months") or {}
+        low, high = every.get("min"), every.get("max")
+        span = f"every {low} months" if low == high else f"every {low} to {high} months"
+        text += (
+            f" Individualised regimen: {plan.interval_text}. The guideline's range for this plan: {span}."
+            f" Clinician's reason: {plan.individualised_reason}"
+        )
+    return text
 
 
 def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
     """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
     maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run."""
     today = today or timezone.localdate()
+    window = (today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
     stamp = plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC)
-    seq = plan.calendar_sequence
+    # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
+    seq = plan.calendar_sequence + closures_version()
     cal = _calendar("B12 treatment plan")
     facts = plan_facts(plan)
     records = plan_dose_events(plan)
@@ -76,12 +124,9 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
         plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None
     ):
         fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
-        # Doses recorded keep their day (a dose not given is withdrawn); the rest follow the schedule.
-        for record in (r for r in records if r.phase == schedule.LOADING):
-            event = _loading_event(plan, record.number, record.on, facts, seq, stamp)
-            if not record.given:
-                event.add("status", "CANCELLED")
-            events.append(event)
+        # Doses given keep their day; a dose not given is offered again under its number (its event moves).
+        for record in (r for r in records if r.phase == schedule.LOADING and r.given):
+            events.append(_loading_event(plan, record.number, record.on, facts, seq, stamp))
         if fixed:
             horizon = today + timedelta(days=400)
         else:
@@ -89,8 +134,10 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
                 (d for d in schedule.loading_reviews(facts, until=today + timedelta(days=400)) if d >= today), None
             )
             horizon = (review or today) + timedelta(days=1)
-        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=facts.loading_doses or 8):
-            if dose.phase == schedule.LOADING:
+        # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
+        # from the window's start, so the file stays bounded).
+        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
+            if dose.phase == schedule.LOADING and (fixed or dose.due >= window[0]):
                 events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
         if not fixed:
             reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
@@ -111,40 +158,45 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
         event = _event(
             f"{plan.id}-maintenance",
             "Vitamin B12 injection (maintenance)",
-            series.first,
+            series.first_date,
             sequence=seq,
             stamp=stamp,
-            description=f"Hydroxocobalamin 1 mg intramuscular, {plan.interval_text}, lifelong.",
+            description=_maintenance_description(plan),
         )
-        event.add("rrule", _rrule(series))
-        events.append(event)
+        events.append(_recurring(event, series, facts.dose_day, window=window))
 
     mon = DEFAULT_RULESET.monitoring
     description = MONITORING_TEXT.format(target=mon.homocysteine_target_umol_l)
-    monitoring = {s.every: s for s in schedule.monitoring_series(plan.start_date, plan.stable_on)}
-    for every, title in (
-        (mon.every_months_until_stable, "B12 follow-up review (every 3 months until stable)"),
-        (mon.every_months_after_stable, "B12 follow-up review (yearly)"),
-    ):
-        series = monitoring.get(every)
-        if series is None:
-            if every != mon.every_months_until_stable:
-                continue
-            # Stable before the first 3-monthly visit: the series a client may hold is withdrawn.
-            first = schedule.add_months(plan.start_date, every)
-            event = _event(f"{plan.id}-monitoring-{every}m", title, first, sequence=seq, stamp=stamp)
-            event.add("status", "CANCELLED")
-        else:
-            event = _event(
-                f"{plan.id}-monitoring-{every}m",
-                title,
-                series.first,
-                sequence=seq,
-                stamp=stamp,
-                description=description,
-            )
-            event.add("rrule", _rrule(series))
+    until_stable, after_stable = schedule.monitoring_series(facts)
+    reviews = facts.reviews
+    first_text = (
+        f"first after {reviews.first_months} month{'s' if reviews.first_months != 1 else ''}, then "
+        if reviews.first_months != reviews.every_months_until_stable
+        else ""
+    )
+    before_uid = f"{plan.id}-monitoring-{reviews.every_months_until_stable}m"
+    before_title = f"B12 follow-up review ({first_text}every {reviews.every_months_until_stable} months until stable)"
+    if until_stable is None:
+        # Stable before the first visit: the series a client may hold is withdrawn.
+        first = schedule.add_months(plan.start_date, reviews.first_months)
+        event = _event(before_uid, before_title, first, sequence=seq, stamp=stamp)
+        event.add("status", "CANCELLED")
         events.append(event)
+    else:
+        event = _event(
+            before_uid, before_title, until_stable.first_date, sequence=seq, stamp=stamp, description=description
+        )
+        events.append(_recurring(event, until_stable, facts.open_day, window=window))
+    if after_stable is not None:
+        event = _event(
+            f"{plan.id}-monitoring-{reviews.every_months_after_stable}m",
+            "B12 follow-up review (yearly)",
+            after_stable.first_date,
+            sequence=seq,
+            stamp=stamp,
+            description=description,
+        )
+        events.append(_recurring(event, after_stable, facts.open_day, window=window))
 
     for event in events:
         if cancelled and "status" not in event:

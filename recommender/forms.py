@@ -265,7 +265,7 @@ class PlanForm(forms.Form):
                 cleaned.get("individualised_every"),
                 cleaned.get("individualised_unit") or None,
                 cleaned.get("individualised_reason", ""),
-                self.recommendation.ruleset,
+                self.recommendation.maintenance.max_months if self.recommendation.maintenance else 0,
             )
             for field, message in errors.items():
                 self.add_error(field, message)

@@ -208,8 +208,15 @@ class TreatmentPlan(models.Model):
     next_due_on = models.DateField(null=True, blank=True)
     next_phase = models.CharField(max_length=16, blank=True)
     next_number = models.PositiveIntegerField(null=True, blank=True)
+    # Why the next dose is not on its usual day (e.g. alternate days interrupted by a closure); empty when it is.
+    next_due_note = models.CharField(max_length=200, blank=True)
     # Raised on every change that moves a date, so that calendar clients replace their copy (RFC 5545 SEQUENCE).
     calendar_sequence = models.PositiveIntegerField(default=0)
+    # Injections may be given on days the clinic is closed (a district nurse, a weekend session): alternate days
+    # are then every 48 hours, weekends and holidays included. Set from B12_DOSES_ON_CLOSED_DAYS at creation.
+    doses_on_closed_days = models.BooleanField(default=False)
+    # Months from the start to the first monitoring review, from the decision (1 in pregnancy or breastfeeding).
+    first_review_months = models.PositiveSmallIntegerField(null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -303,9 +310,12 @@ class DoseRecord(models.Model):
     class Meta:
         ordering = ["-recorded_at"]
         constraints = [
-            # The database itself refuses a second record of the same dose, whoever sends it and whenever.
+            # The database itself refuses a second given record of the same dose, whoever sends it and whenever.
+            # A dose not given (missed, declined, held) is offered again under the same number.
             models.UniqueConstraint(
-                fields=["plan", "phase", "number"], condition=Q(entered_in_error=False), name="one_record_per_dose"
+                fields=["plan", "phase", "number"],
+                condition=Q(outcome="given", entered_in_error=False),
+                name="one_given_record_per_dose",
             ),
             models.CheckConstraint(
                 condition=~Q(outcome="given") | (Q(given_at__isnull=False) & ~Q(batch="") & Q(expiry__isnull=False)),
@@ -326,3 +336,19 @@ class DoseRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_phase_display()} dose {self.number}: {self.get_outcome_display()}"
+
+
+class ClinicClosure(models.Model):
+    """A day the clinic is closed beyond its weekdays and the public holidays (training day, Christmas week).
+    No due date falls on it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    date = models.DateField(unique=True)
+    reason = models.CharField(max_length=100, help_text="Shown where a dose or visit moves, e.g. “Training day”.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%a %d %b %Y}: {self.reason}"

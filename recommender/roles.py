@@ -28,14 +28,14 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             *(f"{action}_{model}" for model in _CLINICAL for action in ("add", "change", "view")),
             *(
                 f"{action}_{model}"
-                for model in ("labprofile", "accesstoken")
+                for model in ("labprofile", "accesstoken", "clinicclosure")
                 for action in ("add", "change", "delete", "view")
             ),
             "add_doserecord",
             "change_doserecord",
             "view_doserecord",
             "record_dose",
-            *(f"view_historical{model}" for model in (*_CLINICAL, "labprofile", "doserecord")),
+            *(f"view_historical{model}" for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure")),
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
+import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Case, Max, Q, QuerySet, When
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from .guideline import DEFAULT_RULESET, Thresholds, schedule
 from .identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
-from .models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 
 
 def access_token_user(*, raw: str, purpose: str):
@@ -117,6 +119,7 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
             "next_due_on",
             "next_phase",
             "next_number",
+            "next_due_note",
             "loading_pattern",
             "loading_doses",
             "calendar_sequence",
@@ -173,7 +176,60 @@ def clinic_days() -> frozenset[int]:
     return frozenset(settings.B12_CLINIC_DAYS)
 
 
-def plan_facts(plan: TreatmentPlan) -> schedule.PlanFacts:
+def holiday_code_parts(code: str) -> tuple[str, str | None]:
+    """("GB", "ENG") from "GB-ENG"; ("FR", None) from "FR"."""
+    country, _, subdiv = code.strip().upper().partition("-")
+    return country, subdiv or None
+
+
+@lru_cache(maxsize=256)
+def public_holidays(code: str, year: int) -> dict[date, str]:
+    """The public holidays of the clinic's nation in one year (cached: the set is built once per year and code)."""
+    if not code:
+        return {}
+    country, subdiv = holiday_code_parts(code)
+    try:
+        return dict(holidays.country_holidays(country, subdiv=subdiv, years=year))
+    except (ValueError, OverflowError):
+        return {}  # a year the package cannot compute (far past or future): no public holidays known
+
+
+class ClinicCalendar:
+    """The clinic's closed dates as the schedule reads them (``get(day)`` → reason or None): the public holidays
+    of the configured nation, and the clinic's own closures (admins manage those)."""
+
+    def __init__(self, *, holidays_code: str, own: dict[date, str]) -> None:
+        self.holidays_code = holidays_code
+        self.own = own
+
+    def get(self, day: date, default=None):
+        return self.own.get(day) or public_holidays(self.holidays_code, day.year).get(day, default)
+
+
+def clinic_calendar() -> ClinicCalendar:
+    """One query for the clinic's own closures; public holidays come from the per-year cache."""
+    own = dict(ClinicClosure.objects.values_list("date", "reason"))
+    return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
+
+
+def closures_version() -> int:
+    """Rises with every change to the clinic's closures (their history only grows): calendars add it to SEQUENCE."""
+    return ClinicClosure.history.count()
+
+
+def plan_reviews(plan: TreatmentPlan) -> schedule.Reviews:
+    """The plan's review intervals: its own first review (from its decision: 1 month in pregnancy) and the ruleset's
+    3-monthly until stable, yearly after."""
+    mon = DEFAULT_RULESET.monitoring
+    return schedule.Reviews(
+        first_months=plan.first_review_months or mon.every_months_until_stable,
+        every_months_until_stable=mon.every_months_until_stable,
+        every_months_after_stable=mon.every_months_after_stable,
+        loading_review_days=DEFAULT_RULESET.neuro_loading_review_days,
+    )
+
+
+def plan_facts(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = None) -> schedule.PlanFacts:
     return schedule.PlanFacts(
         start=plan.start_date,
         loading_pattern=plan.loading_pattern,
@@ -181,6 +237,10 @@ def plan_facts(plan: TreatmentPlan) -> schedule.PlanFacts:
         loading_ended_on=plan.loading_ended_on,
         clinic_days=clinic_days(),
         loading_doses=plan.loading_doses or 0,
+        closures=calendar if calendar is not None else clinic_calendar(),
+        doses_on_closed_days=plan.doses_on_closed_days,
+        reviews=plan_reviews(plan),
+        stable_on=plan.stable_on,
     )
 
 
@@ -197,24 +257,34 @@ def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
     ]
 
 
+# How far ahead the plan page, the month view and the .ics agree date for date.
+SCHEDULE_WINDOW_MONTHS = 24
+MONTH_VIEW_DOSE_LIMIT = 1500
+
+
 def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) -> dict:
-    """What the plan page shows about time: the doses and visits to come and the doses recorded."""
+    """What the plan page shows about time: the doses and visits to come and why a date moved."""
+    active = plan.status == TreatmentPlan.Status.ACTIVE
+    if not active:
+        return {"upcoming_doses": [], "visits": [], "reviews": [], "loading_running": False}
     facts = plan_facts(plan)
     records = plan_dose_events(plan)
     until = today + timedelta(days=horizon_days)
-    active = plan.status == TreatmentPlan.Status.ACTIVE
     return {
-        "upcoming_doses": schedule.upcoming_doses(facts, records, until=until, limit=12) if active else [],
-        "visits": list(schedule.monitoring_visits(plan.start_date, plan.stable_on, until=today + timedelta(days=800)))
-        if active
-        else [],
-        "reviews": [d for d in schedule.loading_reviews(facts, until=until) if d >= today] if active else [],
-        "loading_running": active and plan.loading_pattern == schedule.ALTERNATE_DAYS and not plan.loading_ended_on,
+        "upcoming_doses": schedule.upcoming_doses(facts, records, until=until, limit=12),
+        "visits": [
+            v
+            for v in schedule.monitoring_visits(facts, until=schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
+            if v.on >= today
+        ],
+        "reviews": [d for d in schedule.loading_reviews(facts, until=until) if d >= today],
+        "loading_running": plan.loading_pattern == schedule.ALTERNATE_DAYS and not plan.loading_ended_on,
     }
 
 
 def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
-    """A month grid (Monday first) of the plan's injections (given, not given or due) and follow-up visits."""
+    """A month grid (Monday first) of the plan's injections (given, not given or due), follow-up visits and the
+    clinic's closures."""
     first = month.replace(day=1)
     last = schedule.add_months(first, 1) - timedelta(days=1)
     events: dict[date, list[dict]] = {}
@@ -225,18 +295,20 @@ def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
             events.setdefault(day, []).append(
                 {"kind": "given" if record.outcome == "given" else "missed", "label": label}
             )
+    calendar = clinic_calendar()
     if plan.status == TreatmentPlan.Status.ACTIVE:
-        facts, records = plan_facts(plan), plan_dose_events(plan)
-        for dose in schedule.upcoming_doses(facts, records, until=last, limit=400):
+        facts, records = plan_facts(plan, calendar=calendar), plan_dose_events(plan)
+        # Enough for a daily regimen across the plan page's window (and a bound for a month centuries ahead).
+        for dose in schedule.upcoming_doses(facts, records, until=last, limit=MONTH_VIEW_DOSE_LIMIT):
             if dose.due >= first:
                 events.setdefault(dose.due, []).append(
                     {"kind": "due", "label": f"{dose.phase.capitalize()} {dose.number} due"}
                 )
-        for visit in schedule.monitoring_visits(plan.start_date, plan.stable_on, until=last):
-            if visit.on >= first:
+        for visit in schedule.monitoring_visits(facts, until=last + timedelta(days=31)):
+            if first <= visit.on <= last:
                 events.setdefault(visit.on, []).append({"kind": "visit", "label": "Follow-up review"})
         for review in schedule.loading_reviews(facts, until=last):
-            if review >= first:
+            if first <= review <= last:
                 events.setdefault(review, []).append({"kind": "review", "label": "Loading review"})
     start = first - timedelta(days=first.weekday())
     weeks = []
@@ -244,7 +316,14 @@ def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
     while day <= last or day.weekday() != 0:
         if day.weekday() == 0:
             weeks.append([])
-        weeks[-1].append({"date": day, "in_month": day.month == first.month, "events": events.get(day, [])})
+        weeks[-1].append(
+            {
+                "date": day,
+                "in_month": day.month == first.month,
+                "events": events.get(day, []),
+                "closed": calendar.get(day) or "",
+            }
+        )
         day += timedelta(days=1)
     return {
         "month": first,
@@ -343,7 +422,7 @@ def patient_record_export(*, patient: Patient) -> dict:
                 ],
                 "visits": [
                     {"on": v.on.isoformat(), "kind": v.kind}
-                    for v in schedule.monitoring_visits(p.start_date, p.stable_on, until=today + timedelta(days=730))
+                    for v in schedule.monitoring_visits(plan_facts(p), until=today + timedelta(days=730))
                 ]
                 if p.status == TreatmentPlan.Status.ACTIVE
                 else [],

@@ -19,12 +19,15 @@ from .models import (
     REASON_MAX_LENGTH,
     AccessToken,
     Assessment,
+    ClinicClosure,
     DoseRecord,
     LabProfile,
     Patient,
     TreatmentPlan,
 )
 from .selectors import (
+    ClinicCalendar,
+    clinic_calendar,
     dose_latest_record,
     dose_neighbours,
     plan_dose_events,
@@ -128,13 +131,15 @@ def _save(instance, *, by, reason: str = "", **kwargs) -> None:
     instance.save(**kwargs)
 
 
-def _reschedule(plan: TreatmentPlan) -> None:
-    """Set the plan's next dose from its facts and the doses recorded; raise the calendar sequence."""
+def _reschedule(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = None) -> None:
+    """Set the plan's next dose (and why it moved, if it did) from its facts, the clinic's calendar and the doses
+    recorded; raise the calendar sequence."""
     if plan.status != TreatmentPlan.Status.ACTIVE:
-        plan.next_due_on, plan.next_phase, plan.next_number = None, "", None
+        plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note = None, "", None, ""
     else:
-        due = schedule.next_dose(plan_facts(plan), plan_dose_events(plan) if plan.pk else [])
+        due = schedule.next_dose(plan_facts(plan, calendar=calendar), plan_dose_events(plan) if plan.pk else [])
         plan.next_due_on, plan.next_phase, plan.next_number = due.due, due.phase, due.number
+        plan.next_due_note = due.note[: TreatmentPlan._meta.get_field("next_due_note").max_length]
     plan.calendar_sequence += 1
 
 
@@ -195,16 +200,18 @@ def plan_create(
     maintenance_unit: str = MONTHS,
     individualised: bool = False,
     individualised_reason: str = "",
+    doses_on_closed_days: bool | None = None,
     by,
 ) -> TreatmentPlan:
-    """A plan within what the assessment's decision allows; any active plan of the patient is superseded."""
+    """A plan within what the assessment's decision allows; any active plan of the patient is superseded.
+    ``doses_on_closed_days``: the plan's own choice; by default the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
     decision = assessment.decision
     maintenance = decision.get("maintenance")
     if not decision.get("im_recommended") or maintenance is None:
         raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
     if individualised:
         errors = individualised_interval_error(
-            maintenance_every, maintenance_unit, individualised_reason, DEFAULT_RULESET
+            maintenance_every, maintenance_unit, individualised_reason, maintenance["every_months"]["max"]
         )
         if errors:
             raise ValidationError(errors)
@@ -235,6 +242,10 @@ def plan_create(
         individualised_reason=individualised_reason.strip(),
         lifelong=maintenance["lifelong"],
         start_date=start_date,
+        doses_on_closed_days=settings.B12_DOSES_ON_CLOSED_DAYS
+        if doses_on_closed_days is None
+        else doses_on_closed_days,
+        first_review_months=(decision.get("monitoring") or {}).get("first_review_months"),
         created_by=by,
     )
     _reschedule(plan)
@@ -694,7 +705,7 @@ def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: 
     allowed = maintenance_month_choices(maintenance["every_months"]["min"], maintenance["every_months"]["max"])
     individualised = not (unit == MONTHS and every in allowed)
     if individualised:
-        errors = individualised_interval_error(every, unit, reason, DEFAULT_RULESET)
+        errors = individualised_interval_error(every, unit, reason, maintenance["every_months"]["max"])
         if errors:
             raise ValidationError(errors)
     plan.maintenance_every, plan.maintenance_unit = every, unit
@@ -714,3 +725,48 @@ def lab_profile_make_default(*, profile: LabProfile, by) -> LabProfile:
     profile.is_default = True
     _save(profile, by=by, reason="made default")
     return profile
+
+
+# A closure moves a due date at most across the run of closed days it belongs to: plans due this long after a
+# changed closure are looked at again (a longer run of closures is a clinic shut, not a calendar).
+CLOSURE_RESCHEDULE_DAYS = 60
+
+
+def _reschedule_around(day: date, *, by) -> int:
+    """Re-derive the next due date of the active plans a closure on ``day`` can move; returns how many moved."""
+    # Every plan's calendar may show the day (visits up to two years ahead): its SEQUENCE also counts the closure
+    # changes (see calendars.plan_calendar), so no bulk write is needed here.
+    calendar = clinic_calendar()
+    moved = 0
+    plans = TreatmentPlan.objects.select_for_update().filter(
+        status=TreatmentPlan.Status.ACTIVE,
+        next_due_on__gte=day,
+        next_due_on__lte=day + timedelta(days=CLOSURE_RESCHEDULE_DAYS),
+    )
+    for plan in plans:
+        before = (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note)
+        _reschedule(plan, calendar=calendar)
+        if (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note) != before:
+            _save(plan, by=by, reason=f"clinic closure changed on {day:%d %b %Y}")
+            moved += 1
+    return moved
+
+
+@transaction.atomic
+def clinic_closure_save(*, closure: ClinicClosure, by, previous_date: date | None = None) -> ClinicClosure:
+    """Add or change a closure; the plans due around it move off it (and back, when a closure moves away)."""
+    closure.reason = closure.reason.strip()
+    _save(closure, by=by)
+    _reschedule_around(closure.date, by=by)
+    if previous_date is not None and previous_date != closure.date:
+        _reschedule_around(previous_date, by=by)
+    return closure
+
+
+@transaction.atomic
+def clinic_closure_remove(*, closure: ClinicClosure, by) -> None:
+    """Remove a closure (its history stays); the plans it had moved fall back on the day if it is open."""
+    day = closure.date
+    closure._history_user = by
+    closure.delete()  # an instance delete: simple-history keeps the row with who removed it
+    _reschedule_around(day, by=by)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recommender import services
-from recommender.models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+from recommender.models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
 
 DEFICIENT = {"b12": {"value": 150, "unit": "pg/mL"}}
@@ -122,6 +122,9 @@ def _instances(record, profile, admin_user, nurse_user):
         "recommender.DoseRecord": dose,
         "recommender.LabProfile": profile,
         "recommender.AccessToken": token,
+        "recommender.ClinicClosure": services.clinic_closure_save(
+            closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
+        ),
     }
 
 
@@ -141,6 +144,7 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.DoseRecord",
         "recommender.LabProfile",
         "recommender.AccessToken",
+        "recommender.ClinicClosure",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

@@ -244,8 +244,11 @@ def test_a_dose_not_given_is_offered_again_from_the_next_open_day(nurse, clinici
     today = timezone.localdate()
     fixed = schedule.fixed_loading_dates(date(2025, 3, 3))
     assert plan.next_phase == "loading"
-    assert plan.next_number == 2
-    assert plan.next_due_on == max(fixed[1], schedule.next_open_day(today + timedelta(days=1), selectors.clinic_days()))
+    assert plan.next_number == 1, "a dose not given is offered again under its own number, never counted"
+    calendar = selectors.clinic_calendar()
+    assert plan.next_due_on == max(
+        fixed[0], schedule.next_open_day(today + timedelta(days=1), selectors.clinic_days(), calendar)
+    )
     assert plan.next_due_on > today
 
 
@@ -260,9 +263,11 @@ def test_loading_six_slots_then_maintenance_one_interval_after_the_last_dose_giv
         assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", number, due)
         # The last loading dose is given three days late: maintenance counts from the day it was given.
         give(plan, nurse, on=date(2025, 3, 17) if number == 6 else due)
-    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 1, date(2025, 5, 17))
+    # 17 May 2025 is a Saturday: the dose moves to Monday 19 May.
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 1, date(2025, 5, 19))
     give(plan, nurse, on=date(2025, 5, 20))
-    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 2, date(2025, 7, 20))
+    # 20 July 2025 is a Sunday: Monday 21 July.
+    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("maintenance", 2, date(2025, 7, 21))
     assert plan.doses.count() == 7
 
 
@@ -398,8 +403,10 @@ def test_database_refuses_a_second_live_record_of_the_same_dose(nurse, recent_pl
             phase=first.phase,
             number=first.number,
             due_date=first.due_date,
-            outcome="missed",
-            reason="A second record",
+            outcome="given",
+            given_at=first.given_at,
+            batch="HX-SECOND",
+            expiry=first.expiry,
             recorded_by=nurse,
         )
 
@@ -647,10 +654,8 @@ def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after
     assert plan.history.first().stable_on == date(2024, 8, 1)
     visits = selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
     assert [(v.on, v.kind) for v in visits] == [
-        (date(2024, 4, 15), "until_stable"),
-        (date(2024, 7, 15), "until_stable"),
         (date(2025, 8, 1), "after_stable"),
-        (date(2026, 8, 1), "after_stable"),
+        (date(2026, 8, 3), "after_stable"),  # 1 August 2026 is a Saturday: the next open day
     ]
     assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
     # Marked once only.
@@ -673,7 +678,7 @@ def test_change_interval_with_a_reason_reschedules_and_keeps_history(changer, cl
     assert any("interval changed" in m.lower() for m in messages_of(response))
     plan.refresh_from_db()
     assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (3, "months", False)
-    assert plan.next_due_on == date(2025, 6, 14)
+    assert plan.next_due_on == date(2025, 6, 16)  # 14 June 2025 is a Saturday: Monday 16 June
     assert plan.calendar_sequence > sequence
     latest = plan.history.first()
     assert str(latest.history_user.pk) == user_id
@@ -704,7 +709,7 @@ def test_change_interval_outside_the_guideline_is_individualised_within_the_limi
     assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (4, "weeks", True)
     assert plan.individualised_reason == "Symptoms return after a month."
     response = clinician_client.post(url, {"every": "60", "unit": "months", "reason": "Far too long."})
-    assert any("longer" in m for m in messages_of(response))
+    assert any("less often" in m for m in messages_of(response))
     plan.refresh_from_db()
     assert (plan.maintenance_every, plan.maintenance_unit) == (4, "weeks")
 

@@ -14,9 +14,11 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from recommender.guideline import DEFAULT_RULESET
 from recommender.guideline.schedule import (
     ALTERNATE_DAYS,
     DAYS,
+    EVERY_DAY,
     LOADING,
     MAINTENANCE,
     MONDAY_TO_FRIDAY,
@@ -24,10 +26,13 @@ from recommender.guideline.schedule import (
     THREE_TIMES_WEEKLY,
     WEEKS,
     DoseEvent,
+    DueDose,
     Interval,
     PlanFacts,
+    Reviews,
     add_months,
     fixed_loading_dates,
+    is_open,
     loading_reviews,
     maintenance_anchor,
     monitoring_visits,
@@ -44,6 +49,24 @@ MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 MONDAY = date(2027, 1, 4)  # a Monday
 MONTHLY = Interval(1, MONTHS)
 THREE_MONTHLY = Interval(3, MONTHS)
+_MON = DEFAULT_RULESET.monitoring
+# The ruleset's review intervals (first review at 3 months, as outside pregnancy).
+REVIEWS = Reviews(
+    first_months=_MON.every_months_until_stable,
+    every_months_until_stable=_MON.every_months_until_stable,
+    every_months_after_stable=_MON.every_months_after_stable,
+    loading_review_days=DEFAULT_RULESET.neuro_loading_review_days,
+)
+
+
+def visits_of(start: date, stable_on: date | None, *, until: date, first_months: int | None = None):
+    """Monitoring visits of a plan whose clinic is open every day (month arithmetic only, nothing moves)."""
+    reviews = REVIEWS if first_months is None else Reviews(first_months, *REVIEWS_TAIL)
+    plan = PlanFacts(start, "", THREE_MONTHLY, clinic_days=EVERY_DAY, reviews=reviews, stable_on=stable_on)
+    return monitoring_visits(plan, until=until)
+
+
+REVIEWS_TAIL = (REVIEWS.every_months_until_stable, REVIEWS.every_months_after_stable, REVIEWS.loading_review_days)
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Strategies
@@ -161,7 +184,7 @@ def test_dose_numbers_count_up_within_each_phase(data):
     doses = upcoming_doses(plan, records, until=last + timedelta(days=400), limit=30)
     for phase in (LOADING, MAINTENANCE):
         numbers = [d.number for d in doses if d.phase == phase]
-        first = sum(1 for r in records if r.phase == phase) + 1
+        first = sum(1 for r in records if r.phase == phase and r.given) + 1
         assert numbers == list(range(first, first + len(numbers)))
     phases = [d.phase for d in doses]
     assert phases == sorted(phases, key=lambda p: p == MAINTENANCE), "loading comes before maintenance"
@@ -197,7 +220,7 @@ def test_fixed_loading_course_then_maintenance_through_upcoming(start, clinic_da
     assert [d.due for d in loading] == fixed_loading_dates(start, clinic_days)
     assert [d.number for d in loading] == [1, 2, 3, 4, 5, 6]
     maintenance = [d for d in doses if d.phase == MAINTENANCE]
-    assert maintenance[0].due == interval.after(loading[-1].due)
+    assert maintenance[0].due == next_open_day(interval.after(loading[-1].due), clinic_days)
 
 
 @PROPERTY_SETTINGS
@@ -215,7 +238,7 @@ def test_fixed_loading_needs_three_clinic_days(start, clinic_days):
 @PROPERTY_SETTINGS
 @given(start_dates, st.integers(min_value=1, max_value=3))
 def test_maintenance_never_skips_a_cycle_across_month_ends_and_leap_years(anchor, n):
-    plan = PlanFacts(anchor - timedelta(days=400), "", Interval(n, MONTHS))
+    plan = PlanFacts(anchor - timedelta(days=400), "", Interval(n, MONTHS), clinic_days=EVERY_DAY)
     records = [DoseEvent(MAINTENANCE, 1, anchor)]
     until = anchor + relativedelta(years=6)
     doses = upcoming_doses(plan, records, until=until, limit=100)
@@ -248,7 +271,7 @@ def test_maintenance_follows_last_dose_actually_given(anchor, n, shift):
     assert due == next_dose(plan, list(reversed(records))), "records may come in any order"
     assert due.phase == MAINTENANCE and due.number == 3
     assert due.due == given_on + relativedelta(months=n)
-    assert maintenance_anchor(plan, records, due) == (given_on, 1)
+    assert maintenance_anchor(plan, records) == (given_on, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -261,7 +284,7 @@ def test_maintenance_follows_last_dose_actually_given(anchor, n, shift):
 def test_monitoring_three_monthly_until_stable_then_yearly(start, stable_after, horizon):
     stable_on = None if stable_after is None else start + timedelta(days=stable_after)
     until = start + timedelta(days=horizon)
-    visits = list(monitoring_visits(start, stable_on, until=until))
+    visits = list(visits_of(start, stable_on, until=until))
     quarterly = [v.on for v in visits if v.kind == "until_stable"]
     yearly = [v.on for v in visits if v.kind == "after_stable"]
     assert {v.kind for v in visits} <= {"until_stable", "after_stable"}
@@ -346,21 +369,68 @@ def test_next_dose_walks_the_fixed_course():
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 4, 15))
 
 
-def test_fixed_course_with_a_missed_dose_still_has_six_slots_then_maintenance_follows_last_given():
+def test_fixed_course_a_missed_dose_is_rebooked_under_its_number_and_the_rhythm_continues():
     plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
     records = [
         DoseEvent(LOADING, 1, date(2027, 1, 4)),
         DoseEvent(LOADING, 2, date(2027, 1, 6), given=False),
     ]
     due = next_dose(plan, records)
-    assert (due.phase, due.number, due.due) == (LOADING, 3, date(2027, 1, 8))
+    assert (due.phase, due.number, due.due) == (LOADING, 2, date(2027, 1, 7))  # offered again the next day
     doses = upcoming_doses(plan, records, until=date(2027, 12, 31))
     loading = [d for d in doses if d.phase == LOADING]
-    assert [d.number for d in loading] == [3, 4, 5, 6]
-    assert [d.due for d in loading] == fixed_loading_dates(MONDAY)[2:]
-    assert len(records) + len(loading) == 6
+    assert [d.number for d in loading] == [2, 3, 4, 5, 6]
+    # One clear day between doses, never more than 3 in 7 days: Thu 7, Mon 11, Wed 13, Fri 15, Mon 18.
+    assert [d.due for d in loading] == [date(2027, 1, d) for d in (7, 11, 13, 15, 18)]
     maintenance = [d for d in doses if d.phase == MAINTENANCE]
-    assert [d.due for d in maintenance[:3]] == [date(2027, 4, 15), date(2027, 7, 15), date(2027, 10, 15)]
+    assert [d.due for d in maintenance[:3]] == [date(2027, 4, 19), date(2027, 7, 19), date(2027, 10, 18)]
+
+
+def test_defect_dose_3_missed_then_three_more_given_is_still_loading_with_dose_6_of_6_due():
+    """Issue 10, defect 1: doses 1 and 2 given, dose 3 missed, then three more given: 5 given, so loading goes on."""
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records: list[DoseEvent] = []
+    for was_given in (True, True, False, True, True, True):
+        due = next_dose(plan, records)
+        records.append(DoseEvent(due.phase, due.number, due.due, was_given))
+    assert [(r.number, r.given) for r in records] == [(1, True), (2, True), (3, False), (3, True), (4, True), (5, True)]
+    due = next_dose(plan, records)
+    assert (due.phase, due.number) == (LOADING, 6)
+    records.append(DoseEvent(due.phase, due.number, due.due))
+    assert sum(r.given for r in records) == 6
+    assert next_dose(plan, records).phase == MAINTENANCE
+
+
+def test_defect_a_held_first_dose_leaves_loading_1_of_6_next():
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    due = next_dose(plan, [DoseEvent(LOADING, 1, MONDAY, given=False)])
+    assert (due.phase, due.number, due.due) == (LOADING, 1, date(2027, 1, 5))
+
+
+def test_defect_first_dose_a_week_late_never_crowds_five_doses_into_seven_days():
+    """Issue 10, defect 2: the first dose given a week late; the rest keep one clear day and three a week."""
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records = [DoseEvent(LOADING, 1, MONDAY + timedelta(days=7))]
+    while (due := next_dose(plan, records)).phase == LOADING:
+        records.append(DoseEvent(due.phase, due.number, due.due))
+    days = [r.on for r in records]
+    assert days == [date(2027, 1, d) for d in (11, 13, 15, 18, 20, 22)]
+    assert all((b - a).days >= 2 for a, b in pairwise(days))
+    assert max(sum(1 for d in days if first <= d < first + timedelta(days=7)) for first in days) == 3
+
+
+def test_defect_missed_dose_3_recorded_late_gives_no_three_days_in_a_row():
+    plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
+    records = [
+        DoseEvent(LOADING, 1, date(2027, 1, 4)),
+        DoseEvent(LOADING, 2, date(2027, 1, 6)),
+        DoseEvent(LOADING, 3, date(2027, 1, 11), given=False),  # due Fri 8th, recorded missed on Monday
+    ]
+    while (due := next_dose(plan, records)).phase == LOADING:
+        records.append(DoseEvent(due.phase, due.number, due.due))
+    given = [r.on for r in records if r.given]
+    assert len(given) == 6
+    assert all((b - a).days >= 2 for a, b in pairwise(given)), given
 
 
 @pytest.mark.parametrize(
@@ -381,14 +451,15 @@ def test_fixed_course_after_a_late_record_keeps_doses_in_order_one_a_day(first):
     assert all(a < b for a, b in pairwise(dues)), dues
 
 
-def test_fixed_course_whose_last_dose_is_missed_goes_to_maintenance_after_the_last_given():
+def test_fixed_course_whose_last_dose_is_missed_offers_it_again_then_maintenance_follows_it():
     plan = PlanFacts(MONDAY, THREE_TIMES_WEEKLY, THREE_MONTHLY)
     days = fixed_loading_dates(MONDAY)
     records = [DoseEvent(LOADING, i, day, given=i != 6) for i, day in enumerate(days, start=1)]
     due = next_dose(plan, records)
-    assert due.phase == MAINTENANCE and due.number == 1
-    assert due.due == days[4] + relativedelta(months=3)  # 13 January + 3 months
-    assert due.due == date(2027, 4, 13)
+    assert (due.phase, due.number, due.due) == (LOADING, 6, date(2027, 1, 18))
+    records.append(DoseEvent(LOADING, 6, date(2027, 1, 18)))
+    due = next_dose(plan, records)
+    assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 4, 19))  # Sun 18 April: Monday
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -397,7 +468,8 @@ def test_fixed_course_whose_last_dose_is_missed_goes_to_maintenance_after_the_la
 
 
 def alternate(start: date = MONDAY, ended: date | None = None, **kw) -> PlanFacts:
-    return PlanFacts(start, ALTERNATE_DAYS, kw.pop("interval", Interval(2, MONTHS)), loading_ended_on=ended, **kw)
+    interval = kw.pop("interval", Interval(2, MONTHS))
+    return PlanFacts(start, ALTERNATE_DAYS, interval, loading_ended_on=ended, reviews=REVIEWS, **kw)
 
 
 def test_alternate_day_dose_due_saturday_moves_to_monday_and_next_is_wednesday():
@@ -432,7 +504,7 @@ def test_alternate_day_missed_dose_is_offered_again_from_the_next_open_day():
     plan = alternate(MONDAY)
     records = [DoseEvent(LOADING, 1, MONDAY), DoseEvent(LOADING, 2, date(2027, 1, 6), given=False)]
     due = next_dose(plan, records)
-    assert due.phase == LOADING and due.number == 3
+    assert due.phase == LOADING and due.number == 2, "a dose not given keeps its number"
     assert due.due == date(2027, 1, 7)
 
 
@@ -460,9 +532,11 @@ def test_after_loading_ended_maintenance_is_one_interval_after_the_last_loading_
     ended = alternate(MONDAY, ended=date(2027, 1, 12), interval=Interval(2, MONTHS))
     due = next_dose(ended, records)
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, date(2027, 3, 11))
-    doses = upcoming_doses(ended, records, until=date(2027, 12, 31))
+    doses = upcoming_doses(ended, records, until=date(2028, 1, 31))
     assert {d.phase for d in doses} == {MAINTENANCE}
-    assert [d.due for d in doses[:3]] == [date(2027, 3, 11), date(2027, 5, 11), date(2027, 7, 11)]
+    # 11 July 2027 is a Sunday: Monday 12 July; the series stays anchored on 11 January (no drift).
+    assert [d.due for d in doses[:4]] == [date(2027, 3, 11), date(2027, 5, 11), date(2027, 7, 12), date(2027, 9, 13)]
+    assert [d.due for d in doses[4:6]] == [date(2027, 11, 11), date(2028, 1, 11)]
     # A final loading dose recorded as not given: maintenance still follows the last dose actually given.
     missed = [*records, DoseEvent(LOADING, 5, date(2027, 1, 13), given=False)]
     assert next_dose(ended, missed).due == date(2027, 3, 11)
@@ -503,7 +577,7 @@ def test_31_january_plus_one_month_is_the_last_day_of_february():
 
 
 def test_monthly_series_from_31_january_does_not_drift():
-    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY)
+    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY, clinic_days=EVERY_DAY)
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 31))]
     doses = upcoming_doses(plan, records, until=date(2027, 6, 30))
     assert [d.due for d in doses] == [
@@ -520,7 +594,8 @@ def test_maintenance_without_loading_starts_on_the_start_date():
     due = next_dose(plan, [])
     assert (due.phase, due.number, due.due) == (MAINTENANCE, 1, MONDAY)
     doses = upcoming_doses(plan, [], until=date(2027, 12, 31))
-    assert [d.due for d in doses] == [MONDAY, date(2027, 4, 4), date(2027, 7, 4), date(2027, 10, 4)]
+    # 4 April and 4 July 2027 are Sundays: the next Mondays.
+    assert [d.due for d in doses] == [MONDAY, date(2027, 4, 5), date(2027, 7, 5), date(2027, 10, 4)]
 
 
 def test_missed_maintenance_dose_is_offered_again_from_the_next_open_day():
@@ -534,7 +609,8 @@ def test_missed_maintenance_dose_is_offered_again_from_the_next_open_day():
     assert due.phase == MAINTENANCE
     assert due.due == date(2027, 2, 8)
     doses = upcoming_doses(plan, records, until=date(2027, 5, 31))
-    assert [d.due for d in doses] == [date(2027, 2, 8), date(2027, 3, 8), date(2027, 4, 8), date(2027, 5, 8)]
+    # 8 May 2027 is a Saturday: Monday 10 May.
+    assert [d.due for d in doses] == [date(2027, 2, 8), date(2027, 3, 8), date(2027, 4, 8), date(2027, 5, 10)]
 
 
 def test_missed_maintenance_recorded_on_an_open_day_is_offered_the_next_day():
@@ -546,15 +622,25 @@ def test_missed_maintenance_recorded_on_an_open_day_is_offered_the_next_day():
     assert next_dose(plan, records).due == date(2027, 2, 5)
 
 
-def test_maintenance_dates_are_calendar_dates_not_moved_off_closed_days():
-    plan = PlanFacts(date(2026, 12, 1), "", MONTHLY)
-    records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 2))]
+def test_defect_maintenance_due_on_sunday_14_february_2027_moves_to_monday_15_february():
+    """Issue 10, defect 4: a maintenance dose fell on a Sunday. It moves to the next open day and says why; the
+    series stays anchored on the dose given (the next is 14 March, a Sunday too: Monday 15 March)."""
+    plan = PlanFacts(date(2026, 11, 2), "", MONTHLY)
+    records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 14))]
     due = next_dose(plan, records)
-    assert due.due == date(2027, 2, 2)
-    saturday_anchor = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 8))]  # Friday; 8 May 2027 is a Saturday
-    doses = upcoming_doses(plan, saturday_anchor, until=date(2027, 5, 31))
-    assert doses[-1].due == date(2027, 5, 8)
-    assert doses[-1].due.weekday() == SAT
+    assert date(2027, 2, 14).weekday() == SUN
+    assert due.due == date(2027, 2, 15)
+    assert "Sun 14 Feb 2027" in due.note
+    doses = upcoming_doses(plan, records, until=date(2027, 5, 31))
+    assert [d.due for d in doses] == [date(2027, 2, 15), date(2027, 3, 15), date(2027, 4, 14), date(2027, 5, 14)]
+
+
+def test_maintenance_on_a_public_holiday_moves_past_it():
+    closures = {date(2026, 12, 25): "Christmas Day", date(2026, 12, 28): "Boxing Day (substitute day)"}
+    plan = PlanFacts(date(2026, 9, 1), "", MONTHLY, closures=closures)
+    due = next_dose(plan, [DoseEvent(MAINTENANCE, 1, date(2026, 11, 25))])
+    assert due.due == date(2026, 12, 29)  # Fri 25 closed, weekend, Mon 28 closed
+    assert "Christmas Day" in due.note
 
 
 def test_individualised_interval_every_day():
@@ -562,6 +648,9 @@ def test_individualised_interval_every_day():
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 1, 7))]  # Thursday
     assert next_dose(plan, records).due == date(2027, 1, 8)
     doses = upcoming_doses(plan, records, until=date(2027, 1, 12))
+    assert [d.due for d in doses] == [date(2027, 1, d) for d in (8, 11, 12)]  # the weekend's doses: Monday, once
+    every_day = PlanFacts(date(2026, 12, 1), "", Interval(1, DAYS), doses_on_closed_days=True)
+    doses = upcoming_doses(every_day, records, until=date(2027, 1, 12))
     assert [d.due for d in doses] == [date(2027, 1, d) for d in range(8, 13)]  # weekend included
 
 
@@ -577,7 +666,7 @@ def test_individualised_interval_every_n_months():
     plan = PlanFacts(date(2026, 12, 1), "", Interval(2, MONTHS))
     records = [DoseEvent(MAINTENANCE, 1, date(2027, 12, 31))]
     doses = upcoming_doses(plan, records, until=date(2028, 6, 30))
-    assert [d.due for d in doses] == [date(2028, 2, 29), date(2028, 4, 30), date(2028, 6, 30)]
+    assert [d.due for d in doses] == [date(2028, 2, 29), date(2028, 5, 1), date(2028, 6, 30)]  # Sun 30 April
 
 
 @pytest.mark.parametrize(("every", "unit"), [(0, DAYS), (-1, MONTHS), (1, "years"), (1, "")])
@@ -599,7 +688,7 @@ def test_next_open_day_needs_a_clinic_day():
 
 
 def test_monitoring_every_three_months_until_stable():
-    visits = list(monitoring_visits(date(2027, 1, 31), None, until=date(2028, 1, 31)))
+    visits = list(visits_of(date(2027, 1, 31), None, until=date(2028, 1, 31)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 30), "until_stable"),
         (date(2027, 7, 31), "until_stable"),
@@ -609,7 +698,7 @@ def test_monitoring_every_three_months_until_stable():
 
 
 def test_monitoring_yearly_after_stable():
-    visits = list(monitoring_visits(date(2027, 1, 31), date(2027, 8, 15), until=date(2030, 1, 1)))
+    visits = list(visits_of(date(2027, 1, 31), date(2027, 8, 15), until=date(2030, 1, 1)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 30), "until_stable"),
         (date(2027, 7, 31), "until_stable"),
@@ -619,7 +708,7 @@ def test_monitoring_yearly_after_stable():
 
 
 def test_monitoring_visit_on_the_stable_date_is_kept_and_none_after_it():
-    visits = list(monitoring_visits(date(2027, 1, 15), date(2027, 7, 15), until=date(2028, 12, 31)))
+    visits = list(visits_of(date(2027, 1, 15), date(2027, 7, 15), until=date(2028, 12, 31)))
     assert [(v.on, v.kind) for v in visits] == [
         (date(2027, 4, 15), "until_stable"),
         (date(2027, 7, 15), "until_stable"),
@@ -628,6 +717,173 @@ def test_monitoring_visit_on_the_stable_date_is_kept_and_none_after_it():
 
 
 def test_monitoring_yearly_from_29_february():
-    visits = list(monitoring_visits(date(2027, 1, 1), date(2028, 2, 29), until=date(2032, 12, 31)))
+    visits = list(visits_of(date(2027, 1, 1), date(2028, 2, 29), until=date(2032, 12, 31)))
     yearly = [v.on for v in visits if v.kind == "after_stable"]
     assert yearly == [date(2029, 2, 28), date(2030, 2, 28), date(2031, 2, 28), date(2032, 2, 29)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Properties over random dose histories and random clinic calendars (issue 10)
+# ---------------------------------------------------------------------------------------------------------------------
+
+CLOSURE_SPAN_DAYS = 240
+
+
+@st.composite
+def clinic_plans(draw, pattern: str, *, doses_on_closed_days=None) -> PlanFacts:
+    """A plan at a clinic with random weekdays (at least three) and random closures over the months it runs."""
+    start = draw(st.dates(min_value=date(2020, 1, 1), max_value=date(2040, 12, 31)))
+    offsets = draw(st.lists(st.integers(min_value=0, max_value=CLOSURE_SPAN_DAYS), max_size=40))
+    closures = {start + timedelta(days=o): f"closure {o}" for o in offsets}
+    if doses_on_closed_days is None:
+        doses_on_closed_days = draw(st.booleans())
+    return PlanFacts(
+        start=start,
+        loading_pattern=pattern,
+        interval=draw(intervals),
+        clinic_days=draw(clinic_day_sets),
+        closures=closures,
+        doses_on_closed_days=doses_on_closed_days,
+        reviews=REVIEWS,
+    )
+
+
+def record_history(draw, plan: PlanFacts, *, steps: int, early: bool, stop_at_maintenance: bool = False):
+    """Doses recorded one after another: each given (on or after a random day near its due date) or not given.
+    Returns the records and, for each, the DueDose the schedule offered before it."""
+    records: list[DoseEvent] = []
+    offered: list[DueDose] = []
+    for _ in range(steps):
+        due = next_dose(plan, records)
+        if stop_at_maintenance and due.phase == MAINTENANCE:
+            break
+        was_given = draw(st.sampled_from([True, True, True, False]))
+        shift = draw(st.integers(min_value=-3 if early else 0, max_value=9))
+        floor = records[-1].on + timedelta(days=1) if records else plan.start
+        on = max(due.due + timedelta(days=shift), floor)
+        if was_given:
+            on = plan.dose_day(on)  # a dose is given on a day injections are given
+        offered.append(due)
+        records.append(DoseEvent(due.phase, due.number, on, was_given))
+    return records, offered
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_property_fixed_loading_ends_with_exactly_six_given_never_two_a_day_never_four_in_seven(data):
+    plan = data.draw(clinic_plans(THREE_TIMES_WEEKLY))
+    records, _ = record_history(data.draw, plan, steps=60, early=False, stop_at_maintenance=True)
+    if next_dose(plan, records).phase != MAINTENANCE:
+        return  # the history ran out of steps before the course ended (many doses not given)
+    given_days = [r.on for r in records if r.given]
+    assert len(given_days) == plan.loading_doses == 6, records
+    assert len(set(given_days)) == len(given_days), "never two given doses on one calendar day"
+    for first in given_days:
+        in_week = [d for d in given_days if first <= d < first + timedelta(days=7)]
+        assert len(in_week) <= 3, (plan, records)
+
+
+@pytest.mark.parametrize("pattern", ["", THREE_TIMES_WEEKLY, ALTERNATE_DAYS])
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_property_no_due_date_on_a_closed_day(pattern, data):
+    """Whatever was given, missed, late or early: every dose offered falls on a day injections are given, every
+    review and visit on an open day, and nothing is due on or before a day already recorded."""
+    plan = data.draw(clinic_plans(pattern))
+    records, offered = record_history(data.draw, plan, steps=20, early=True)
+    for due in offered:
+        assert plan.dose_day(due.due) == due.due, (plan, due)
+    for before, after in pairwise(records):
+        assert after.on > before.on
+    last = records[-1].on if records else plan.start
+    until = last + timedelta(days=200)
+    for dose in upcoming_doses(plan, records, until=until, limit=40):
+        assert plan.dose_day(dose.due) == dose.due, (plan, dose)
+        assert dose.due > last or not records
+    for review in loading_reviews(plan, until=until):
+        assert is_open(review, plan.clinic_days, plan.closures), review
+    for visit in monitoring_visits(plan, until=until):
+        assert is_open(visit.on, plan.clinic_days, plan.closures), visit
+
+
+@PROPERTY_SETTINGS
+@given(st.data())
+def test_property_alternate_days_are_48_hours_apart_except_across_closed_days_where_the_note_says_so(data):
+    plan = data.draw(clinic_plans(ALTERNATE_DAYS))
+    records: list[DoseEvent] = []
+    for _ in range(30):
+        due = next_dose(plan, records)
+        if records:
+            last = records[-1].on
+            gap = (due.due - last).days
+            if plan.doses_on_closed_days:
+                assert gap == 2 and not due.note
+            elif gap == 2:
+                assert not due.note
+            else:
+                assert gap > 2
+                assert due.note.startswith(f"{gap} days since the last dose: alternate days interrupted by")
+                skipped = [last + timedelta(days=d) for d in range(2, gap)]
+                assert not any(is_open(d, plan.clinic_days, plan.closures) for d in skipped), (plan, due)
+        records.append(DoseEvent(due.phase, due.number, due.due))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Examples: alternate days are every 48 hours (issue 10, defects 4 and 5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_defect_alternate_days_with_doses_on_closed_days_gives_21_doses_in_42_days():
+    plan = alternate(MONDAY, doses_on_closed_days=True)
+    doses = upcoming_doses(plan, [], until=MONDAY + timedelta(days=41), limit=100)
+    assert len(doses) == 21
+    assert all((b.due - a.due).days == 2 for a, b in pairwise(doses))
+    assert {d.due.weekday() for d in doses} == set(range(7)), "weekends included"
+
+
+def test_alternate_days_at_a_weekday_clinic_move_off_the_weekend_and_say_so():
+    plan = alternate(MONDAY)  # Monday to Friday, no weekend doses
+    records = [DoseEvent(LOADING, n, date(2027, 1, d)) for n, d in ((1, 4), (2, 6), (3, 8))]
+    due = next_dose(plan, records)  # Sunday 10th is closed
+    assert due.due == date(2027, 1, 11)
+    assert due.note == "3 days since the last dose: alternate days interrupted by a day the clinic is closed."
+
+
+def test_defect_neurological_loading_dose_due_on_christmas_day_moves_and_says_which_closure():
+    christmas = {date(2026, 12, 25): "Christmas Day", date(2026, 12, 28): "Boxing Day (substitute day)"}
+    start = date(2026, 12, 3)
+    # A clinic open every day: dose 12 is due on Christmas Day, when it is shut, so the dose moves.
+    plan = PlanFacts(
+        start, ALTERNATE_DAYS, Interval(2, MONTHS), clinic_days=EVERY_DAY, closures=christmas, reviews=REVIEWS
+    )
+    records = [DoseEvent(LOADING, n, start + timedelta(days=2 * (n - 1))) for n in range(1, 12)]
+    assert records[-1].on == date(2026, 12, 23)
+    due = next_dose(plan, records)
+    assert due.due == date(2026, 12, 26)
+    assert due.note == "3 days since the last dose: alternate days interrupted by a closure (Christmas Day)."
+    records.append(DoseEvent(LOADING, 12, due.due))
+    assert next_dose(plan, records).due == date(2026, 12, 29)  # 28th is closed too: the pattern continues
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Examples: monitoring from the plan's own facts (pregnancy: first review at 1 month)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_defect_pregnancy_first_review_at_one_month_then_every_three_months():
+    visits = list(visits_of(date(2027, 1, 31), None, until=date(2027, 12, 31), first_months=1))
+    assert [v.on for v in visits] == [date(2027, 2, 28), date(2027, 5, 31), date(2027, 8, 31), date(2027, 11, 30)]
+
+
+def test_monitoring_visits_move_off_closed_days():
+    plan = PlanFacts(date(2026, 9, 25), "", THREE_MONTHLY, reviews=REVIEWS, closures={date(2026, 12, 25): "Xmas"})
+    visits = list(monitoring_visits(plan, until=date(2027, 7, 1)))
+    # 25 Dec 2026 is closed (Friday), 25 Mar 2027 a Thursday, 25 Jun 2027 a Friday.
+    assert [v.on for v in visits] == [date(2026, 12, 28), date(2027, 3, 25), date(2027, 6, 25)]
+    assert visits[0].nominal == date(2026, 12, 25)
+
+
+def test_loading_reviews_move_off_closed_days():
+    plan = alternate(date(2027, 1, 2))  # a Saturday start: reviews every 14 days fall on Saturdays
+    reviews = loading_reviews(plan, until=date(2027, 2, 26))
+    assert reviews == [date(2027, 1, 18), date(2027, 2, 1), date(2027, 2, 15)]

@@ -280,21 +280,21 @@ INVALID_PLAN = [
         DEFICIENT,
         {"maintenance_choice": "individualised", "individualised_every": "4", "individualised_unit": "months"},
         "individualised_every",
-        "every 4 months is longer",
+        "every 4 months is less often",
         id="individualised-4-months",
     ),
     pytest.param(
         DEFICIENT,
         {"maintenance_choice": "individualised", "individualised_every": "14", "individualised_unit": "weeks"},
         "individualised_every",
-        "every 14 weeks is longer",
+        "every 14 weeks is less often",
         id="individualised-14-weeks",
     ),
     pytest.param(
         DEFICIENT,
         {"maintenance_choice": "individualised", "individualised_every": "91", "individualised_unit": "days"},
         "individualised_every",
-        "every 91 days is longer",
+        "every 91 days is less often",
         id="individualised-91-days",
     ),
     pytest.param(
@@ -329,14 +329,15 @@ def test_invalid_plan_saves_neither_plan_nor_assessment(clinician_client, world,
 def test_individualised_plan_with_reason_within_three_months_is_saved(clinician_client, world):
     data = save_with_plan(
         maintenance_choice="individualised",
-        individualised_every="13",
+        individualised_every="12",
         individualised_unit="weeks",
         individualised_reason="  Symptoms return after 4 weeks.  ",
     )
     response = clinician_client.post(reverse("assessment-create", args=[world.patient.pk]), data)
     assert response.status_code == 302
     plan = TreatmentPlan.objects.get(patient=world.patient, status=TreatmentPlan.Status.ACTIVE)
-    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (13, "weeks", True)
+    # 12 weeks (84 days) is never longer than 3 calendar months; 13 weeks (91 days) can be.
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (12, "weeks", True)
     assert plan.individualised_reason == "Symptoms return after 4 weeks."
 
 
