@@ -135,7 +135,9 @@ def test_worklist_month_view_plan_page_and_ics_agree_over_24_months(clinician, n
     pregnant = make_plan(clinician, PREGNANT, start=today - timedelta(days=40), every=3)
     plans.append(pregnant)
     stable = make_plan(clinician, PREGNANT, start=today - timedelta(days=200), every=3)
-    services.plan_mark_stable(plan=stable, on=today - timedelta(days=10), by=clinician)
+    while stable.next_phase == "loading":
+        give(stable, nurse)
+    services.plan_mark_stable(plan=stable, on=today - timedelta(days=10), reason="Symptoms resolved.", by=clinician)
     plans.append(stable)
 
     # Closures on days the plans would otherwise use, and a Christmas week.

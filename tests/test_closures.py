@@ -48,6 +48,9 @@ def give(plan: TreatmentPlan, by, on: date | None = None, outcome: str = "given"
             "site": "left_deltoid",
             "batch": "HX2026-7",
             "expiry": on + timedelta(days=365),
+            "allergy_checked": True,
+            "baseline_sample_taken": True,
+            "early_reason": "Given before its due date in this test.",
         }
         if outcome == "given"
         else {"reason": "Did not attend."}

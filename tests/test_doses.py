@@ -916,17 +916,17 @@ def test_correcting_a_given_dose_keeps_the_old_record_and_does_not_requeue_it(nu
 def test_a_corrected_time_moves_the_next_dose_with_it(nurse, clinician):
     plan = make_plan(clinician, start=date(2025, 3, 3))
     finish_loading(plan, nurse)
-    maintenance = give(plan, nurse, on=date(2025, 5, 20))
-    assert plan.next_due_on == schedule.add_months(date(2025, 5, 20), 2)
+    maintenance = give(plan, nurse, on=date(2025, 5, 22))
+    assert plan.next_due_on == schedule.add_months(date(2025, 5, 22), 2)
     services.dose_correct(
         dose=maintenance,
         reason="Given the day before; entered late.",
-        **{k: v for k, v in given_fields(date(2025, 5, 19)).items() if k in CORRECTABLE},
+        **{k: v for k, v in given_fields(date(2025, 5, 21)).items() if k in CORRECTABLE},
         by=nurse,
     )
     plan.refresh_from_db()
     assert (plan.next_phase, plan.next_number) == ("maintenance", 2)
-    assert plan.next_due_on == schedule.add_months(date(2025, 5, 19), 2)
+    assert plan.next_due_on == schedule.add_months(date(2025, 5, 21), 2)
 
 
 CORRECTABLE = {"given_at", "dose_mg", "route", "site", "batch", "expiry"}
