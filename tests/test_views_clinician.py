@@ -23,7 +23,9 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from recommender import services
+from recommender.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
+from recommender.presenters import decision_fingerprint
 from recommender.roles import CLINICIAN
 from tests.conftest import make_user
 from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
@@ -56,10 +58,18 @@ def assessment_form(payload: dict | None = None, **overrides) -> dict:
     return data
 
 
+def shown_fingerprint(data: dict) -> str:
+    """The fingerprint of the decision the page shows for these entries (what the live panel puts in the form)."""
+    form = AssessmentForm(data)
+    return decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
+
+
 def save_with_plan(payload: dict | None = None, **overrides) -> dict:
-    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2")
+    """A save as the clinician makes it: after the decision was shown, replacing any active plan."""
+    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2", confirm_supersede="1")
     data["start_date"] = today().isoformat()
     data.update(overrides)
+    data.setdefault("decision_fingerprint", shown_fingerprint(data))
     return data
 
 
@@ -211,7 +221,7 @@ def assert_field_error_shown(response, field: str, message: str) -> None:
     page = response.content.decode()
     text = html.unescape(page)
     assert message in text, f"{message!r} not shown"
-    summary = re.findall(rf'<a href="#id_{field}">[^<]*</a>: ([^<]*)<', page)
+    summary = re.findall(rf'<a href="#id_{field}">([^<]*)</a>', page)
     if any(message in html.unescape(item) for item in summary):
         return
     inputs = re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{field}"[^>]*>', page)
@@ -300,10 +310,16 @@ INVALID_PLAN = [
         id="individualised-without-unit",
     ),
     pytest.param(
-        DEFICIENT_NEURO, {"maintenance_choice": "3"}, "maintenance_choice", "Select a valid choice", id="3-when-only-2"
+        DEFICIENT_NEURO,
+        {"maintenance_choice": "3"},
+        "maintenance_choice",
+        "Every 3 months is outside this decision's range (every 2 months)",
+        id="3-when-only-2",
     ),
     pytest.param(DEFICIENT, {"maintenance_choice": "4"}, "maintenance_choice", "Select a valid choice", id="4-of-2-3"),
-    pytest.param(DEFICIENT, {"start_date": ""}, "start_date", "This field is required", id="no-start-date"),
+    pytest.param(
+        DEFICIENT, {"start_date": ""}, "start_date", "Enter the date of the first injection", id="no-start-date"
+    ),
 ]
 
 
