@@ -352,3 +352,66 @@ def plan_guidance(decision: dict | None, months: list[int]) -> dict:
         "range": months_words(low, high),
         "max_months": high,
     }
+
+
+LOADING_WORDS = {
+    "three_times_weekly": "three times a week, {doses} doses",
+    "alternate_days": "on alternate days until there is no further improvement (a clinician ends this phase)",
+}
+
+
+def _guideline_maintenance(decision: dict) -> dict | None:
+    """The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA)."""
+    if decision.get("maintenance"):
+        return decision["maintenance"]
+    return (decision.get("treatment_pending_mma") or {}).get("maintenance")
+
+
+def plan_regimen(plan) -> dict:
+    """The plan's own regimen in words, and where (and why) it departs from the guideline's."""
+    decision = plan.assessment.decision
+    loading = ""
+    if plan.loading_pattern:
+        loading = "1 mg IM " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
+            doses=plan.loading_doses
+        )
+    every = plan.interval_text
+    guideline = _guideline_maintenance(decision)
+    guideline_range = ""
+    if guideline:
+        guideline_range = months_words(guideline["every_months"]["min"], guideline["every_months"]["max"])
+    life = ", for life" if plan.lifelong else ""
+    maintenance = f"1 mg IM {every}{life}" + (" — individualised" if plan.individualised else "")
+    return {
+        "loading": loading,
+        "maintenance": maintenance,
+        "guideline_range": guideline_range,
+        "individualised": plan.individualised,
+        "reason": plan.individualised_reason,
+        "pending_mma": plan.pending_mma,
+        "pending_mma_reason": plan.pending_mma_reason,
+    }
+
+
+def mma_follow_up(plan, later_assessments) -> dict | None:
+    """For a plan started pending MMA: what the first later assessment with an MMA result says about it.
+
+    ``confirms`` when that result confirms deficiency, ``review`` when it does not (the clinician reviews the
+    plan), None while no MMA result has come."""
+    if not getattr(plan, "pending_mma", False):
+        return None
+    for later in later_assessments:
+        if later.pk == plan.assessment_id or "mma" not in (later.inputs or {}):
+            continue
+        confirmed = later.status == "deficient"
+        return {
+            "outcome": "confirms" if confirmed else "review",
+            "assessment": later,
+            "text": (
+                "The MMA result confirms deficiency: it confirms the plan started pending MMA."
+                if confirmed
+                else "The MMA result does not confirm deficiency: review the plan started pending MMA "
+                "(continue, change or end it)."
+            ),
+        }
+    return None

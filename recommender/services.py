@@ -146,10 +146,13 @@ def plan_create(
     reason: the plan is marked as started pending MMA."""
     decision = assessment.decision
     pending = None
+    indications = decision["indications"]
     if decision.get("im_recommended") and decision.get("maintenance") is not None:
         loading, maintenance = decision.get("loading"), decision["maintenance"]
     elif pending := decision.get("treatment_pending_mma"):
         loading, maintenance = pending.get("loading"), pending.get("maintenance")
+        # Deficiency is what is treated, pending its confirmation by the MMA result.
+        indications = pending.get("indications") or indications or ["deficiency"]
         if not pending_mma_reason.strip():
             raise ValidationError(
                 {"pending_mma_reason": "Give the reason for starting treatment before the MMA result."}
@@ -187,7 +190,7 @@ def plan_create(
     plan = TreatmentPlan(
         patient=patient,
         assessment=assessment,
-        indications=decision["indications"],
+        indications=indications,
         loading_pattern=loading["pattern"] if loading else "",
         loading_doses=loading.get("doses") if loading else None,
         maintenance_every=maintenance_every,

@@ -240,10 +240,27 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
     except Assessment.DoesNotExist:
         raise Http404("No such assessment") from None
     plan = TreatmentPlan.objects.filter(assessment=assessment).first()
+    follow_up = None
+    if "mma" in (assessment.inputs or {}):
+        pending_plan = (
+            TreatmentPlan.objects.filter(
+                patient=assessment.patient_id, pending_mma=True, created_at__lt=assessment.created_at
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if pending_plan is not None and (follow_up := presenters.mma_follow_up(pending_plan, [assessment])):
+            follow_up["plan"] = pending_plan
     return render(
         request,
         "recommender/assessment_detail.html",
-        {"assessment": assessment, "patient": assessment.patient, "plan": plan, "decision": assessment.decision},
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "plan": plan,
+            "decision": assessment.decision,
+            "mma_follow_up": follow_up,
+        },
     )
 
 
@@ -261,6 +278,13 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "decision": plan.assessment.decision,
+            "regimen": presenters.plan_regimen(plan),
+            "mma_follow_up": presenters.mma_follow_up(
+                plan,
+                plan.patient.assessments.filter(created_at__gt=plan.assessment.created_at).order_by("created_at")
+                if plan.pending_mma
+                else [],
+            ),
             "end_form": PlanEndForm(),
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": _can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
