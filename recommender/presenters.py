@@ -163,14 +163,30 @@ def decision_fingerprint(decision: dict) -> str:
 
 
 def regimen_summary(decision: dict) -> str:
-    """The decision in one line, for the strip beside the B12 field."""
-    p = decision_panel(decision)
-    if p["im_recommended"]:
-        regimen = " then ".join(t.rstrip(".") for t in (p["loading"], p["maintenance"]) if t)
-        return f"IM indicated: {regimen}." if regimen else "IM indicated."
-    if p["pending"]:
-        return "Take the MMA sample now and do not wait for it: loading can start pending MMA."
-    return "IM not indicated" + (": measure MMA." if p["needs_mma"] else ".")
+    """The decision's regimen in a few words, for the strip beside the B12 field."""
+
+    def regimen(loading: dict | None, maintenance: dict | None) -> str:
+        parts = []
+        if loading:
+            if loading.get("pattern") == "alternate_days":
+                parts.append("loading on alternate days")
+            else:
+                parts.append(f"loading three times a week for {loading.get('weeks')} weeks")
+        if maintenance:
+            every = maintenance["every_months"]
+            parts.append(
+                months_words(every["min"], every["max"]) + (" for life" if maintenance.get("lifelong") else "")
+            )
+        return ", then ".join(parts)
+
+    if decision["im_recommended"]:
+        return f"IM: {regimen(decision.get('loading'), decision.get('maintenance'))}."
+    if pending := decision.get("treatment_pending_mma"):
+        return (
+            "Take the MMA sample, do not wait for it: "
+            f"{regimen(pending.get('loading'), pending.get('maintenance'))} can start now, pending MMA."
+        )
+    return "IM not indicated" + (": measure MMA." if decision.get("next_test") == "mma" else ".")
 
 
 def decision_main_html(decision: dict) -> SafeString:
