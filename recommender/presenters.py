@@ -208,7 +208,7 @@ def decision_main_html(decision: dict) -> SafeString:
         ),
         _alerts_html(p["red_flags"], "alert-danger red-flag", "alert", "Red flag"),
         _alerts_html(p["cautions"], "alert-warning", "status", "Caution"),
-        SafeString('<h3 class="h6 mt-3">Treatment</h3>'),
+        SafeString('<div class="decision-treatment"><h3 class="h6 mt-3">Treatment</h3>'),
     ]
     if p["im_recommended"]:
         rows = [
@@ -254,13 +254,15 @@ def decision_main_html(decision: dict) -> SafeString:
                 ": measure MMA first" if p["needs_mma"] else "",
             )
         )
+    parts.append(SafeString("</div>"))
     if m := p["monitoring"]:
         first = m["first_review_months"]
         parts.append(
             format_html(
-                '<h3 class="h6">Monitoring</h3><p class="mb-1">Every {} months until stable, then every {} months: '
+                '<div class="decision-monitoring"><h3 class="h6">Monitoring</h3><p class="mb-1">Every {} months until '
+                "stable, then every {} months: "
                 "serum B12 and total homocysteine (target below {} µmol/L). First review after {} month{}. {}</p>"
-                '<ul class="small text-body-secondary monitoring">{}</ul>',
+                '<ul class="small text-body-secondary monitoring">{}</ul></div>',
                 m["every_months_until_stable"],
                 m["every_months_after_stable"],
                 m["homocysteine_target_umol_per_l"],
@@ -277,7 +279,7 @@ def decision_main_html(decision: dict) -> SafeString:
     if p["advice"]:
         parts.append(
             format_html(
-                '<h3 class="h6">Advice</h3><ul class="advice">{}</ul>',
+                '<div class="decision-advice"><h3 class="h6">Advice</h3><ul class="advice">{}</ul></div>',
                 format_html_join(
                     "",
                     '<li data-code="{}">{} {}</li>',
