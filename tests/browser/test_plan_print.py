@@ -1,4 +1,4 @@
-"""The plan as printed for the notes: one A4 page, with the plan's own regimen and where it departs from the guideline."""
+"""The plan as printed for the notes: one A4 page, with its own regimen and where it departs from the guideline."""
 
 from __future__ import annotations
 
