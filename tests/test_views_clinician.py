@@ -1148,3 +1148,30 @@ def test_each_point_of_the_chart_is_drawn_against_its_own_thresholds(clinician_c
     assert len(heights) == 2, "the older point is drawn against 180, the newer against 200"
     ticks = re.findall(r'<text class="chart-tick axis"[^>]*>([\d.]+)</text>', svg)
     assert len(ticks) >= 3 and "0" in ticks, "the y-axis has values"
+
+
+def test_the_live_panel_updates_the_plan_guidance_beside_the_choices_not_the_choices(clinician_client, world):
+    preview = reverse("assessment-preview", args=[world.patient.pk])
+    neuro = clinician_client.post(preview, assessment_form(DEFICIENT_NEURO), headers=htmx_headers(assess(world)))
+    page = neuro.content.decode()
+    assert re.search(r'<div id="plan-status" data-state="plan" hx-swap-oob="true">', page)
+    assert re.search(r'<span id="choice-hint-3"[^>]*hx-swap-oob="true">outside this decision&#x27;s range</span>', page)
+    assert re.search(r'<span id="individualised-max" hx-swap-oob="true">every 2 months</span>', page)
+    assert re.search(r'<div id="status-strip"[^>]*hx-swap-oob="true">', page)
+
+    normal = clinician_client.post(
+        preview, assessment_form({"b12": {"value": 500, "unit": "pg/mL"}}), headers=htmx_headers(assess(world))
+    )
+    page = html.unescape(normal.content.decode())
+    assert re.search(r'<div id="plan-status" data-state="no_injections" hx-swap-oob="true">', page)
+    assert "recommends no injections: no plan will be started" in page
+
+
+def test_a_result_needing_no_injections_saves_the_assessment_alone_whatever_the_plan_choices(clinician_client, world):
+    data = save_with_plan({"b12": {"value": 500, "unit": "pg/mL"}}, maintenance_choice="3")
+    response = clinician_client.post(assess(world), data)
+    assessment = Assessment.objects.exclude(pk=world.assessment.pk).get()
+    assert response["Location"] == reverse("assessment-detail", args=[assessment.pk])
+    assert not TreatmentPlan.objects.filter(assessment=assessment).exists()
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
