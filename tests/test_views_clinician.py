@@ -1175,3 +1175,56 @@ def test_a_result_needing_no_injections_saves_the_assessment_alone_whatever_the_
     assert not TreatmentPlan.objects.filter(assessment=assessment).exists()
     world.plan.refresh_from_db()
     assert world.plan.status == TreatmentPlan.Status.ACTIVE
+
+
+class _PendingMma:
+    """A recommendation as the engine gives it for neurological signs with an indeterminate result: no IM yet, and
+    treatment that may start now, pending MMA (the interface the engine exposes: ``pending_mma`` and its dict)."""
+
+    def __init__(self, real):
+        self._real = real
+        self.im_recommended, self.loading, self.maintenance = False, None, None
+        self.pending_mma = SimpleNamespace(
+            loading=real.loading, maintenance=real.maintenance, reason="Do not wait for the MMA result."
+        )
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def as_dict(self) -> dict:
+        decision = self._real.as_dict()
+        decision["treatment_pending_mma"] = {
+            "loading": decision["loading"],
+            "maintenance": decision["maintenance"],
+            "reason": self.pending_mma.reason,
+        }
+        decision.update(im_recommended=False, loading=None, maintenance=None, headline="Take the MMA sample now.")
+        return decision
+
+
+def test_the_form_starts_treatment_pending_mma_with_a_reason(clinician_client, clinician, monkeypatch):
+    from recommender import forms
+
+    real_decide = forms.decide
+    monkeypatch.setattr(forms, "decide", lambda *a, **k: _PendingMma(real_decide(*a, **k)))
+    patient = make_patient(by=clinician)
+    url = reverse("assessment-create", args=[patient.pk])
+    page = html.unescape(
+        clinician_client.post(url, assessment_form(DEFICIENT_NEURO, action="preview")).content.decode()
+    )
+    assert '<div id="plan-status" data-state="pending">' in page
+    assert "Take the MMA sample now" in page and "do not wait for its result" in page
+
+    data = save_with_plan(DEFICIENT_NEURO, confirm_supersede="")
+    response = clinician_client.post(url, data)
+    assert response.status_code == 200
+    assert "pending_mma_reason" in response.context["plan_form"].errors
+    assert not patient.assessments.exists()
+
+    response = clinician_client.post(url, {**data, "pending_mma_reason": "Worsening ataxia."})
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert plan.pending_mma and plan.pending_mma_reason == "Worsening ataxia."
+    assert (plan.loading_pattern, plan.maintenance_every) == ("alternate_days", 2)
+    page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
+    assert "Treatment started pending MMA; reason: Worsening ataxia." in page
