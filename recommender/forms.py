@@ -140,7 +140,11 @@ class AssessmentForm(forms.Form):
                 "Laboratory results",
                 Row(Column("sample_date", css_class="col-md-6"), Column("lab_profile", css_class="col-md-6")),
                 Row(Column("b12_value", css_class=pair), Column("b12_unit", css_class=unit)),
-                HTML('{% include "recommender/_status_strip.html" %}'),
+            ),
+            # The decision's status and regimen right below the B12 field, in view while the rest is filled in.
+            HTML('{% include "recommender/_status_strip.html" %}'),
+            Fieldset(
+                "Other results",
                 Row(Column("active_b12_value", css_class=pair), Column("active_b12_unit", css_class=unit)),
                 Div(
                     HTML('{% include "recommender/_mma_prompt.html" %}'),

@@ -211,7 +211,8 @@ def test_the_form_on_a_phone_and_a_desk(page: Page, live_server, clinician, pati
     strip = page.locator("#status-strip")
     expect(strip).to_contain_text("B12 deficient")
     expect(strip).to_contain_text("alternate days")
-    # Scrolled down to the clinical picture, the status is still in view (it sticks to the top).
+    # Scrolled down to the last of the inputs, the status is still in view (it sticks to the top).
+    page.locator("#id_bariatric_surgery").scroll_into_view_if_needed()
     assert 0 <= strip.bounding_box()["y"] < 844
     page.evaluate("window.scrollTo(0, 0)")
     b12 = page.locator("#id_b12_value").bounding_box()
