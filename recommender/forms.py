@@ -14,8 +14,9 @@ from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
 from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
-from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient
+from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient, TreatmentPlan
 from .selectors import thresholds_for
+from .widgets import DayMonthYearField
 
 # Engine field → the form field its errors belong to (a measurement's value field; plain numbers and flags as named).
 ERROR_FIELDS = {field: f"{field}_value" for field in MEASUREMENTS}
@@ -119,10 +120,9 @@ class PatientEditForm(PatientForm):
 class AssessmentForm(AssessmentInputs):
     field_order = ["sample_date", "lab_profile"]  # then the engine's inputs, in their order
 
-    sample_date = forms.DateField(
+    sample_date = DayMonthYearField(
         label="Sample date",
-        help_text="When the blood was taken (before any B12 was given).",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Day/month/year: when the blood was taken (before any B12 was given).",
     )
     lab_profile = forms.ModelChoiceField(
         queryset=LabProfile.objects.all(),
@@ -155,6 +155,11 @@ class AssessmentForm(AssessmentInputs):
                 "Laboratory results",
                 Row(Column("sample_date", css_class="col-md-6"), Column("lab_profile", css_class="col-md-6")),
                 Row(Column("b12_value", css_class=pair), Column("b12_unit", css_class=unit)),
+            ),
+            # The decision's status and regimen right below the B12 field, in view while the rest is filled in.
+            HTML('{% include "recommender/_status_strip.html" %}'),
+            Fieldset(
+                "Other results",
                 Row(Column("active_b12_value", css_class=pair), Column("active_b12_unit", css_class=unit)),
                 Div(
                     HTML('{% include "recommender/_mma_prompt.html" %}'),
@@ -230,9 +235,14 @@ class AssessmentForm(AssessmentInputs):
 
 
 class PlanForm(forms.Form):
-    """The clinician's choices within what the recommendation allows."""
+    """The clinician's choices within what the recommendation allows.
 
-    maintenance_choice = forms.ChoiceField(label="Maintenance interval", widget=forms.RadioSelect)
+    The choices are drawn once and never redrawn by the live panel, so they list every interval the ruleset can
+    recommend; whether the current decision allows the one chosen is checked when saving, with an error on it.
+    """
+
+    create_plan = forms.BooleanField(label="Start a treatment plan with this assessment", required=False)
+    maintenance_choice = forms.ChoiceField(label="Maintenance interval", widget=forms.RadioSelect, required=False)
     individualised_every = forms.IntegerField(label="Every", required=False, min_value=1)
     individualised_unit = forms.ChoiceField(
         label="Unit",
@@ -240,27 +250,71 @@ class PlanForm(forms.Form):
         choices=[("", "…"), (DAYS, "days"), (WEEKS, "weeks"), (MONTHS, "months")],
     )
     individualised_reason = forms.CharField(
-        label="Reason for an individualised regimen", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label="Reason for an individualised regimen",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
-    start_date = forms.DateField(
-        label="First injection on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    pending_mma_reason = forms.CharField(
+        label="Why start loading before the MMA result",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
+    start_date = DayMonthYearField(label="First injection on", required=False, help_text="Day/month/year.")
+    confirm_supersede = forms.BooleanField(required=False)
 
-    def __init__(self, *args, recommendation: Recommendation, **kwargs):
+    def __init__(
+        self, *args, recommendation: Recommendation | None = None, active_plan: TreatmentPlan | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.recommendation = recommendation
-        maintenance = recommendation.maintenance
-        months = maintenance_month_choices(maintenance.min_months, maintenance.max_months) if maintenance else []
-        choices = [(str(m), "every month" if m == 1 else f"every {m} months") for m in months]
-        choices.append(("individualised", "individualised (from daily to every 3 months), with a reason"))
+        self.active_plan = active_plan
+        ruleset = recommendation.ruleset if recommendation else DEFAULT_RULESET
+        self.months = maintenance_month_choices(1, ruleset.individualised_max_months)
+        choices = [(str(m), "every month" if m == 1 else f"every {m} months") for m in self.months]
+        choices.append(("individualised", "individualised, with a reason"))
         self.fields["maintenance_choice"].choices = choices
-        if months:
-            self.fields["maintenance_choice"].initial = str(months[0])
         self.fields["start_date"].initial = timezone.localdate
+        self.fields["create_plan"].initial = True
+        if active_plan is not None:
+            self.fields[
+                "confirm_supersede"
+            ].label = f"I am replacing the active plan of {active_plan.start_date:%d/%m/%Y}"
+        else:
+            del self.fields["confirm_supersede"]
+
+    @property
+    def pending_mma(self):
+        """The loading the decision allows now, before the MMA result (neurological signs, indeterminate B12)."""
+        rec = self.recommendation
+        return getattr(rec, "pending_mma", None) if rec is not None and not rec.im_recommended else None
+
+    @property
+    def maintenance(self):
+        """The maintenance interval the guideline gives for this decision (or for treatment pending MMA)."""
+        if self.recommendation is None:
+            return None
+        if self.recommendation.im_recommended:
+            return self.recommendation.maintenance
+        pending = self.pending_mma
+        return pending.maintenance if pending is not None else None
+
+    @property
+    def wanted(self) -> bool:
+        """A plan is to be started: asked for, and the decision allows one."""
+        return bool(self.is_bound and self.data.get("create_plan") and self.maintenance is not None)
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("maintenance_choice") == "individualised":
+        if not cleaned.get("create_plan") or self.maintenance is None:
+            return cleaned
+        maintenance = self.maintenance
+        allowed = maintenance_month_choices(maintenance.min_months, maintenance.max_months)
+        choice = cleaned.get("maintenance_choice")
+        if not choice:
+            self.add_error("maintenance_choice", "Choose the maintenance interval.")
+        elif choice == "individualised":
             errors = individualised_interval_error(
                 cleaned.get("individualised_every"),
                 cleaned.get("individualised_unit") or None,
@@ -269,12 +323,30 @@ class PlanForm(forms.Form):
             )
             for field, message in errors.items():
                 self.add_error(field, message)
+        elif int(choice) not in allowed:
+            self.add_error(
+                "maintenance_choice",
+                f"Every {choice} months is outside this decision's range ({_months_words(allowed)}): "
+                "the decision changed after you chose. Choose again.",
+            )
+        if cleaned.get("start_date") is None and "start_date" not in self.errors:
+            self.add_error("start_date", "Enter the date of the first injection.")
+        if self.pending_mma is not None and not cleaned.get("pending_mma_reason", "").strip():
+            self.add_error("pending_mma_reason", "Give the reason for starting treatment before the MMA result.")
+        if self.active_plan is not None and not cleaned.get("confirm_supersede"):
+            self.add_error(
+                "confirm_supersede",
+                f"This patient has an active plan (started {self.active_plan.start_date:%d/%m/%Y}): "
+                "confirm that the new plan replaces it.",
+            )
         return cleaned
 
     def plan_options(self) -> dict:
         """The keyword arguments of services.plan_create chosen here, from a valid form."""
         data = self.cleaned_data
-        options = {"start_date": data["start_date"]}
+        options: dict = {"start_date": data["start_date"], "confirm_supersede": bool(data.get("confirm_supersede"))}
+        if self.pending_mma is not None:
+            options["pending_mma_reason"] = data["pending_mma_reason"].strip()
         if data["maintenance_choice"] == "individualised":
             return {
                 **options,
@@ -295,6 +367,12 @@ def _reason_field(label: str, missing: str) -> forms.CharField:
         error_messages={"required": missing},
         widget=forms.Textarea(attrs={"rows": 2, "class": "form-control"}),
     )
+
+
+def _months_words(months: list[int]) -> str:
+    if len(months) == 1:
+        return "every month" if months[0] == 1 else f"every {months[0]} months"
+    return f"every {months[0]} to {months[-1]} months"
 
 
 class _PlanActionForm(forms.Form):

@@ -193,6 +193,10 @@ class TreatmentPlan(models.Model):
     maintenance_unit = models.CharField(max_length=8, choices=IntervalUnit.choices)
     individualised = models.BooleanField(default=False)
     individualised_reason = models.TextField(blank=True)
+    pending_mma = models.BooleanField(
+        default=False, help_text="Started before the MMA result (neurological signs, indeterminate B12)."
+    )
+    pending_mma_reason = models.TextField(blank=True)
     lifelong = models.BooleanField(default=True)
     start_date = models.DateField()
     loading_ended_on = models.DateField(null=True, blank=True)

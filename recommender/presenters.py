@@ -3,8 +3,11 @@ citation links. Prepared in Python so the live panel, re-rendered on every keyst
 
 from __future__ import annotations
 
+import hashlib
+import json
 from html import escape
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.safestring import SafeString
 
 
@@ -102,7 +105,13 @@ def decision_panel(decision: dict) -> dict:
             ", only after the IM loading course." if oral["after_loading"] else "."
         )
     monitoring = decision.get("monitoring")
+    pending = decision.get("treatment_pending_mma") or {}
     return {
+        "headline": decision.get("headline", ""),
+        "pending_loading": (pending.get("loading") or {}).get("text", ""),
+        "pending_maintenance": (pending.get("maintenance") or {}).get("text", ""),
+        "pending_reason": pending.get("reason", ""),
+        "pending": bool(pending),
         "status": decision["status"],
         "status_words": STATUS_WORDS[decision["status"]],
         "basis_words": BASIS_WORDS[decision["basis"]],
@@ -118,29 +127,69 @@ def decision_panel(decision: dict) -> dict:
         "maintenance": (decision.get("maintenance") or {}).get("text", ""),
         "oral": oral_text,
         "monitoring": monitoring,
-        "rationale": [
-            format_html(
-                '{} <span class="citation-refs">[{}]</span>',
-                item["text"],
-                format_html_join(", ", '<a href="#cite-{}">{}</a>', ((c, c) for c in item["citations"])),
-            )
-            for item in decision["rationale"]
-        ],
+        "rationale": [format_html("{} {}", item["text"], _refs(item["citations"])) for item in decision["rationale"]],
         "sources": decision["citations"],
         "ruleset": decision["ruleset"],
     }
+
+
+def _refs(citations) -> SafeString:
+    """The sources of a line, as links to the list of sources."""
+    if not citations:
+        return SafeString("")
+    return format_html(
+        '<span class="citation-refs">[{}]</span>',
+        format_html_join(", ", '<a href="#cite-{}">{}</a>', ((c, c) for c in citations)),
+    )
 
 
 def _alerts_html(alerts: list[dict], css: str, role: str, label: str) -> SafeString:
     return format_html_join(
         "",
         '<div class="alert {} d-flex gap-2" role="{}" data-code="{}"><strong class="text-nowrap">{}</strong>'
-        "<span>{}</span></div>",
-        ((css, role, a["code"], label, a["text"]) for a in alerts),
+        "<span>{} {}</span></div>",
+        ((css, role, a["code"], label, a["text"], _refs(a.get("citations"))) for a in alerts),
     )
 
 
-def decision_html(decision: dict) -> SafeString:
+def _is_secondary(citation: dict) -> bool:
+    return bool(citation.get("secondary")) or citation.get("kind") == "secondary"
+
+
+def decision_fingerprint(decision: dict) -> str:
+    """What identifies the decision a clinician saw: a digest of its canonical JSON."""
+    canonical = json.dumps(decision, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def regimen_summary(decision: dict) -> str:
+    """The decision's regimen in a few words, for the strip beside the B12 field."""
+
+    def regimen(loading: dict | None, maintenance: dict | None) -> str:
+        parts = []
+        if loading:
+            if loading.get("pattern") == "alternate_days":
+                parts.append("loading on alternate days")
+            else:
+                parts.append(f"loading three times a week for {loading.get('weeks')} weeks")
+        if maintenance:
+            every = maintenance["every_months"]
+            parts.append(
+                months_words(every["min"], every["max"]) + (" for life" if maintenance.get("lifelong") else "")
+            )
+        return ", then ".join(parts)
+
+    if decision["im_recommended"]:
+        return f"IM: {regimen(decision.get('loading'), decision.get('maintenance'))}."
+    if pending := decision.get("treatment_pending_mma"):
+        return (
+            "Take the MMA sample, do not wait for it: "
+            f"{regimen(pending.get('loading'), pending.get('maintenance'))} can start now, pending MMA."
+        )
+    return "IM not indicated" + (": measure MMA." if decision.get("next_test") == "mma" else ".")
+
+
+def decision_main_html(decision: dict) -> SafeString:
     """The results panel as HTML. Built in Python because the live panel is re-rendered on every change the
     clinician makes; the markup mirrors the Bootstrap components used across the site."""
     p = decision_panel(decision)
@@ -148,17 +197,18 @@ def decision_html(decision: dict) -> SafeString:
         format_html(
             '<div class="status-band status-{} rounded p-3 mb-3"><div class="d-flex flex-wrap '
             'justify-content-between align-items-baseline gap-2"><p class="h4 mb-0">{}</p>'
-            '<span class="small">decided by {}</span></div><ul class="list-unstyled small mb-0 mt-2">{}'
+            '<span class="small">decided by {}</span></div>{}<ul class="list-unstyled small mb-0 mt-2">{}'
             '<li class="text-body-secondary">Thresholds: {}</li></ul></div>',
             p["status"],
             p["status_words"],
             p["basis_words"],
+            format_html('<p class="headline mb-0 mt-1">{}</p>', p["headline"]) if p["headline"] else "",
             format_html_join("", "<li>{}</li>", ((line,) for line in p["measurements"])),
             p["profile"],
         ),
         _alerts_html(p["red_flags"], "alert-danger red-flag", "alert", "Red flag"),
         _alerts_html(p["cautions"], "alert-warning", "status", "Caution"),
-        SafeString('<h3 class="h6 mt-3">Treatment</h3>'),
+        SafeString('<div class="decision-treatment"><h3 class="h6 mt-3">Treatment</h3>'),
     ]
     if p["im_recommended"]:
         rows = [
@@ -178,6 +228,25 @@ def decision_html(decision: dict) -> SafeString:
                 format_html_join("", '<dt class="col-sm-3">{}</dt><dd class="col-sm-9" id="{}">{}</dd>', rows),
             )
         )
+    elif p["pending"]:
+        rows = [
+            (label, css_id, text)
+            for label, css_id, text in (
+                ("Loading now", "pending-loading-text", p["pending_loading"]),
+                ("Maintenance", "pending-maintenance-text", p["pending_maintenance"]),
+            )
+            if text
+        ]
+        parts.append(
+            format_html(
+                '<div class="pending-mma"><p class="mb-1"><strong>Take the MMA sample now and do not wait for its '
+                "result.</strong> With neurological signs, loading can start now as treatment started pending MMA "
+                '(give your reason when you start the plan).</p><p class="small mb-1">{}</p>'
+                '<dl class="row mb-2 regimen">{}</dl></div>',
+                p["pending_reason"],
+                format_html_join("", '<dt class="col-sm-3">{}</dt><dd class="col-sm-9" id="{}">{}</dd>', rows),
+            )
+        )
     else:
         parts.append(
             format_html(
@@ -185,125 +254,182 @@ def decision_html(decision: dict) -> SafeString:
                 ": measure MMA first" if p["needs_mma"] else "",
             )
         )
+    parts.append(SafeString("</div>"))
     if m := p["monitoring"]:
         first = m["first_review_months"]
         parts.append(
             format_html(
-                '<h3 class="h6">Monitoring</h3><p class="mb-1">Every {} months until stable, then every {} months: '
-                "serum B12 and total homocysteine (target below {} µmol/L). First review after {} month{}.</p>"
-                '<ul class="small text-body-secondary">{}</ul>',
+                '<div class="decision-monitoring"><h3 class="h6">Monitoring</h3><p class="mb-1">Every {} months until '
+                "stable, then every {} months: "
+                "serum B12 and total homocysteine (target below {} µmol/L). First review after {} month{}. {}</p>"
+                '<ul class="small text-body-secondary monitoring">{}</ul></div>',
                 m["every_months_until_stable"],
                 m["every_months_after_stable"],
                 m["homocysteine_target_umol_per_l"],
                 first,
                 "" if first == 1 else "s",
-                format_html_join("", "<li>{}</li>", ((c,) for c in m.get("caveats", []))),
+                _refs(m.get("citations") or _rationale_citations(decision, "Monitoring")),
+                format_html_join(
+                    "",
+                    "<li>{}</li>",
+                    ((_caveat_html(c, _rationale_citations(decision, "Caveat")),) for c in m.get("caveats", [])),
+                ),
             )
         )
     if p["advice"]:
         parts.append(
             format_html(
-                '<h3 class="h6">Advice</h3><ul class="advice">{}</ul>',
-                format_html_join("", '<li data-code="{}">{}</li>', ((a["code"], a["text"]) for a in p["advice"])),
+                '<div class="decision-advice"><h3 class="h6">Advice</h3><ul class="advice">{}</ul></div>',
+                format_html_join(
+                    "",
+                    '<li data-code="{}">{} {}</li>',
+                    ((a["code"], a["text"], _refs(a.get("citations"))) for a in p["advice"]),
+                ),
             )
         )
-    parts.append(
-        format_html(
-            '<details class="rationale mt-2" open><summary class="h6">Why: the reasons and their sources</summary>'
-            '<ol>{}</ol><h4 class="h6">Sources</h4><ul class="small sources">{}</ul>'
-            '<p class="small text-body-secondary mb-0">Ruleset {} version {}.</p></details>',
-            format_html_join("", "<li>{}</li>", ((line,) for line in p["rationale"])),
-            format_html_join(
-                "",
-                '<li id="cite-{}"><strong>{}</strong>: {}. {}, {}.</li>',
-                ((c["id"], c["id"], c["title"], c["source"], c["year"]) for c in p["sources"]),
-            ),
-            p["ruleset"]["id"],
-            p["ruleset"]["version"],
-        )
-    )
     return format_html('<section class="decision" aria-label="Decision">{}</section>', SafeString("".join(parts)))
 
 
-def _errors_html(bound_field) -> SafeString:
-    return format_html_join("", '<div class="invalid-feedback d-block">{}</div>', ((e,) for e in bound_field.errors))
-
-
-def _invalid(bound_field) -> str:
-    return " is-invalid" if bound_field.errors else ""
-
-
-def _value(bound_field) -> str:
-    value = bound_field.value()
-    if value is None:
-        return ""
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def plan_fields_html(form) -> SafeString:
-    """The plan's choices in the live panel (the same markup as the site's Bootstrap forms, built in Python for
-    the panel that is re-rendered on every change)."""
-    choice, every, unit, reason, start = (
-        form["maintenance_choice"],
-        form["individualised_every"],
-        form["individualised_unit"],
-        form["individualised_reason"],
-        form["start_date"],
-    )
-    chosen = _value(choice)
-    radios = format_html_join(
-        "",
-        '<div class="form-check"><input class="form-check-input{}" type="radio" name="maintenance_choice" '
-        'id="id_maintenance_choice_{}" value="{}"{}><label class="form-check-label" '
-        'for="id_maintenance_choice_{}">{}</label></div>',
-        (
-            (_invalid(choice), i, value, SafeString(" checked") if str(value) == chosen else "", i, label)
-            for i, (value, label) in enumerate(form.fields["maintenance_choice"].choices)
-        ),
-    )
-    chosen_unit = _value(unit)
-    options = format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (value, SafeString(" selected") if value == chosen_unit else "", label)
-            for value, label in form.fields["individualised_unit"].choices
-        ),
-    )
+def decision_sources_html(decision: dict) -> SafeString:
+    """The reasons and their sources, collapsed: below the save action on the form, printed on request."""
+    p = decision_panel(decision)
     return format_html(
-        '<fieldset class="mb-3"><legend class="form-label fs-6">Maintenance interval<span class="asteriskField">*'
-        "</span></legend>{radios}{choice_errors}</fieldset>"
-        '<div class="individualised border-start ps-3 mb-3"><div class="row">'
-        '<div class="col-4 mb-2"><label class="form-label" for="{every_id}">Every</label>'
-        '<input class="form-control{every_invalid}" type="number" min="1" name="individualised_every" id="{every_id}" '
-        'value="{every_value}">{every_errors}</div>'
-        '<div class="col-8 mb-2"><label class="form-label" for="{unit_id}">Unit</label>'
-        '<select class="form-select{unit_invalid}" name="individualised_unit" id="{unit_id}">{options}</select>'
-        "{unit_errors}</div></div>"
-        '<label class="form-label" for="{reason_id}">{reason_label}</label>'
-        '<textarea class="form-control{reason_invalid}" name="individualised_reason" id="{reason_id}" rows="2">'
-        "{reason_value}</textarea>{reason_errors}</div>"
-        '<div class="mb-3"><label class="form-label" for="{start_id}">{start_label}<span class="asteriskField">*'
-        '</span></label><input class="form-control{start_invalid}" type="date" name="start_date" id="{start_id}" '
-        'value="{start_value}">{start_errors}</div>',
-        radios=radios,
-        choice_errors=_errors_html(choice),
-        every_id=every.id_for_label,
-        every_invalid=_invalid(every),
-        every_value=_value(every),
-        every_errors=_errors_html(every),
-        unit_id=unit.id_for_label,
-        unit_invalid=_invalid(unit),
-        options=options,
-        unit_errors=_errors_html(unit),
-        reason_id=reason.id_for_label,
-        reason_label=reason.label,
-        reason_invalid=_invalid(reason),
-        reason_value=_value(reason),
-        reason_errors=_errors_html(reason),
-        start_id=start.id_for_label,
-        start_label=start.label,
-        start_invalid=_invalid(start),
-        start_value=_value(start),
-        start_errors=_errors_html(start),
+        '<details class="rationale mt-2"><summary class="h6">Why: the reasons and their sources</summary>'
+        '<ol>{}</ol><h4 class="h6">Sources</h4><ul class="small sources">{}</ul>'
+        '<p class="small text-body-secondary mb-0">Ruleset {} version {}.</p></details>',
+        format_html_join("", "<li>{}</li>", ((line,) for line in p["rationale"])),
+        format_html_join(
+            "",
+            '<li id="cite-{}"><strong>{}</strong>: {}. {}, {}.{}</li>',
+            (
+                (
+                    c["id"],
+                    c["id"],
+                    c["title"],
+                    c["source"],
+                    c["year"],
+                    SafeString(' <span class="badge text-bg-light border">secondary source</span>')
+                    if _is_secondary(c)
+                    else "",
+                )
+                for c in p["sources"]
+            ),
+        ),
+        p["ruleset"]["id"],
+        p["ruleset"]["version"],
     )
+
+
+def decision_html(decision: dict) -> SafeString:
+    """The whole decision: the panel, then its reasons and sources."""
+    return SafeString(decision_main_html(decision) + decision_sources_html(decision))
+
+
+def _rationale_citations(decision: dict, opening: str) -> list[str]:
+    """The sources of the rationale's statement that opens with these words (monitoring lines carry none)."""
+    for item in decision.get("rationale", []):
+        if item["text"].startswith(opening):
+            return item["citations"]
+    return []
+
+
+def _caveat_html(caveat, citations: list[str]) -> SafeString:
+    """A monitoring caveat with its sources (its own when the engine gives them)."""
+    if isinstance(caveat, dict):
+        return format_html("{} {}", caveat.get("text", ""), _refs(caveat.get("citations") or citations))
+    return format_html("{} {}", caveat, _refs(citations))
+
+
+def error_line(label: str, message: str) -> str:
+    """A field's error with its label once: "Total B12: choose the unit", never "Total B12: Total B12: …"."""
+    text = str(message)
+    return text if text.lower().startswith(str(label).lower()) else f"{label}: {text}"
+
+
+def months_words(low: int, high: int) -> str:
+    every = "every month" if high == 1 else f"every {high} months"
+    if low == high:
+        return every
+    return f"every {low} to {high} months"
+
+
+def plan_guidance(decision: dict | None, months: list[int]) -> dict:
+    """What the plan's choices may be under this decision: the state of the plan section and a hint per choice."""
+    if decision is None:
+        return {"state": "none", "hints": {m: "" for m in months}, "range": "", "max_months": None}
+    maintenance = decision.get("maintenance") if decision.get("im_recommended") else None
+    state = "plan"
+    if maintenance is None and decision.get("treatment_pending_mma"):
+        maintenance, state = decision["treatment_pending_mma"].get("maintenance"), "pending"
+    if maintenance is None:
+        return {"state": "no_injections", "hints": {m: "" for m in months}, "range": "", "max_months": None}
+    low, high = maintenance["every_months"]["min"], maintenance["every_months"]["max"]
+    return {
+        "state": state,
+        "hints": {m: "" if low <= m <= high else "outside this decision's range" for m in months},
+        "range": months_words(low, high),
+        "max_months": high,
+    }
+
+
+LOADING_WORDS = {
+    "three_times_weekly": "three times a week, {doses} doses",
+    "alternate_days": "on alternate days until there is no further improvement (a clinician ends this phase)",
+}
+
+
+def _guideline_maintenance(decision: dict) -> dict | None:
+    """The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA)."""
+    if decision.get("maintenance"):
+        return decision["maintenance"]
+    return (decision.get("treatment_pending_mma") or {}).get("maintenance")
+
+
+def plan_regimen(plan) -> dict:
+    """The plan's own regimen in words, and where (and why) it departs from the guideline's."""
+    decision = plan.assessment.decision
+    loading = ""
+    if plan.loading_pattern:
+        loading = "1 mg IM " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
+            doses=plan.loading_doses
+        )
+    every = plan.interval_text
+    guideline = _guideline_maintenance(decision)
+    guideline_range = ""
+    if guideline:
+        guideline_range = months_words(guideline["every_months"]["min"], guideline["every_months"]["max"])
+    life = ", for life" if plan.lifelong else ""
+    maintenance = f"1 mg IM {every}{life}" + (" — individualised" if plan.individualised else "")
+    return {
+        "loading": loading,
+        "maintenance": maintenance,
+        "guideline_range": guideline_range,
+        "individualised": plan.individualised,
+        "reason": plan.individualised_reason,
+        "pending_mma": plan.pending_mma,
+        "pending_mma_reason": plan.pending_mma_reason,
+    }
+
+
+def mma_follow_up(plan, later_assessments) -> dict | None:
+    """For a plan started pending MMA: what the first later assessment with an MMA result says about it.
+
+    ``confirms`` when that result confirms deficiency, ``review`` when it does not (the clinician reviews the
+    plan), None while no MMA result has come."""
+    if not getattr(plan, "pending_mma", False):
+        return None
+    for later in later_assessments:
+        if later.pk == plan.assessment_id or "mma" not in (later.inputs or {}):
+            continue
+        confirmed = later.status == "deficient"
+        return {
+            "outcome": "confirms" if confirmed else "review",
+            "assessment": later,
+            "text": (
+                "The MMA result confirms deficiency: it confirms the plan started pending MMA."
+                if confirmed
+                else "The MMA result does not confirm deficiency: review the plan started pending MMA "
+                "(continue, change or end it)."
+            ),
+        }
+    return None

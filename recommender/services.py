@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .guideline import DEFAULT_RULESET, InvalidAssessment, decide, parse_assessment, schedule
+from .guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment, schedule
 from .guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
 from .guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
 from .identifiers import nhs_number_normalise
@@ -154,9 +154,19 @@ def _json_ready(value):
 
 @transaction.atomic
 def assessment_create(
-    *, patient: Patient, sample_date: date, payload: dict, lab_profile: LabProfile | None = None, by
+    *,
+    patient: Patient,
+    sample_date: date,
+    payload: dict,
+    lab_profile: LabProfile | None = None,
+    recommendation: Recommendation | None = None,
+    by,
 ) -> Assessment:
-    """Decide on the entered results and store inputs, decision, ruleset and thresholds together."""
+    """Decide on the entered results and store inputs, decision, ruleset and thresholds together.
+
+    A caller that has already decided (the form) passes its recommendation; it must be the decision on this payload
+    with this lab's thresholds, else it is decided again here.
+    """
     if sample_date > timezone.localdate():
         raise ValidationError({"sample_date": "The sample date cannot be in the future."})
     if sample_date < patient.date_of_birth:
@@ -165,7 +175,9 @@ def assessment_create(
         parsed = parse_assessment(payload)
     except InvalidAssessment as invalid:
         raise ValidationError(invalid.errors) from None
-    recommendation = decide(parsed, thresholds=thresholds_for(lab_profile))
+    thresholds = thresholds_for(lab_profile)
+    if recommendation is None or recommendation.assessment != parsed or recommendation.thresholds != thresholds:
+        recommendation = decide(parsed, thresholds=thresholds)
     decision = recommendation.as_dict()
     assessment = Assessment(
         patient=patient,
@@ -200,14 +212,33 @@ def plan_create(
     maintenance_unit: str = MONTHS,
     individualised: bool = False,
     individualised_reason: str = "",
+    pending_mma_reason: str = "",
+    confirm_supersede: bool = False,
     doses_on_closed_days: bool | None = None,
     by,
 ) -> TreatmentPlan:
-    """A plan within what the assessment's decision allows; any active plan of the patient is superseded.
-    ``doses_on_closed_days``: the plan's own choice; by default the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
+    """A plan within what the assessment's decision allows. An active plan of the patient is superseded only when
+    the caller confirms it (the clinician was told which plan the new one replaces).
+
+    With neurological signs and an indeterminate result, the decision's treatment pending MMA may start now, with a
+    reason: the plan is marked as started pending MMA. ``doses_on_closed_days``: the plan's own choice; by default
+    the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
     decision = assessment.decision
-    maintenance = decision.get("maintenance")
-    if not decision.get("im_recommended") or maintenance is None:
+    pending = None
+    indications = decision["indications"]
+    if decision.get("im_recommended") and decision.get("maintenance") is not None:
+        loading, maintenance = decision.get("loading"), decision["maintenance"]
+    elif pending := decision.get("treatment_pending_mma"):
+        loading, maintenance = pending.get("loading"), pending.get("maintenance")
+        # Deficiency is what is treated, pending its confirmation by the MMA result.
+        indications = pending.get("indications") or indications or ["deficiency"]
+        if not pending_mma_reason.strip():
+            raise ValidationError(
+                {"pending_mma_reason": "Give the reason for starting treatment before the MMA result."}
+            )
+    else:
+        raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
+    if maintenance is None:
         raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
     if individualised:
         errors = individualised_interval_error(
@@ -224,16 +255,22 @@ def plan_create(
     _check_start_date(start_date)
     patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
     previous = list(patient.plans.filter(status=TreatmentPlan.Status.ACTIVE))
+    if previous and not confirm_supersede:
+        raise ValidationError(
+            {
+                "confirm_supersede": "This patient has an active plan (started "
+                f"{previous[0].start_date:%d/%m/%Y}): confirm that the new plan replaces it."
+            }
+        )
     for old in previous:
         old.status = TreatmentPlan.Status.SUPERSEDED
         old.ended_on = start_date
         old.end_reason = "Superseded by a new assessment."
         _save(old, by=by)
-    loading = decision.get("loading")
     plan = TreatmentPlan(
         patient=patient,
         assessment=assessment,
-        indications=decision["indications"],
+        indications=indications,
         loading_pattern=loading["pattern"] if loading else "",
         loading_doses=loading.get("doses") if loading else None,
         maintenance_every=maintenance_every,
@@ -241,11 +278,15 @@ def plan_create(
         individualised=individualised,
         individualised_reason=individualised_reason.strip(),
         lifelong=maintenance["lifelong"],
+        pending_mma=pending is not None,
+        pending_mma_reason=pending_mma_reason.strip() if pending is not None else "",
         start_date=start_date,
         doses_on_closed_days=settings.B12_DOSES_ON_CLOSED_DAYS
         if doses_on_closed_days is None
         else doses_on_closed_days,
-        first_review_months=(decision.get("monitoring") or {}).get("first_review_months"),
+        first_review_months=(decision.get("monitoring") or (pending or {}).get("monitoring") or {}).get(
+            "first_review_months"
+        ),
         created_by=by,
     )
     _reschedule(plan)
@@ -302,13 +343,23 @@ def assessment_record(
     payload: dict,
     lab_profile: LabProfile | None = None,
     plan_options: dict | None = None,
+    recommendation: Recommendation | None = None,
+    confirm_supersede: bool = False,
     by,
 ) -> tuple[Assessment, TreatmentPlan | None]:
     """The assessment and, when asked, its plan: both saved, or neither."""
     assessment = assessment_create(
-        patient=patient, sample_date=sample_date, payload=payload, lab_profile=lab_profile, by=by
+        patient=patient,
+        sample_date=sample_date,
+        payload=payload,
+        lab_profile=lab_profile,
+        recommendation=recommendation,
+        by=by,
     )
-    plan = plan_create(assessment=assessment, **plan_options, by=by) if plan_options is not None else None
+    plan = None
+    if plan_options is not None:
+        options = {"confirm_supersede": confirm_supersede, **plan_options}
+        plan = plan_create(assessment=assessment, **options, by=by)
     return assessment, plan
 
 

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from . import calendars, charts, selectors, services
+from . import calendars, charts, presenters, selectors, services
 from .forms import (
+    ERROR_FIELDS,
     AssessmentForm,
     DateForm,
     DoseCorrectionForm,
@@ -139,56 +140,127 @@ def _add_errors(form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
-def _assessment_context(request, patient: Patient | UUID) -> dict:
-    form = AssessmentForm(request.POST if request.method == "POST" else None)
-    plan_form = None
-    if form.is_bound and form.is_valid() and form.recommendation.im_recommended:
-        # The plan's choices are bound once the clinician has made them; until then they show their defaults.
-        chosen = "maintenance_choice" in request.POST or request.POST.get("action") == "save"
-        plan_form = PlanForm(request.POST if chosen else None, recommendation=form.recommendation)
-    patient_id = patient.pk if isinstance(patient, Patient) else patient
+PLAN_FIELDS = (
+    "create_plan",
+    "maintenance_choice",
+    "individualised_every",
+    "individualised_unit",
+    "individualised_reason",
+    "pending_mma_reason",
+    "start_date",
+    "confirm_supersede",
+)
+
+
+def _plan_initial(data) -> dict:
+    """The plan's choices as the clinician left them, shown again without being validated."""
+    if data is None:
+        return {}
+    initial = {name: data.get(name) for name in PLAN_FIELDS if data.get(name) not in (None, "")}
+    initial["create_plan"] = bool(data.get("create_plan"))
+    initial["confirm_supersede"] = bool(data.get("confirm_supersede"))
+    return initial
+
+
+def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False) -> dict:
+    """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving."""
+    data = request.POST if request.method == "POST" else None
+    form = AssessmentForm(data)
+    recommendation = form.recommendation if form.is_bound and form.is_valid() else None
+    decision = recommendation.as_dict() if recommendation is not None else None
+    active_plan = None
+    if isinstance(patient, Patient):
+        active_plan = selectors.patient_plans(patient=patient).filter(status=TreatmentPlan.Status.ACTIVE).first()
+    plan_kwargs = {"recommendation": recommendation, "active_plan": active_plan}
+    if saving:
+        plan_form = PlanForm(data, **plan_kwargs)
+    else:
+        plan_form = PlanForm(initial=_plan_initial(data) or None, **plan_kwargs)
     return {
         "patient": patient,
-        "patient_id": patient_id,
+        "patient_id": patient.pk if isinstance(patient, Patient) else patient,
         "form": form,
         "plan_form": plan_form,
-        "recommendation": form.recommendation,
+        "recommendation": recommendation,
+        "decision": decision,
+        "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
+        "plan_guidance": presenters.plan_guidance(decision, plan_form.months),
+        "strip": presenters.regimen_summary(decision) if decision is not None else "",
     }
+
+
+def _add_service_errors(error: ValidationError, form: AssessmentForm, plan_form: PlanForm) -> None:
+    """Each error of a service on the field it is about, on whichever form holds that field."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        field = ERROR_FIELDS.get(field, field)
+        if field in form.fields:
+            form.add_error(field, errors)
+        elif field in plan_form.fields:
+            plan_form.add_error(field, errors)
+        else:
+            form.add_error(None, errors)
+
+
+def _error_summary(form: AssessmentForm, plan_form: PlanForm) -> list[dict]:
+    """Every error of a failed save, each linking to its field (the GOV.UK error summary)."""
+    lines = []
+    for each in (form, plan_form):
+        if not each.is_bound:
+            continue
+        for message in each.non_field_errors():
+            lines.append({"id": "", "text": message})
+        for field in each:
+            for message in field.errors:
+                lines.append({"id": field.id_for_label, "text": presenters.error_line(field.label, message)})
+    return lines
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required("recommender.add_assessment", raise_exception=True)
 def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
-    context = _assessment_context(request, patient)
-    form, plan_form = context["form"], context["plan_form"]
-    if request.method == "POST" and request.POST.get("action") == "save" and form.is_valid():
-        create_plan = plan_form is not None and request.POST.get("create_plan") == "1"
-        if not create_plan or plan_form.is_valid():
+    saving = request.method == "POST" and request.POST.get("action") == "save"
+    context = _assessment_context(request, patient, saving=saving)
+    form, plan_form, recommendation = context["form"], context["plan_form"], context["recommendation"]
+    if saving and recommendation is not None:
+        if request.POST.get("decision_fingerprint", "") != context["fingerprint"]:
+            # What would be saved is not what the clinician saw: show the new decision, save nothing.
+            context["decision_changed"] = True
+            context["plan_form"] = PlanForm(
+                initial=_plan_initial(request.POST), recommendation=recommendation, active_plan=plan_form.active_plan
+            )
+        elif not plan_form.wanted or plan_form.is_valid():
             try:
                 assessment, plan = services.assessment_record(
                     patient=patient,
                     sample_date=form.cleaned_data["sample_date"],
                     payload=form.payload,
                     lab_profile=form.cleaned_data.get("lab_profile"),
-                    plan_options=plan_form.plan_options() if create_plan else None,
+                    recommendation=recommendation,
+                    plan_options=plan_form.plan_options() if plan_form.wanted else None,
                     by=request.user,
                 )
             except ValidationError as error:
-                (plan_form if create_plan else form).add_error(None, error)
+                _add_service_errors(error, form, plan_form)
             else:
                 if plan is not None:
                     messages.success(request, "Assessment saved and treatment plan started.")
                     return redirect("plan-detail", plan_id=plan.pk)
                 messages.success(request, "Assessment saved.")
                 return redirect("assessment-detail", assessment_id=assessment.pk)
+    if request.method == "POST":
+        context["error_summary"] = _error_summary(form, context["plan_form"])
     return render(request, "recommender/assessment_form.html", context)
 
 
 @require_POST
 @permission_required("recommender.add_assessment", raise_exception=True)
 def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
-    """The live results panel: the same form, the same engine, nothing saved (and no patient data shown)."""
+    """The live results panel: the same form, the same engine, nothing saved (and no patient data shown).
+    Only the decision is redrawn; the plan's choices, outside it, are never touched."""
     return render(request, "recommender/assessment_form.html#results", _assessment_context(request, patient_id))
 
 
@@ -200,10 +272,27 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
     except Assessment.DoesNotExist:
         raise Http404("No such assessment") from None
     plan = TreatmentPlan.objects.filter(assessment=assessment).first()
+    follow_up = None
+    if "mma" in (assessment.inputs or {}):
+        pending_plan = (
+            TreatmentPlan.objects.filter(
+                patient=assessment.patient_id, pending_mma=True, created_at__lt=assessment.created_at
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if pending_plan is not None and (follow_up := presenters.mma_follow_up(pending_plan, [assessment])):
+            follow_up["plan"] = pending_plan
     return render(
         request,
         "recommender/assessment_detail.html",
-        {"assessment": assessment, "patient": assessment.patient, "plan": plan, "decision": assessment.decision},
+        {
+            "assessment": assessment,
+            "patient": assessment.patient,
+            "plan": plan,
+            "decision": assessment.decision,
+            "mma_follow_up": follow_up,
+        },
     )
 
 
@@ -221,6 +310,13 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "decision": plan.assessment.decision,
+            "regimen": presenters.plan_regimen(plan),
+            "mma_follow_up": presenters.mma_follow_up(
+                plan,
+                plan.patient.assessments.filter(created_at__gt=plan.assessment.created_at).order_by("created_at")
+                if plan.pending_mma
+                else [],
+            ),
             "end_form": PlanEndForm(),
             "stable_form": MarkStableForm(),
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,

@@ -71,6 +71,7 @@ def make_plan(
             "individualised": individualised,
             "individualised_reason": individualised_reason,
         },
+        confirm_supersede=True,
         by=by,
     )
     return plan

@@ -94,6 +94,7 @@ def record_with_plan(patient, by, *, payload=DEFICIENT, every: int = 2):
         sample_date=today(),
         payload=dict(payload),
         plan_options={"start_date": today(), "maintenance_every": every, "maintenance_unit": "months"},
+        confirm_supersede=True,
         by=by,
     )
 

@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recommender import services
+from recommender.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile
+from recommender.presenters import decision_fingerprint
 
 API = "/api/v1/recommendation"
 B12_190 = {"b12": {"value": 190, "unit": "pg/mL"}}  # indeterminate on the seed bands (180–350), deficient below 200
@@ -53,7 +55,7 @@ def patient(clinician):
 
 
 def form_data(profile: LabProfile | None, **extra) -> dict:
-    return {
+    data = {
         "sample_date": timezone.localdate().isoformat(),
         "lab_profile": str(profile.pk) if profile else "",
         "b12_value": "190",
@@ -62,6 +64,10 @@ def form_data(profile: LabProfile | None, **extra) -> dict:
         "homocysteine_unit": "umol/L",
         **extra,
     }
+    if data.get("action") == "save":  # saved after the decision was shown, as the page carries it
+        form = AssessmentForm(data)
+        data["decision_fingerprint"] = decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
+    return data
 
 
 def selected_profiles(response) -> list[str]:

@@ -1,7 +1,9 @@
 """The results panel is built in Python for speed: it must escape like Django's templates do."""
 
+import re
+
 from recommender.guideline import DEFAULT_RULESET, decide, parse_assessment
-from recommender.presenters import decision_html
+from recommender.presenters import decision_fingerprint, decision_html, decision_sources_html
 
 
 def test_panel_escapes_an_admin_defined_profile_name():
@@ -25,3 +27,61 @@ def test_panel_shows_the_decision_in_words():
     assert "Indeterminate" in html
     assert "measure MMA first" in html
     assert "150 pmol/L" in html and "203.3 pg/mL" in html
+
+
+def _decision(payload: dict) -> dict:
+    return decide(parse_assessment(payload)).as_dict()
+
+
+def test_every_alert_advice_and_monitoring_line_shows_its_citations():
+    decision = _decision(
+        {
+            "b12": {"value": 150, "unit": "pg/mL"},
+            "neurological_involvement": True,
+            "severe": True,
+            "folic_acid": True,
+        }
+    )
+    html = decision_html(decision)
+    alerts = re.findall(r'<div class="alert [^"]*"[^>]*data-code="([^"]+)".*?</div>', html, re.S)
+    assert alerts, "no alerts to check"
+    for block in re.findall(r'<div class="alert [^"]*"[^>]*data-code="[^"]+".*?</div>', html, re.S):
+        assert 'class="citation-refs"' in block and 'href="#cite-' in block, block
+    for item in re.findall(r'<li data-code="[^"]+">.*?</li>', html, re.S):
+        assert 'href="#cite-' in item, item
+    monitoring = re.search(r"<h3 class=\"h6\">Monitoring</h3>.*?</ul>", html, re.S).group(0)
+    assert monitoring.count('href="#cite-') >= 3, "the monitoring line and each caveat cite their sources"
+
+
+def test_sources_are_collapsed_and_secondary_sources_are_labelled():
+    decision = _decision({"b12": {"value": 150, "unit": "pg/mL"}})
+    decision["citations"][0] = {**decision["citations"][0], "secondary": True}
+    sources = decision_sources_html(decision)
+    assert "<details" in sources and '<details class="rationale mt-2" open' not in sources
+    assert sources.count("secondary source") == 1
+
+
+def test_the_fingerprint_changes_with_the_decision_and_only_with_it():
+    first = _decision({"b12": {"value": 150, "unit": "pg/mL"}})
+    again = _decision({"b12": {"value": 150, "unit": "pg/mL"}})
+    other = _decision({"b12": {"value": 150, "unit": "pmol/L"}})
+    assert decision_fingerprint(first) == decision_fingerprint(again)
+    assert decision_fingerprint(first) != decision_fingerprint(other)
+
+
+def test_treatment_pending_mma_reads_as_one_coherent_message():
+    """Neurological signs, indeterminate result: the headline, the regimen and the alerts say the same."""
+    decision = _decision({"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True})
+    if "treatment_pending_mma" not in decision:
+        decision["headline"] = "Take the MMA sample; start loading now, pending MMA."
+        decision["treatment_pending_mma"] = {
+            "loading": {"text": "Hydroxocobalamin 1 mg IM on alternate days."},
+            "maintenance": {"every_months": {"min": 2, "max": 2}, "text": "every 2 months"},
+            "reason": "Neurological signs: do not let a pending MMA delay treatment.",
+        }
+    html = decision_html(decision)
+    assert "measure MMA first" not in html
+    assert "not indicated" not in html
+    assert "do not wait for its result" in html
+    assert 'id="pending-loading-text"' in html
+    assert decision["headline"] in html.replace("&#x27;", "'")

@@ -23,7 +23,9 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from recommender import services
+from recommender.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
+from recommender.presenters import decision_fingerprint
 from recommender.roles import CLINICIAN
 from tests.conftest import make_user
 from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
@@ -56,10 +58,18 @@ def assessment_form(payload: dict | None = None, **overrides) -> dict:
     return data
 
 
+def shown_fingerprint(data: dict) -> str:
+    """The fingerprint of the decision the page shows for these entries (what the live panel puts in the form)."""
+    form = AssessmentForm(data)
+    return decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
+
+
 def save_with_plan(payload: dict | None = None, **overrides) -> dict:
-    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2")
+    """A save as the clinician makes it: after the decision was shown, replacing any active plan."""
+    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2", confirm_supersede="1")
     data["start_date"] = today().isoformat()
     data.update(overrides)
+    data.setdefault("decision_fingerprint", shown_fingerprint(data))
     return data
 
 
@@ -216,7 +226,7 @@ def assert_field_error_shown(response, field: str, message: str) -> None:
     page = response.content.decode()
     text = html.unescape(page)
     assert message in text, f"{message!r} not shown"
-    summary = re.findall(rf'<a href="#id_{field}">[^<]*</a>: ([^<]*)<', page)
+    summary = re.findall(rf'<a href="#id_{field}">([^<]*)</a>', page)
     if any(message in html.unescape(item) for item in summary):
         return
     inputs = re.findall(rf'<(?:input|select|textarea)\b[^>]*\bname="{field}"[^>]*>', page)
@@ -305,10 +315,16 @@ INVALID_PLAN = [
         id="individualised-without-unit",
     ),
     pytest.param(
-        DEFICIENT_NEURO, {"maintenance_choice": "3"}, "maintenance_choice", "Select a valid choice", id="3-when-only-2"
+        DEFICIENT_NEURO,
+        {"maintenance_choice": "3"},
+        "maintenance_choice",
+        "Every 3 months is outside this decision's range (every 2 months)",
+        id="3-when-only-2",
     ),
     pytest.param(DEFICIENT, {"maintenance_choice": "4"}, "maintenance_choice", "Select a valid choice", id="4-of-2-3"),
-    pytest.param(DEFICIENT, {"start_date": ""}, "start_date", "This field is required", id="no-start-date"),
+    pytest.param(
+        DEFICIENT, {"start_date": ""}, "start_date", "Enter the date of the first injection", id="no-start-date"
+    ),
 ]
 
 
@@ -793,16 +809,16 @@ def test_trend_chart_with_threshold_lines_once_there_are_b12_results(clinician_c
     svg = chart.group(0)
     assert "<svg" in svg and 'class="chart-line"' in svg
     assert svg.count('class="chart-point"') == 2
-    assert re.search(r'<line class="chart-threshold deficient"[^>]*/><text[^>]*>deficient below 180</text>', svg)
+    assert re.search(r'<path class="chart-threshold deficient"[^>]*/><text[^>]*>deficient below 180</text>', svg)
     assert re.search(
-        r'<line class="chart-threshold indeterminate"[^>]*/><text[^>]*>not deficient above 350</text>', svg
+        r'<path class="chart-threshold indeterminate"[^>]*/><text[^>]*>not deficient above 350</text>', svg
     )
     assert "203.3" in svg  # 150 pmol/L drawn in pg/mL
     assert "hcy-trend" not in page  # no homocysteine results, no homocysteine chart
 
     make_assessment(patient, clinician, payload={**DEFICIENT, "homocysteine": {"value": 14, "unit": "umol/L"}})
     page = clinician_client.get(url).content.decode()
-    assert re.search(r'<line class="chart-threshold target"[^>]*/><text[^>]*>target below 10</text>', page)
+    assert re.search(r'<path class="chart-threshold target"[^>]*/><text[^>]*>target below 10</text>', page)
 
 
 def test_home_shows_a_patient_just_registered_among_the_recent(clinician_client, clinician):
@@ -1063,3 +1079,325 @@ def test_a_too_long_end_reason_is_reported_as_too_long_not_missing(clinician_cli
     assert world.plan.status == TreatmentPlan.Status.ACTIVE
     with pytest.raises(ValidationError, match="500 characters"):
         services.plan_end(plan=world.plan, reason="x" * 501, by=world.plan.created_by)
+
+
+# Issue 11: what is saved is what the clinician saw and chose ------------------------------------------------------
+
+
+def assess(world) -> str:
+    return reverse("assessment-create", args=[world.patient.pk])
+
+
+def test_the_live_panel_never_redraws_the_plan_choices(clinician_client, world):
+    """The preview replaces the decision only: the choices the clinician is making are not in what it sends back."""
+    response = clinician_client.post(
+        reverse("assessment-preview", args=[world.patient.pk]), assessment_form(), headers=htmx_headers(assess(world))
+    )
+    page = response.content.decode()
+    assert "B12 deficient" in page
+    for name in ("maintenance_choice", "individualised_every", "individualised_reason", "start_date", "create_plan"):
+        assert f'name="{name}"' not in page, f"the live panel redraws {name}"
+    fingerprint = re.search(r'name="decision_fingerprint" value="([0-9a-f]{64})"', page)
+    assert fingerprint and fingerprint.group(1) == shown_fingerprint(assessment_form())
+
+
+def test_a_decision_that_changed_after_it_was_shown_is_not_saved(clinician_client, world):
+    """The clinician saw the decision on 150 pg/mL; the form now says 150 pmol/L (indeterminate): nothing saved."""
+    shown = shown_fingerprint(assessment_form())
+    before = counts()
+    response = clinician_client.post(
+        assess(world), save_with_plan(b12_unit="pmol/L", b12_value="150", decision_fingerprint=shown)
+    )
+    assert response.status_code == 200
+    assert counts() == before
+    page = html.unescape(response.content.decode())
+    assert "Nothing was saved" in page and "Review the decision below" in page
+    assert "Indeterminate" in page  # the new decision, shown for review
+    new = re.search(r'name="decision_fingerprint" value="([0-9a-f]{64})"', response.content.decode()).group(1)
+    assert new != shown
+    # The choices made are shown again as they were.
+    assert re.search(r'name="maintenance_choice" id="[^"]+" value="2" checked', response.content.decode())
+
+
+def test_a_save_before_any_decision_was_shown_saves_nothing(clinician_client, world):
+    before = counts()
+    response = clinician_client.post(assess(world), save_with_plan(decision_fingerprint=""))
+    assert response.status_code == 200 and counts() == before
+    assert "B12 deficient" in response.content.decode()
+
+
+def test_individualised_fields_are_ignored_unless_individualised_is_chosen(clinician_client, world):
+    data = save_with_plan(individualised_every="4", individualised_unit="weeks", individualised_reason="typed first")
+    assert clinician_client.post(assess(world), data).status_code == 302
+    plan = TreatmentPlan.objects.exclude(pk=world.plan.pk).get()
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (2, "months", False)
+    assert plan.individualised_reason == ""
+
+
+def test_the_decision_is_computed_once_per_save(clinician_client, world, monkeypatch):
+    from recommender import forms
+    from recommender import services as services_module
+
+    calls = []
+    for module in (forms, services_module):
+        original = module.decide
+        monkeypatch.setattr(module, "decide", lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k))
+    data = save_with_plan()
+    calls.clear()
+    assert clinician_client.post(assess(world), data).status_code == 302
+    assert len(calls) == 1
+
+
+def test_a_sample_date_before_birth_with_a_plan_is_a_field_error_not_a_500(clinician_client, world):
+    born = world.patient.date_of_birth
+    data = save_with_plan(sample_date=(born - timedelta(days=1)).isoformat())
+    before = counts()
+    response = clinician_client.post(assess(world), data)
+    assert response.status_code == 200
+    assert counts() == before
+    assert "before the patient's date of birth" in " ".join(response.context["form"].errors["sample_date"])
+    assert_field_error_shown(response, "sample_date", "before the patient's date of birth")
+
+
+def test_a_failed_save_opens_with_an_error_summary_linking_to_each_field(clinician_client, world):
+    response = clinician_client.post(assess(world), save_with_plan(b12_unit="", start_date="31/02/2026"))
+    page = response.content.decode()
+    summary = re.search(
+        r'<div class="alert alert-danger error-summary" id="error-summary" role="alert".*?</div>', page, re.S
+    )
+    assert summary, "no error summary"
+    assert "There is a problem" in summary.group(0)
+    assert 'href="#id_b12_value"' in summary.group(0)
+
+
+def test_a_fields_message_names_it_once(clinician_client, world):
+    for url, headers in (
+        (reverse("assessment-preview", args=[world.patient.pk]), htmx_headers(assess(world))),
+        (assess(world), {}),
+    ):
+        response = clinician_client.post(url, save_with_plan(b12_unit=""), headers=headers)
+        page = html.unescape(response.content.decode())
+        assert "Total B12: choose the unit" in page
+        assert "Total B12: Total B12" not in page
+
+
+def test_dates_are_day_month_year_whatever_the_browser(clinician_client, world):
+    page = clinician_client.get(assess(world)).content.decode()
+    sample = re.search(r'<input[^>]*name="sample_date"[^>]*>', page).group(0)
+    assert 'type="text"' in sample and 'placeholder="dd/mm/yyyy"' in sample and 'inputmode="numeric"' in sample
+    assert f'value="{today():%d/%m/%Y}"' in sample
+    start = re.search(r'<input[^>]*name="start_date"[^>]*>', page).group(0)
+    assert 'placeholder="dd/mm/yyyy"' in start
+    sampled = today() - timedelta(days=40)
+    data = save_with_plan(sample_date=f"{sampled:%d/%m/%Y}", start_date=f"{today():%d/%m/%Y}")
+    assert clinician_client.post(assess(world), data).status_code == 302
+    assert Assessment.objects.exclude(pk=world.assessment.pk).get().sample_date == sampled
+
+
+def test_replacing_an_active_plan_needs_confirmation(clinician_client, world, clinician):
+    page = html.unescape(clinician_client.get(assess(world)).content.decode())
+    assert f"I am replacing the active plan of {world.plan.start_date:%d/%m/%Y}" in page
+    before = counts()
+    response = clinician_client.post(assess(world), save_with_plan(confirm_supersede=""))
+    assert response.status_code == 200 and counts() == before
+    assert "confirm_supersede" in response.context["plan_form"].errors
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+    # Every front door: the service refuses too.
+    with pytest.raises(ValidationError) as refused:
+        services.assessment_record(
+            patient=world.patient,
+            sample_date=today(),
+            payload=dict(DEFICIENT),
+            plan_options={"start_date": today(), "maintenance_every": 2},
+            by=clinician,
+        )
+    assert "confirm_supersede" in refused.value.message_dict
+    assert counts() == before
+
+
+def test_a_first_plan_needs_no_confirmation(clinician_client, clinician):
+    patient = make_patient(by=clinician)
+    page = clinician_client.get(reverse("assessment-create", args=[patient.pk])).content.decode()
+    assert "I am replacing" not in page
+    data = save_with_plan(confirm_supersede="")
+    assert clinician_client.post(reverse("assessment-create", args=[patient.pk]), data).status_code == 302
+
+
+def test_the_plan_page_says_where_it_departs_from_the_guideline(clinician_client, author):
+    plan = make_plan(
+        by=author,
+        maintenance_every=4,
+        maintenance_unit="weeks",
+        individualised=True,
+        individualised_reason="Symptoms return after 4 weeks.",
+    )
+    page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
+    text = re.sub(r"<[^>]+>", "", page)
+    assert (
+        "every 4 weeks, for life — individualised; the guideline's range here is every 2 to 3 months; "
+        "reason: Symptoms return after 4 weeks." in text
+    )
+    assert "The guideline's decision on the assessment of" in text
+
+
+def _pending_decision(assessment):
+    """An indeterminate result with neurological signs, as the engine serialises treatment pending MMA."""
+    decision = dict(assessment.decision)
+    decision["im_recommended"] = False
+    decision["loading"] = decision["maintenance"] = None
+    decision["treatment_pending_mma"] = {
+        "loading": {"pattern": "alternate_days", "doses": None, "text": "Hydroxocobalamin 1 mg IM on alternate days."},
+        "maintenance": {"every_months": {"min": 2, "max": 2}, "lifelong": True, "text": "Every 2 months."},
+        "reason": "Neurological signs: do not wait for the MMA result.",
+    }
+    Assessment.objects.filter(pk=assessment.pk).update(decision=decision)
+    assessment.refresh_from_db()
+    return assessment
+
+
+@pytest.mark.parametrize(("mma", "outcome"), [(0.6, "confirms the plan started pending MMA"), (0.2, "review the plan")])
+def test_a_plan_started_pending_mma_and_the_mma_result(clinician_client, clinician, mma, outcome):
+    patient = make_patient(by=clinician)
+    assessment = _pending_decision(
+        make_assessment(
+            patient, clinician, payload={"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}
+        )
+    )
+    options = {"assessment": assessment, "start_date": today(), "maintenance_every": 2, "by": clinician}
+    with pytest.raises(ValidationError) as refused:
+        services.plan_create(**options)
+    assert "pending_mma_reason" in refused.value.message_dict
+    plan = services.plan_create(**options, pending_mma_reason="Worsening paraesthesia.")
+    assert plan.pending_mma and plan.pending_mma_reason == "Worsening paraesthesia."
+    assert plan.loading_pattern == "alternate_days"
+    page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
+    assert "Treatment started pending MMA; reason: Worsening paraesthesia." in page
+    assert "confirms the plan" not in page and "review the plan" not in page
+
+    later = make_assessment(
+        patient,
+        clinician,
+        payload={
+            "b12": {"value": 250, "unit": "pg/mL"},
+            "mma": {"value": mma, "unit": "umol/L"},
+            "neurological_involvement": True,
+        },
+    )
+    for url in (reverse("plan-detail", args=[plan.pk]), reverse("assessment-detail", args=[later.pk])):
+        assert outcome in html.unescape(clinician_client.get(url).content.decode())
+
+
+def test_the_form_can_start_treatment_pending_mma(clinician_client, clinician):
+    """Through the form, once the engine gives treatment pending MMA (neurological signs, indeterminate B12)."""
+    payload = {"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}
+    form = AssessmentForm(assessment_form(payload))
+    assert form.is_valid()
+    if getattr(form.recommendation, "pending_mma", None) is None:
+        pytest.skip("the engine does not give treatment pending MMA yet")
+    patient = make_patient(by=clinician)
+    url = reverse("assessment-create", args=[patient.pk])
+    data = save_with_plan(payload, confirm_supersede="")
+    response = clinician_client.post(url, data)
+    assert response.status_code == 200 and "pending_mma_reason" in response.context["plan_form"].errors
+    response = clinician_client.post(url, {**data, "pending_mma_reason": "Worsening ataxia."})
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert plan.pending_mma and plan.pending_mma_reason == "Worsening ataxia."
+
+
+def test_each_point_of_the_chart_is_drawn_against_its_own_thresholds(clinician_client, clinician, lab_200):
+    patient = make_patient(by=clinician)
+    make_assessment(
+        patient, clinician, payload={"b12": {"value": 150, "unit": "pg/mL"}}, sample_date=today() - timedelta(days=90)
+    )
+    make_assessment(patient, clinician, payload={"b12": {"value": 190, "unit": "pg/mL"}}, lab_profile=lab_200)
+    page = clinician_client.get(reverse("patient-detail", args=[patient.pk])).content.decode()
+    svg = re.search(r'<figure class="trend-chart" aria-labelledby="b12-trend-caption">.*?</figure>', page, re.S).group(
+        0
+    )
+    deficient = re.search(r'<path class="chart-threshold deficient" d="([^"]+)"', svg).group(1)
+    heights = {float(y) for y in re.findall(r"M[\d.]+,([\d.]+)", deficient)}
+    assert len(heights) == 2, "the older point is drawn against 180, the newer against 200"
+    ticks = re.findall(r'<text class="chart-tick axis"[^>]*>([\d.]+)</text>', svg)
+    assert len(ticks) >= 3 and "0" in ticks, "the y-axis has values"
+
+
+def test_the_live_panel_updates_the_plan_guidance_beside_the_choices_not_the_choices(clinician_client, world):
+    preview = reverse("assessment-preview", args=[world.patient.pk])
+    neuro = clinician_client.post(preview, assessment_form(DEFICIENT_NEURO), headers=htmx_headers(assess(world)))
+    page = neuro.content.decode()
+    assert re.search(r'<div id="plan-status" data-state="plan" hx-swap-oob="true">', page)
+    assert re.search(r'<span id="choice-hint-3"[^>]*hx-swap-oob="true">outside this decision&#x27;s range</span>', page)
+    assert re.search(r'<span id="individualised-max" hx-swap-oob="true">every 2 months</span>', page)
+    assert re.search(r'<div id="status-strip"[^>]*hx-swap-oob="true">', page)
+
+    normal = clinician_client.post(
+        preview, assessment_form({"b12": {"value": 500, "unit": "pg/mL"}}), headers=htmx_headers(assess(world))
+    )
+    page = html.unescape(normal.content.decode())
+    assert re.search(r'<div id="plan-status" data-state="no_injections" hx-swap-oob="true">', page)
+    assert "recommends no injections: no plan will be started" in page
+
+
+def test_a_result_needing_no_injections_saves_the_assessment_alone_whatever_the_plan_choices(clinician_client, world):
+    data = save_with_plan({"b12": {"value": 500, "unit": "pg/mL"}}, maintenance_choice="3")
+    response = clinician_client.post(assess(world), data)
+    assessment = Assessment.objects.exclude(pk=world.assessment.pk).get()
+    assert response["Location"] == reverse("assessment-detail", args=[assessment.pk])
+    assert not TreatmentPlan.objects.filter(assessment=assessment).exists()
+    world.plan.refresh_from_db()
+    assert world.plan.status == TreatmentPlan.Status.ACTIVE
+
+
+class _PendingMma:
+    """A recommendation as the engine gives it for neurological signs with an indeterminate result: no IM yet, and
+    treatment that may start now, pending MMA (the interface the engine exposes: ``pending_mma`` and its dict)."""
+
+    def __init__(self, real):
+        self._real = real
+        self.im_recommended, self.loading, self.maintenance = False, None, None
+        self.pending_mma = SimpleNamespace(
+            loading=real.loading, maintenance=real.maintenance, reason="Do not wait for the MMA result."
+        )
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def as_dict(self) -> dict:
+        decision = self._real.as_dict()
+        decision["treatment_pending_mma"] = {
+            "loading": decision["loading"],
+            "maintenance": decision["maintenance"],
+            "reason": self.pending_mma.reason,
+        }
+        decision.update(im_recommended=False, loading=None, maintenance=None, headline="Take the MMA sample now.")
+        return decision
+
+
+def test_the_form_starts_treatment_pending_mma_with_a_reason(clinician_client, clinician, monkeypatch):
+    from recommender import forms
+
+    real_decide = forms.decide
+    monkeypatch.setattr(forms, "decide", lambda *a, **k: _PendingMma(real_decide(*a, **k)))
+    patient = make_patient(by=clinician)
+    url = reverse("assessment-create", args=[patient.pk])
+    page = html.unescape(
+        clinician_client.post(url, assessment_form(DEFICIENT_NEURO, action="preview")).content.decode()
+    )
+    assert '<div id="plan-status" data-state="pending">' in page
+    assert "Take the MMA sample now" in page and "do not wait for its result" in page
+
+    data = save_with_plan(DEFICIENT_NEURO, confirm_supersede="")
+    response = clinician_client.post(url, data)
+    assert response.status_code == 200
+    assert "pending_mma_reason" in response.context["plan_form"].errors
+    assert not patient.assessments.exists()
+
+    response = clinician_client.post(url, {**data, "pending_mma_reason": "Worsening ataxia."})
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert plan.pending_mma and plan.pending_mma_reason == "Worsening ataxia."
+    assert (plan.loading_pattern, plan.maintenance_every) == ("alternate_days", 2)
+    page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
+    assert "Treatment started pending MMA; reason: Worsening ataxia." in page

@@ -45,10 +45,10 @@ def test_clinician_registers_assesses_and_starts_a_plan(page: Page, live_server,
     assert not patient.assessments.exists(), "the live panel must not save anything"
 
     # Start the plan: every 2 months.
-    every_two_months = results.get_by_label("every 2 months")
+    every_two_months = page.get_by_label("every 2 months", exact=True)
     every_two_months.check()
     expect(every_two_months).to_be_checked()
-    results.get_by_role("button", name="Save assessment and start plan").click()
+    page.get_by_role("button", name="Save assessment and start plan").click()
     page.wait_for_url(re.compile(rf"/plans/{UUID}/$"))
     plan = TreatmentPlan.objects.get(patient=patient)
     assert page.url == f"{live_server.url}/plans/{plan.pk}/"
