@@ -189,7 +189,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     }
 
 
-def _add_service_errors(error: ValidationError, form: AssessmentForm, plan_form: PlanForm) -> None:
+def _add_assessment_errors(error: ValidationError, form: AssessmentForm, plan_form: PlanForm) -> None:
     """Each error of a service on the field it is about, on whichever form holds that field."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
@@ -244,7 +244,7 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
                     by=request.user,
                 )
             except ValidationError as error:
-                _add_service_errors(error, form, plan_form)
+                _add_assessment_errors(error, form, plan_form)
             else:
                 if plan is not None:
                     messages.success(request, "Assessment saved and treatment plan started.")
@@ -449,7 +449,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         except services.DoseNotDue as refused:
             return _back_to_worklist(request, plan, refused)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            _add_errors(form, error)
         else:
             label = _dose_label(phase, number, plan.loading_doses)
             messages.success(request, f"{label} for {plan.patient.hospital_number} recorded.")
@@ -467,15 +467,6 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "next": _safe_next(request),
         },
     )
-
-
-def _add_service_errors(form, error: ValidationError) -> None:
-    """A service's refusal, each message beside the field it names (or above the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _safe_next(request) -> str:
@@ -508,7 +499,7 @@ def dose_correct(request: HtmxHttpRequest, dose_id) -> HttpResponse:
         try:
             services.dose_correct(dose=dose, by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            _add_errors(form, error)
         else:
             messages.success(request, f"{label} corrected; the earlier record is kept, marked entered in error.")
             return redirect("plan-detail", plan_id=plan.pk)

@@ -55,10 +55,13 @@ def test_every_alert_advice_and_monitoring_line_shows_its_citations():
 
 def test_sources_are_collapsed_and_secondary_sources_are_labelled():
     decision = _decision({"b12": {"value": 150, "unit": "pg/mL"}})
-    decision["citations"][0] = {**decision["citations"][0], "secondary": True}
+    secondary = [c for c in decision["citations"] if c.get("kind") == "secondary"]
+    assert secondary, "the engine labels its secondary sources"
     sources = decision_sources_html(decision)
     assert "<details" in sources and '<details class="rationale mt-2" open' not in sources
-    assert sources.count("secondary source") == 1
+    assert sources.count("secondary source") == len(secondary)
+    primary_only = {**decision, "citations": [c for c in decision["citations"] if c.get("kind") != "secondary"]}
+    assert "secondary source" not in decision_sources_html(primary_only)
 
 
 def test_the_fingerprint_changes_with_the_decision_and_only_with_it():

@@ -1177,7 +1177,7 @@ def test_a_fields_message_names_it_once(clinician_client, world):
     ):
         response = clinician_client.post(url, save_with_plan(b12_unit=""), headers=headers)
         page = html.unescape(response.content.decode())
-        assert "Total B12: choose the unit" in page
+        assert "Total B12: Choose the unit of the total B12" in page
         assert "Total B12: Total B12" not in page
 
 
@@ -1256,7 +1256,13 @@ def _pending_decision(assessment):
     return assessment
 
 
-@pytest.mark.parametrize(("mma", "outcome"), [(0.6, "confirms the plan started pending MMA"), (0.2, "review the plan")])
+@pytest.mark.parametrize(
+    ("mma", "outcome"),
+    [
+        (0.6, "The MMA result confirms deficiency: it confirms the plan started pending MMA."),
+        (0.2, "The MMA result does not confirm deficiency: review the plan"),
+    ],
+)
 def test_a_plan_started_pending_mma_and_the_mma_result(clinician_client, clinician, mma, outcome):
     patient = make_patient(by=clinician)
     assessment = _pending_decision(
@@ -1273,7 +1279,7 @@ def test_a_plan_started_pending_mma_and_the_mma_result(clinician_client, clinici
     assert plan.loading_pattern == "alternate_days"
     page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
     assert "Treatment started pending MMA; reason: Worsening paraesthesia." in page
-    assert "confirms the plan" not in page and "review the plan" not in page
+    assert "The MMA result" not in page  # no follow-up before an MMA result
 
     later = make_assessment(
         patient,
