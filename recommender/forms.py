@@ -16,7 +16,7 @@ from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
 from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient, TreatmentPlan
 from .selectors import thresholds_for
-from .widgets import DayMonthYearField
+from .widgets import DayMonthYearField, DayMonthYearInput
 
 # Engine field → the form field its errors belong to (a measurement's value field; plain numbers and flags as named).
 ERROR_FIELDS = {field: f"{field}_value" for field in MEASUREMENTS}
@@ -78,7 +78,8 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ["hospital_number", "family_name", "given_name", "date_of_birth", "nhs_number"]
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        field_classes = {"date_of_birth": DayMonthYearField}
+        widgets = {"date_of_birth": DayMonthYearInput()}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -403,11 +404,10 @@ class MarkStableForm(_PlanActionForm):
     """No date is filled in: the clinician enters the day the patient was judged stable."""
 
     id_prefix = "stable"
-    on = forms.DateField(
+    on = DayMonthYearField(
         label="Patient stable since",
-        help_text="Not in the future, and not before the loading course ended.",
+        help_text="Day/month/year. Not in the future, and not before the loading course ended.",
         error_messages={"required": "Enter the date the patient was judged stable."},
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
     )
     reason = _reason_field("Why is the patient judged stable?", "Give the reason the patient is judged stable.")
     confirm = forms.BooleanField(
@@ -439,11 +439,10 @@ class GivenDetailsForm(forms.Form):
     batch = forms.CharField(
         label="Batch number", required=False, max_length=BATCH_MAX_LENGTH, help_text=_length_hint(BATCH_MAX_LENGTH)
     )
-    expiry = forms.DateField(
+    expiry = DayMonthYearField(
         label="Batch expiry",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="An expired batch is refused.",
+        help_text="Day/month/year. An expired batch is refused.",
     )
     early_reason = forms.CharField(
         label="Reason for giving it early",
@@ -535,7 +534,7 @@ class DoseCorrectionForm(GivenDetailsForm):
 
 
 class DateForm(forms.Form):
-    on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    on = DayMonthYearField(label="Date", help_text="Day/month/year.")
 
 
 class ReasonForm(forms.Form):

@@ -412,7 +412,7 @@ def test_no_plan_for_a_result_that_needs_no_injections(clinician_client, world):
             "cannot be in the future",
             id="born-tomorrow",
         ),
-        pytest.param({"date_of_birth": "31/02/1970"}, "date_of_birth", "Enter a valid date", id="bad-date"),
+        pytest.param({"date_of_birth": "31/02/1970"}, "date_of_birth", "Enter a date as day/month/year", id="bad-date"),
     ],
 )
 def test_invalid_patient_rerenders_with_the_fields_error_and_saves_nothing(
@@ -1045,7 +1045,8 @@ def test_the_stable_form_has_no_date_filled_in_and_asks_for_confirmation(clinici
     page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     form = re.search(rf'<form method="post" action="{reverse("plan-stable", args=[plan.pk])}".*?</form>', page, re.S)
     assert form, "no mark-stable form"
-    date_input = re.search(r'<input type="date" name="on"[^>]*>', form.group(0)).group(0)
+    date_input = re.search(r'<input type="text" name="on"[^>]*>', form.group(0)).group(0)
+    assert 'placeholder="dd/mm/yyyy"' in date_input
     assert "value=" not in date_input
     assert re.search(r'<input type="checkbox" name="confirm"[^>]*required', form.group(0))
     assert 'maxlength="500"' in form.group(0) and "Up to 500 characters." in form.group(0)
