@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # After CSP (its pages carry the nonce), before any view reads input: refuses control characters, styles 405s.
+    "recommender.errors.ErrorPagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: locks an account after repeated failed logins.
@@ -90,6 +92,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
 ROOT_URLCONF = "b12site.urls"
+CSRF_FAILURE_VIEW = "recommender.errors.csrf_failure"
 WSGI_APPLICATION = "b12site.wsgi.application"
 
 TEMPLATES = [

@@ -46,7 +46,7 @@ def thresholds_for(profile: LabProfile | None) -> Thresholds:
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     """Patients whose hospital number starts with, or whose name contains, the query."""
     query = query.strip()
-    if not query:
+    if not query or "\x00" in query:  # PostgreSQL text cannot hold NUL: such a query matches no one
         return Patient.objects.none()
     words = query.split()
     name_match = Q()
@@ -292,6 +292,8 @@ def patient_record_export(*, patient: Patient) -> dict:
 
 def lab_profile_by_ref(ref: str) -> LabProfile | None:
     """A lab profile by its name or id."""
+    if "\x00" in ref:  # no name holds NUL, and PostgreSQL refuses to compare with one
+        return None
     try:
         return LabProfile.objects.filter(Q(name=ref) | Q(pk=ref)).first()
     except (ValueError, ValidationError):
