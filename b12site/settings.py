@@ -90,6 +90,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_USERNAME_CALLABLE = "recommender.errors.login_username"
 
 ROOT_URLCONF = "b12site.urls"
 CSRF_FAILURE_VIEW = "recommender.errors.csrf_failure"

@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import re
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, ValidationError
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template import loader
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+LOGIN_USERNAME_MAX = 150  # django.contrib.auth's username length; django-axes stores up to 255
 
 # C0 control characters: PostgreSQL refuses NUL in text, and none of them belongs in a clinical record.
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -55,6 +57,7 @@ def control_character_field(request: HttpRequest) -> str | None:
         if _CONTROL.search(key) or any(_CONTROL.search(value) for value in values):
             return key
     if request.method == "POST" and request.content_type in _FORM_TYPES:
+        request.body  # noqa: B018 (read and kept, so that a view may still read the raw body after the fields)
         for key, values in request.POST.lists():
             if _CONTROL.search(key) or any(_CONTROL_IN_TEXT.search(value) for value in values):
                 return key
@@ -142,3 +145,26 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         detail="The form's security token is missing or out of date (the page may have been open a long time). "
         "Go back, reload the page and submit it again.",
     )
+
+
+def add_service_error(error: ValidationError, *forms: Form | None) -> None:
+    """Show a service's ValidationError on the forms of a combined save: each field's message on the form that has
+    the field, the rest on the last form as a whole (a field no posted form has must not turn into a 500)."""
+    present = [form for form in forms if form is not None]
+    fallback = present[-1]
+    if not hasattr(error, "error_dict"):
+        fallback.add_error(None, error)
+        return
+    for field, field_errors in error.error_dict.items():
+        owner = next((form for form in present if field in form.fields), None)
+        if owner is not None:
+            owner.add_error(field, field_errors)
+        else:
+            fallback.add_error(None, field_errors)
+
+
+def login_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username django-axes records for a login attempt, cut to a length its table can hold: a pasted
+    300-character "username" is a failed login, not a database error (PostgreSQL enforces the column's length)."""
+    username = (credentials or {}).get("username") if credentials else request.POST.get("username")
+    return username[:LOGIN_USERNAME_MAX] if isinstance(username, str) else username

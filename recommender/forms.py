@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -227,7 +230,9 @@ class PlanForm(forms.Form):
         label="Reason for an individualised regimen", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     start_date = forms.DateField(
-        label="First injection on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label="First injection on",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[MinValueValidator(date(1900, 1, 1)), MaxValueValidator(date(2999, 12, 31))],  # else overflow
     )
 
     def __init__(self, *args, recommendation: Recommendation, **kwargs):

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from . import calendars, charts, selectors, services
+from . import calendars, charts, errors, selectors, services
 from .forms import (
     AssessmentForm,
     DateForm,
@@ -143,7 +143,7 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
                     by=request.user,
                 )
             except ValidationError as error:
-                (plan_form if create_plan else form).add_error(None, error)
+                errors.add_service_error(error, form, plan_form if create_plan else None)
             else:
                 if plan is not None:
                     messages.success(request, "Assessment saved and treatment plan started.")
@@ -292,7 +292,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             services.dose_record(
                 plan=plan,
                 phase=phase,
-                number=int(number) if number.isascii() and number.isdigit() else 0,
+                number=int(number) if number.isascii() and number.isdigit() and len(number) < 10 else 0,
                 by=request.user,
                 **form.cleaned_data,
             )

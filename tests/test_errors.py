@@ -239,3 +239,9 @@ def test_admin_malformed_history_version_is_404(admin_client_):
     profile = LabProfile.objects.first() or LabProfile.objects.create(name="Lab A")
     response = admin_client_.get(f"/admin/recommender/labprofile/{profile.pk}/history/not-a-number/")
     assert response.status_code == 404
+
+
+def test_api_still_reads_a_form_encoded_body_after_the_guard(clinician_client):
+    response = clinician_client.post(reverse("api-recommendation"), {"b12": "150"})
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]
