@@ -50,9 +50,12 @@ def error_page(request: HttpRequest | None, status: int, *, detail: str = "", **
 
 
 def control_character_field(request: HttpRequest) -> str | None:
-    """The name of the first query or form field holding a control character ("address" for the path itself)."""
+    """The name of the first header, query or form field holding a control character ("address" for the path)."""
     if _CONTROL.search(request.path_info):
         return "address"
+    for key, value in request.META.items():  # headers are logged and stored (django-axes keeps the user agent)
+        if key.startswith("HTTP_") and isinstance(value, str) and _CONTROL_IN_TEXT.search(value):
+            return key.removeprefix("HTTP_").replace("_", "-").title()
     for key, values in request.GET.lists():
         if _CONTROL.search(key) or any(_CONTROL.search(value) for value in values):
             return key
@@ -66,6 +69,19 @@ def control_character_field(request: HttpRequest) -> str | None:
 
 def _printable(name: str) -> str:
     return _CONTROL.sub("?", name)[:60]
+
+
+class ControlCharacterCookiesMiddleware:
+    """Forgets any cookie holding a control character, before the session middleware looks its key up (a NUL in
+    the session cookie would otherwise fail the query on PostgreSQL). The request goes on as without that cookie."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name in [name for name, value in request.COOKIES.items() if _CONTROL.search(name + value)]:
+            del request.COOKIES[name]
+        return self.get_response(request)
 
 
 class ErrorPagesMiddleware:

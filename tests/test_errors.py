@@ -245,3 +245,24 @@ def test_api_still_reads_a_form_encoded_body_after_the_guard(clinician_client):
     response = clinician_client.post(reverse("api-recommendation"), {"b12": "150"})
     assert response.status_code == 400
     assert "body" in response.json()["errors"]
+
+
+def test_a_session_cookie_with_nul_is_ignored_not_a_500(db):
+    client = Client()
+    client.cookies["sessionid"] = "abc\x00defghijklmnop"
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+
+
+def test_a_login_name_longer_than_the_lockout_table_holds_is_a_failed_login(db):
+    response = Client().post(reverse("login"), {"username": "x" * 300, "password": "not-the-password"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_a_header_with_nul_is_refused_before_the_login_records_it(db):
+    response = Client().post(
+        reverse("login"), {"username": "someone", "password": "not-the-password"}, HTTP_USER_AGENT="Browser\x00"
+    )
+    assert response.status_code == 400
+    assert "User-Agent" in response.content.decode()

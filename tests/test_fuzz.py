@@ -300,15 +300,17 @@ def _base_body(fields: dict[str, list[str]], kinds: dict[str, str], seed: dict[s
     return {**body, **seed}
 
 
-def _send(world: World, name: str, role: str, url: str, body: dict, method: str):
+def _send(world: World, name: str, role: str, url: str, body: dict, method: str, **headers):
     """One request in a savepoint rolled back after it: no 5xx, nothing written by a refusal, complete sets."""
     with transaction.atomic():
         before = _counts()
         client = _client(world, role)
         if name.startswith("api-"):
-            response = client.generic(method.upper(), url, _json_body(body), content_type="application/json")
+            response = client.generic(
+                method.upper(), url, _json_body(body), content_type="application/json", headers=headers
+            )
         else:
-            response = getattr(client, method)(url, body)
+            response = getattr(client, method)(url, body, headers=headers)
         after = _counts()
         transaction.set_rollback(True)
     shown = {k: (v if len(v) < 60 else f"{v[:10]}…({len(v)} chars)") for k, v in body.items()}
@@ -367,7 +369,8 @@ def test_no_5xx_and_no_partial_rows(name, world):
                 body[field] = data.draw(st.sampled_from(fields[field]), label=field)
             else:
                 body[field] = data.draw(garbage, label=field)
-        _send(world, name, role, target, body, method)
+        agent = data.draw(st.one_of(st.just("Mozilla/5.0"), garbage), label="User-Agent")
+        _send(world, name, role, target, body, method, **{"User-Agent": agent})
 
     generated()
 
