@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
@@ -115,11 +116,39 @@ class ErrorPagesMiddleware:
             return page
         return response
 
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        """An admin action on a selection holding an id that cannot be a key of the model (Django's admin would
+        fail converting it): refused in words, nothing done."""
+        match = request.resolver_match
+        if request.method != "POST" or match is None or match.namespace != "admin":
+            return None
+        model = admin_changelist_model(match.url_name or "")
+        if model is None:
+            return None
+        try:
+            for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+                model._meta.pk.to_python(value)
+        except ValidationError:
+            return self._refused(
+                request, "The selection names records that do not exist; reload the list and try again.", key="_"
+            )
+        return None
+
     @staticmethod
     def _refused(request: HttpRequest, message: str, *, key: str) -> HttpResponse:
         if is_api(request):
             return api_error(400, message, key=key)
         return error_page(request, 400, detail=message)
+
+
+def admin_changelist_model(url_name: str):
+    """The model whose admin list this URL name is, or None."""
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        if url_name == f"{model._meta.app_label}_{model._meta.model_name}_changelist":
+            return model
+    return None
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -266,3 +267,16 @@ def test_a_header_with_nul_is_refused_before_the_login_records_it(db):
     )
     assert response.status_code == 400
     assert "User-Agent" in response.content.decode()
+
+
+@pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
+@pytest.mark.parametrize("selected", ["not-a-uuid", "1", str(uuid.UUID(int=0))])
+def test_admin_action_on_a_malformed_selection_is_refused_not_500(admin_client_, model, selected):
+    url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+    response = admin_client_.post(url, {"action": "delete_selected", "_selected_action": selected, "index": "0"})
+    assert response.status_code < 500
+    try:
+        model._meta.pk.to_python(selected)
+    except ValidationError:
+        assert response.status_code == 400
+        assert "selection names records that do not exist" in response.content.decode()
