@@ -43,10 +43,15 @@ def thresholds_for(profile: LabProfile | None) -> Thresholds:
     )
 
 
+SEARCH_QUERY_MAX = 250
+
+
 def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     """Patients whose hospital number starts with, or whose name contains, the query."""
     query = query.strip()
-    if not query or "\x00" in query:  # PostgreSQL text cannot hold NUL: such a query matches no one
+    # PostgreSQL text cannot hold NUL, and no name or number is longer than a name and a number together: such
+    # a query matches no one (and a 200,000-character one would be too complex a pattern for the database).
+    if not query or "\x00" in query or len(query) > SEARCH_QUERY_MAX:
         return Patient.objects.none()
     words = query.split()
     name_match = Q()

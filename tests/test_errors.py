@@ -280,3 +280,12 @@ def test_admin_action_on_a_malformed_selection_is_refused_not_500(admin_client_,
     except ValidationError:
         assert response.status_code == 400
         assert "selection names records that do not exist" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_huge_search_matches_no_one_rather_than_overwhelming_the_database(clinician_client):
+    response = clinician_client.get(reverse("patient-list"), {"q": "ab " * 70_000})
+    assert response.status_code == 200
+    assert list(response.context["patients"]) == []
+    many_words = clinician_client.get(reverse("patient-list"), {"q": "a " * (selectors.SEARCH_QUERY_MAX // 2)})
+    assert many_words.status_code == 200

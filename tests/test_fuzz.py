@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import parse_qs
 
 import pytest
 from django.apps import apps
@@ -134,13 +135,17 @@ class FormFields(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "form" and (a.get("method") or "get").lower() == "post":
+        if tag == "form":  # a search form (GET) gives the query its fields, as a POST form gives the body its own
             targets = {a.get("action") or self.page_path}
             if a.get("hx-post"):
                 targets.add(a["hx-post"])
             self._stack.append((targets, {}))
-        elif tag == "form":
-            self._stack.append((set(), {}))
+        elif tag == "a" and "?" in a.get("href", ""):  # a link's query (a page, a date, a month) is input too
+            path, _, query = a["href"].partition("?")
+            merged = self.forms.setdefault(path or self.page_path, {})
+            for name, values in parse_qs(query, keep_blank_values=True).items():
+                self.kinds.setdefault(name, "text")
+                merged.setdefault(name, []).extend(v for v in values if v not in merged.get(name, []))
         elif tag in {"button", "input"} and a.get("hx-post"):
             (self._stack[-1][0] if self._stack else self.loose_targets).add(a["hx-post"])
         if tag == "input" and a.get("type") not in {"submit", "button", "reset", "image"}:
@@ -369,8 +374,10 @@ def test_no_5xx_and_no_partial_rows(name, world):
                 body[field] = data.draw(st.sampled_from(fields[field]), label=field)
             else:
                 body[field] = data.draw(garbage, label=field)
-        agent = data.draw(st.one_of(st.just("Mozilla/5.0"), garbage), label="User-Agent")
-        _send(world, name, role, target, body, method, **{"User-Agent": agent})
+        headers = {"User-Agent": data.draw(st.one_of(st.just("Mozilla/5.0"), garbage), label="User-Agent")}
+        if data.draw(st.booleans(), label="htmx"):
+            headers["HX-Request"] = "true"
+        _send(world, name, role, target, body, method, **headers)
 
     generated()
 
@@ -409,6 +416,8 @@ def _assert_complete(before: dict[str, int], after: dict[str, int], body: dict) 
         history = label.replace(".", ".Historical")
         if added > 0 and history in new:
             assert new[history] >= added, f"{label} saved without its history"
+    if new["recommender.DoseRecord"] > 0 or new["recommender.TreatmentPlan"] > 0:
+        assert new["recommender.HistoricalTreatmentPlan"] > 0, "a dose or plan saved without the plan's new schedule"
     asked_plan = body.get("action") == "save" and body.get("create_plan") == "1"
     if asked_plan and new["recommender.Assessment"] > 0:
         assert new["recommender.TreatmentPlan"] > 0, "an assessment saved without the plan that was asked for"
