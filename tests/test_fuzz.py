@@ -7,6 +7,7 @@ and the ids of other records. Run on SQLite and PostgreSQL (DATABASE_URL=postgre
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -30,6 +31,7 @@ from .conftest import ensure_roles
 from .factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
 
 ROLES = ("anonymous", NURSE, CLINICIAN, ADMIN)
+EXAMPLES = int(os.environ.get("B12_FUZZ_EXAMPLES", "15"))  # generated bodies per endpoint; raise it for a long hunt
 HUGE = 200_000
 
 
@@ -356,7 +358,7 @@ def test_no_5xx_and_no_partial_rows(name, world):
     tampered = {p: st.sampled_from([v, *world.ids]) for p, v in params.items()}
 
     @settings(
-        max_examples=15,
+        max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
