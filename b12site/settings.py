@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "recommender.errors.ControlCharacterCookiesMiddleware",  # before sessions read the cookie
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # After CSP (its pages carry the nonce), before any view reads input: refuses control characters, styles 405s.
+    "recommender.errors.ErrorPagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: locks an account after repeated failed logins.
@@ -89,8 +92,10 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_USERNAME_CALLABLE = "recommender.errors.login_username"
 
 ROOT_URLCONF = "b12site.urls"
+CSRF_FAILURE_VIEW = "recommender.errors.csrf_failure"
 WSGI_APPLICATION = "b12site.wsgi.application"
 
 TEMPLATES = [

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -17,6 +19,33 @@ from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfi
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
+
+
+class MalformedIdIs404:
+    """An address whose id cannot be a key of the model (``not-a-uuid``) names no record: 404, never a 500."""
+
+    def _key_or_404(self, field, raw) -> None:
+        try:
+            field.to_python(unquote(raw))
+        except ValidationError:
+            raise Http404(f"No {self.model._meta.verbose_name} with that id.") from None
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._key_or_404(self.model._meta.pk, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._key_or_404(self.model._meta.pk, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._key_or_404(self.model._meta.pk, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._key_or_404(self.model._meta.pk, object_id)
+        self._key_or_404(self.model.history.model._meta.pk, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class ReadOnlyMixin:
@@ -67,7 +96,7 @@ def export_record(modeladmin, request, queryset):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(MalformedIdIs404, SimpleHistoryAdmin):
     list_display = ["hospital_number", "family_name", "given_name", "date_of_birth", "created_at"]
     search_fields = ["hospital_number", "family_name", "given_name"]
     date_hierarchy = "created_at"
@@ -85,7 +114,7 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class AssessmentAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = ["patient", "sample_date", "status", "im_recommended", "ruleset_id", "ruleset_version", "created_by"]
     list_filter = ["status", "im_recommended", "ruleset_id", "ruleset_version", "lab_profile"]
     search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name"]
@@ -126,7 +155,7 @@ class AssessmentAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = [
         "patient",
         "status",
@@ -146,7 +175,7 @@ class TreatmentPlanAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(DoseRecord)
-class DoseRecordAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class DoseRecordAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = ["plan", "phase", "number", "due_date", "outcome", "given_at", "recorded_by", "entered_in_error"]
     list_filter = ["outcome", "phase", "entered_in_error", "site"]
     search_fields = ["plan__patient__hospital_number", "plan__patient__family_name", "batch"]
@@ -164,7 +193,7 @@ def make_default(modeladmin, request, queryset):
 
 
 @admin.register(LabProfile)
-class LabProfileAdmin(SimpleHistoryAdmin):
+class LabProfileAdmin(MalformedIdIs404, SimpleHistoryAdmin):
     list_display = [
         "name",
         "is_default",
@@ -191,7 +220,7 @@ class LabProfileAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ClinicClosure)
-class ClinicClosureAdmin(SimpleHistoryAdmin):
+class ClinicClosureAdmin(MalformedIdIs404, SimpleHistoryAdmin):
     """Days the clinic is closed besides its weekdays and the public holidays. Saving or deleting one moves the
     plans due around it (through the service, with history)."""
 
@@ -219,7 +248,7 @@ def revoke_tokens(modeladmin, request, queryset):
 
 
 @admin.register(AccessToken)
-class AccessTokenAdmin(admin.ModelAdmin):
+class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
     list_display = ["user", "purpose", "name", "created_at", "revoked_at"]
     list_filter = ["purpose", "revoked_at"]
     search_fields = ["user__username", "name"]

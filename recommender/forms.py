@@ -6,6 +6,7 @@ from __future__ import annotations
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -253,16 +254,24 @@ class PlanForm(forms.Form):
     individualised_reason = forms.CharField(
         label="Reason for an individualised regimen",
         required=False,
-        max_length=500,
+        max_length=REASON_MAX_LENGTH,
+        help_text=f"Up to {REASON_MAX_LENGTH} characters.",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     pending_mma_reason = forms.CharField(
         label="Why start loading before the MMA result",
         required=False,
-        max_length=500,
+        max_length=REASON_MAX_LENGTH,
+        help_text=f"Up to {REASON_MAX_LENGTH} characters.",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     start_date = DayMonthYearField(label="First injection on", required=False, help_text="Day/month/year.")
+    doses_on_closed_days = forms.BooleanField(
+        label="Injections may be given on closed days (weekends, bank holidays, clinic closures)",
+        required=False,
+        help_text="For a district nurse or a weekend session. Unticked: a dose due on a closed day moves to the next "
+        "open day, and the plan says so.",
+    )
     confirm_supersede = forms.BooleanField(required=False)
 
     def __init__(
@@ -278,6 +287,7 @@ class PlanForm(forms.Form):
         self.fields["maintenance_choice"].choices = choices
         self.fields["start_date"].initial = timezone.localdate
         self.fields["create_plan"].initial = True
+        self.fields["doses_on_closed_days"].initial = settings.B12_DOSES_ON_CLOSED_DAYS
         if active_plan is not None:
             self.fields[
                 "confirm_supersede"
@@ -320,7 +330,7 @@ class PlanForm(forms.Form):
                 cleaned.get("individualised_every"),
                 cleaned.get("individualised_unit") or None,
                 cleaned.get("individualised_reason", ""),
-                self.recommendation.maintenance.max_months if self.recommendation.maintenance else 0,
+                maintenance.max_months,
             )
             for field, message in errors.items():
                 self.add_error(field, message)
@@ -345,7 +355,11 @@ class PlanForm(forms.Form):
     def plan_options(self) -> dict:
         """The keyword arguments of services.plan_create chosen here, from a valid form."""
         data = self.cleaned_data
-        options: dict = {"start_date": data["start_date"], "confirm_supersede": bool(data.get("confirm_supersede"))}
+        options: dict = {
+            "start_date": data["start_date"],
+            "confirm_supersede": bool(data.get("confirm_supersede")),
+            "doses_on_closed_days": bool(data.get("doses_on_closed_days")),
+        }
         if self.pending_mma is not None:
             options["pending_mma_reason"] = data["pending_mma_reason"].strip()
         if data["maintenance_choice"] == "individualised":

@@ -46,6 +46,9 @@ def thresholds_for(profile: LabProfile | None) -> Thresholds:
     )
 
 
+SEARCH_QUERY_MAX = 250
+
+
 def _typed_date(word: str) -> date | None:
     """A date as people type it in a search box: dd/mm/yyyy (also with - or .) or yyyy-mm-dd; None otherwise."""
     for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
@@ -60,7 +63,9 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     """Patients whose hospital number starts with the query, whose NHS number is the query (spaces ignored), or
     whose name contains every word of it; a word that is a date (dd/mm/yyyy or yyyy-mm-dd) is the date of birth."""
     query = query.strip()
-    if not query:
+    # PostgreSQL text cannot hold NUL, and no name or number is longer than a name and a number together: such
+    # a query matches no one (and a 200,000-character one would be too complex a pattern for the database).
+    if not query or "\x00" in query or len(query) > SEARCH_QUERY_MAX:
         return Patient.objects.none()
     match = Q(hospital_number__istartswith=query)
     digits = nhs_number_normalise(query)
@@ -436,6 +441,8 @@ def patient_record_export(*, patient: Patient) -> dict:
 
 def lab_profile_by_ref(ref: str) -> LabProfile | None:
     """A lab profile by its name or id."""
+    if "\x00" in ref:  # no name holds NUL, and PostgreSQL refuses to compare with one
+        return None
     try:
         return LabProfile.objects.filter(Q(name=ref) | Q(pk=ref)).first()
     except (ValueError, ValidationError):

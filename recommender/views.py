@@ -148,6 +148,7 @@ PLAN_FIELDS = (
     "individualised_reason",
     "pending_mma_reason",
     "start_date",
+    "doses_on_closed_days",
     "confirm_supersede",
 )
 
@@ -159,6 +160,7 @@ def _plan_initial(data) -> dict:
     initial = {name: data.get(name) for name in PLAN_FIELDS if data.get(name) not in (None, "")}
     initial["create_plan"] = bool(data.get("create_plan"))
     initial["confirm_supersede"] = bool(data.get("confirm_supersede"))
+    initial["doses_on_closed_days"] = bool(data.get("doses_on_closed_days"))
     return initial
 
 
@@ -404,7 +406,7 @@ def _dose_identity(request, plan: TreatmentPlan) -> tuple[str, int, int]:
 
     def whole(name: str) -> int:
         raw = request.POST.get(name, "")
-        return int(raw) if raw.isascii() and raw.isdigit() else -1
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1  # no 5,000-digit numbers
 
     return request.POST.get("phase", ""), whole("number"), whole("sequence")
 
