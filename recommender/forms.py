@@ -564,4 +564,9 @@ class ReasonForm(forms.Form):
 class IntervalChangeForm(forms.Form):
     every = forms.IntegerField(label="Every", min_value=1)
     unit = forms.ChoiceField(label="Unit", choices=[(DAYS, "days"), (WEEKS, "weeks"), (MONTHS, "months")])
-    reason = forms.CharField(label="Reason for the change", widget=forms.Textarea(attrs={"rows": 2}), max_length=500)
+    reason = forms.CharField(
+        label="Reason for the change",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=REASON_MAX_LENGTH,
+        help_text=_length_hint(REASON_MAX_LENGTH),
+    )

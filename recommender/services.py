@@ -253,6 +253,11 @@ def plan_create(
                 {"maintenance_choice": f"The guideline allows every {' or '.join(map(str, allowed))} months here."}
             )
     _check_start_date(start_date)
+    too_long: dict[str, str] = {}
+    _too_long(too_long, "individualised_reason", individualised_reason.strip())
+    _too_long(too_long, "pending_mma_reason", pending_mma_reason.strip())
+    if too_long:
+        raise ValidationError(too_long)
     patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
     previous = list(patient.plans.filter(status=TreatmentPlan.Status.ACTIVE))
     if previous and not confirm_supersede:
@@ -752,7 +757,15 @@ def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: 
     plan = _locked_active_plan(plan)
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the change."})
-    maintenance = plan.assessment.decision.get("maintenance") or {}
+    errors: dict[str, str] = {}
+    _too_long(errors, "reason", reason.strip())
+    if errors:
+        raise ValidationError(errors)
+    decision = plan.assessment.decision
+    # A plan started pending MMA follows the maintenance of its treatment pending MMA.
+    maintenance = decision.get("maintenance") or (decision.get("treatment_pending_mma") or {}).get("maintenance")
+    if maintenance is None:
+        raise ValidationError("This plan's decision gives no maintenance interval to change.")
     allowed = maintenance_month_choices(maintenance["every_months"]["min"], maintenance["every_months"]["max"])
     individualised = not (unit == MONTHS and every in allowed)
     if individualised:

@@ -1408,3 +1408,38 @@ def test_the_form_starts_treatment_pending_mma_with_a_reason(clinician_client, c
     assert (plan.loading_pattern, plan.maintenance_every) == ("alternate_days", 2)
     page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
     assert "Treatment started pending MMA; reason: Worsening ataxia." in page
+
+
+def test_a_plan_started_pending_mma_can_change_its_interval(clinician):
+    """Its maintenance is the treatment pending MMA's (the decision's own maintenance is null): no 500."""
+    patient = make_patient(by=clinician)
+    assessment = _pending_decision(
+        make_assessment(
+            patient, clinician, payload={"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}
+        )
+    )
+    plan = services.plan_create(
+        assessment=assessment, start_date=today(), maintenance_every=2, pending_mma_reason="Ataxia.", by=clinician
+    )
+    services.plan_change_interval(plan=plan, every=4, unit="weeks", reason="Symptoms return early.", by=clinician)
+    plan.refresh_from_db()
+    assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (4, "weeks", True)
+    with pytest.raises(ValidationError) as refused:
+        services.plan_change_interval(plan=plan, every=3, unit="months", reason="Less often.", by=clinician)
+    assert "individualised_every" in refused.value.message_dict
+
+
+def test_plan_reasons_too_long_are_refused_by_the_service(clinician):
+    assessment = make_assessment(make_patient(by=clinician), clinician)
+    with pytest.raises(ValidationError) as refused:
+        services.plan_create(
+            assessment=assessment,
+            start_date=today(),
+            maintenance_every=4,
+            maintenance_unit="weeks",
+            individualised=True,
+            individualised_reason="x" * 200_000,
+            by=clinician,
+        )
+    assert "At most 500 characters" in refused.value.message_dict["individualised_reason"][0]
+    assert not TreatmentPlan.objects.filter(assessment=assessment).exists()
