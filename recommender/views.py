@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from django.contrib import messages
@@ -34,6 +34,7 @@ from .forms import (
     ReasonForm,
 )
 from .models import REASON_MAX_LENGTH, AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
+from .widgets import DATE_INPUT_FORMATS
 
 WORKLIST_DAYS_AHEAD = 7
 WORKLIST_PAGE_SIZE = 50
@@ -341,15 +342,24 @@ def plan_end(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     return _plan_action(request, plan_id, services.plan_end, PlanEndForm, done="The plan has ended.")
 
 
+def _typed_date(raw: str) -> date | None:
+    """A date typed day first (dd/mm/yyyy) or as ISO, as every date field of the site accepts it."""
+    for pattern in DATE_INPUT_FORMATS:
+        try:
+            return datetime.strptime(raw, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 def _date_param(request, name: str, default: date) -> date:
     """A date from the query string; a bad one falls back to the default with a message, never a 500."""
     raw = request.GET.get(name)
     if not raw:
         return default
-    try:
-        value = date.fromisoformat(raw)
-    except ValueError:
-        messages.warning(request, f"“{raw}” is not a date (use YYYY-MM-DD); showing {default:%d %b %Y}.")
+    value = _typed_date(raw)
+    if value is None:
+        messages.warning(request, f"“{raw}” is not a date (use dd/mm/yyyy); showing {default:%d %b %Y}.")
         return default
     if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
         messages.warning(request, f"{value:%d %b %Y} is out of range; showing {default:%d %b %Y}.")

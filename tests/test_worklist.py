@@ -141,13 +141,13 @@ def test_filter_by_date(nurse_client, clinician):
     assert soon.pk in bucket_ids(response, "overdue")
     assert later.pk in bucket_ids(response, "upcoming")
     assert "7 days" in row_html(response.content.decode(), soon)
-    assert f'value="{on.isoformat()}"' in response.content.decode()
+    assert f'value="{on:%d/%m/%Y}"' in response.content.decode()
 
     response = nurse_client.get(WORKLIST, {"on": (today + timedelta(days=12)).isoformat()})
     assert bucket_ids(response, "due_today") == [later.pk]
 
 
-@pytest.mark.parametrize("bad", ["yesterday", "2025-02-30", "31/01/2025", "2025-13-01"])
+@pytest.mark.parametrize("bad", ["yesterday", "2025-02-30", "31/02/2025", "2025-13-01", "01/31/2025"])
 def test_a_bad_date_shows_a_message_not_an_error(nurse_client, clinician, bad):
     plan = make_plan(clinician, start=timezone.localdate())
     response = nurse_client.get(WORKLIST, {"on": bad})
@@ -155,6 +155,15 @@ def test_a_bad_date_shows_a_message_not_an_error(nurse_client, clinician, bad):
     assert response.context["on"] == response.context["today"]
     assert any("is not a date" in m and bad in m for m in messages_of(response))
     assert bucket_ids(response, "due_today") == [plan.pk]
+
+
+def test_the_as_of_date_is_day_month_year(nurse_client, clinician):
+    """The filter shows and takes dd/mm/yyyy, whatever the browser's locale (ISO still works for links)."""
+    today = timezone.localdate()
+    response = nurse_client.get(WORKLIST, {"on": f"{today + timedelta(days=3):%d/%m/%Y}"})
+    assert response.context["on"] == today + timedelta(days=3)
+    assert f'value="{today + timedelta(days=3):%d/%m/%Y}"' in response.content.decode()
+    assert 'type="date"' not in response.content.decode()
 
 
 @pytest.mark.parametrize("edge", ["9999-12-31", "0001-01-01"])
