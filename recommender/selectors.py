@@ -15,6 +15,7 @@ from django.utils import timezone
 from .guideline import DEFAULT_RULESET, Thresholds, schedule
 from .identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
 from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .serializers import record_fields
 
 
 def access_token_user(*, raw: str, purpose: str):
@@ -354,75 +355,21 @@ def _history(rows) -> list[dict]:
 
 def patient_record_export(*, patient: Patient) -> dict:
     """The patient's whole record: patient, assessments, plans with doses and follow-up visits, and the history of
-    every one of them, as JSON-ready data."""
+    every one of them, as JSON-ready data. Each record lists every field of its model (``record_fields``)."""
     today = timezone.localdate()
     assessments = list(patient.assessments.select_related("created_by").order_by("sample_date", "created_at"))
-    plans = list(patient.plans.select_related("created_by").prefetch_related("doses").order_by("created_at"))
-    doses = [d for p in plans for d in p.doses.all()]
+    plans = list(
+        patient.plans.select_related("created_by").prefetch_related("doses__recorded_by").order_by("created_at")
+    )
     return {
         "exported_at": timezone.now().isoformat(),
-        "patient": {
-            "id": str(patient.pk),
-            "hospital_number": patient.hospital_number,
-            "family_name": patient.family_name,
-            "given_name": patient.given_name,
-            "date_of_birth": patient.date_of_birth.isoformat(),
-            "nhs_number": patient.nhs_number,
-            "history": _history(patient.history.all()),
-        },
-        "assessments": [
-            {
-                "id": str(a.pk),
-                "sample_date": a.sample_date.isoformat(),
-                "inputs": a.inputs,
-                "decision": a.decision,
-                "ruleset": {"id": a.ruleset_id, "version": a.ruleset_version},
-                "thresholds": a.thresholds,
-                "created_by": a.created_by.username,
-                "created_at": a.created_at.isoformat(),
-                "history": _history(a.history.all()),
-            }
-            for a in assessments
-        ],
+        "patient": {**record_fields(patient), "history": _history(patient.history.all())},
+        "assessments": [{**record_fields(a), "history": _history(a.history.all())} for a in assessments],
         "plans": [
             {
-                "id": str(p.pk),
-                "assessment": str(p.assessment_id),
-                "status": p.status,
-                "start_date": p.start_date.isoformat(),
-                "indications": p.indications,
-                "loading_pattern": p.loading_pattern,
-                "maintenance": {"every": p.maintenance_every, "unit": p.maintenance_unit, "lifelong": p.lifelong},
-                "individualised_reason": p.individualised_reason,
-                "loading_ended_on": p.loading_ended_on.isoformat() if p.loading_ended_on else None,
-                "stable_on": p.stable_on.isoformat() if p.stable_on else None,
-                "stable_reason": p.stable_reason,
-                "ended_on": p.ended_on.isoformat() if p.ended_on else None,
-                "end_reason": p.end_reason,
-                "next_due_on": p.next_due_on.isoformat() if p.next_due_on else None,
+                **record_fields(p),
                 "doses": [
-                    {
-                        "id": str(d.pk),
-                        "phase": d.phase,
-                        "number": d.number,
-                        "due_date": d.due_date.isoformat(),
-                        "outcome": d.outcome,
-                        "given_at": d.given_at.isoformat() if d.given_at else None,
-                        "dose_mg": str(d.dose_mg) if d.dose_mg is not None else None,
-                        "route": d.route,
-                        "site": d.site,
-                        "batch": d.batch,
-                        "expiry": d.expiry.isoformat() if d.expiry else None,
-                        "reason": d.reason,
-                        "early_reason": d.early_reason,
-                        "allergy_checked": d.allergy_checked,
-                        "baseline_sample_taken": d.baseline_sample_taken,
-                        "entered_in_error": d.entered_in_error,
-                        "error_reason": d.error_reason,
-                        "replaced_by": str(d.replaced_by_id) if d.replaced_by_id else None,
-                        "recorded_at": d.recorded_at.isoformat(),
-                        "history": _history(d.history.all()),
-                    }
+                    {**record_fields(d), "history": _history(d.history.all())}
                     for d in sorted(p.doses.all(), key=lambda d: d.recorded_at)
                 ],
                 "visits": [
@@ -435,7 +382,7 @@ def patient_record_export(*, patient: Patient) -> dict:
             }
             for p in plans
         ],
-        "dose_count": len(doses),
+        "dose_count": sum(len(p.doses.all()) for p in plans),
     }
 
 
