@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date, timedelta
 from html import escape
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.safestring import SafeString
+
+from .guideline.schedule import add_months
+from .models import DoseRecord
 
 
 def _esc(value) -> str:
@@ -433,3 +437,45 @@ def mma_follow_up(plan, later_assessments) -> dict | None:
             ),
         }
     return None
+
+
+MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
+
+
+def _month_event_label(event: dict) -> str:
+    kind = event["kind"]
+    if kind in MONTH_EVENT_WORDS:
+        return MONTH_EVENT_WORDS[kind]
+    phase = event["phase"].capitalize()
+    if kind == "due":
+        return f"{phase} {event['number']} due"
+    outcome = DoseRecord.Outcome(event["outcome"]).label.lower()
+    return f"{phase} {event['number']}: {outcome}"
+
+
+def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> dict:
+    """The month view: weeks from Monday, each day with its events in words and its closure, and the months
+    either side."""
+    first = month.replace(day=1)
+    last = add_months(first, 1) - timedelta(days=1)
+    weeks: list[list[dict]] = []
+    day = first - timedelta(days=first.weekday())
+    while day <= last or day.weekday() != 0:
+        if day.weekday() == 0:
+            weeks.append([])
+        weeks[-1].append(
+            {
+                "date": day,
+                "in_month": day.month == first.month,
+                "events": [{**e, "label": _month_event_label(e)} for e in events.get(day, [])],
+                "closed": closed.get(day, ""),
+            }
+        )
+        day += timedelta(days=1)
+    return {
+        "month": first,
+        "weeks": weeks,
+        "previous_month": add_months(first, -1),
+        "next_month": add_months(first, 1),
+        "today": today,
+    }

@@ -288,18 +288,19 @@ def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) 
     }
 
 
-def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
-    """A month grid (Monday first) of the plan's injections (given, not given or due), follow-up visits and the
-    clinic's closures."""
+def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
+    """The plan's events in the month of ``month``, by day: doses recorded (given or not), doses due, follow-up
+    visits and loading reviews; and the clinic's closed days with their reasons. Data only: the month view's grid
+    and words are the presenter's."""
     first = month.replace(day=1)
     last = schedule.add_months(first, 1) - timedelta(days=1)
     events: dict[date, list[dict]] = {}
     for record in plan.doses.filter(entered_in_error=False, due_date__lte=last + timedelta(days=62)):
         day = timezone.localdate(record.given_at or record.recorded_at)
         if first <= day <= last:
-            label = f"{record.get_phase_display()} {record.number}: {record.get_outcome_display().lower()}"
+            kind = "given" if record.outcome == DoseRecord.Outcome.GIVEN else "missed"
             events.setdefault(day, []).append(
-                {"kind": "given" if record.outcome == "given" else "missed", "label": label}
+                {"kind": kind, "phase": record.phase, "number": record.number, "outcome": record.outcome}
             )
     calendar = clinic_calendar()
     if plan.status == TreatmentPlan.Status.ACTIVE:
@@ -307,37 +308,22 @@ def plan_month(*, plan: TreatmentPlan, month: date, today: date) -> dict:
         # Enough for a daily regimen across the plan page's window (and a bound for a month centuries ahead).
         for dose in schedule.upcoming_doses(facts, records, until=last, limit=MONTH_VIEW_DOSE_LIMIT):
             if dose.due >= first:
-                events.setdefault(dose.due, []).append(
-                    {"kind": "due", "label": f"{dose.phase.capitalize()} {dose.number} due"}
-                )
+                events.setdefault(dose.due, []).append({"kind": "due", "phase": dose.phase, "number": dose.number})
         for visit in schedule.monitoring_visits(facts, until=last + timedelta(days=31)):
             if first <= visit.on <= last:
-                events.setdefault(visit.on, []).append({"kind": "visit", "label": "Follow-up review"})
+                events.setdefault(visit.on, []).append({"kind": "visit"})
         for review in schedule.loading_reviews(facts, until=last):
             if first <= review <= last:
-                events.setdefault(review, []).append({"kind": "review", "label": "Loading review"})
-    start = first - timedelta(days=first.weekday())
-    weeks = []
-    day = start
-    while day <= last or day.weekday() != 0:
-        if day.weekday() == 0:
-            weeks.append([])
-        weeks[-1].append(
-            {
-                "date": day,
-                "in_month": day.month == first.month,
-                "events": events.get(day, []),
-                "closed": calendar.get(day) or "",
-            }
-        )
+                events.setdefault(review, []).append({"kind": "review"})
+    closed = {day: reason for day in _days(first, last) if (reason := calendar.get(day))}
+    return {"month": first, "events": events, "closed": closed}
+
+
+def _days(first: date, last: date):
+    day = first
+    while day <= last:
+        yield day
         day += timedelta(days=1)
-    return {
-        "month": first,
-        "weeks": weeks,
-        "previous_month": schedule.add_months(first, -1),
-        "next_month": schedule.add_months(first, 1),
-        "today": today,
-    }
 
 
 def _history(rows) -> list[dict]:

@@ -605,7 +605,11 @@ def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     return render(
         request,
         "recommender/plan_month.html",
-        {"plan": plan, "patient": plan.patient, **selectors.plan_month(plan=plan, month=month, today=today)},
+        {
+            "plan": plan,
+            "patient": plan.patient,
+            **presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month)),
+        },
     )
 
 

@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 from django.utils import timezone
 
-from recommender import calendars, selectors, services
+from recommender import calendars, presenters, selectors, services
 from recommender.guideline import schedule
 from recommender.models import ClinicClosure, TreatmentPlan
 from tests.factories import DEFICIENT, DEFICIENT_NEURO
@@ -57,7 +57,7 @@ def month_view_dates(plan: TreatmentPlan, today: date) -> dict[str, list[date]]:
     out: dict[str, list[date]] = {"doses": [], "visits": [], "reviews": []}
     month = today.replace(day=1)
     while month <= end:
-        grid = selectors.plan_month(plan=plan, month=month, today=today)
+        grid = presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month))
         for week in grid["weeks"]:
             for day in week:
                 if not day["in_month"] or not today <= day["date"] <= end:

@@ -88,3 +88,29 @@ def test_treatment_pending_mma_reads_as_one_coherent_message():
     assert "do not wait for its result" in html
     assert 'id="pending-loading-text"' in html
     assert decision["headline"] in html.replace("&#x27;", "'")
+
+
+def test_the_month_view_grid_and_its_words_are_the_presenters():
+    from datetime import date
+
+    from recommender.presenters import month_calendar
+
+    events = {
+        date(2027, 2, 15): [{"kind": "due", "phase": "maintenance", "number": 3}],
+        date(2027, 2, 1): [{"kind": "given", "phase": "loading", "number": 6, "outcome": "given"}],
+        date(2027, 2, 3): [{"kind": "missed", "phase": "loading", "number": 5, "outcome": "missed"}, {"kind": "visit"}],
+    }
+    grid = month_calendar(
+        month=date(2027, 2, 10), events=events, closed={date(2027, 2, 14): "Sunday"}, today=date(2027, 2, 2)
+    )
+    assert grid["month"] == date(2027, 2, 1)
+    assert all(len(week) == 7 and week[0]["date"].weekday() == 0 for week in grid["weeks"])
+    days = {d["date"]: d for week in grid["weeks"] for d in week}
+    assert [e["label"] for e in days[date(2027, 2, 15)]["events"]] == ["Maintenance 3 due"]
+    assert [e["label"] for e in days[date(2027, 2, 1)]["events"]] == ["Loading 6: given"]
+    assert [e["label"] for e in days[date(2027, 2, 3)]["events"]] == [
+        "Loading 5: missed (did not attend)",
+        "Follow-up review",
+    ]
+    assert days[date(2027, 2, 14)]["closed"] == "Sunday"
+    assert (grid["previous_month"], grid["next_month"]) == (date(2027, 1, 1), date(2027, 3, 1))
