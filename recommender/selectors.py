@@ -112,6 +112,31 @@ def assessment_detail(*, assessment_id) -> Assessment:
     return Assessment.objects.select_related("patient", "created_by", "lab_profile").get(pk=assessment_id)
 
 
+def assessment_plan(*, assessment: Assessment) -> TreatmentPlan | None:
+    """The plan started from this assessment, if one was."""
+    return TreatmentPlan.objects.filter(assessment=assessment).first()
+
+
+def plan_pending_mma_before(*, assessment: Assessment) -> TreatmentPlan | None:
+    """For an assessment bringing an MMA result: the patient's latest earlier plan started pending MMA."""
+    if "mma" not in (assessment.inputs or {}):
+        return None
+    return (
+        TreatmentPlan.objects.filter(
+            patient=assessment.patient_id, pending_mma=True, created_at__lt=assessment.created_at
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def assessments_after_pending_plan(*, plan: TreatmentPlan) -> QuerySet[Assessment] | list:
+    """For a plan started pending MMA, the patient's later assessments, oldest first (where its MMA result comes)."""
+    if not plan.pending_mma:
+        return []
+    return plan.patient.assessments.filter(created_at__gt=plan.assessment.created_at).order_by("created_at")
+
+
 def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
     """Active plans with a dose due by ``on`` + ``days_ahead`` (overdue ones included), soonest first.
     One indexed query on the plan's next due date, however many doses have been recorded."""

@@ -274,18 +274,11 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
         assessment = selectors.assessment_detail(assessment_id=assessment_id)
     except Assessment.DoesNotExist:
         raise Http404("No such assessment") from None
-    plan = TreatmentPlan.objects.filter(assessment=assessment).first()
+    plan = selectors.assessment_plan(assessment=assessment)
     follow_up = None
-    if "mma" in (assessment.inputs or {}):
-        pending_plan = (
-            TreatmentPlan.objects.filter(
-                patient=assessment.patient_id, pending_mma=True, created_at__lt=assessment.created_at
-            )
-            .order_by("-created_at")
-            .first()
-        )
-        if pending_plan is not None and (follow_up := presenters.mma_follow_up(pending_plan, [assessment])):
-            follow_up["plan"] = pending_plan
+    pending_plan = selectors.plan_pending_mma_before(assessment=assessment)
+    if pending_plan is not None and (follow_up := presenters.mma_follow_up(pending_plan, [assessment])):
+        follow_up["plan"] = pending_plan
     return render(
         request,
         "recommender/assessment_detail.html",
@@ -314,12 +307,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "patient": plan.patient,
             "decision": plan.assessment.decision,
             "regimen": presenters.plan_regimen(plan),
-            "mma_follow_up": presenters.mma_follow_up(
-                plan,
-                plan.patient.assessments.filter(created_at__gt=plan.assessment.created_at).order_by("created_at")
-                if plan.pending_mma
-                else [],
-            ),
+            "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
             "end_form": PlanEndForm(),
             "stable_form": MarkStableForm(),
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
