@@ -34,6 +34,7 @@ from .forms import (
     ReasonForm,
 )
 from .models import REASON_MAX_LENGTH, AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
+from .vocabulary import dose_label
 from .widgets import DATE_INPUT_FORMATS
 
 WORKLIST_DAYS_AHEAD = 7
@@ -368,7 +369,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         {
             "plan": plan,
             "overdue_days": (on - plan.next_due_on).days,
-            "dose_label": _dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
+            "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
         }
         for plan in page
     ]
@@ -391,12 +392,6 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def _dose_label(phase: str, number: int | None, loading_doses: int | None) -> str:
-    if phase == "loading":
-        return f"Loading {number} of {loading_doses}" if loading_doses else f"Loading {number} (alternate days)"
-    return f"Maintenance {number}"
-
-
 def _dose_identity(request, plan: TreatmentPlan) -> tuple[str, int, int]:
     """Which dose a form is for: the one due when it was opened (posted back with it), or the one due now."""
     if request.method != "POST":
@@ -415,7 +410,7 @@ def _back_to_worklist(request, plan: TreatmentPlan, refused: services.DoseNotDue
         record = refused.record
         at = timezone.localtime(record.recorded_at)
         who = record.recorded_by.get_full_name() or record.recorded_by.get_username()
-        label = _dose_label(record.phase, record.number, plan.loading_doses)
+        label = dose_label(record.phase, record.number, plan.loading_doses)
         messages.warning(  # Bootstrap styles "warning"; an "error" tag has no alert colour here
             request,
             f"{label} was already recorded by {who} at {at:%H:%M}, {at.day} {at:%b %Y} "
@@ -451,7 +446,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            label = _dose_label(phase, number, plan.loading_doses)
+            label = dose_label(phase, number, plan.loading_doses)
             messages.success(request, f"{label} for {plan.patient.hospital_number} recorded.")
             return redirect(_safe_next(request) or reverse("worklist"))
     return render(
@@ -461,7 +456,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "form": form,
-            "dose_label": _dose_label(phase, number, plan.loading_doses),
+            "dose_label": dose_label(phase, number, plan.loading_doses),
             "identity": {"phase": phase, "number": number, "sequence": sequence},
             "today": timezone.localdate(),
             "next": _safe_next(request),
@@ -494,7 +489,7 @@ def dose_correct(request: HtmxHttpRequest, dose_id) -> HttpResponse:
         "early_reason": dose.early_reason,
     }
     form = DoseCorrectionForm(request.POST or None, initial=initial, due_on=dose.due_date)
-    label = _dose_label(dose.phase, dose.number, plan.loading_doses)
+    label = dose_label(dose.phase, dose.number, plan.loading_doses)
     if request.method == "POST" and form.is_valid():
         try:
             services.dose_correct(dose=dose, by=request.user, **form.cleaned_data)
