@@ -38,10 +38,12 @@ test: setup
 	$(VENV)/bin/ruff check --quiet .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n auto --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	$(VENV)/bin/ruff format --check .
 
 check-deploy: setup
