@@ -6,8 +6,9 @@ Pure functions of their inputs; thresholds are compared exactly, in the unit the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 from .citations import CITATIONS, secondary_only
@@ -398,8 +399,7 @@ _INDETERMINATE_NEURO_WORDS = (
 # monitoring. ``decide`` asks them in that order and assembles the ``Recommendation``.
 
 
-@dataclass(frozen=True, slots=True)
-class StatusFinding:
+class StatusFinding(NamedTuple):
     """What the results say: the status, which result decided it, and what the MMA added."""
 
     status: str
@@ -408,10 +408,7 @@ class StatusFinding:
     mma_elevated: bool
     renal_caution: bool
     rationale: tuple[Statement, ...]
-
-    @property
-    def next_test(self) -> str | None:
-        return "mma" if self.status == INDETERMINATE else None
+    next_test: str | None  # "mma" when the status is indeterminate
 
 
 def _b12_status(a: Assessment, th: Thresholds) -> tuple[str, str, list[Statement]]:
@@ -452,8 +449,7 @@ def _status(a: Assessment, rs: Ruleset, th: Thresholds) -> StatusFinding:
     status, basis, why = _b12_status(a, th)
     m = a.mma
     if m is None:
-        finding = StatusFinding(status, basis, None, False, False, tuple(why))
-        return _with_mma_advice(finding)
+        return _finding(status, basis, None, False, False, why)
     limit = m.upper_limit if m.upper_limit is not None else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
     elevated = m.value > limit
     renal = elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below
@@ -478,13 +474,14 @@ def _status(a: Assessment, rs: Ruleset, th: Thresholds) -> StatusFinding:
             (m.value, shown_unit(m.unit), limit.normalize(), rs.egfr_renal_below),
         )
     )
-    return _with_mma_advice(StatusFinding(status, basis, limit, elevated, renal, tuple(why)))
+    return _finding(status, basis, limit, elevated, renal, why)
 
 
-def _with_mma_advice(finding: StatusFinding) -> StatusFinding:
-    if finding.next_test is None:
-        return finding
-    return replace(finding, rationale=(*finding.rationale, _CONSIDER_MMA))
+def _finding(status: str, basis: str, limit, elevated: bool, renal: bool, why: list[Statement]) -> StatusFinding:
+    """An indeterminate status asks for the MMA test, and says so."""
+    if status == INDETERMINATE:
+        return StatusFinding(status, basis, limit, elevated, renal, (*why, _CONSIDER_MMA), "mma")
+    return StatusFinding(status, basis, limit, elevated, renal, tuple(why), None)
 
 
 def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ...], list[Statement]]:
@@ -523,8 +520,7 @@ def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ..
     return tuple(indications), why
 
 
-@dataclass(frozen=True, slots=True)
-class Regimen:
+class Regimen(NamedTuple):
     """Loading, maintenance (the shortest interval that applies) and the oral option, with their reasons."""
 
     loading: LoadingCourse | None
@@ -603,44 +599,39 @@ def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tu
     return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg))]
 
 
-@dataclass(frozen=True, slots=True)
-class AlertContext:
+class AlertContext(NamedTuple):
     """What an alert's condition may look at: the inputs, the ruleset and the answers decided before the alerts."""
 
     assessment: Assessment
     ruleset: Ruleset
     finding: StatusFinding
     indications: tuple[str, ...]
+    status: str
+    deficient: bool
+    neuro: bool
+    im: bool  # IM hydroxocobalamin is recommended (some indication applies)
+    indeterminate: bool  # the MMA test is the next step
+    pending_mma: bool  # neurological signs with an indeterminate result: treatment starts before the MMA result
+    homocysteine_above_target: bool
 
-    @property
-    def status(self) -> str:
-        return self.finding.status
 
-    @property
-    def deficient(self) -> bool:
-        return self.finding.status == DEFICIENT
-
-    @property
-    def neuro(self) -> bool:
-        return self.assessment.neurological_involvement
-
-    @property
-    def im(self) -> bool:
-        return bool(self.indications)
-
-    @property
-    def indeterminate(self) -> bool:
-        return self.finding.next_test == "mma"
-
-    @property
-    def pending_mma(self) -> bool:
-        """Neurological signs with an indeterminate result: treatment starts before the MMA result."""
-        return self.neuro and self.indeterminate
-
-    @property
-    def homocysteine_above_target(self) -> bool:
-        h = self.assessment.homocysteine
-        return h is not None and h.value >= self.ruleset.monitoring.homocysteine_target_umol_l
+def _context(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertContext:
+    neuro = a.neurological_involvement
+    indeterminate = finding.next_test == "mma"
+    h = a.homocysteine
+    return AlertContext(
+        assessment=a,
+        ruleset=rs,
+        finding=finding,
+        indications=indications,
+        status=finding.status,
+        deficient=finding.status == DEFICIENT,
+        neuro=neuro,
+        im=bool(indications),
+        indeterminate=indeterminate,
+        pending_mma=neuro and indeterminate,
+        homocysteine_above_target=h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
+    )
 
 
 def _no_args(ctx: AlertContext) -> tuple:
@@ -705,11 +696,11 @@ ALERTS: tuple[AlertRule, ...] = (
         CAUTION,
         "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 deficiency.",
         lambda ctx: ctx.ruleset.egfr_citations,
-        lambda ctx: ctx.finding.renal_caution,
+        attrgetter("finding.renal_caution"),
         lambda ctx: (ctx.assessment.egfr, ctx.ruleset.egfr_renal_below),
     ),
     # Red flag when folic acid is being given or started; otherwise a caution not to start it alone.
-    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, lambda ctx: ctx.assessment.folic_acid),
+    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("assessment.folic_acid")),
     AlertRule(
         "folic_acid",
         CAUTION,
@@ -745,7 +736,7 @@ ALERTS: tuple[AlertRule, ...] = (
         ADVICE,
         "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
         ("afp-2017",),
-        lambda ctx: ctx.assessment.severe,
+        attrgetter("assessment.severe"),
     ),
     AlertRule(
         "potassium_platelets",
@@ -761,7 +752,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review {0} month "
         "after starting treatment.",
         ("nice-ng239", "smpc-neo-cytamen"),
-        lambda ctx: ctx.assessment.pregnant,
+        attrgetter("assessment.pregnant"),
         lambda ctx: (ctx.ruleset.pregnancy_first_review_months,),
     ),
     AlertRule(
@@ -769,14 +760,14 @@ ALERTS: tuple[AlertRule, ...] = (
         ADVICE,
         "Take the MMA sample before any B12 is given; treatment makes the result uninterpretable.",
         ("nice-ng239",),
-        lambda ctx: ctx.indeterminate,
+        attrgetter("indeterminate"),
     ),
     AlertRule(
         "indeterminate_clinical_judgement",
         CAUTION,
         _INDETERMINATE_NEURO_WORDS,
         _INDETERMINATE_CITATIONS,
-        lambda ctx: ctx.pending_mma,
+        attrgetter("pending_mma"),
     ),
     AlertRule(
         "indeterminate_clinical_judgement",
@@ -792,14 +783,14 @@ ALERTS: tuple[AlertRule, ...] = (
         "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly to every "
         "2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
         lambda ctx: ctx.ruleset.individualised_citations,
-        lambda ctx: ctx.im,
+        attrgetter("im"),
     ),
     AlertRule(
         "no_biomarker_titration",
         ADVICE,
         "Do not titrate the injection frequency on serum B12 or MMA; adjust it to symptoms.",
         ("nice-ng239", "bsh-2014"),
-        lambda ctx: ctx.im,
+        attrgetter("im"),
     ),
     AlertRule(
         "cobalt_allergy",
@@ -807,7 +798,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first "
         "injection.",
         ("smpc-neo-cytamen",),
-        lambda ctx: ctx.im,
+        attrgetter("im"),
     ),
     AlertRule(
         "homocysteine_above_target",
@@ -815,15 +806,30 @@ ALERTS: tuple[AlertRule, ...] = (
         "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline backs; "
         "folate, B6 and renal function also raise it).",
         lambda ctx: (*ctx.ruleset.monitoring.citations, "afp-2017"),
-        lambda ctx: ctx.homocysteine_above_target,
+        attrgetter("homocysteine_above_target"),
         lambda ctx: (ctx.assessment.homocysteine.value, ctx.ruleset.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
     ),
 )
 
 
+# Entries whose words and sources do not depend on the case are built once (the engine's speed is benchmarked).
+_PREBUILT: tuple[tuple[Callable[[AlertContext], bool], Alert | None, AlertRule], ...] = tuple(
+    (
+        rule.condition,
+        None if callable(rule.citations) or rule.args is not _no_args else rule.alert(None),  # type: ignore[arg-type]
+        rule,
+    )
+    for rule in ALERTS
+)
+
+
 def _alerts(ctx: AlertContext) -> tuple[Alert, ...]:
     """Every catalogue entry whose condition holds, in catalogue order."""
-    return tuple(rule.alert(ctx) for rule in ALERTS if rule.condition(ctx))
+    out = []
+    for condition, prebuilt, rule in _PREBUILT:
+        if condition(ctx):
+            out.append(prebuilt or rule.alert(ctx))
+    return tuple(out)
 
 
 def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
@@ -875,7 +881,7 @@ def decide(
     finding = _status(a, rs, th)
     indications, indication_words = _indications(a, rs, finding.status)
     regimen = _regimen(a, rs, indications)
-    ctx = AlertContext(assessment=a, ruleset=rs, finding=finding, indications=indications)
+    ctx = _context(a, rs, finding, indications)
     why = [*finding.rationale, *indication_words, *regimen.rationale]
     monitoring = None
     if ctx.im:
