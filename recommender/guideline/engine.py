@@ -532,6 +532,8 @@ class Regimen(NamedTuple):
 
 def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regimen:
     """Loading follows the deficiency; maintenance takes the shortest interval that applies."""
+    if not indications:
+        return _NO_REGIMEN
     loading: LoadingCourse | None = None
     intervals: list[MaintenanceInterval] = []
     why: list[Statement] = []
@@ -562,6 +564,9 @@ def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regime
     oral, words = _oral_option(a, rs, indications)
     why.extend(words)
     return Regimen(loading, maintenance, tuple(intervals), oral, tuple(why))
+
+
+_NO_REGIMEN = Regimen(None, None, (), None, ())
 
 
 def _maintenance(
@@ -619,19 +624,20 @@ def _context(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tu
     neuro = a.neurological_involvement
     indeterminate = finding.next_test == "mma"
     h = a.homocysteine
+    status = finding.status
     return AlertContext(
-        assessment=a,
-        ruleset=rs,
-        finding=finding,
-        indications=indications,
-        status=finding.status,
-        deficient=finding.status == DEFICIENT,
-        neuro=neuro,
-        im=bool(indications),
-        indeterminate=indeterminate,
-        pending_mma=neuro and indeterminate,
-        homocysteine_above_target=h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
-    )
+        a,
+        rs,
+        finding,
+        indications,
+        status,
+        status == DEFICIENT,
+        neuro,
+        bool(indications),
+        indeterminate,
+        neuro and indeterminate,
+        h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
+    )  # positional, in field order: this runs on every decision
 
 
 def _no_args(ctx: AlertContext) -> tuple:
