@@ -200,3 +200,20 @@ def test_the_snapshot_covers_every_outcome():
 def test_decision_matches_the_snapshot_from_before_the_split(index):
     entry = ENTRIES[index]
     assert _decision(entry["case"]) == entry["decision"]
+
+
+def test_every_catalogue_entry_fires_somewhere_in_the_grid():
+    """No dead entry in the alert catalogue: each (variants included) is raised, with its level and words, by some
+    case of the snapshot."""
+    from recommender.guideline.engine import ALERTS
+
+    raised = {(a["code"], a["level"], a["text"]) for entry in ENTRIES for a in entry["decision"]["alerts"]}
+    for rule in ALERTS:
+        fixed = rule.template.split("{")[0]
+        assert any(
+            code == rule.code and level == rule.level and text.startswith(fixed) for code, level, text in raised
+        ), (
+            rule.code,
+            rule.level,
+        )
+    assert {rule.code for rule in ALERTS} == {code for code, _, _ in raised}

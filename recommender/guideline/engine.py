@@ -477,7 +477,9 @@ def _status(a: Assessment, rs: Ruleset, th: Thresholds) -> StatusFinding:
     return _finding(status, basis, limit, elevated, renal, why)
 
 
-def _finding(status: str, basis: str, limit, elevated: bool, renal: bool, why: list[Statement]) -> StatusFinding:
+def _finding(
+    status: str, basis: str, limit: Decimal | None, elevated: bool, renal: bool, why: list[Statement]
+) -> StatusFinding:
     """An indeterminate status asks for the MMA test, and says so."""
     if status == INDETERMINATE:
         return StatusFinding(status, basis, limit, elevated, renal, (*why, _CONSIDER_MMA), "mma")
