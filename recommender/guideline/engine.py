@@ -5,8 +5,10 @@ Pure functions of their inputs; thresholds are compared exactly, in the unit the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 from .citations import CITATIONS, secondary_only
@@ -28,6 +30,7 @@ from .units import (
     TOTAL_B12_UNITS,
     UMOL_PER_L,
     convert,
+    shown_unit,
     threshold_in,
 )
 
@@ -298,80 +301,6 @@ class _MaintenanceWords(_LoadingWords):
         return maintenance_text(self.course, self.rs)  # type: ignore[arg-type]
 
 
-_FOLIC_ACID = Alert(
-    "folic_acid",
-    RED_FLAG,
-    "Never give folic acid before B12 is treated: it can mask the deficiency and precipitate subacute "
-    "combined degeneration of the cord. Folic acid together with B12 is allowed.",
-    ("droracle-overview-2025", "praxis-replacement-2025", "bnf-hydroxocobalamin"),
-)
-_NEURO = Alert(
-    "neuro_urgent_advice",
-    RED_FLAG,
-    "Neurological involvement: seek urgent specialist (haematology) advice; spinal cord or optic symptoms need "
-    "same-day assessment. Do not delay the first injection.",
-    ("nice-ng239", "bnf-hydroxocobalamin"),
-)
-_NEURO_NOT_DEFICIENT = _NEURO._replace(
-    template="Neurological involvement: seek urgent specialist (haematology) advice; spinal cord or optic symptoms "
-    "need same-day assessment. The B12 results do not show deficiency: the specialist can judge whether B12 is still "
-    "the cause.",
-)
-_NITROUS_OXIDE = Alert(
-    "nitrous_oxide",
-    ADVICE,
-    "Ask about recreational nitrous oxide ('laughing gas'): it inactivates B12, so serum B12 can look normal or "
-    "borderline while B12 function is impaired (MMA and homocysteine rise). If it is used, seek specialist advice.",
-    ("nice-ng239",),
-)
-_SEVERE = Alert(
-    "severe_prefer_im",
-    ADVICE,
-    "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
-    ("afp-2017",),
-)
-_POTASSIUM = Alert(
-    "potassium_platelets",
-    CAUTION,
-    "In the first weeks of treating severe deficiency, monitor plasma potassium (arrhythmias from hypokalaemia) "
-    "and platelets (reactive thrombocytosis).",
-    ("smpc-neo-cytamen",),
-)
-_SAMPLE_FIRST = Alert(
-    "sample_before_treatment",
-    ADVICE,
-    "Take the MMA sample before any B12 is given; treatment makes the result uninterpretable.",
-    ("nice-ng239",),
-)
-_INDETERMINATE_SYMPTOMS = Alert(
-    "indeterminate_clinical_judgement",
-    CAUTION,
-    "Severe symptoms with an indeterminate result: when the clinical picture is strong, a clinician may start "
-    "treatment without waiting for the MMA result (take the sample first).",
-    ("bsh-2014", "nice-ng239"),
-)
-_INDETERMINATE_NEURO = _INDETERMINATE_SYMPTOMS._replace(
-    template="Neurological signs with an indeterminate result: take the MMA sample now and start alternate-day "
-    "loading without waiting for the result (the treatment pending MMA below); review the plan when it is back.",
-)
-_NO_TITRATION = Alert(
-    "no_biomarker_titration",
-    ADVICE,
-    "Do not titrate the injection frequency on serum B12 or MMA; adjust it to symptoms.",
-    ("nice-ng239", "bsh-2014"),
-)
-_COBALT = Alert(
-    "cobalt_allergy",
-    ADVICE,
-    "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first injection.",
-    ("smpc-neo-cytamen",),
-)
-_MMA_DISCORDANT = Alert(
-    "mma_discordant",
-    CAUTION,
-    "MMA is raised although B12 is not low: weigh the clinical picture, renal function and a repeat test.",
-    ("nice-ng239", "bsh-2014"),
-)
 _MONITORING_CAVEATS = (
     Statement(
         "British haematology guidance advises against re-testing serum B12 on treatment: results rise with any "
@@ -459,62 +388,47 @@ def _headline(*, status: str, indications: list[str], pending: bool, neuro: bool
     return "IM hydroxocobalamin is not indicated: deficiency is unlikely on these results."
 
 
-def decide(
-    assessment: Assessment,
-    ruleset: Ruleset = DEFAULT_RULESET,
-    thresholds: Thresholds | None = None,
-) -> Recommendation:
-    rs = ruleset
-    th = thresholds or rs.thresholds
-    a = assessment
-    why: list[Statement] = []
-    alerts: list[Alert] = []
+_INDETERMINATE_NEURO_WORDS = (
+    "Neurological signs with an indeterminate result: take the MMA sample now and start alternate-day loading "
+    "without waiting for the result (the treatment pending MMA below); review the plan when it is back."
+)
 
-    # 1. Status from total and/or active B12: the more abnormal result decides.
+
+# ---------------------------------------------------------------------------------------------------------------
+# The questions the decision answers, one function each: status (with MMA), indications, regimen, alerts,
+# monitoring. ``decide`` asks them in that order and assembles the ``Recommendation``.
+
+
+class StatusFinding(NamedTuple):
+    """What the results say: the status, which result decided it, and what the MMA added."""
+
+    status: str
+    basis: str
+    mma_limit: Decimal | None
+    mma_elevated: bool
+    renal_caution: bool
+    rationale: tuple[Statement, ...]
+    next_test: str | None  # "mma" when the status is indeterminate
+
+
+def _b12_status(a: Assessment, th: Thresholds) -> tuple[str, str, list[Statement]]:
+    """Status from total and/or active B12: the more abnormal result decides."""
     status = basis = ""
+    why: list[Statement] = []
     if a.b12 is not None:
         b = a.b12
         status, basis = _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS), "b12"
-        if b.unit == PMOL_PER_L:
-            other, other_unit = (
-                convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS),
-                PG_PER_ML,
-            )
-        else:
-            other, other_unit = (
-                convert(b.value, b.unit, PMOL_PER_L, TOTAL_B12_UNITS),
-                PMOL_PER_L,
-            )
+        other_unit = PG_PER_ML if b.unit == PMOL_PER_L else PMOL_PER_L
+        other = convert(b.value, b.unit, other_unit, TOTAL_B12_UNITS)
         why.append(
             _band_statement(
-                "Total B12 {0:f} {1} (= {2:.1f} {3})",
-                (b.value, b.unit, other, other_unit),
-                status,
-                th.total_b12,
+                "Total B12 {0:f} {1} (= {2:.1f} {3})", (b.value, b.unit, other, other_unit), status, th.total_b12
             )
         )
-        if convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > rs.high_b12_above_pg_ml:
-            alerts.append(
-                Alert(
-                    "high_b12",
-                    CAUTION,
-                    "Total B12 above {0:f} pg/mL: if it stays high, investigate the cause; it is not a reason to "
-                    "treat.",
-                    rs.high_b12_citations,
-                    (rs.high_b12_above_pg_ml,),
-                )
-            )
     if a.active_b12 is not None:
         ab = a.active_b12
         active = _classify(ab.value, ab.unit, th.active_b12, ACTIVE_B12_UNITS)
-        why.append(
-            _band_statement(
-                "Active B12 {0:f} {1}",
-                (ab.value, ab.unit, None, None),
-                active,
-                th.active_b12,
-            )
-        )
+        why.append(_band_statement("Active B12 {0:f} {1}", (ab.value, ab.unit, None, None), active, th.active_b12))
         if not status:
             status, basis = active, "active_b12"
         else:
@@ -527,72 +441,67 @@ def decide(
                     ("total" if basis == "b12" else "active",),
                 )
             )
+    return status, basis, why
 
-    # 2. MMA decides an indeterminate result; it never overrides a clear band.
-    mma_limit = None
-    if a.mma is not None:
-        m = a.mma
-        mma_limit = (
-            m.upper_limit if m.upper_limit is not None else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
-        )
-        elevated = m.value > mma_limit
-        renal_caution = elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below
-        words = (
-            "MMA {0:f} {1} is "
-            + ("above" if elevated else "not above")
-            + (" the lab's upper reference limit" if m.upper_limit is not None else " the default upper limit")
-            + " ({2:f} {1})"
-        )
-        shown_unit = m.unit.replace("umol", "µmol")
-        if status == INDETERMINATE:
-            status, basis = (DEFICIENT if elevated else NOT_DEFICIENT), "mma"
-            if renal_caution:
-                words += (
-                    ": deficient under this ruleset, but not confirmed: with eGFR below {3:f} the MMA may be renal."
-                )
-            else:
-                words += ": deficiency confirmed." if elevated else ": deficiency not confirmed."
+
+def _status(a: Assessment, rs: Ruleset, th: Thresholds) -> StatusFinding:
+    """The B12 status; MMA decides an indeterminate result, it never overrides a clear band."""
+    status, basis, why = _b12_status(a, th)
+    m = a.mma
+    if m is None:
+        return _finding(status, basis, None, False, False, why)
+    limit = m.upper_limit if m.upper_limit is not None else threshold_in(th.mma_upper_limit_umol_l, m.unit, MMA_UNITS)
+    elevated = m.value > limit
+    renal = elevated and a.egfr is not None and a.egfr < rs.egfr_renal_below
+    words = (
+        "MMA {0:f} {1} is "
+        + ("above" if elevated else "not above")
+        + (" the lab's upper reference limit" if m.upper_limit is not None else " the default upper limit")
+        + " ({2:f} {1})"
+    )
+    if status == INDETERMINATE:
+        status, basis = (DEFICIENT if elevated else NOT_DEFICIENT), "mma"
+        if renal:
+            words += ": deficient under this ruleset, but not confirmed: with eGFR below {3:f} the MMA may be renal."
         else:
-            words += "; the B12 result already decided the status."
-            if elevated and status == NOT_DEFICIENT:
-                alerts.append(_MMA_DISCORDANT)
-        why.append(
-            Statement(
-                words,
-                (*th.mma_citations, *(rs.egfr_citations if renal_caution else ())),
-                (m.value, shown_unit, mma_limit.normalize(), rs.egfr_renal_below),
-            )
+            words += ": deficiency confirmed." if elevated else ": deficiency not confirmed."
+    else:
+        words += "; the B12 result already decided the status."
+    why.append(
+        Statement(
+            words,
+            (*th.mma_citations, *(rs.egfr_citations if renal else ())),
+            (m.value, shown_unit(m.unit), limit.normalize(), rs.egfr_renal_below),
         )
-        if renal_caution:
-            alerts.append(
-                Alert(
-                    "mma_renal",
-                    CAUTION,
-                    "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 "
-                    "deficiency.",
-                    rs.egfr_citations,
-                    (a.egfr, rs.egfr_renal_below),
-                )
-            )
-    next_test = "mma" if status == INDETERMINATE else None
-    if next_test:
-        why.append(_CONSIDER_MMA)
+    )
+    return _finding(status, basis, limit, elevated, renal, why)
 
-    # 3. Indications: each applies on its own.
+
+def _finding(
+    status: str, basis: str, limit: Decimal | None, elevated: bool, renal: bool, why: list[Statement]
+) -> StatusFinding:
+    """An indeterminate status asks for the MMA test, and says so."""
+    if status == INDETERMINATE:
+        return StatusFinding(status, basis, limit, elevated, renal, (*why, _CONSIDER_MMA), "mma")
+    return StatusFinding(status, basis, limit, elevated, renal, tuple(why), None)
+
+
+def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ...], list[Statement]]:
+    """Each indication for IM hydroxocobalamin applies on its own."""
     indications: list[str] = []
-    deficiency = status == DEFICIENT
-    if deficiency:
+    why: list[Statement] = []
+    if status == DEFICIENT:
         indications.append("deficiency")
         why.append(Statement(_DEFICIENCY_ROUTE, rs.deficiency_im_citations))
-    ileal = a.ileal_resection_cm > rs.ileal_resection_above_cm
-    if ileal:
+    resection = (a.ileal_resection_cm, rs.ileal_resection_above_cm)
+    if a.ileal_resection_cm > rs.ileal_resection_above_cm:
         indications.append("ileal_resection")
         why.append(
             Statement(
                 "Distal ileal resection of {0:f} cm (more than {1:f} cm): prophylactic injections for life, whatever "
                 "the B12 level.",
                 rs.ileal_resection_citations,
-                (a.ileal_resection_cm, rs.ileal_resection_above_cm),
+                resection,
             )
         )
     elif a.ileal_resection_cm > 0:
@@ -600,24 +509,38 @@ def decide(
             Statement(
                 "Distal ileal resection of {0:f} cm is not more than {1:f} cm: not an indication on its own.",
                 rs.ileal_resection_citations,
-                (a.ileal_resection_cm, rs.ileal_resection_above_cm),
+                resection,
             )
         )
     if a.bariatric_surgery:
         indications.append("bariatric_surgery")
         why.append(
             Statement(
-                "After bariatric surgery, B12 supplementation is given whatever the B12 level.",
-                rs.bariatric_citations,
+                "After bariatric surgery, B12 supplementation is given whatever the B12 level.", rs.bariatric_citations
             )
         )
-    im = bool(indications)
+    return tuple(indications), why
 
-    # 4. Regimen: loading follows the deficiency; maintenance takes the shortest interval that applies.
+
+class Regimen(NamedTuple):
+    """Loading, maintenance (the shortest interval that applies) and the oral option, with their reasons."""
+
+    loading: LoadingCourse | None
+    maintenance: MaintenanceInterval | None
+    intervals: tuple[MaintenanceInterval, ...]  # every interval that applies (the pending treatment adds its own)
+    oral: OralDose | None
+    rationale: tuple[Statement, ...]
+
+
+def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regimen:
+    """Loading follows the deficiency; maintenance takes the shortest interval that applies."""
+    if not indications:
+        return _NO_REGIMEN
     loading: LoadingCourse | None = None
     intervals: list[MaintenanceInterval] = []
+    why: list[Statement] = []
     neuro = a.neurological_involvement
-    if deficiency:
+    if "deficiency" in indications:
         loading = rs.loading_with_neuro if neuro else rs.loading_without_neuro
         intervals.append(rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro)
         why.append(
@@ -627,170 +550,379 @@ def decide(
                 (_LoadingWords(loading, rs),),
             )
         )
-    if ileal:
+    if "ileal_resection" in indications:
         intervals.append(rs.maintenance_ileal_resection)
-    if a.bariatric_surgery:
+    if "bariatric_surgery" in indications:
         intervals.append(rs.maintenance_bariatric)
-    maintenance: MaintenanceInterval | None = None
-    if len(intervals) == 1:
-        maintenance = intervals[0]
-        why.append(
-            Statement(
-                "Maintenance: {0}",
-                maintenance.citations,
-                (_MaintenanceWords(maintenance, rs),),
-            )
-        )  # type: ignore[arg-type]
-        if maintenance == rs.maintenance_without_neuro:
-            why.append(_BNF_2021)
-    elif intervals:
-        maintenance = _combined(intervals)
-        why.append(
-            Statement(
-                "Maintenance: {0} Several indications apply: the shortest interval is used.",
-                maintenance.citations,
-                (_MaintenanceWords(maintenance, rs),),  # type: ignore[arg-type]
-            )
-        )
-    if a.malabsorption and im:
+    maintenance, words = _maintenance(intervals, rs)
+    why.extend(words)
+    if a.malabsorption and indications:
         why.append(
             Statement(
                 "A malabsorptive cause: treatment stays parenteral and lifelong; oral B12 is not offered.",
                 rs.malabsorption_citations,
             )
         )
+    oral, words = _oral_option(a, rs, indications)
+    why.extend(words)
+    return Regimen(loading, maintenance, tuple(intervals), oral, tuple(why))
 
-    # 5. Oral option: only after IM loading and only without neurological involvement, malabsorption or
-    # ileal resection; for bariatric prophylaxis alone, 1 mg daily.
-    oral: OralDose | None = None
-    if im and not (neuro or a.malabsorption or ileal):
-        if deficiency:
-            oral = rs.oral_after_loading
-            words = "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
-        else:
-            oral = rs.oral_bariatric
-            words = "Instead of injections, oral B12 {0} µg daily is an option after bariatric surgery."
-        why.append(Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg)))
 
-    # 6. Warnings the contract names, then the sources' other red flags.
+_NO_REGIMEN = Regimen(None, None, (), None, ())
+
+
+def _maintenance(
+    intervals: list[MaintenanceInterval], rs: Ruleset
+) -> tuple[MaintenanceInterval | None, list[Statement]]:
+    if not intervals:
+        return None, []
+    if len(intervals) == 1:
+        maintenance = intervals[0]
+        words = [Statement("Maintenance: {0}", maintenance.citations, (_MaintenanceWords(maintenance, rs),))]  # type: ignore[arg-type]
+        if maintenance == rs.maintenance_without_neuro:
+            words.append(_BNF_2021)
+        return maintenance, words
+    maintenance = _combined(intervals)
+    return maintenance, [
+        Statement(
+            "Maintenance: {0} Several indications apply: the shortest interval is used.",
+            maintenance.citations,
+            (_MaintenanceWords(maintenance, rs),),  # type: ignore[arg-type]
+        )
+    ]
+
+
+def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tuple[OralDose | None, list[Statement]]:
+    """Only after IM loading and only without neurological involvement, malabsorption or ileal resection; for
+    bariatric prophylaxis alone, 1 mg daily."""
+    if not indications or a.neurological_involvement or a.malabsorption or "ileal_resection" in indications:
+        return None, []
+    if "deficiency" in indications:
+        oral = rs.oral_after_loading
+        words = "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
+    else:
+        oral = rs.oral_bariatric
+        words = "Instead of injections, oral B12 {0} µg daily is an option after bariatric surgery."
+    return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg))]
+
+
+class AlertContext(NamedTuple):
+    """What an alert's condition may look at: the inputs, the ruleset and the answers decided before the alerts."""
+
+    assessment: Assessment
+    ruleset: Ruleset
+    finding: StatusFinding
+    indications: tuple[str, ...]
+    status: str
+    deficient: bool
+    neuro: bool
+    im: bool  # IM hydroxocobalamin is recommended (some indication applies)
+    indeterminate: bool  # the MMA test is the next step
+    pending_mma: bool  # neurological signs with an indeterminate result: treatment starts before the MMA result
+    homocysteine_above_target: bool
+
+
+def _context(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertContext:
+    neuro = a.neurological_involvement
+    indeterminate = finding.next_test == "mma"
+    h = a.homocysteine
+    status = finding.status
+    return AlertContext(
+        a,
+        rs,
+        finding,
+        indications,
+        status,
+        status == DEFICIENT,
+        neuro,
+        bool(indications),
+        indeterminate,
+        neuro and indeterminate,
+        h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
+    )  # positional, in field order: this runs on every decision
+
+
+def _no_args(ctx: AlertContext) -> tuple:
+    return ()
+
+
+class AlertRule(NamedTuple):
+    """One entry of the catalogue: the alert it raises and the condition under which it applies.
+
+    ``citations`` is a tuple, or a function of the context when the ruleset names the sources; ``args`` fill the
+    template's placeholders. Several entries may share a code (variants of one warning); their conditions exclude
+    each other."""
+
+    code: str
+    level: str
+    template: str
+    citations: tuple[str, ...] | Callable[[AlertContext], tuple[str, ...]]
+    condition: Callable[[AlertContext], bool]
+    args: Callable[[AlertContext], tuple] = _no_args
+
+    def alert(self, ctx: AlertContext) -> Alert:
+        citations = self.citations(ctx) if callable(self.citations) else self.citations
+        return Alert(self.code, self.level, self.template, citations, self.args(ctx))
+
+
+def _high_b12(ctx: AlertContext) -> bool:
+    b = ctx.assessment.b12
+    return b is not None and convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > ctx.ruleset.high_b12_above_pg_ml
+
+
+_NEURO_WORDS = (
+    "Neurological involvement: seek urgent specialist (haematology) advice; spinal cord or optic symptoms need "
+    "same-day assessment. "
+)
+_FOLIC_WORDS = (
+    "Never give folic acid before B12 is treated: it can mask the deficiency and precipitate subacute combined "
+    "degeneration of the cord. Folic acid together with B12 is allowed."
+)
+_FOLIC_CITATIONS = ("droracle-overview-2025", "praxis-replacement-2025", "bnf-hydroxocobalamin")
+_INDETERMINATE_CITATIONS = ("bsh-2014", "nice-ng239")
+
+# The catalogue, in the order the alerts are shown: the results' own warnings first, then the contract's named
+# warnings, then the sources' other red flags.
+ALERTS: tuple[AlertRule, ...] = (
+    AlertRule(
+        "high_b12",
+        CAUTION,
+        "Total B12 above {0:f} pg/mL: if it stays high, investigate the cause; it is not a reason to treat.",
+        lambda ctx: ctx.ruleset.high_b12_citations,
+        _high_b12,
+        lambda ctx: (ctx.ruleset.high_b12_above_pg_ml,),
+    ),
+    AlertRule(
+        "mma_discordant",
+        CAUTION,
+        "MMA is raised although B12 is not low: weigh the clinical picture, renal function and a repeat test.",
+        ("nice-ng239", "bsh-2014"),
+        lambda ctx: ctx.finding.mma_elevated and ctx.finding.basis != "mma" and ctx.status == NOT_DEFICIENT,
+    ),
+    AlertRule(
+        "mma_renal",
+        CAUTION,
+        "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 deficiency.",
+        lambda ctx: ctx.ruleset.egfr_citations,
+        attrgetter("finding.renal_caution"),
+        lambda ctx: (ctx.assessment.egfr, ctx.ruleset.egfr_renal_below),
+    ),
     # Red flag when folic acid is being given or started; otherwise a caution not to start it alone.
-    if status != NOT_DEFICIENT or a.folic_acid:
-        alerts.append(_FOLIC_ACID if a.folic_acid else _FOLIC_ACID._replace(level=CAUTION))
-    pending_mma = neuro and next_test == "mma"
-    if neuro:
-        alerts.append(_NEURO if im or pending_mma else _NEURO_NOT_DEFICIENT)
-    if neuro or (a.severe and status != DEFICIENT):
-        alerts.append(_NITROUS_OXIDE)
-    if a.severe:
-        alerts.append(_SEVERE)
-        if deficiency:
-            alerts.append(_POTASSIUM)
-    if a.pregnant:
-        alerts.append(
-            Alert(
-                "pregnancy",
-                CAUTION,
-                "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review "
-                "{0} month after starting treatment.",
-                ("nice-ng239", "smpc-neo-cytamen"),
-                (rs.pregnancy_first_review_months,),
-            )
-        )
-    if next_test:
-        alerts.append(_SAMPLE_FIRST)
-        if neuro:
-            alerts.append(_INDETERMINATE_NEURO)
-        elif a.severe:
-            alerts.append(_INDETERMINATE_SYMPTOMS)
-    if im:
-        alerts.append(
-            Alert(
-                "individualised_regimen",
-                ADVICE,
-                "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly "
-                "to every 2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
-                rs.individualised_citations,
-            )
-        )
-        alerts.append(_NO_TITRATION)
-        alerts.append(_COBALT)
-    target = rs.monitoring.homocysteine_target_umol_l
-    if a.homocysteine is not None and a.homocysteine.value >= target:
-        alerts.append(
-            Alert(
-                "homocysteine_above_target",
-                ADVICE,
-                "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline "
-                "backs; folate, B6 and renal function also raise it).",
-                (*rs.monitoring.citations, "afp-2017"),
-                (a.homocysteine.value, target),
-            )
-        )
+    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("assessment.folic_acid")),
+    AlertRule(
+        "folic_acid",
+        CAUTION,
+        _FOLIC_WORDS,
+        _FOLIC_CITATIONS,
+        lambda ctx: not ctx.assessment.folic_acid and ctx.status != NOT_DEFICIENT,
+    ),
+    AlertRule(
+        "neuro_urgent_advice",
+        RED_FLAG,
+        _NEURO_WORDS + "Do not delay the first injection.",
+        ("nice-ng239", "bnf-hydroxocobalamin"),
+        lambda ctx: ctx.neuro and (ctx.im or ctx.pending_mma),
+    ),
+    AlertRule(
+        "neuro_urgent_advice",
+        RED_FLAG,
+        _NEURO_WORDS
+        + "The B12 results do not show deficiency: the specialist can judge whether B12 is still the cause.",
+        ("nice-ng239", "bnf-hydroxocobalamin"),
+        lambda ctx: ctx.neuro and not (ctx.im or ctx.pending_mma),
+    ),
+    AlertRule(
+        "nitrous_oxide",
+        ADVICE,
+        "Ask about recreational nitrous oxide ('laughing gas'): it inactivates B12, so serum B12 can look normal or "
+        "borderline while B12 function is impaired (MMA and homocysteine rise). If it is used, seek specialist advice.",
+        ("nice-ng239",),
+        lambda ctx: ctx.neuro or (ctx.assessment.severe and ctx.status != DEFICIENT),
+    ),
+    AlertRule(
+        "severe_prefer_im",
+        ADVICE,
+        "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
+        ("afp-2017",),
+        attrgetter("assessment.severe"),
+    ),
+    AlertRule(
+        "potassium_platelets",
+        CAUTION,
+        "In the first weeks of treating severe deficiency, monitor plasma potassium (arrhythmias from hypokalaemia) "
+        "and platelets (reactive thrombocytosis).",
+        ("smpc-neo-cytamen",),
+        lambda ctx: ctx.assessment.severe and ctx.deficient,
+    ),
+    AlertRule(
+        "pregnancy",
+        CAUTION,
+        "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review {0} month "
+        "after starting treatment.",
+        ("nice-ng239", "smpc-neo-cytamen"),
+        attrgetter("assessment.pregnant"),
+        lambda ctx: (ctx.ruleset.pregnancy_first_review_months,),
+    ),
+    AlertRule(
+        "sample_before_treatment",
+        ADVICE,
+        "Take the MMA sample before any B12 is given; treatment makes the result uninterpretable.",
+        ("nice-ng239",),
+        attrgetter("indeterminate"),
+    ),
+    AlertRule(
+        "indeterminate_clinical_judgement",
+        CAUTION,
+        _INDETERMINATE_NEURO_WORDS,
+        _INDETERMINATE_CITATIONS,
+        attrgetter("pending_mma"),
+    ),
+    AlertRule(
+        "indeterminate_clinical_judgement",
+        CAUTION,
+        "Severe symptoms with an indeterminate result: when the clinical picture is strong, a clinician may start "
+        "treatment without waiting for the MMA result (take the sample first).",
+        _INDETERMINATE_CITATIONS,
+        lambda ctx: ctx.indeterminate and not ctx.neuro and ctx.assessment.severe,
+    ),
+    AlertRule(
+        "individualised_regimen",
+        ADVICE,
+        "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly to every "
+        "2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
+        lambda ctx: ctx.ruleset.individualised_citations,
+        attrgetter("im"),
+    ),
+    AlertRule(
+        "no_biomarker_titration",
+        ADVICE,
+        "Do not titrate the injection frequency on serum B12 or MMA; adjust it to symptoms.",
+        ("nice-ng239", "bsh-2014"),
+        attrgetter("im"),
+    ),
+    AlertRule(
+        "cobalt_allergy",
+        ADVICE,
+        "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first "
+        "injection.",
+        ("smpc-neo-cytamen",),
+        attrgetter("im"),
+    ),
+    AlertRule(
+        "homocysteine_above_target",
+        ADVICE,
+        "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline backs; "
+        "folate, B6 and renal function also raise it).",
+        lambda ctx: (*ctx.ruleset.monitoring.citations, "afp-2017"),
+        attrgetter("homocysteine_above_target"),
+        lambda ctx: (ctx.assessment.homocysteine.value, ctx.ruleset.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
+    ),
+)
 
-    # 7. Monitoring, only when something is recommended.
+
+# Entries whose words and sources do not depend on the case are built once (the engine's speed is benchmarked).
+_PREBUILT: tuple[tuple[Callable[[AlertContext], bool], Alert | None, AlertRule], ...] = tuple(
+    (
+        rule.condition,
+        None if callable(rule.citations) or rule.args is not _no_args else rule.alert(None),  # type: ignore[arg-type]
+        rule,
+    )
+    for rule in ALERTS
+)
+
+
+def _alerts(ctx: AlertContext) -> tuple[Alert, ...]:
+    """Every catalogue entry whose condition holds, in catalogue order."""
+    out = []
+    for condition, prebuilt, rule in _PREBUILT:
+        if condition(ctx):
+            out.append(prebuilt or rule.alert(ctx))
+    return tuple(out)
+
+
+def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
+    """Monitoring, only when something is recommended: its schedule, tests, target and caveats."""
+    mon = rs.monitoring
+    target = mon.homocysteine_target_umol_l
+    schedule = Statement(
+        "Monitoring every {0} months until the patient is stable, then every {1} months: serum B12 and total "
+        "homocysteine (target below {2:f} µmol/L).",
+        mon.citations,
+        (mon.every_months_until_stable, mon.every_months_after_stable, target),
+    )
+    lines = (schedule, *_MONITORING_CAVEATS)
+    monitoring = {
+        "every_months_until_stable": mon.every_months_until_stable,
+        "every_months_after_stable": mon.every_months_after_stable,
+        "tests": list(mon.tests),
+        "homocysteine_target_umol_per_l": _num(target),
+        "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
+        "caveats": [c.text for c in _MONITORING_CAVEATS],
+        "statements": [line.as_dict() for line in lines],
+        "citations": list(dict.fromkeys(c for line in lines for c in line.citations)),
+    }
+    return monitoring, [schedule, _CAVEAT]
+
+
+def _pending(rs: Ruleset, intervals: tuple[MaintenanceInterval, ...]) -> tuple[PendingTreatment, Statement]:
+    """Alternate-day loading started before the MMA result, for neurological signs with an indeterminate B12."""
+    pending = PendingTreatment(
+        loading=rs.loading_with_neuro,
+        maintenance=_combined([rs.maintenance_with_neuro, *intervals]),
+        reason=_PENDING_REASON,
+    )
+    statement = Statement(
+        "Treatment pending MMA: {0}",
+        tuple(dict.fromkeys((*_INDETERMINATE_CITATIONS, *rs.loading_with_neuro.citations))),
+        (_PENDING_REASON,),
+    )
+    return pending, statement
+
+
+def decide(
+    assessment: Assessment,
+    ruleset: Ruleset = DEFAULT_RULESET,
+    thresholds: Thresholds | None = None,
+) -> Recommendation:
+    rs, a = ruleset, assessment
+    th = thresholds or rs.thresholds
+    finding = _status(a, rs, th)
+    indications, indication_words = _indications(a, rs, finding.status)
+    regimen = _regimen(a, rs, indications)
+    ctx = _context(a, rs, finding, indications)
+    why = [*finding.rationale, *indication_words, *regimen.rationale]
     monitoring = None
-    if im:
-        mon = rs.monitoring
-        monitoring = {
-            "every_months_until_stable": mon.every_months_until_stable,
-            "every_months_after_stable": mon.every_months_after_stable,
-            "tests": list(mon.tests),
-            "homocysteine_target_umol_per_l": _num(target),
-            "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
-            "caveats": [c.text for c in _MONITORING_CAVEATS],
-        }
-        schedule = Statement(
-            "Monitoring every {0} months until the patient is stable, then every {1} months: serum B12 and total "
-            "homocysteine (target below {2:f} µmol/L).",
-            mon.citations,
-            (mon.every_months_until_stable, mon.every_months_after_stable, target),
-        )
-        monitoring["statements"] = [line.as_dict() for line in (schedule, *_MONITORING_CAVEATS)]
-        monitoring["citations"] = list(
-            dict.fromkeys(c for line in (schedule, *_MONITORING_CAVEATS) for c in line.citations)
-        )
-        why.append(schedule)
-        why.append(_CAVEAT)
-    elif not pending_mma:
+    if ctx.im:
+        monitoring, words = _monitoring(a, rs)
+        why.extend(words)
+    elif not ctx.pending_mma:
         why.append(_NO_INDICATION)
-
-    pending: PendingTreatment | None = None
-    if pending_mma:
-        pending = PendingTreatment(
-            loading=rs.loading_with_neuro,
-            maintenance=_combined([rs.maintenance_with_neuro, *intervals]),
-            reason=_PENDING_REASON,
-        )
-        why.append(
-            Statement(
-                "Treatment pending MMA: {0}",
-                tuple(dict.fromkeys((*_INDETERMINATE_NEURO.citations, *rs.loading_with_neuro.citations))),
-                (_PENDING_REASON,),
-            )
-        )
-
+    pending = None
+    if ctx.pending_mma:
+        pending, statement = _pending(rs, regimen.intervals)
+        why.append(statement)
     return Recommendation(
-        status=status,
-        basis=basis,
-        next_test=next_test,
-        im_recommended=im,
-        indications=tuple(indications),
-        loading=loading,
-        maintenance=maintenance,
-        oral_option=oral,
-        alerts=tuple(alerts),
+        status=finding.status,
+        basis=finding.basis,
+        next_test=finding.next_test,
+        im_recommended=ctx.im,
+        indications=indications,
+        loading=regimen.loading,
+        maintenance=regimen.maintenance,
+        oral_option=regimen.oral,
+        alerts=_alerts(ctx),
         monitoring=monitoring,
         rationale=tuple(why),
         ruleset=rs,
         thresholds=th,
         assessment=a,
-        mma_limit=mma_limit,
+        mma_limit=finding.mma_limit,
         headline=_headline(
-            status=status,
-            indications=indications,
+            status=finding.status,
+            indications=list(indications),
             pending=pending is not None,
-            neuro=neuro,
-            renal_caution=any(alert.code == "mma_renal" for alert in alerts),
+            neuro=ctx.neuro,
+            renal_caution=finding.renal_caution,
         ),
         pending_mma=pending,
     )
