@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
 from recommender import services
-from recommender.models import Assessment, Patient, TreatmentPlan
+from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
 
 _sequence = itertools.count(1)
 
@@ -46,32 +47,95 @@ def make_assessment(
 
 
 def make_plan(
-    *,
     by,
-    patient: Patient | None = None,
     payload: dict | None = None,
-    sample_date: date | None = None,
-    start_date: date | None = None,
-    maintenance_every: int = 2,
-    maintenance_unit: str = "months",
+    *,
+    patient: Patient | None = None,
+    start: date | None = None,
+    neuro: bool | None = None,
+    every: int = 2,
+    unit: str = "months",
     individualised: bool = False,
     individualised_reason: str = "",
+    sample_date: date | None = None,
+    **patient_fields,
 ) -> TreatmentPlan:
-    """A new assessment of the patient (a new patient when none is given) and the plan started from it."""
-    patient = patient or make_patient(by=by)
+    """A new assessment of the patient (a new patient, built from ``patient_fields``, when none is given) and the
+    plan started from it on ``start`` (today unless told). The sample is dated the start or today, whichever is
+    earlier. ``neuro`` sets neurological involvement in the payload (DEFICIENT unless told); a reason alone makes the
+    plan individualised, and an individualised plan without one gets a stock reason."""
     today = timezone.localdate()
+    start = start or today
+    payload = dict(payload if payload is not None else DEFICIENT)
+    if neuro is not None:
+        payload["neurological_involvement"] = neuro
+    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
+    if individualised or individualised_reason:
+        options |= {
+            "individualised": True,
+            "individualised_reason": individualised_reason or "Symptoms return before the next dose.",
+        }
     _, plan = services.assessment_record(
-        patient=patient,
-        sample_date=sample_date or today,
-        payload=dict(payload if payload is not None else DEFICIENT),
-        plan_options={
-            "start_date": start_date or today,
-            "maintenance_every": maintenance_every,
-            "maintenance_unit": maintenance_unit,
-            "individualised": individualised,
-            "individualised_reason": individualised_reason,
-        },
+        patient=patient or make_patient(by=by, **patient_fields),
+        sample_date=sample_date or min(start, today),
+        payload=payload,
+        plan_options=options,
         confirm_supersede=True,
         by=by,
     )
     return plan
+
+
+def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
+    """An aware datetime at the clinic's local time on ``day``."""
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def given_fields(on: date, **overrides) -> dict:
+    """What a nurse records for a dose given at 10:00 on ``on``: 1 mg IM, the first-dose checks done."""
+    fields = {
+        "outcome": DoseRecord.Outcome.GIVEN,
+        "given_at": at(on),
+        "dose_mg": Decimal(1),
+        "route": "IM",
+        "site": DoseRecord.Site.LEFT_DELTOID,
+        "batch": "HX2025-118",
+        "expiry": on + timedelta(days=365),
+        "allergy_checked": True,
+        "baseline_sample_taken": True,
+    }
+    return fields | overrides
+
+
+def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRecord:
+    """Record the plan's next dose as given (at 10:00 on its due date unless told), and refresh the plan.
+
+    With ``outcome`` other than given (missed, held) only the outcome and a reason are recorded."""
+    plan.refresh_from_db()
+    on = on or plan.next_due_on
+    if overrides.get("outcome", DoseRecord.Outcome.GIVEN) == DoseRecord.Outcome.GIVEN:
+        fields = given_fields(on, **overrides)
+    else:
+        fields = {"reason": "Did not attend."} | overrides
+    record = services.dose_record(plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **fields)
+    plan.refresh_from_db()
+    return record
+
+
+def miss(plan: TreatmentPlan, by, reason: str = "Did not attend.") -> DoseRecord:
+    """Record the plan's next dose as missed."""
+    return give(plan, by, outcome=DoseRecord.Outcome.MISSED, reason=reason)
+
+
+def finish_loading(plan: TreatmentPlan, by) -> None:
+    """Give the loading doses still due, each on its due date."""
+    plan.refresh_from_db()
+    while plan.next_phase == "loading":
+        give(plan, by)
+
+
+def mark_stable(plan: TreatmentPlan, *, on: date, by, reason: str = "Symptoms resolved.") -> None:
+    """Stable only once the loading course is complete: its doses are given on their due dates first."""
+    finish_loading(plan, by)
+    services.plan_mark_stable(plan=plan, on=on, reason=reason, by=by)
+    plan.refresh_from_db()

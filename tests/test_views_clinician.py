@@ -8,7 +8,7 @@ import html
 import json
 import re
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -28,7 +28,7 @@ from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
 from recommender.presenters import decision_fingerprint
 from recommender.roles import CLINICIAN
 from tests.conftest import make_user
-from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
+from tests.factories import DEFICIENT, DEFICIENT_NEURO, give, make_assessment, make_patient, make_plan
 
 API = "/api/v1/recommendation"
 UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -851,7 +851,7 @@ def test_patient_page_shows_each_result_in_words(clinician_client, clinician):
 
 def test_plan_page_names_the_indications_in_words(clinician_client, clinician):
     payload = {"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 25, "bariatric_surgery": True}
-    plan = make_plan(by=clinician, payload=payload, maintenance_every=1)
+    plan = make_plan(by=clinician, payload=payload, every=1)
     assert plan.indications == ["ileal_resection", "bariatric_surgery"]
     page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     shown = re.search(r"<dt[^>]*>Indications</dt>\s*<dd[^>]*>([^<]*)</dd>", page).group(1)
@@ -919,28 +919,6 @@ def test_plan_page_links_the_print_stylesheet(clinician_client, world):
 NO_LOADING = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # prophylaxis: every 3 months
 
 
-def give_next(plan: TreatmentPlan, by, on=None) -> None:
-    """Record the plan's next dose as given at 10:00 on its due date (or ``on``)."""
-    plan.refresh_from_db()
-    day = on or plan.next_due_on
-    services.dose_record(
-        plan=plan,
-        phase=plan.next_phase,
-        number=plan.next_number,
-        outcome="given",
-        given_at=timezone.make_aware(datetime.combine(day, time(10))),
-        dose_mg=Decimal(1),
-        route="IM",
-        site="left_deltoid",
-        batch="HX2025-118",
-        expiry=day + timedelta(days=365),
-        allergy_checked=True,
-        baseline_sample_taken=True,
-        by=by,
-    )
-    plan.refresh_from_db()
-
-
 def stable_form(day, **overrides) -> dict:
     data = {"on": day.isoformat(), "reason": "Symptoms resolved; blood count normal.", "confirm": "on"}
     return data | overrides
@@ -966,8 +944,8 @@ def test_mark_stable_on_day_1_of_neurological_loading_is_refused(clinician_clien
 
 def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician_client, clinician, nurse):
     start = today() - timedelta(days=20)
-    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start_date=start)
-    give_next(plan, nurse, on=start)
+    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start=start)
+    give(plan, nurse, on=start)
     services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
     said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=11)))
     assert any("cannot be before" in m and "the day loading ended" in m for m in said), said
@@ -985,12 +963,12 @@ def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician
 def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, nurse, settings):
     settings.B12_CLINIC_DAYS = list(range(7))
     start = today() - timedelta(days=40)
-    plan = make_plan(by=clinician, start_date=start)
-    give_next(plan, nurse)
+    plan = make_plan(by=clinician, start=start)
+    give(plan, nurse)
     with pytest.raises(ValidationError, match="loading course is not complete"):
         services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
     while plan.next_phase == "loading":
-        give_next(plan, nurse)
+        give(plan, nurse)
     last_loading = timezone.localdate(plan.doses.filter(phase="loading").order_by("-given_at").first().given_at)
     with pytest.raises(ValidationError) as refused:
         services.plan_mark_stable(plan=plan, on=last_loading - timedelta(days=1), reason="Better.", by=clinician)
@@ -1004,7 +982,7 @@ def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, n
 
 
 def test_without_loading_stable_is_not_before_the_plan_started(clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3, start_date=today() - timedelta(days=5))
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3, start=today() - timedelta(days=5))
     with pytest.raises(ValidationError, match="the day the plan started"):
         services.plan_mark_stable(plan=plan, on=today() - timedelta(days=6), reason="Stable.", by=clinician)
     services.plan_mark_stable(plan=plan, on=today() - timedelta(days=5), reason="Stable.", by=clinician)
@@ -1021,7 +999,7 @@ def test_without_loading_stable_is_not_before_the_plan_started(clinician):
     ],
 )
 def test_stable_without_reason_confirmation_or_date_is_refused(clinician_client, clinician, overrides, message):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     history = plan.history.count()
     said = post_stable(clinician_client, plan, stable_form(today(), **overrides))
     assert any(message in m for m in said), said
@@ -1033,7 +1011,7 @@ def test_stable_without_reason_confirmation_or_date_is_refused(clinician_client,
 
 
 def test_the_service_needs_a_reason_to_mark_stable(clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     for reason, message in (("  ", "Give the reason"), ("x" * 501, "500 characters")):
         with pytest.raises(ValidationError) as refused:
             services.plan_mark_stable(plan=plan, on=today(), reason=reason, by=clinician)
@@ -1041,7 +1019,7 @@ def test_the_service_needs_a_reason_to_mark_stable(clinician):
 
 
 def test_the_stable_form_has_no_date_filled_in_and_asks_for_confirmation(clinician_client, clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     form = re.search(rf'<form method="post" action="{reverse("plan-stable", args=[plan.pk])}".*?</form>', page, re.S)
     assert form, "no mark-stable form"
@@ -1228,8 +1206,8 @@ def test_a_first_plan_needs_no_confirmation(clinician_client, clinician):
 def test_the_plan_page_says_where_it_departs_from_the_guideline(clinician_client, author):
     plan = make_plan(
         by=author,
-        maintenance_every=4,
-        maintenance_unit="weeks",
+        every=4,
+        unit="weeks",
         individualised=True,
         individualised_reason="Symptoms return after 4 weeks.",
     )
