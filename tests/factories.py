@@ -108,13 +108,14 @@ def given_fields(on: date, **overrides) -> dict:
 
 
 def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRecord:
-    """Record the plan's next dose as given (at 10:00 on its due date unless told), and refresh the plan.
+    """Record the plan's next dose as given (at 10:00 on its due date unless told, or now if that is still to come),
+    and refresh the plan.
 
     With ``outcome`` other than given (missed, held) only the outcome and a reason are recorded."""
     plan.refresh_from_db()
     on = on or plan.next_due_on
     if overrides.get("outcome", DoseRecord.Outcome.GIVEN) == DoseRecord.Outcome.GIVEN:
-        fields = given_fields(on, **overrides)
+        fields = given_fields(on, **{"given_at": min(at(on), timezone.now())} | overrides)
     else:
         fields = {"reason": "Did not attend."} | overrides
     record = services.dose_record(plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **fields)
