@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from recommender import services
+from tests.factories import DEFICIENT
 
 ANONYMOUS, NURSE, CLINICIAN, ADMIN = "anonymous", "nurse", "clinician", "admin"
 ROLES = (ANONYMOUS, NURSE, CLINICIAN, ADMIN)
@@ -23,7 +24,6 @@ ROLE_CLIENTS = {NURSE: "nurse_client", CLINICIAN: "clinician_client", ADMIN: "ad
 # The admin site is one row: its own pages are covered in test_admin.py.
 ADMIN_INDEX = "admin:index"
 
-DEFICIENT = {"b12": {"value": 150, "unit": "pg/mL"}}
 BAD_TOKEN = "b12_not-a-real-calendar-token"
 
 
@@ -125,12 +125,6 @@ def test_every_entry_names_all_four_roles():
     for name, row in EXPECTED.items():
         assert set(row.outcomes) == set(ROLES), name
         assert row.method in {"GET", "POST"}, name
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; the matrix never logs in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
