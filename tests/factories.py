@@ -9,7 +9,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from recommender import services
+from recommender.forms import AssessmentForm
 from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
+from recommender.presenters import decision_fingerprint
 
 _sequence = itertools.count(1)
 
@@ -140,3 +142,58 @@ def mark_stable(plan: TreatmentPlan, *, on: date, by, reason: str = "Symptoms re
     finish_loading(plan, by)
     services.plan_mark_stable(plan=plan, on=on, reason=reason, by=by)
     plan.refresh_from_db()
+
+
+# What the pages post, and what a request may have written
+
+
+def today():
+    return timezone.localdate()
+
+
+def assessment_form(payload: dict | None = None, **overrides) -> dict:
+    """The assessment form's POST data for a request in the API contract's shape."""
+    payload = DEFICIENT if payload is None else payload
+    data = {"sample_date": today().isoformat(), "active_b12_unit": "pmol/L", "homocysteine_unit": "umol/L"}
+    for name in ("b12", "active_b12", "mma", "homocysteine"):
+        if name in payload:
+            data[f"{name}_value"] = str(payload[name]["value"])
+            data[f"{name}_unit"] = payload[name]["unit"]
+    if "upper_limit" in payload.get("mma", {}):
+        data["mma_upper_limit"] = str(payload["mma"]["upper_limit"])
+    for number in ("egfr", "ileal_resection_cm"):
+        if number in payload:
+            data[number] = str(payload[number])
+    for flag in ("neurological_involvement", "severe", "pregnant", "folic_acid", "malabsorption", "bariatric_surgery"):
+        if payload.get(flag):
+            data[flag] = "on"
+    data.update(overrides)
+    return data
+
+
+def shown_fingerprint(data: dict) -> str:
+    """The fingerprint of the decision the page shows for these entries (what the live panel puts in the form)."""
+    form = AssessmentForm(data)
+    return decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
+
+
+def save_with_plan(payload: dict | None = None, **overrides) -> dict:
+    """A save as the clinician makes it: after the decision was shown, replacing any active plan."""
+    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2", confirm_supersede="1")
+    data["start_date"] = today().isoformat()
+    data.update(overrides)
+    data.setdefault("decision_fingerprint", shown_fingerprint(data))
+    return data
+
+
+def htmx_headers(current_path: str) -> dict:
+    return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{current_path}"}
+
+
+def counts() -> dict:
+    return {
+        "patients": Patient.objects.count(),
+        "assessments": Assessment.objects.count(),
+        "plans": TreatmentPlan.objects.count(),
+        "active": TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).count(),
+    }
