@@ -1,4 +1,7 @@
-"""Shared fixtures: a user per role, logged-in clients, and Chromium for the browser tests."""
+"""Shared fixtures: a user per role, logged-in clients, and Chromium for the browser tests.
+
+Records (patients, plans, doses) come from plain functions in tests/factories.py; the role matrix of who may open
+and post what is tests/test_roles.py."""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
-    """Production hashing (1.5M PBKDF2 rounds) costs about a second a user; tests need no such strength."""
+    """Production hashing (1.5M PBKDF2 rounds) costs about a second a user; tests need no such strength.
+
+    The one place this is set: it covers every test module and the browser tests (their live server runs in this
+    process), so no module keeps its own copy."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
 from recommender import services
-from recommender.models import Assessment, Patient, TreatmentPlan
+from recommender.forms import AssessmentForm
+from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
+from recommender.presenters import decision_fingerprint
 
 _sequence = itertools.count(1)
 
@@ -46,32 +49,151 @@ def make_assessment(
 
 
 def make_plan(
-    *,
     by,
-    patient: Patient | None = None,
     payload: dict | None = None,
-    sample_date: date | None = None,
-    start_date: date | None = None,
-    maintenance_every: int = 2,
-    maintenance_unit: str = "months",
+    *,
+    patient: Patient | None = None,
+    start: date | None = None,
+    neuro: bool | None = None,
+    every: int = 2,
+    unit: str = "months",
     individualised: bool = False,
     individualised_reason: str = "",
+    sample_date: date | None = None,
+    **patient_fields,
 ) -> TreatmentPlan:
-    """A new assessment of the patient (a new patient when none is given) and the plan started from it."""
-    patient = patient or make_patient(by=by)
+    """A new assessment of the patient (a new patient, built from ``patient_fields``, when none is given) and the
+    plan started from it on ``start`` (today unless told). The sample is dated the start or today, whichever is
+    earlier. ``neuro`` sets neurological involvement in the payload (DEFICIENT unless told); a reason alone makes the
+    plan individualised, and an individualised plan without one gets a stock reason."""
     today = timezone.localdate()
+    start = start or today
+    payload = dict(payload if payload is not None else DEFICIENT)
+    if neuro is not None:
+        payload["neurological_involvement"] = neuro
+    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
+    if individualised or individualised_reason:
+        options |= {
+            "individualised": True,
+            "individualised_reason": individualised_reason or "Symptoms return before the next dose.",
+        }
     _, plan = services.assessment_record(
-        patient=patient,
-        sample_date=sample_date or today,
-        payload=dict(payload if payload is not None else DEFICIENT),
-        plan_options={
-            "start_date": start_date or today,
-            "maintenance_every": maintenance_every,
-            "maintenance_unit": maintenance_unit,
-            "individualised": individualised,
-            "individualised_reason": individualised_reason,
-        },
+        patient=patient or make_patient(by=by, **patient_fields),
+        sample_date=sample_date or min(start, today),
+        payload=payload,
+        plan_options=options,
         confirm_supersede=True,
         by=by,
     )
     return plan
+
+
+def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
+    """An aware datetime at the clinic's local time on ``day``."""
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def given_fields(on: date, **overrides) -> dict:
+    """What a nurse records for a dose given at 10:00 on ``on``: 1 mg IM, the first-dose checks done."""
+    fields = {
+        "outcome": DoseRecord.Outcome.GIVEN,
+        "given_at": at(on),
+        "dose_mg": Decimal(1),
+        "route": "IM",
+        "site": DoseRecord.Site.LEFT_DELTOID,
+        "batch": "HX2025-118",
+        "expiry": on + timedelta(days=365),
+        "allergy_checked": True,
+        "baseline_sample_taken": True,
+    }
+    return fields | overrides
+
+
+def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRecord:
+    """Record the plan's next dose as given (at 10:00 on its due date unless told, or now if that is still to come),
+    and refresh the plan.
+
+    With ``outcome`` other than given (missed, held) only the outcome and a reason are recorded."""
+    plan.refresh_from_db()
+    on = on or plan.next_due_on
+    if overrides.get("outcome", DoseRecord.Outcome.GIVEN) == DoseRecord.Outcome.GIVEN:
+        fields = given_fields(on, **{"given_at": min(at(on), timezone.now())} | overrides)
+    else:
+        fields = {"reason": "Did not attend."} | overrides
+    record = services.dose_record(plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **fields)
+    plan.refresh_from_db()
+    return record
+
+
+def miss(plan: TreatmentPlan, by, reason: str = "Did not attend.") -> DoseRecord:
+    """Record the plan's next dose as missed."""
+    return give(plan, by, outcome=DoseRecord.Outcome.MISSED, reason=reason)
+
+
+def finish_loading(plan: TreatmentPlan, by) -> None:
+    """Give the loading doses still due, each on its due date."""
+    plan.refresh_from_db()
+    while plan.next_phase == "loading":
+        give(plan, by)
+
+
+def mark_stable(plan: TreatmentPlan, *, on: date, by, reason: str = "Symptoms resolved.") -> None:
+    """Stable only once the loading course is complete: its doses are given on their due dates first."""
+    finish_loading(plan, by)
+    services.plan_mark_stable(plan=plan, on=on, reason=reason, by=by)
+    plan.refresh_from_db()
+
+
+# What the pages post, and what a request may have written
+
+
+def today():
+    return timezone.localdate()
+
+
+def assessment_form(payload: dict | None = None, **overrides) -> dict:
+    """The assessment form's POST data for a request in the API contract's shape."""
+    payload = DEFICIENT if payload is None else payload
+    data = {"sample_date": today().isoformat(), "active_b12_unit": "pmol/L", "homocysteine_unit": "umol/L"}
+    for name in ("b12", "active_b12", "mma", "homocysteine"):
+        if name in payload:
+            data[f"{name}_value"] = str(payload[name]["value"])
+            data[f"{name}_unit"] = payload[name]["unit"]
+    if "upper_limit" in payload.get("mma", {}):
+        data["mma_upper_limit"] = str(payload["mma"]["upper_limit"])
+    for number in ("egfr", "ileal_resection_cm"):
+        if number in payload:
+            data[number] = str(payload[number])
+    for flag in ("neurological_involvement", "severe", "pregnant", "folic_acid", "malabsorption", "bariatric_surgery"):
+        if payload.get(flag):
+            data[flag] = "on"
+    data.update(overrides)
+    return data
+
+
+def shown_fingerprint(data: dict) -> str:
+    """The fingerprint of the decision the page shows for these entries (what the live panel puts in the form)."""
+    form = AssessmentForm(data)
+    return decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
+
+
+def save_with_plan(payload: dict | None = None, **overrides) -> dict:
+    """A save as the clinician makes it: after the decision was shown, replacing any active plan."""
+    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2", confirm_supersede="1")
+    data["start_date"] = today().isoformat()
+    data.update(overrides)
+    data.setdefault("decision_fingerprint", shown_fingerprint(data))
+    return data
+
+
+def htmx_headers(current_path: str) -> dict:
+    return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{current_path}"}
+
+
+def counts() -> dict:
+    return {
+        "patients": Patient.objects.count(),
+        "assessments": Assessment.objects.count(),
+        "plans": TreatmentPlan.objects.count(),
+        "active": TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).count(),
+    }

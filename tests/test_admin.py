@@ -20,21 +20,10 @@ from django.utils import timezone
 from recommender import services
 from recommender.models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
+from tests.conftest import make_user
+from tests.factories import DEFICIENT
 
-DEFICIENT = {"b12": {"value": 150, "unit": "pg/mL"}}
 CLINICAL = (Assessment, TreatmentPlan, DoseRecord)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; these tests never log in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def role_user(django_user_model, username: str, role: str):
-    user = django_user_model.objects.create(username=username, first_name=username.title())
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def admin_url(model, view: str, *args) -> str:
@@ -84,7 +73,7 @@ def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", 
 
 @pytest.fixture
 def staff(django_user_model):
-    return role_user(django_user_model, "dr_author", CLINICIAN), role_user(django_user_model, "nurse_author", NURSE)
+    return make_user(django_user_model, "dr_author", CLINICIAN), make_user(django_user_model, "nurse_author", NURSE)
 
 
 @pytest.fixture
@@ -361,7 +350,7 @@ def test_model_admins_refuse_delete(rf, admin_user, record, model):
 def test_admin_group_manages_users_and_groups(admin_client_, django_user_model):
     from django.contrib.auth.models import User
 
-    nurse = role_user(django_user_model, "nurse_new", NURSE)
+    nurse = make_user(django_user_model, "nurse_new", NURSE)
     assert admin_client_.get(admin_url(User, "changelist")).status_code == 200
     assert admin_client_.get(admin_url(User, "change", nurse.pk)).status_code == 200
     assert admin_client_.get(admin_url(User, "add")).status_code == 200

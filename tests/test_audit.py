@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
-from django.contrib.auth.models import Group
 from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
@@ -19,24 +18,11 @@ from django.utils import timezone
 from recommender import services
 from recommender.models import Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
+from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_patient, make_plan, miss
 
 AUDITED = (Patient, Assessment, TreatmentPlan, DoseRecord, LabProfile)
-DEFICIENT = {"b12": {"value": 150, "unit": "pg/mL"}}
-DEFICIENT_NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True}
 RECOMMENDER = Path(__file__).resolve().parent.parent / "recommender"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Logins here check a password, but need not spend a second on each hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def role_user(django_user_model, username: str, role: str):
-    user = django_user_model.objects.create(username=username)
-    user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 def today() -> date:
@@ -74,40 +60,23 @@ class History:
 
 @pytest.fixture
 def c2(django_user_model):
-    return role_user(django_user_model, "dr_second", CLINICIAN)
+    return make_user(django_user_model, "dr_second", CLINICIAN)
 
 
 @pytest.fixture
 def n2(django_user_model):
-    return role_user(django_user_model, "nurse_second", NURSE)
-
-
-def new_patient(by, number: str = "H0000001") -> Patient:
-    return services.patient_create(
-        hospital_number=number, family_name="Audit", given_name="Ada", date_of_birth=date(1950, 5, 5), by=by
-    )
-
-
-def record_with_plan(patient, by, *, payload=DEFICIENT, every: int = 2):
-    return services.assessment_record(
-        patient=patient,
-        sample_date=today(),
-        payload=dict(payload),
-        plan_options={"start_date": today(), "maintenance_every": every, "maintenance_unit": "months"},
-        confirm_supersede=True,
-        by=by,
-    )
+    return make_user(django_user_model, "nurse_second", NURSE)
 
 
 def test_patient_create(clinician):
     history = History()
-    patient = new_patient(clinician)
+    patient = make_patient(by=clinician, hospital_number="H0000001")
     [row] = history.assert_written_by(clinician, patient, types="+")
     assert row.hospital_number == "H0000001"
 
 
 def test_assessment_create(clinician, c2):
-    patient = new_patient(clinician)
+    patient = make_patient(by=clinician)
     history = History()
     assessment = services.assessment_create(patient=patient, sample_date=today(), payload=dict(DEFICIENT), by=c2)
     [row] = history.assert_written_by(c2, assessment, types="+")
@@ -115,17 +84,18 @@ def test_assessment_create(clinician, c2):
 
 
 def test_assessment_record_with_a_plan(clinician, c2):
-    patient = new_patient(clinician)
+    patient = make_patient(by=clinician)
     history = History()
-    assessment, plan = record_with_plan(patient, c2)
+    plan = make_plan(c2, patient=patient)
+    assessment = plan.assessment
     history.assert_written_by(c2, assessment, plan)
 
 
 def test_plan_create_superseding_an_old_plan(clinician, c2):
-    patient = new_patient(clinician)
-    _, old = record_with_plan(patient, clinician)
+    patient = make_patient(by=clinician)
+    old = make_plan(clinician, patient=patient)
     history = History()
-    _, new = record_with_plan(patient, c2, every=3)
+    new = make_plan(c2, patient=patient, every=3)
     rows = history.assert_written_by(c2, new, old)
     old_rows = [r for r in rows if r.id == old.pk]
     assert [r.history_type for r in old_rows] == ["~", "~"]
@@ -136,7 +106,7 @@ def test_plan_create_superseding_an_old_plan(clinician, c2):
 
 
 def test_plan_end(clinician, c2):
-    _, plan = record_with_plan(new_patient(clinician), clinician)
+    plan = make_plan(clinician)
     history = History()
     services.plan_end(plan=plan, reason="Moved away", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
@@ -144,15 +114,8 @@ def test_plan_end(clinician, c2):
     assert row.history_change_reason == "plan ended"
 
 
-def _miss(plan, by) -> DoseRecord:
-    plan.refresh_from_db()
-    return services.dose_record(
-        plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=by
-    )
-
-
 def test_dose_record(clinician, nurse):
-    _, plan = record_with_plan(new_patient(clinician), clinician)
+    plan = make_plan(clinician)
     history = History()
     dose = services.dose_record(
         plan=plan,
@@ -174,8 +137,8 @@ def test_dose_record(clinician, nurse):
 
 
 def test_dose_mark_entered_in_error(clinician, nurse, n2):
-    _, plan = record_with_plan(new_patient(clinician), clinician)
-    dose = _miss(plan, nurse)
+    plan = make_plan(clinician)
+    dose = miss(plan, nurse)
     history = History()
     services.dose_mark_entered_in_error(dose=dose, reason="Wrong patient", by=n2)
     rows = history.assert_written_by(n2, dose, plan)
@@ -186,7 +149,7 @@ def test_dose_mark_entered_in_error(clinician, nurse, n2):
 
 
 def test_plan_end_loading(clinician, c2):
-    _, plan = record_with_plan(new_patient(clinician), clinician, payload=DEFICIENT_NEURO)
+    plan = make_plan(clinician, payload=DEFICIENT_NEURO)
     history = History()
     services.plan_end_loading(plan=plan, on=today(), by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
@@ -195,7 +158,7 @@ def test_plan_end_loading(clinician, c2):
 
 def test_plan_mark_stable(clinician, c2):
     no_loading = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # stable from the start
-    _, plan = record_with_plan(new_patient(clinician), clinician, payload=no_loading, every=3)
+    plan = make_plan(clinician, payload=no_loading, every=3)
     history = History()
     services.plan_mark_stable(plan=plan, on=today(), reason="Symptoms resolved.", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
@@ -203,7 +166,7 @@ def test_plan_mark_stable(clinician, c2):
 
 
 def test_patient_update(clinician, c2):
-    patient = new_patient(clinician)
+    patient = make_patient(by=clinician)
     history = History()
     services.patient_update(
         patient=patient,
@@ -219,7 +182,7 @@ def test_patient_update(clinician, c2):
 
 
 def test_plan_change_interval(clinician, c2):
-    _, plan = record_with_plan(new_patient(clinician), clinician)
+    plan = make_plan(clinician)
     history = History()
     services.plan_change_interval(plan=plan, every=3, unit="months", reason="Stable levels", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")

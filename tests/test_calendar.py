@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlparse
 
 import pytest
@@ -22,68 +22,15 @@ from recommender import selectors, services
 from recommender.guideline import schedule
 from recommender.models import AccessToken, TreatmentPlan
 from recommender.selectors import SCHEDULE_WINDOW_MONTHS
+from tests import factories
+from tests.factories import give, mark_stable
 
 FAMILY, GIVEN = "Zebedee", "Quentin"
 B12_RESULT = 137  # pg/mL: deficient, and a number that no title should carry
-_hospital_numbers = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; these tests never log in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def make_plan(by, *, start: date, neuro=False, every=2, unit="months", individualised=False) -> TreatmentPlan:
-    patient = services.patient_create(
-        hospital_number=f"ICS{next(_hospital_numbers):05d}",
-        family_name=FAMILY,
-        given_name=GIVEN,
-        date_of_birth=date(1950, 5, 17),
-        by=by,
-    )
-    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
-    if individualised:
-        options |= {"individualised": True, "individualised_reason": "Symptoms return before the next dose."}
-    _, plan = services.assessment_record(
-        patient=patient,
-        sample_date=min(start, timezone.localdate()),
-        payload={"b12": {"value": B12_RESULT, "unit": "pg/mL"}, "neurological_involvement": neuro},
-        plan_options=options,
-        by=by,
-    )
-    return plan
-
-
-def give(plan: TreatmentPlan, by, on: date | None = None, **extra):
-    plan.refresh_from_db()
-    on = on or plan.next_due_on
-    record = services.dose_record(
-        plan=plan,
-        phase=plan.next_phase,
-        number=plan.next_number,
-        outcome="given",
-        allergy_checked=True,  # the first-dose checks (asked, sample taken)
-        baseline_sample_taken=True,
-        given_at=timezone.make_aware(datetime.combine(on, time(10))),
-        dose_mg=Decimal(1),
-        route="IM",
-        site="left_deltoid",
-        batch="HX2025-118",
-        expiry=on + timedelta(days=365),
-        by=by,
-        **extra,
-    )
-    plan.refresh_from_db()
-    return record
-
-
-def mark_stable(plan: TreatmentPlan, *, on: date, by) -> None:
-    """Stable only once the loading course is complete: its doses are given on their due dates first."""
-    while plan.next_phase == "loading":
-        give(plan, by)
-    services.plan_mark_stable(plan=plan, on=on, reason="Symptoms resolved.", by=by)
-    plan.refresh_from_db()
+# Every plan here is of a patient whose name and result no calendar may show.
+make_plan = partial(
+    factories.make_plan, payload={"b12": {"value": B12_RESULT, "unit": "pg/mL"}}, family_name=FAMILY, given_name=GIVEN
+)
 
 
 def download(client, plan: TreatmentPlan) -> bytes:
@@ -485,7 +432,8 @@ def test_feed_address_is_shown_once_and_serves_the_worklist_without_login(nurse_
     assert not [u for u in events if u.startswith(str(far.id))]
     for event in events.values():
         summary = str(event["SUMMARY"])
-        for secret in (FAMILY, GIVEN, FAMILY.upper(), "ICS0", str(B12_RESULT)):
+        numbers = [p.patient.hospital_number for p in (overdue, soon, far)]
+        for secret in (FAMILY, GIVEN, FAMILY.upper(), *numbers, str(B12_RESULT)):
             assert secret not in summary
     assert FAMILY not in response.content.decode() and GIVEN not in response.content.decode()
 

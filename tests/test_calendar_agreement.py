@@ -13,11 +13,12 @@ from django.utils import timezone
 from recommender import calendars, presenters, selectors, services
 from recommender.guideline import schedule
 from recommender.models import ClinicClosure, TreatmentPlan
-from tests.factories import DEFICIENT, DEFICIENT_NEURO
+from tests.factories import DEFICIENT, DEFICIENT_NEURO, finish_loading, give, make_plan
 from tests.test_calendar import events_of, expand, start_of
-from tests.test_closures import ILEAL, PREGNANT, give, make_plan
+from tests.test_closures import ILEAL, PREGNANT
 
 WINDOW_MONTHS = selectors.SCHEDULE_WINDOW_MONTHS
+EARLY = "Given on the day the clinic could, before the due date if that moved."  # a due date moved off a closed day
 
 
 @pytest.fixture(autouse=True)
@@ -117,26 +118,25 @@ def test_worklist_month_view_plan_page_and_ics_agree_over_24_months(clinician, n
     loading = make_plan(clinician, DEFICIENT, start=start, every=2)
     while loading.next_number < 6:
         give(loading, nurse)
-    give(loading, nurse, on=anchor)
+    give(loading, nurse, on=anchor, early_reason=EARLY)
     assert loading.next_phase == "maintenance"
     plans.append(loading)
 
     # 2. Ileal resection, monthly from a 31st: February and 30-day months clamp, closed days move.
     ileal = make_plan(clinician, ILEAL, start=anchor, every=1)
-    give(ileal, nurse, on=anchor)
+    give(ileal, nurse, on=anchor, early_reason=EARLY)
     plans.append(ileal)
 
     # 3. Neurological: alternate-day loading still running (reviews every two weeks).
     neuro = make_plan(clinician, DEFICIENT_NEURO, start=today - timedelta(days=3), every=2)
-    give(neuro, nurse, on=today - timedelta(days=3))
+    give(neuro, nurse, on=today - timedelta(days=3), early_reason=EARLY)
     plans.append(neuro)
 
     # 4. Pregnancy: first review at one month, then 3-monthly; recorded stable later: yearly.
     pregnant = make_plan(clinician, PREGNANT, start=today - timedelta(days=40), every=3)
     plans.append(pregnant)
     stable = make_plan(clinician, PREGNANT, start=today - timedelta(days=200), every=3)
-    while stable.next_phase == "loading":
-        give(stable, nurse)
+    finish_loading(stable, nurse)
     services.plan_mark_stable(plan=stable, on=today - timedelta(days=10), reason="Symptoms resolved.", by=clinician)
     plans.append(stable)
 
@@ -177,7 +177,9 @@ def test_worklist_month_view_plan_page_and_ics_agree_over_24_months(clinician, n
 @pytest.mark.django_db
 def test_ics_size_is_bounded_after_1_or_200_doses(clinician, nurse):
     today = timezone.localdate()
-    plan = make_plan(clinician, ILEAL, start=today - timedelta(days=320), every=1, unit="days", reason="Daily.")
+    plan = make_plan(
+        clinician, ILEAL, start=today - timedelta(days=320), every=1, unit="days", individualised_reason="Daily."
+    )
     give(plan, nurse)
     after_one = calendars.plan_calendar(plan, today=today)
     for _ in range(199):

@@ -3,8 +3,7 @@ pregnancy reviews (item 5) and rebooked doses (item 1), through the services, se
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -17,49 +16,10 @@ from icalendar import Calendar
 from recommender import checks, selectors, services
 from recommender.guideline import schedule
 from recommender.models import ClinicClosure, DoseRecord, TreatmentPlan
-from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_patient
+from tests.factories import DEFICIENT, DEFICIENT_NEURO, give, make_patient, make_plan
 
 ILEAL = {"b12": {"value": 500, "unit": "pg/mL"}, "ileal_resection_cm": 30}  # monthly, no loading
 PREGNANT = {"b12": {"value": 150, "unit": "pg/mL"}, "pregnant": True}
-
-
-def make_plan(by, payload=DEFICIENT, *, start: date, every=2, unit="months", reason="") -> TreatmentPlan:
-    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
-    if reason:
-        options |= {"individualised": True, "individualised_reason": reason}
-    _, plan = services.assessment_record(
-        patient=make_patient(by=by),
-        sample_date=min(start, timezone.localdate()),
-        payload=dict(payload),
-        plan_options=options,
-        by=by,
-    )
-    return plan
-
-
-def give(plan: TreatmentPlan, by, on: date | None = None, outcome: str = "given") -> DoseRecord:
-    plan.refresh_from_db()
-    on = on or plan.next_due_on
-    fields = (
-        {
-            "given_at": min(timezone.make_aware(datetime.combine(on, time(10))), timezone.now()),
-            "dose_mg": Decimal(1),
-            "route": "IM",
-            "site": "left_deltoid",
-            "batch": "HX2026-7",
-            "expiry": on + timedelta(days=365),
-            "allergy_checked": True,
-            "baseline_sample_taken": True,
-            "early_reason": "Given before its due date in this test.",
-        }
-        if outcome == "given"
-        else {"reason": "Did not attend."}
-    )
-    record = services.dose_record(
-        plan=plan, phase=plan.next_phase, number=plan.next_number, outcome=outcome, by=by, **fields
-    )
-    plan.refresh_from_db()
-    return record
 
 
 # Public holidays of the clinic's nation
@@ -239,7 +199,9 @@ def test_defect_a_held_first_dose_leaves_loading_1_next_and_can_then_be_given(cl
     plan = make_plan(clinician, start=today - timedelta(days=3))
     give(plan, nurse, outcome="held")
     assert (plan.next_phase, plan.next_number) == ("loading", 1)
-    record = give(plan, nurse, on=today)  # the same dose number, now given: the database allows it
+    record = give(
+        plan, nurse, on=today, early_reason="Here today."
+    )  # the same dose number, now given: the database allows it
     assert (record.phase, record.number, record.outcome) == ("loading", 1, "given")
     assert (plan.next_phase, plan.next_number) == ("loading", 2)
 
@@ -248,7 +210,7 @@ def test_database_refuses_a_second_given_record_of_one_dose_but_keeps_the_not_gi
     today = timezone.localdate()
     plan = make_plan(clinician, start=today - timedelta(days=3))
     give(plan, nurse, outcome="missed")
-    first = give(plan, nurse, on=today)
+    first = give(plan, nurse, on=today, early_reason="Here today.")
     with pytest.raises(IntegrityError), transaction.atomic():
         DoseRecord.objects.create(
             plan=plan,
@@ -283,7 +245,14 @@ def test_defect_individualised_less_often_than_the_guideline_is_refused_naming_i
     clinician, payload, every, unit, maximum
 ):
     with pytest.raises(ValidationError) as refused:
-        make_plan(clinician, payload, start=timezone.localdate(), every=every, unit=unit, reason="Patient's wish.")
+        make_plan(
+            clinician,
+            payload,
+            start=timezone.localdate(),
+            every=every,
+            unit=unit,
+            individualised_reason="Patient's wish.",
+        )
     message = " ".join(refused.value.message_dict["individualised_every"])
     assert f"The guideline's maximum here is {maximum}" in message
     assert not TreatmentPlan.objects.exists()
@@ -294,7 +263,9 @@ def test_defect_individualised_less_often_than_the_guideline_is_refused_naming_i
     [(ILEAL, 4, "weeks"), (ILEAL, 28, "days"), (ILEAL, 1, "months"), (DEFICIENT_NEURO, 8, "weeks"), (ILEAL, 1, "days")],
 )
 def test_individualised_as_often_or_more_is_accepted(clinician, payload, every, unit):
-    plan = make_plan(clinician, payload, start=timezone.localdate(), every=every, unit=unit, reason="Symptoms return.")
+    plan = make_plan(
+        clinician, payload, start=timezone.localdate(), every=every, unit=unit, individualised_reason="Symptoms return."
+    )
     assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (every, unit, True)
 
 
@@ -328,7 +299,12 @@ def test_individualised_plan_calendar_states_its_regimen_the_guideline_range_and
     clinician_client, clinician
 ):
     plan = make_plan(
-        clinician, DEFICIENT, start=timezone.localdate(), every=4, unit="weeks", reason="Tingling by week 5."
+        clinician,
+        DEFICIENT,
+        start=timezone.localdate(),
+        every=4,
+        unit="weeks",
+        individualised_reason="Tingling by week 5.",
     )
     body = clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).content
     event = next(e for e in Calendar.from_ical(body).walk("VEVENT") if "maintenance" in str(e["UID"]))

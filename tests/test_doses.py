@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,62 +20,7 @@ from recommender.guideline import schedule
 from recommender.models import DoseRecord, TreatmentPlan
 from recommender.roles import NURSE
 from tests.conftest import make_user
-
-NON_NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": False}
-NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True}
-_hospital_numbers = itertools.count(1)
-
-
-def make_plan(by, *, start: date, neuro: bool = False, every: int = 2, unit: str = "months", individualised=False):
-    patient = services.patient_create(
-        hospital_number=f"DOS{next(_hospital_numbers):05d}",
-        family_name="Zebedee",
-        given_name="Quentin",
-        date_of_birth=date(1950, 5, 17),
-        by=by,
-    )
-    options = {"start_date": start, "maintenance_every": every, "maintenance_unit": unit}
-    if individualised:
-        options |= {"individualised": True, "individualised_reason": "Symptoms return before the next dose."}
-    _, plan = services.assessment_record(
-        patient=patient,
-        sample_date=min(start, timezone.localdate()),
-        payload=NEURO if neuro else NON_NEURO,
-        plan_options=options,
-        by=by,
-    )
-    return plan
-
-
-def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
-    """An aware datetime at the clinic's local time on ``day``."""
-    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
-
-
-def given_fields(on: date, **overrides) -> dict:
-    fields = {
-        "outcome": DoseRecord.Outcome.GIVEN,
-        "given_at": at(on),
-        "dose_mg": Decimal(1),
-        "route": "IM",
-        "site": DoseRecord.Site.LEFT_DELTOID,
-        "batch": "HX2025-118",
-        "expiry": on + timedelta(days=365),
-        "allergy_checked": True,
-        "baseline_sample_taken": True,
-    }
-    return fields | overrides
-
-
-def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRecord:
-    """Record the plan's next dose as given (on its due date unless told), and refresh the plan."""
-    plan.refresh_from_db()
-    on = on or plan.next_due_on
-    record = services.dose_record(
-        plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **given_fields(on, **overrides)
-    )
-    plan.refresh_from_db()
-    return record
+from tests.factories import at, finish_loading, give, given_fields, make_plan
 
 
 def messages_of(response) -> list[str]:
@@ -102,12 +46,6 @@ def form_post(plan: TreatmentPlan, **overrides) -> dict:
         "reason": "",
     }
     return data | overrides
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; these tests never log in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -768,11 +706,6 @@ def test_the_next_dose_on_the_same_day_through_the_form_names_the_field(nurse_cl
     assert response.status_code == 200
     assert "never given on one day" in " ".join(response.context["form"].errors["given_at"])
     assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
-
-
-def finish_loading(plan, nurse) -> None:
-    while plan.next_phase == "loading":
-        give(plan, nurse)
 
 
 def test_an_early_dose_needs_a_reason_kept_in_the_record_and_its_history(nurse, clinician):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from datetime import datetime, time, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import parse_qs
 
@@ -30,7 +29,7 @@ from recommender.models import AccessToken, Assessment, DoseRecord, LabProfile, 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 
 from .conftest import ensure_roles
-from .factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
+from .factories import DEFICIENT, DEFICIENT_NEURO, finish_loading, give, make_assessment, make_patient, make_plan, miss
 
 ROLES = ("anonymous", NURSE, CLINICIAN, ADMIN)
 EXAMPLES = int(os.environ.get("B12_FUZZ_EXAMPLES", "15"))  # generated bodies per endpoint; raise it for a long hunt
@@ -203,57 +202,17 @@ class World:
         self.other_patient = make_patient(by=by)
         self.plan = make_plan(by=by, patient=self.patient, payload=DEFICIENT_NEURO)
         self.other_plan = make_plan(
-            by=by, patient=self.other_patient, payload=DEFICIENT, start_date=timezone.localdate() - timedelta(days=40)
+            by=by, patient=self.other_patient, payload=DEFICIENT, start=timezone.localdate() - timedelta(days=40)
         )
         self.assessment = make_assessment(self.patient, by)
         now = timezone.now()
-        services.dose_record(
-            plan=self.plan,
-            phase=self.plan.next_phase,
-            number=self.plan.next_number,
-            outcome=DoseRecord.Outcome.MISSED,
-            reason="Did not attend.",
-            by=self.users[NURSE],
-        )
-        self.plan.refresh_from_db()
+        miss(self.plan, self.users[NURSE])
         # A dose given, then loading ended: the plan page offers corrections and "mark stable" to post to.
-        self.dose = services.dose_record(
-            plan=self.plan,
-            phase=self.plan.next_phase,
-            number=self.plan.next_number,
-            sequence=self.plan.calendar_sequence,
-            outcome=DoseRecord.Outcome.GIVEN,
-            given_at=now,
-            dose_mg=Decimal(1),
-            route="IM",
-            site="left_deltoid",
-            batch="FZ1",
-            expiry=timezone.localdate(now) + timedelta(days=365),
-            early_reason="Fuzz world.",
-            allergy_checked=True,
-            baseline_sample_taken=True,
-            by=self.users[NURSE],
+        self.dose = give(
+            self.plan, self.users[NURSE], given_at=now, sequence=self.plan.calendar_sequence, early_reason="Fuzz world."
         )
-        self.plan.refresh_from_db()
         # A three-times-weekly course completed: its plan page offers "mark stable" to post to.
-        while self.other_plan.next_phase == "loading":
-            due = self.other_plan.next_due_on
-            services.dose_record(
-                plan=self.other_plan,
-                phase=self.other_plan.next_phase,
-                number=self.other_plan.next_number,
-                outcome=DoseRecord.Outcome.GIVEN,
-                given_at=timezone.make_aware(datetime.combine(due, time(10))),
-                dose_mg=Decimal(1),
-                route="IM",
-                site="left_deltoid",
-                batch="FZ2",
-                expiry=due + timedelta(days=365),
-                allergy_checked=True,
-                baseline_sample_taken=True,
-                by=self.users[NURSE],
-            )
-            self.other_plan.refresh_from_db()
+        finish_loading(self.other_plan, self.users[NURSE])
         _, self.calendar_token = services.access_token_issue(
             user=self.users[NURSE], purpose=AccessToken.Purpose.CALENDAR, name="fuzz"
         )

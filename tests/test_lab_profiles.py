@@ -24,12 +24,6 @@ API = "/api/v1/recommendation"
 B12_190 = {"b12": {"value": 190, "unit": "pg/mL"}}  # indeterminate on the seed bands (180–350), deficient below 200
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; these tests never log in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def logged_in(user) -> Client:
     """A client of its own (the conftest clients share one), logged in as ``user``."""
     client = Client()

@@ -19,8 +19,8 @@ from recommender import services
 from recommender.identifiers import age_on, nhs_number_display, nhs_number_is_valid
 from recommender.models import Patient, TreatmentPlan
 from recommender.templatetags.clinic import clinic_date
-from tests.factories import DEFICIENT, make_assessment, make_patient, make_plan
-from tests.test_views_clinician import assert_field_error_shown, save_with_plan
+from tests.factories import DEFICIENT, make_assessment, make_patient, make_plan, save_with_plan
+from tests.test_views_clinician import assert_field_error_shown
 
 VALID_NHS = "9434765919"  # the NHS's own example number
 OTHER_VALID_NHS = "4010232137"
@@ -418,10 +418,10 @@ def test_a_plan_posted_with_a_1900_start_is_refused_on_its_field(clinician_clien
 def test_the_start_date_lies_within_the_window_around_today(clinician, default_window, offset, allowed):
     start = timezone.localdate() + timedelta(days=offset)
     if allowed:
-        assert make_plan(by=clinician, start_date=start).start_date == start
+        assert make_plan(by=clinician, start=start).start_date == start
         return
     with pytest.raises(ValidationError) as refused:
-        make_plan(by=clinician, start_date=start)
+        make_plan(by=clinician, start=start)
     assert list(refused.value.message_dict) == ["start_date"]
     assert not TreatmentPlan.objects.exists()
 
@@ -429,8 +429,8 @@ def test_the_start_date_lies_within_the_window_around_today(clinician, default_w
 def test_the_window_follows_the_setting(clinician, settings):
     settings.B12_PLAN_START_WINDOW_DAYS = 30
     with pytest.raises(ValidationError, match="within 30 days"):
-        make_plan(by=clinician, start_date=timezone.localdate() - timedelta(days=31))
-    assert make_plan(by=clinician, start_date=timezone.localdate() - timedelta(days=30))
+        make_plan(by=clinician, start=timezone.localdate() - timedelta(days=31))
+    assert make_plan(by=clinician, start=timezone.localdate() - timedelta(days=30))
 
 
 def test_the_service_refuses_a_far_start_whichever_door(clinician, default_window):

@@ -1,20 +1,35 @@
 """The role matrix: every URL of the site × anonymous, nurse, clinician and admin → the expected outcome.
 
-The list of URLs is read from the resolver itself, so a URL added without an entry in EXPECTED fails here."""
+The list of URLs is read from the resolver itself, so a URL added without an entry in EXPECTED fails here. A GET
+changes no clinical record. A second table, EFFECTS, holds what the matrix does not: POSTs that go through (what
+they write, where they lead) and htmx requests. This is the one place for access by role."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.auth.views import redirect_to_login
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from recommender import services
+from tests.conftest import make_user
+from tests.factories import (
+    DEFICIENT,
+    assessment_form,
+    counts,
+    htmx_headers,
+    make_patient,
+    make_plan,
+    save_with_plan,
+)
 
 ANONYMOUS, NURSE, CLINICIAN, ADMIN = "anonymous", "nurse", "clinician", "admin"
 ROLES = (ANONYMOUS, NURSE, CLINICIAN, ADMIN)
@@ -23,7 +38,6 @@ ROLE_CLIENTS = {NURSE: "nurse_client", CLINICIAN: "clinician_client", ADMIN: "ad
 # The admin site is one row: its own pages are covered in test_admin.py.
 ADMIN_INDEX = "admin:index"
 
-DEFICIENT = {"b12": {"value": 150, "unit": "pg/mL"}}
 BAD_TOKEN = "b12_not-a-real-calendar-token"
 
 
@@ -127,12 +141,6 @@ def test_every_entry_names_all_four_roles():
         assert row.method in {"GET", "POST"}, name
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The role fixtures create users with passwords; the matrix never logs in with one."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def records(db, django_user_model):
     """One of everything a URL can point at: patient, assessment, plan and a dose, by a clinician of their own."""
@@ -191,6 +199,7 @@ def test_role_matrix(request, records, name, role):
     row = EXPECTED[name]
     client = _client(request, role)
     url = _url(name, records)
+    before = counts()
     if row.method == "GET":
         response = client.get(url)
     elif row.json:
@@ -209,3 +218,98 @@ def test_role_matrix(request, records, name, role):
             assert response["Location"] == reverse(expected.name, kwargs=kwargs), where
     else:
         assert response.status_code == expected, f"{where}: {response.status_code}, expected {expected}"
+    if row.method == "GET":
+        assert counts() == before, f"{where} changed the clinical records"
+
+
+# Requests the matrix above does not make: a POST that goes through (what it writes, where it leads) and htmx
+# requests (an anonymous one must not get the login form swapped into a panel).
+
+UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+HX_LOGIN = "hx-login"  # HX-Redirect to the login page, the login form not swapped in
+
+
+@pytest.fixture
+def world(db, django_user_model):
+    """A patient with an active plan, recorded by a clinician other than the users under test."""
+    author = make_user(django_user_model, "dr_author", CLINICIAN)
+    patient = make_patient(by=author, family_name="Smith", given_name="Anna")
+    plan = make_plan(by=author, patient=patient)
+    return SimpleNamespace(patient=patient, plan=plan)
+
+
+def _requests(world) -> dict:
+    """name → (method, path, data, htmx current page or None)."""
+    p = world.patient.pk
+    assess = reverse("assessment-create", args=[p])
+    return {
+        "patient list (htmx)": ("get", reverse("patient-list") + "?q=smi", None, reverse("patient-list")),
+        "patient create POST": (
+            "post",
+            reverse("patient-create"),
+            {"hospital_number": "n123", "family_name": "New", "given_name": "Pat", "date_of_birth": "1970-05-01"},
+            None,
+        ),
+        "assessment form POST": ("post", assess, save_with_plan(), None),
+        "assessment preview (htmx)": ("post", reverse("assessment-preview", args=[p]), assessment_form(), assess),
+        "plan end POST": (
+            "post",
+            reverse("plan-end", args=[world.plan.pk]),
+            {"reason": "Moved away.", "confirm": "on"},
+            None,
+        ),
+    }
+
+
+EFFECTS = [
+    # request                      anonymous  nurse  clinician  admin
+    ("patient list (htmx)",         HX_LOGIN, 200,   200,       200),
+    ("patient create POST",         LOGIN,    403,   302,       302),
+    ("assessment form POST",        LOGIN,    403,   302,       302),
+    ("assessment preview (htmx)",   HX_LOGIN, 403,   200,       200),
+    ("plan end POST",               LOGIN,    403,   302,       302),
+]  # fmt: skip
+# Where a successful POST goes.
+SUCCESS_LOCATION = {
+    "patient create POST": rf"^/patients/{UUID_PATH}/$",
+    "assessment form POST": rf"^/plans/{UUID_PATH}/$",
+    "plan end POST": rf"^/plans/{UUID_PATH}/$",
+}
+
+
+def test_every_effect_row_has_a_request(world):
+    assert {name for name, *_ in EFFECTS} == set(_requests(world))
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "expected"),
+    [
+        pytest.param(name, role, expected, id=f"{role}-{name}")
+        for name, *by_role in EFFECTS
+        for role, expected in zip(ROLES, by_role, strict=True)
+    ],
+)
+def test_what_each_role_s_request_does(request, world, name, role, expected):
+    client = _client(request, role)
+    method, path, data, htmx_page = _requests(world)[name]
+    before = counts()
+    headers = htmx_headers(htmx_page) if htmx_page else {}
+    response = getattr(client, method)(path, data or {}, headers=headers)
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"] == redirect_to_login(path).url
+    elif expected == HX_LOGIN:
+        assert response.status_code < 300, "htmx follows a 302 and would swap the login form into the panel"
+        assert response["HX-Redirect"] == redirect_to_login(htmx_page).url
+        assert b'name="password"' not in response.content
+    else:
+        assert response.status_code == expected
+        if expected == 302:
+            assert re.match(SUCCESS_LOCATION[name], response["Location"]), response["Location"]
+
+    writes = method == "post" and expected == 302
+    assert (counts() != before) if writes else (counts() == before)
+    world.plan.refresh_from_db()
+    after = {"plan end POST": "ended", "assessment form POST": "superseded"}.get(name, "active") if writes else "active"
+    assert world.plan.status == after

@@ -1,6 +1,6 @@
-"""The clinician's pages: who may see and do what, validation that saves nothing, one engine behind form and API,
-what a save stores (with history), constant query counts, and the page furniture (UUID URLs, search, recent
-patients, trend chart, CSP nonce, print stylesheet)."""
+"""The clinician's pages (who may see and do what is tests/test_roles.py): validation that saves nothing, one
+engine behind form and API, what a save stores (with history), constant query counts, and the page furniture (UUID
+URLs, search, recent patients, trend chart, CSP nonce, print stylesheet)."""
 
 from __future__ import annotations
 
@@ -8,82 +8,41 @@ import html
 import json
 import re
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import resolve, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from recommender import services
 from recommender.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
-from recommender.presenters import decision_fingerprint
 from recommender.roles import CLINICIAN
 from tests.conftest import make_user
-from tests.factories import DEFICIENT, DEFICIENT_NEURO, make_assessment, make_patient, make_plan
+from tests.factories import (
+    DEFICIENT,
+    DEFICIENT_NEURO,
+    assessment_form,
+    counts,
+    give,
+    htmx_headers,
+    make_assessment,
+    make_patient,
+    make_plan,
+    save_with_plan,
+    shown_fingerprint,
+    today,
+)
 
 API = "/api/v1/recommendation"
 UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-def today():
-    return timezone.localdate()
-
-
-def assessment_form(payload: dict | None = None, **overrides) -> dict:
-    """The assessment form's POST data for a request in the API contract's shape."""
-    payload = DEFICIENT if payload is None else payload
-    data = {"sample_date": today().isoformat(), "active_b12_unit": "pmol/L", "homocysteine_unit": "umol/L"}
-    for name in ("b12", "active_b12", "mma", "homocysteine"):
-        if name in payload:
-            data[f"{name}_value"] = str(payload[name]["value"])
-            data[f"{name}_unit"] = payload[name]["unit"]
-    if "upper_limit" in payload.get("mma", {}):
-        data["mma_upper_limit"] = str(payload["mma"]["upper_limit"])
-    for number in ("egfr", "ileal_resection_cm"):
-        if number in payload:
-            data[number] = str(payload[number])
-    for flag in ("neurological_involvement", "severe", "pregnant", "folic_acid", "malabsorption", "bariatric_surgery"):
-        if payload.get(flag):
-            data[flag] = "on"
-    data.update(overrides)
-    return data
-
-
-def shown_fingerprint(data: dict) -> str:
-    """The fingerprint of the decision the page shows for these entries (what the live panel puts in the form)."""
-    form = AssessmentForm(data)
-    return decision_fingerprint(form.recommendation.as_dict()) if form.is_valid() else ""
-
-
-def save_with_plan(payload: dict | None = None, **overrides) -> dict:
-    """A save as the clinician makes it: after the decision was shown, replacing any active plan."""
-    data = assessment_form(payload, action="save", create_plan="1", maintenance_choice="2", confirm_supersede="1")
-    data["start_date"] = today().isoformat()
-    data.update(overrides)
-    data.setdefault("decision_fingerprint", shown_fingerprint(data))
-    return data
-
-
-def htmx_headers(current_path: str) -> dict:
-    return {"HX-Request": "true", "HX-Current-URL": f"http://testserver{current_path}"}
-
-
-def counts() -> dict:
-    return {
-        "patients": Patient.objects.count(),
-        "assessments": Assessment.objects.count(),
-        "plans": TreatmentPlan.objects.count(),
-        "active": TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).count(),
-    }
 
 
 @pytest.fixture
@@ -97,124 +56,6 @@ def world(author):
     patient = make_patient(by=author, family_name="Smith", given_name="Anna")
     plan = make_plan(by=author, patient=patient)
     return SimpleNamespace(patient=patient, plan=plan, assessment=plan.assessment)
-
-
-# a. Access by role, in one table ------------------------------------------------------------------------------
-
-LOGIN = "login"  # a 302 to the login page with ?next=
-HX_LOGIN = "hx-login"  # an htmx request: HX-Redirect to the login page, the login form not swapped in
-
-
-def _requests(world) -> dict:
-    """name → (method, path, data, htmx current page or None)."""
-    p = world.patient.pk
-    assess = reverse("assessment-create", args=[p])
-    return {
-        "home": ("get", "/", None, None),
-        "patient list": ("get", reverse("patient-list") + "?q=smi", None, None),
-        "patient list (htmx)": ("get", reverse("patient-list") + "?q=smi", None, reverse("patient-list")),
-        "patient create GET": ("get", reverse("patient-create"), None, None),
-        "patient create POST": (
-            "post",
-            reverse("patient-create"),
-            {"hospital_number": "n123", "family_name": "New", "given_name": "Pat", "date_of_birth": "1970-05-01"},
-            None,
-        ),
-        "patient detail": ("get", reverse("patient-detail", args=[p]), None, None),
-        "assessment form GET": ("get", assess, None, None),
-        "assessment form POST": ("post", assess, save_with_plan(), None),
-        "assessment preview (htmx)": ("post", reverse("assessment-preview", args=[p]), assessment_form(), assess),
-        "assessment detail": ("get", reverse("assessment-detail", args=[world.assessment.pk]), None, None),
-        "plan detail": ("get", reverse("plan-detail", args=[world.plan.pk]), None, None),
-        "plan end POST": (
-            "post",
-            reverse("plan-end", args=[world.plan.pk]),
-            {"reason": "Moved away.", "confirm": "on"},
-            None,
-        ),
-    }
-
-
-ROLES = ("anonymous", "nurse", "clinician", "admin")
-ACCESS = [
-    # request                      anonymous  nurse  clinician  admin
-    ("home",                        LOGIN,    200,   200,       200),
-    ("patient list",                LOGIN,    200,   200,       200),
-    ("patient list (htmx)",         HX_LOGIN, 200,   200,       200),
-    ("patient create GET",          LOGIN,    403,   200,       200),
-    ("patient create POST",         LOGIN,    403,   302,       302),
-    ("patient detail",              LOGIN,    200,   200,       200),
-    ("assessment form GET",         LOGIN,    403,   200,       200),
-    ("assessment form POST",        LOGIN,    403,   302,       302),
-    ("assessment preview (htmx)",   HX_LOGIN, 403,   200,       200),
-    ("assessment detail",           LOGIN,    200,   200,       200),
-    ("plan detail",                 LOGIN,    200,   200,       200),
-    ("plan end POST",               LOGIN,    403,   302,       302),
-]  # fmt: skip
-# Where a successful POST goes.
-SUCCESS_LOCATION = {
-    "patient create POST": rf"^/patients/{UUID_PATH}/$",
-    "assessment form POST": rf"^/plans/{UUID_PATH}/$",
-    "plan end POST": rf"^/plans/{UUID_PATH}/$",
-}
-
-
-@pytest.mark.parametrize(
-    ("name", "role", "expected"),
-    [
-        pytest.param(name, role, expected, id=f"{role}-{name}")
-        for name, *by_role in ACCESS
-        for role, expected in zip(ROLES, by_role, strict=True)
-    ],
-)
-def test_access_by_role(client, world, request, name, role, expected):
-    if role != "anonymous":
-        client.force_login(request.getfixturevalue({"admin": "admin_user"}.get(role, role)))
-    method, path, data, htmx_page = _requests(world)[name]
-    before = counts()
-    headers = htmx_headers(htmx_page) if htmx_page else {}
-    response = getattr(client, method)(path, data or {}, headers=headers)
-
-    if expected == LOGIN:
-        assert response.status_code == 302
-        assert response["Location"] == redirect_to_login(path).url
-    elif expected == HX_LOGIN:
-        assert response.status_code < 300, "htmx follows a 302 and would swap the login form into the panel"
-        assert response["HX-Redirect"] == redirect_to_login(htmx_page).url
-        assert b'name="password"' not in response.content
-    else:
-        assert response.status_code == expected
-        if expected == 302:
-            assert re.match(SUCCESS_LOCATION[name], response["Location"]), response["Location"]
-
-    writes = method == "post" and expected == 302
-    assert (counts() != before) if writes else (counts() == before)
-    world.plan.refresh_from_db()
-    after = {"plan end POST": "ended", "assessment form POST": "superseded"}.get(name, "active") if writes else "active"
-    assert world.plan.status == after
-
-
-# The clinician-facing pages this table is about (dose, schedule and worklist pages have their own tests).
-CLINICIAN_URLS = {
-    "home": "get",
-    "patient-list": "get",
-    "patient-create": "get post",
-    "patient-detail": "get",
-    "assessment-create": "get post",
-    "assessment-preview": "post",
-    "assessment-detail": "get",
-    "plan-detail": "get",
-    "plan-end": "post",
-}
-
-
-def test_access_table_covers_every_clinician_url_and_method(world):
-    requests = _requests(world)
-    assert {name for name, *_ in ACCESS} == set(requests)
-    covered: dict[str, set] = {}
-    for method, path, *_ in requests.values():
-        covered.setdefault(resolve(path.partition("?")[0]).url_name, set()).add(method)
-    assert covered == {name: set(methods.split()) for name, methods in CLINICIAN_URLS.items()}
 
 
 # b. Invalid input: field errors, nothing saved ------------------------------------------------------------------
@@ -851,7 +692,7 @@ def test_patient_page_shows_each_result_in_words(clinician_client, clinician):
 
 def test_plan_page_names_the_indications_in_words(clinician_client, clinician):
     payload = {"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 25, "bariatric_surgery": True}
-    plan = make_plan(by=clinician, payload=payload, maintenance_every=1)
+    plan = make_plan(by=clinician, payload=payload, every=1)
     assert plan.indications == ["ileal_resection", "bariatric_surgery"]
     page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     shown = re.search(r"<dt[^>]*>Indications</dt>\s*<dd[^>]*>([^<]*)</dd>", page).group(1)
@@ -919,28 +760,6 @@ def test_plan_page_links_the_print_stylesheet(clinician_client, world):
 NO_LOADING = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # prophylaxis: every 3 months
 
 
-def give_next(plan: TreatmentPlan, by, on=None) -> None:
-    """Record the plan's next dose as given at 10:00 on its due date (or ``on``)."""
-    plan.refresh_from_db()
-    day = on or plan.next_due_on
-    services.dose_record(
-        plan=plan,
-        phase=plan.next_phase,
-        number=plan.next_number,
-        outcome="given",
-        given_at=timezone.make_aware(datetime.combine(day, time(10))),
-        dose_mg=Decimal(1),
-        route="IM",
-        site="left_deltoid",
-        batch="HX2025-118",
-        expiry=day + timedelta(days=365),
-        allergy_checked=True,
-        baseline_sample_taken=True,
-        by=by,
-    )
-    plan.refresh_from_db()
-
-
 def stable_form(day, **overrides) -> dict:
     data = {"on": day.isoformat(), "reason": "Symptoms resolved; blood count normal.", "confirm": "on"}
     return data | overrides
@@ -966,8 +785,8 @@ def test_mark_stable_on_day_1_of_neurological_loading_is_refused(clinician_clien
 
 def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician_client, clinician, nurse):
     start = today() - timedelta(days=20)
-    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start_date=start)
-    give_next(plan, nurse, on=start)
+    plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start=start)
+    give(plan, nurse, on=start)
     services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
     said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=11)))
     assert any("cannot be before" in m and "the day loading ended" in m for m in said), said
@@ -985,12 +804,12 @@ def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician
 def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, nurse, settings):
     settings.B12_CLINIC_DAYS = list(range(7))
     start = today() - timedelta(days=40)
-    plan = make_plan(by=clinician, start_date=start)
-    give_next(plan, nurse)
+    plan = make_plan(by=clinician, start=start)
+    give(plan, nurse)
     with pytest.raises(ValidationError, match="loading course is not complete"):
         services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
     while plan.next_phase == "loading":
-        give_next(plan, nurse)
+        give(plan, nurse)
     last_loading = timezone.localdate(plan.doses.filter(phase="loading").order_by("-given_at").first().given_at)
     with pytest.raises(ValidationError) as refused:
         services.plan_mark_stable(plan=plan, on=last_loading - timedelta(days=1), reason="Better.", by=clinician)
@@ -1004,7 +823,7 @@ def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, n
 
 
 def test_without_loading_stable_is_not_before_the_plan_started(clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3, start_date=today() - timedelta(days=5))
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3, start=today() - timedelta(days=5))
     with pytest.raises(ValidationError, match="the day the plan started"):
         services.plan_mark_stable(plan=plan, on=today() - timedelta(days=6), reason="Stable.", by=clinician)
     services.plan_mark_stable(plan=plan, on=today() - timedelta(days=5), reason="Stable.", by=clinician)
@@ -1021,7 +840,7 @@ def test_without_loading_stable_is_not_before_the_plan_started(clinician):
     ],
 )
 def test_stable_without_reason_confirmation_or_date_is_refused(clinician_client, clinician, overrides, message):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     history = plan.history.count()
     said = post_stable(clinician_client, plan, stable_form(today(), **overrides))
     assert any(message in m for m in said), said
@@ -1033,7 +852,7 @@ def test_stable_without_reason_confirmation_or_date_is_refused(clinician_client,
 
 
 def test_the_service_needs_a_reason_to_mark_stable(clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     for reason, message in (("  ", "Give the reason"), ("x" * 501, "500 characters")):
         with pytest.raises(ValidationError) as refused:
             services.plan_mark_stable(plan=plan, on=today(), reason=reason, by=clinician)
@@ -1041,7 +860,7 @@ def test_the_service_needs_a_reason_to_mark_stable(clinician):
 
 
 def test_the_stable_form_has_no_date_filled_in_and_asks_for_confirmation(clinician_client, clinician):
-    plan = make_plan(by=clinician, payload=NO_LOADING, maintenance_every=3)
+    plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     page = clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     form = re.search(rf'<form method="post" action="{reverse("plan-stable", args=[plan.pk])}".*?</form>', page, re.S)
     assert form, "no mark-stable form"
@@ -1228,8 +1047,8 @@ def test_a_first_plan_needs_no_confirmation(clinician_client, clinician):
 def test_the_plan_page_says_where_it_departs_from_the_guideline(clinician_client, author):
     plan = make_plan(
         by=author,
-        maintenance_every=4,
-        maintenance_unit="weeks",
+        every=4,
+        unit="weeks",
         individualised=True,
         individualised_reason="Symptoms return after 4 weeks.",
     )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.contrib.messages import get_messages
@@ -17,59 +16,20 @@ from django.utils.dateformat import format as date_format
 
 from recommender import services
 from recommender.models import DoseRecord, TreatmentPlan
+from tests import factories
+from tests.factories import give
 
-NON_NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": False}
-NEURO = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True}
 WORKLIST = "/worklist/"
-_hospital_numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
 def clinic_every_day(settings):
     """Every day a clinic day, so that a plan's first dose falls due on its start date whatever today is."""
     settings.B12_CLINIC_DAYS = list(range(7))
-    # The role fixtures create users with passwords; these tests never log in with one.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_plan(by, *, start: date, neuro: bool = False, hospital_number: str | None = None) -> TreatmentPlan:
-    patient = services.patient_create(
-        hospital_number=hospital_number or f"WL{next(_hospital_numbers):05d}",
-        family_name="Zebedee",
-        given_name="Quentin",
-        date_of_birth=date(1950, 5, 17),
-        by=by,
-    )
-    _, plan = services.assessment_record(
-        patient=patient,
-        sample_date=min(start, timezone.localdate()),
-        payload=NEURO if neuro else NON_NEURO,
-        plan_options={"start_date": start, "maintenance_every": 2, "maintenance_unit": "months"},
-        by=by,
-    )
-    return plan
-
-
-def give(plan: TreatmentPlan, by, *, given_at: datetime | None = None) -> DoseRecord:
-    plan.refresh_from_db()
-    given_at = given_at or timezone.make_aware(datetime.combine(plan.next_due_on, time(10)))
-    record = services.dose_record(
-        plan=plan,
-        phase=plan.next_phase,
-        number=plan.next_number,
-        outcome="given",
-        allergy_checked=True,  # the first-dose checks (asked, sample taken)
-        baseline_sample_taken=True,
-        given_at=given_at,
-        dose_mg=Decimal(1),
-        route="IM",
-        site="left_deltoid",
-        batch="HX2025-118",
-        expiry=timezone.localdate(given_at) + timedelta(days=365),
-        by=by,
-    )
-    plan.refresh_from_db()
-    return record
+# The worklist shows each patient by name and date of birth.
+make_plan = partial(factories.make_plan, family_name="Zebedee", given_name="Quentin", date_of_birth=date(1950, 5, 17))
 
 
 def bucket_ids(response, bucket: str) -> list:

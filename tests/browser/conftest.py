@@ -55,12 +55,6 @@ def restore_migrated_data(transactional_db, migrated_data) -> None:
         connection.creation.deserialize_db_from_string(migrated_data)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Each test creates its users and signs in through the form: hash with MD5 here, not 1.2M PBKDF2 rounds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def page(page: Page) -> Page:
     """pytest-playwright's page, with a timeout that fails fast instead of after 30 s."""
