@@ -16,6 +16,7 @@ from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval
 from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
 from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .ruleset_words import RULESET_WORDS
 from .selectors import thresholds_for
 from .widgets import DayMonthYearField, DayMonthYearInput
 
@@ -425,7 +426,10 @@ class MarkStableForm(_PlanActionForm):
     )
     reason = _reason_field("Why is the patient judged stable?", "Give the reason the patient is judged stable.")
     confirm = forms.BooleanField(
-        label="I confirm the patient is stable: follow-up reviews become yearly instead of every 3 months.",
+        label=(
+            "I confirm the patient is stable: follow-up reviews become "
+            f"{RULESET_WORDS.monitoring_after_stable} instead of {RULESET_WORDS.monitoring_until_stable}."
+        ),
         error_messages={"required": "Tick the box to confirm that the patient is stable."},
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )

@@ -121,13 +121,22 @@ class LabProfile(models.Model):
         "total B12 deficient below (pg/mL)", max_digits=8, decimal_places=2, default=default_total_b12_deficient_below
     )
     total_b12_not_deficient_above = models.DecimalField(
-        "total B12 not deficient above (pg/mL)", max_digits=8, decimal_places=2, default=default_total_b12_not_deficient_above
+        "total B12 not deficient above (pg/mL)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_total_b12_not_deficient_above,
     )
     active_b12_deficient_below = models.DecimalField(
-        "active B12 deficient below (pmol/L)", max_digits=8, decimal_places=2, default=default_active_b12_deficient_below
+        "active B12 deficient below (pmol/L)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_active_b12_deficient_below,
     )
     active_b12_not_deficient_above = models.DecimalField(
-        "active B12 not deficient above (pmol/L)", max_digits=8, decimal_places=2, default=default_active_b12_not_deficient_above
+        "active B12 not deficient above (pmol/L)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_active_b12_not_deficient_above,
     )
     mma_upper_limit_umol_l = models.DecimalField(
         "MMA upper reference limit (µmol/L)", max_digits=6, decimal_places=3, default=default_mma_upper_limit_umol_l

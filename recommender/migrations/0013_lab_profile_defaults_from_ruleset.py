@@ -5,60 +5,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0012_plan_pending_mma'),
+        ("recommender", "0012_plan_pending_mma"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='historicallabprofile',
-            name='active_b12_deficient_below',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_active_b12_deficient_below, max_digits=8, verbose_name='active B12 deficient below (pmol/L)'),
+            model_name="historicallabprofile",
+            name="active_b12_deficient_below",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_active_b12_deficient_below,
+                max_digits=8,
+                verbose_name="active B12 deficient below (pmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicallabprofile',
-            name='active_b12_not_deficient_above',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_active_b12_not_deficient_above, max_digits=8, verbose_name='active B12 not deficient above (pmol/L)'),
+            model_name="historicallabprofile",
+            name="active_b12_not_deficient_above",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_active_b12_not_deficient_above,
+                max_digits=8,
+                verbose_name="active B12 not deficient above (pmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicallabprofile',
-            name='mma_upper_limit_umol_l',
-            field=models.DecimalField(decimal_places=3, default=recommender.models.default_mma_upper_limit_umol_l, max_digits=6, verbose_name='MMA upper reference limit (µmol/L)'),
+            model_name="historicallabprofile",
+            name="mma_upper_limit_umol_l",
+            field=models.DecimalField(
+                decimal_places=3,
+                default=recommender.models.default_mma_upper_limit_umol_l,
+                max_digits=6,
+                verbose_name="MMA upper reference limit (µmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicallabprofile',
-            name='total_b12_deficient_below',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_total_b12_deficient_below, max_digits=8, verbose_name='total B12 deficient below (pg/mL)'),
+            model_name="historicallabprofile",
+            name="total_b12_deficient_below",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_total_b12_deficient_below,
+                max_digits=8,
+                verbose_name="total B12 deficient below (pg/mL)",
+            ),
         ),
         migrations.AlterField(
-            model_name='historicallabprofile',
-            name='total_b12_not_deficient_above',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_total_b12_not_deficient_above, max_digits=8, verbose_name='total B12 not deficient above (pg/mL)'),
+            model_name="historicallabprofile",
+            name="total_b12_not_deficient_above",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_total_b12_not_deficient_above,
+                max_digits=8,
+                verbose_name="total B12 not deficient above (pg/mL)",
+            ),
         ),
         migrations.AlterField(
-            model_name='labprofile',
-            name='active_b12_deficient_below',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_active_b12_deficient_below, max_digits=8, verbose_name='active B12 deficient below (pmol/L)'),
+            model_name="labprofile",
+            name="active_b12_deficient_below",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_active_b12_deficient_below,
+                max_digits=8,
+                verbose_name="active B12 deficient below (pmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='labprofile',
-            name='active_b12_not_deficient_above',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_active_b12_not_deficient_above, max_digits=8, verbose_name='active B12 not deficient above (pmol/L)'),
+            model_name="labprofile",
+            name="active_b12_not_deficient_above",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_active_b12_not_deficient_above,
+                max_digits=8,
+                verbose_name="active B12 not deficient above (pmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='labprofile',
-            name='mma_upper_limit_umol_l',
-            field=models.DecimalField(decimal_places=3, default=recommender.models.default_mma_upper_limit_umol_l, max_digits=6, verbose_name='MMA upper reference limit (µmol/L)'),
+            model_name="labprofile",
+            name="mma_upper_limit_umol_l",
+            field=models.DecimalField(
+                decimal_places=3,
+                default=recommender.models.default_mma_upper_limit_umol_l,
+                max_digits=6,
+                verbose_name="MMA upper reference limit (µmol/L)",
+            ),
         ),
         migrations.AlterField(
-            model_name='labprofile',
-            name='total_b12_deficient_below',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_total_b12_deficient_below, max_digits=8, verbose_name='total B12 deficient below (pg/mL)'),
+            model_name="labprofile",
+            name="total_b12_deficient_below",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_total_b12_deficient_below,
+                max_digits=8,
+                verbose_name="total B12 deficient below (pg/mL)",
+            ),
         ),
         migrations.AlterField(
-            model_name='labprofile',
-            name='total_b12_not_deficient_above',
-            field=models.DecimalField(decimal_places=2, default=recommender.models.default_total_b12_not_deficient_above, max_digits=8, verbose_name='total B12 not deficient above (pg/mL)'),
+            model_name="labprofile",
+            name="total_b12_not_deficient_above",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=recommender.models.default_total_b12_not_deficient_above,
+                max_digits=8,
+                verbose_name="total B12 not deficient above (pg/mL)",
+            ),
         ),
     ]
