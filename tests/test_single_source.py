@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recommender import context_processors, models, presenters, views
+from recommender.guideline import schedule
 from recommender.guideline.ruleset import DEFAULT_RULESET, Ruleset
 from recommender.models import LabProfile
 from recommender.ruleset_words import ruleset_words
@@ -274,3 +275,19 @@ def test_the_lockout_page_states_the_configured_limit(client, nurse, settings):
     locked = client.post("/login/", {"username": nurse.username, "password": PASSWORD})
     assert locked.status_code == 429
     assert "after 3 failed attempts" in locked.content.decode()
+
+
+@pytest.mark.parametrize("loading_doses", [3, 6, 9])
+def test_the_three_times_weekly_course_is_as_long_as_the_plan_says(loading_doses):
+    """The schedule takes the course's length from the plan's facts, not from a course of 2 weeks written into it."""
+    monday = date(2027, 1, 4)
+    plan = schedule.PlanFacts(
+        monday, schedule.THREE_TIMES_WEEKLY, schedule.Interval(3, schedule.MONTHS), loading_doses=loading_doses
+    )
+    records: list[schedule.DoseEvent] = []
+    while (due := schedule.next_dose(plan, records)).phase == schedule.LOADING:
+        records.append(schedule.DoseEvent(schedule.LOADING, due.number, due.due))
+    assert len(records) == loading_doses
+    # Monday, Wednesday, Friday, week after week.
+    assert [r.on.weekday() for r in records] == [0, 2, 4] * (loading_doses // 3)
+    assert records[-1].on == monday + timedelta(days=7 * (loading_doses // 3 - 1) + 4)
