@@ -452,7 +452,11 @@ class GivenDetailsForm(forms.Form):
         help_text="Not in the future.",
     )
     dose_mg = forms.DecimalField(label="Dose (mg)", required=False, max_digits=5, decimal_places=2)
-    route = forms.ChoiceField(label="Route", required=False, choices=[("IM", "Intramuscular (IM)")])
+    route = forms.ChoiceField(
+        label="Route",
+        required=False,
+        choices=[(RULESET_WORDS.route_short, f"{RULESET_WORDS.route.capitalize()} ({RULESET_WORDS.route_short})")],
+    )
     site = forms.ChoiceField(label="Site", required=False, choices=[("", "choose…"), *DoseRecord.Site.choices])
     batch = forms.CharField(
         label="Batch number", required=False, max_length=BATCH_MAX_LENGTH, help_text=_length_hint(BATCH_MAX_LENGTH)
@@ -474,7 +478,7 @@ class GivenDetailsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.due_on = due_on
         self.fields["dose_mg"].initial = DEFAULT_RULESET.dose_mg
-        self.fields["route"].initial = "IM"
+        self.fields["route"].initial = DEFAULT_RULESET.route
 
     def asks_early_reason(self) -> bool:
         """The early-dose reason is asked for when the dose is not yet due, or once it has been asked for."""

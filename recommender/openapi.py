@@ -111,7 +111,7 @@ _LOADING = {
     "properties": {
         "drug": {"const": DEFAULT_RULESET.drug},
         "dose_mg": {"const": DEFAULT_RULESET.dose_mg},
-        "route": {"const": "IM"},
+        "route": {"const": DEFAULT_RULESET.route},
         "pattern": {"enum": ["three_times_weekly", "alternate_days"]},
         "weeks": {"type": ["integer", "null"]},
         "until": {"enum": ["fixed_course", "no_further_improvement"]},
@@ -126,7 +126,7 @@ _MAINTENANCE = {
     "properties": {
         "drug": {"const": DEFAULT_RULESET.drug},
         "dose_mg": {"const": DEFAULT_RULESET.dose_mg},
-        "route": {"const": "IM"},
+        "route": {"const": DEFAULT_RULESET.route},
         "every_months": {
             "type": "object",
             "required": ["min", "max"],

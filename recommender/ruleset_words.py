@@ -11,6 +11,9 @@ from decimal import Decimal
 
 from .guideline.ruleset import DEFAULT_RULESET, Ruleset
 
+# How a route code reads in a sentence.
+ROUTE_WORDS = {"IM": "intramuscular"}
+
 
 def plain_number(value: Decimal | int) -> str:
     """A number as written in prose: 10, 0.4, 1000 (never 1E+3)."""
@@ -50,8 +53,8 @@ def ruleset_words(ruleset: Ruleset = DEFAULT_RULESET) -> RulesetWords:
     return RulesetWords(
         drug=ruleset.drug,
         dose=f"{plain_number(ruleset.dose_mg)} mg",
-        route="intramuscular",
-        route_short="IM",
+        route=ROUTE_WORDS.get(ruleset.route, ruleset.route),
+        route_short=ruleset.route,
         homocysteine_target=f"{plain_number(monitoring.homocysteine_target_umol_l)} µmol/L",
         monitoring_until_stable=every_months(monitoring.every_months_until_stable),
         monitoring_after_stable=every_months(monitoring.every_months_after_stable),

@@ -109,13 +109,19 @@ def threshold_values(ruleset: Ruleset = DEFAULT_RULESET) -> set[Decimal]:
 
 
 # Keys under which the ruleset's facts travel (the API's JSON, the OpenAPI schema): their value is never a literal.
-RULESET_KEYS = {"dose_mg", "deficient_below", "not_deficient_above", "mma_upper_limit_umol_per_l"}
+RULESET_KEYS = {"dose_mg", "route", "drug", "deficient_below", "not_deficient_above", "mma_upper_limit_umol_per_l"}
 
 
 def python_numbers(source: str, values: set[Decimal]) -> list[tuple[int, str]]:
-    """``Decimal(180)``/``Decimal("0.40")`` with a ruleset threshold, or a literal under a ruleset key."""
+    """``Decimal(180)``/``Decimal("0.40")`` with a ruleset threshold, the route's code ("IM") as a string, or a
+    literal under a ruleset key."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    # A vocabulary's keys (code → words) name the code; they do not choose it.
+    keys = {id(k) for node in ast.walk(tree) if isinstance(node, ast.Dict) for k in node.keys}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == DEFAULT_RULESET.route and id(node) not in keys:
+            found.append((node.lineno, repr(node.value)))
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -132,7 +138,7 @@ def python_numbers(source: str, values: set[Decimal]) -> list[tuple[int, str]]:
                 literal = value
                 if isinstance(value, ast.Dict) and value.keys and isinstance(value.keys[0], ast.Constant):
                     literal = value.values[0] if value.keys[0].value == "const" else None
-                if isinstance(literal, ast.Constant) and isinstance(literal.value, int | float):
+                if isinstance(literal, ast.Constant) and isinstance(literal.value, int | float | str):
                     found.append((node.lineno, f"{key.value}: {literal.value!r}"))
     return found
 
@@ -174,7 +180,8 @@ def test_the_grep_finds_a_planted_literal_and_ignores_docstrings_comments_and_ot
         'LABEL = f"reviews every 3 months for {name}"\n'
         'BAND = "below 180 pg/mL"\n'
         "LIMIT = Decimal(180)\n"
-        'SCHEMA = {"dose_mg": {"const": 1}, "pages": Decimal(3)}\n',
+        'SCHEMA = {"dose_mg": {"const": 1}, "pages": Decimal(3)}\n'
+        'ROUTE = "IM"\n',
         encoding="utf-8",
     )
     (tmp_path / "templates" / "leaky.html").write_text(
@@ -189,6 +196,7 @@ def test_the_grep_finds_a_planted_literal_and_ignores_docstrings_comments_and_ot
         "recommender/leaky.py:6",
         "recommender/leaky.py:7",
         "recommender/leaky.py:8",
+        "recommender/leaky.py:9",
         "templates/leaky.html:3",
         "templates/leaky.html:4",
         "templates/leaky.html:5",
