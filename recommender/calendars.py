@@ -23,6 +23,7 @@ from icalendar import Calendar, Event, vRecur
 
 from .guideline import DEFAULT_RULESET, schedule
 from .models import TreatmentPlan
+from .ruleset_words import RULESET_WORDS as WORDS
 from .selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
@@ -64,10 +65,10 @@ def _event(uid: str, summary: str, day: date, *, sequence: int, stamp: datetime,
 def _loading_event(plan, number: int, day: date, facts, seq: int, stamp: datetime) -> Event:
     if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY:
         title = f"Vitamin B12 injection (loading {number} of {facts.loading_doses})"
-        description = "Hydroxocobalamin 1 mg intramuscular."
+        description = f"{WORDS.drug_dose} {WORDS.route}."
     else:
         title = f"Vitamin B12 injection (loading {number}, alternate days)"
-        description = "Hydroxocobalamin 1 mg intramuscular, alternate days until no further improvement."
+        description = f"{WORDS.drug_dose} {WORDS.route}, alternate days until no further improvement."
     return _event(f"{plan.id}-loading-{number}", title, day, sequence=seq, stamp=stamp, description=description)
 
 
@@ -94,7 +95,7 @@ def _recurring(
 
 
 def _maintenance_description(plan: TreatmentPlan) -> str:
-    text = f"Hydroxocobalamin 1 mg intramuscular, {plan.interval_text}, lifelong."
+    text = f"{WORDS.drug_dose} {WORDS.route}, {plan.interval_text}, lifelong."
     if plan.individualised:
         every = (plan.assessment.decision.get("maintenance") or {}).get("every_months") or {}
         low, high = every.get("min"), every.get("max")
@@ -219,7 +220,10 @@ def worklist_calendar(plans, *, name: str, site: str) -> bytes:
                 plan.next_due_on,
                 sequence=plan.calendar_sequence,
                 stamp=stamp,
-                description=f"Hydroxocobalamin 1 mg IM. Open in the B12 clinic: {site.rstrip('/')}/plans/{plan.id}/",
+                description=(
+                    f"{WORDS.drug_dose} {WORDS.route_short}. "
+                    f"Open in the B12 clinic: {site.rstrip('/')}/plans/{plan.id}/"
+                ),
             )
         )
     return cal.to_ical()

@@ -16,6 +16,7 @@ from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval
 from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
 from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .ruleset_words import RULESET_WORDS
 from .selectors import thresholds_for
 from .widgets import DayMonthYearField, DayMonthYearInput
 
@@ -425,7 +426,10 @@ class MarkStableForm(_PlanActionForm):
     )
     reason = _reason_field("Why is the patient judged stable?", "Give the reason the patient is judged stable.")
     confirm = forms.BooleanField(
-        label="I confirm the patient is stable: follow-up reviews become yearly instead of every 3 months.",
+        label=(
+            "I confirm the patient is stable: follow-up reviews become "
+            f"{RULESET_WORDS.monitoring_after_stable} instead of {RULESET_WORDS.monitoring_until_stable}."
+        ),
         error_messages={"required": "Tick the box to confirm that the patient is stable."},
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
@@ -448,7 +452,11 @@ class GivenDetailsForm(forms.Form):
         help_text="Not in the future.",
     )
     dose_mg = forms.DecimalField(label="Dose (mg)", required=False, max_digits=5, decimal_places=2)
-    route = forms.ChoiceField(label="Route", required=False, choices=[("IM", "Intramuscular (IM)")])
+    route = forms.ChoiceField(
+        label="Route",
+        required=False,
+        choices=[(RULESET_WORDS.route_short, f"{RULESET_WORDS.route.capitalize()} ({RULESET_WORDS.route_short})")],
+    )
     site = forms.ChoiceField(label="Site", required=False, choices=[("", "choose…"), *DoseRecord.Site.choices])
     batch = forms.CharField(
         label="Batch number", required=False, max_length=BATCH_MAX_LENGTH, help_text=_length_hint(BATCH_MAX_LENGTH)
@@ -470,7 +478,7 @@ class GivenDetailsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.due_on = due_on
         self.fields["dose_mg"].initial = DEFAULT_RULESET.dose_mg
-        self.fields["route"].initial = "IM"
+        self.fields["route"].initial = DEFAULT_RULESET.route
 
     def asks_early_reason(self) -> bool:
         """The early-dose reason is asked for when the dose is not yet due, or once it has been asked for."""

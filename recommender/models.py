@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from .guideline.ruleset import DEFAULT_RULESET
 from .identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
 
 # The longest free-text reason a clinician gives for an action (ending a plan, marking stable).
@@ -89,25 +90,56 @@ class Patient(models.Model):
         return nhs_number_display(self.nhs_number) if self.nhs_number else ""
 
 
+# A new lab profile starts from the ruleset's numbers (callables, so that the migrations name the ruleset and
+# never copy its numbers: editing the ruleset changes the defaults of the next profile).
+def default_total_b12_deficient_below() -> Decimal:
+    return DEFAULT_RULESET.thresholds.total_b12.deficient_below
+
+
+def default_total_b12_not_deficient_above() -> Decimal:
+    return DEFAULT_RULESET.thresholds.total_b12.not_deficient_above
+
+
+def default_active_b12_deficient_below() -> Decimal:
+    return DEFAULT_RULESET.thresholds.active_b12.deficient_below
+
+
+def default_active_b12_not_deficient_above() -> Decimal:
+    return DEFAULT_RULESET.thresholds.active_b12.not_deficient_above
+
+
+def default_mma_upper_limit_umol_l() -> Decimal:
+    return DEFAULT_RULESET.thresholds.mma_upper_limit_umol_l
+
+
 class LabProfile(models.Model):
     """A lab's or assay's own thresholds; the seed ruleset's numbers are the defaults."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
     total_b12_deficient_below = models.DecimalField(
-        "total B12 deficient below (pg/mL)", max_digits=8, decimal_places=2, default=Decimal(180)
+        "total B12 deficient below (pg/mL)", max_digits=8, decimal_places=2, default=default_total_b12_deficient_below
     )
     total_b12_not_deficient_above = models.DecimalField(
-        "total B12 not deficient above (pg/mL)", max_digits=8, decimal_places=2, default=Decimal(350)
+        "total B12 not deficient above (pg/mL)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_total_b12_not_deficient_above,
     )
     active_b12_deficient_below = models.DecimalField(
-        "active B12 deficient below (pmol/L)", max_digits=8, decimal_places=2, default=Decimal(25)
+        "active B12 deficient below (pmol/L)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_active_b12_deficient_below,
     )
     active_b12_not_deficient_above = models.DecimalField(
-        "active B12 not deficient above (pmol/L)", max_digits=8, decimal_places=2, default=Decimal(70)
+        "active B12 not deficient above (pmol/L)",
+        max_digits=8,
+        decimal_places=2,
+        default=default_active_b12_not_deficient_above,
     )
     mma_upper_limit_umol_l = models.DecimalField(
-        "MMA upper reference limit (µmol/L)", max_digits=6, decimal_places=3, default=Decimal("0.40")
+        "MMA upper reference limit (µmol/L)", max_digits=6, decimal_places=3, default=default_mma_upper_limit_umol_l
     )
     is_default = models.BooleanField(default=False, help_text="Pre-selected on the assessment form.")
     history = HistoricalRecords()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
 from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
+from .guideline.ruleset import DEFAULT_RULESET
 from .guideline.units import UMOL_PER_L
 
 STATUSES = ["deficient", "indeterminate", "not_deficient"]
@@ -108,9 +109,9 @@ _LOADING = {
     "type": "object",
     "required": ["drug", "dose_mg", "route", "pattern", "weeks", "until"],
     "properties": {
-        "drug": {"const": "hydroxocobalamin"},
-        "dose_mg": {"const": 1},
-        "route": {"const": "IM"},
+        "drug": {"const": DEFAULT_RULESET.drug},
+        "dose_mg": {"const": DEFAULT_RULESET.dose_mg},
+        "route": {"const": DEFAULT_RULESET.route},
         "pattern": {"enum": ["three_times_weekly", "alternate_days"]},
         "weeks": {"type": ["integer", "null"]},
         "until": {"enum": ["fixed_course", "no_further_improvement"]},
@@ -123,9 +124,9 @@ _MAINTENANCE = {
     "type": "object",
     "required": ["drug", "dose_mg", "route", "every_months", "lifelong"],
     "properties": {
-        "drug": {"const": "hydroxocobalamin"},
-        "dose_mg": {"const": 1},
-        "route": {"const": "IM"},
+        "drug": {"const": DEFAULT_RULESET.drug},
+        "dose_mg": {"const": DEFAULT_RULESET.dose_mg},
+        "route": {"const": DEFAULT_RULESET.route},
         "every_months": {
             "type": "object",
             "required": ["min", "max"],
@@ -313,7 +314,7 @@ def openapi_document(server_url: str = "/") -> dict:
         "info": {
             "title": "B12 recommender API",
             "version": "1.0.0",
-            "description": "Whether intramuscular hydroxocobalamin is indicated, which regimen, and why. "
+            "description": f"Whether intramuscular {DEFAULT_RULESET.drug} is indicated, which regimen, and why. "
             "Stateless: nothing is stored. Fields: " + ", ".join(MEASUREMENTS) + " and the clinical flags.",
         },
         "servers": [{"url": server_url}],
@@ -329,7 +330,7 @@ def openapi_document(server_url: str = "/") -> dict:
             "/api/v1/recommendation": {
                 "post": {
                     "operationId": "recommend",
-                    "summary": "Decide on IM hydroxocobalamin from B12 results and the clinical context",
+                    "summary": f"Decide on IM {DEFAULT_RULESET.drug} from B12 results and the clinical context",
                     "requestBody": {"required": True, "content": _json("RecommendationRequest")},
                     "responses": {
                         "200": {"description": "The decision", "content": _json("Recommendation")},

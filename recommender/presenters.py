@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from .guideline.schedule import add_months
 from .models import DoseRecord
+from .ruleset_words import RULESET_WORDS
 
 
 def _esc(value) -> str:
@@ -226,8 +227,9 @@ def decision_main_html(decision: dict) -> SafeString:
         ]
         parts.append(
             format_html(
-                '<p class="mb-1"><strong>Intramuscular hydroxocobalamin is indicated</strong> ({}).</p>'
+                '<p class="mb-1"><strong>Intramuscular {} is indicated</strong> ({}).</p>'
                 '<dl class="row mb-2 regimen">{}</dl>',
+                RULESET_WORDS.drug,
                 p["indications"],
                 format_html_join("", '<dt class="col-sm-3">{}</dt><dd class="col-sm-9" id="{}">{}</dd>', rows),
             )
@@ -254,7 +256,8 @@ def decision_main_html(decision: dict) -> SafeString:
     else:
         parts.append(
             format_html(
-                "<p><strong>Intramuscular hydroxocobalamin is not indicated</strong> on these results{}.</p>",
+                "<p><strong>Intramuscular {} is not indicated</strong> on these results{}.</p>",
+                RULESET_WORDS.drug,
                 ": measure MMA first" if p["needs_mma"] else "",
             )
         )
@@ -394,7 +397,7 @@ def plan_regimen(plan) -> dict:
     decision = plan.assessment.decision
     loading = ""
     if plan.loading_pattern:
-        loading = "1 mg IM " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
+        loading = f"{RULESET_WORDS.dose_route} " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
             doses=plan.loading_doses
         )
     every = plan.interval_text
@@ -403,7 +406,7 @@ def plan_regimen(plan) -> dict:
     if guideline:
         guideline_range = months_words(guideline["every_months"]["min"], guideline["every_months"]["max"])
     life = ", for life" if plan.lifelong else ""
-    maintenance = f"1 mg IM {every}{life}" + (" — individualised" if plan.individualised else "")
+    maintenance = f"{RULESET_WORDS.dose_route} {every}{life}" + (" — individualised" if plan.individualised else "")
     return {
         "loading": loading,
         "maintenance": maintenance,

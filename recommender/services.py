@@ -25,6 +25,7 @@ from .models import (
     Patient,
     TreatmentPlan,
 )
+from .ruleset_words import RULESET_WORDS
 from .selectors import (
     ClinicCalendar,
     clinic_calendar,
@@ -417,8 +418,8 @@ def _given_details_errors(
         errors["given_at"] = "The time given is before the plan started."
     if dose_mg != Decimal(DEFAULT_RULESET.dose_mg):
         errors["dose_mg"] = f"This plan is for {DEFAULT_RULESET.dose_mg} mg; a different dose needs a new plan."
-    if route != "IM":
-        errors["route"] = "This plan is for intramuscular injection (IM)."
+    if route != DEFAULT_RULESET.route:
+        errors["route"] = f"This plan is for {RULESET_WORDS.route} injection ({DEFAULT_RULESET.route})."
     if not site:
         errors["site"] = "Choose the injection site."
     batch_limit = DoseRecord._meta.get_field("batch").max_length

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from .ruleset import DEFAULT_RULESET
 from .units import (
     ACTIVE_B12_UNITS,
     HOMOCYSTEINE_UNITS,
@@ -212,7 +213,7 @@ PLAIN: tuple[NumericInput, ...] = (
         plausible={EGFR_UNIT: PlausibleRange(Decimal(1), Decimal(200), low_inclusive=True)},
         decimal_places=2,
         example="60",
-        help_text="Below 60, a raised MMA may be renal.",
+        help_text=f"Below {DEFAULT_RULESET.egfr_renal_below.normalize():f}, a raised MMA may be renal.",
         chosen_unit=False,
     ),
     NumericInput(

@@ -137,6 +137,7 @@ class Ruleset:
     thresholds: Thresholds
     dose_mg: int
     drug: str
+    route: str  # "IM": intramuscular
     # Distal ileal resection strictly longer than this (cm) is an indication; exactly 20 cm is not.
     ileal_resection_above_cm: Decimal
     ileal_resection_citations: tuple[str, ...]
@@ -196,6 +197,7 @@ SEED_2025 = Ruleset(
     ),
     dose_mg=1,
     drug="hydroxocobalamin",
+    route="IM",
     ileal_resection_above_cm=Decimal("20"),
     ileal_resection_citations=("droracle-overview-2025", "praxis-injection-2025"),
     bariatric_citations=("praxis-injection-2025",),

@@ -42,6 +42,8 @@ THREE_TIMES_WEEKLY, ALTERNATE_DAYS = "three_times_weekly", "alternate_days"
 DAYS, WEEKS, MONTHS = "days", "weeks", "months"
 # Alternate days: one dose every 48 hours.
 ALTERNATE_DAY_GAP = 2
+# What the pattern's name says: three doses in any 7 days. The course's length is the plan's (``loading_doses``).
+THREE_TIMES_WEEKLY_PER_WEEK = 3
 # No open day this far ahead means the clinic calendar is broken (e.g. a year closed), not a date to offer.
 _OPEN_DAY_SEARCH_DAYS = 400
 
@@ -93,7 +95,11 @@ class Interval:
 
 
 def fixed_loading_dates(
-    start: date, clinic_days: frozenset[int] = MONDAY_TO_FRIDAY, *, per_week: int = 3, weeks: int = 2
+    start: date,
+    clinic_days: frozenset[int] = MONDAY_TO_FRIDAY,
+    *,
+    per_week: int = THREE_TIMES_WEEKLY_PER_WEEK,
+    weeks: int = 2,
 ) -> list[date]:
     """The planned course: three doses a week for two weeks on clinic weekdays, one a day at most, as evenly spread
     as possible. It begins on the first clinic weekday on or after ``start``; each 7-day week from there holds
@@ -217,8 +223,9 @@ def next_dose(plan: PlanFacts, records: Sequence[DoseEvent]) -> DueDose:
 def _next_fixed_loading(plan: PlanFacts, given: list[DoseEvent], not_before: date) -> DueDose:
     loading = [r.on for r in given if r.phase == LOADING]
     number = len(loading) + 1
-    course = fixed_loading_dates(plan.start, plan.dose_weekdays)
-    per_week = 3
+    per_week = THREE_TIMES_WEEKLY_PER_WEEK
+    weeks = max(1, -(-plan.loading_doses // per_week))  # enough whole weeks for the plan's own course
+    course = fixed_loading_dates(plan.start, plan.dose_weekdays, per_week=per_week, weeks=weeks)
     shortest_gap = min(b - a for a, b in pairwise(course))
     due = max(course[number - 1], not_before)
     if loading:
