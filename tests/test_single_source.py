@@ -267,7 +267,7 @@ def test_the_plan_pages_show_the_drug_and_dose_of_the_ruleset(clinician, nurse_c
 
 @pytest.mark.django_db
 def test_the_worklist_names_its_own_horizon(clinician, clinician_client, monkeypatch):
-    plan = make_plan(by=clinician, start_date=timezone.localdate() + timedelta(days=10))
+    plan = make_plan(by=clinician, start=timezone.localdate() + timedelta(days=10))
     monkeypatch.setattr(views, "WORKLIST_DAYS_AHEAD", 14)
     page = clinician_client.get(reverse("worklist")).content.decode()
     assert "Next 14 days" in page
