@@ -217,3 +217,18 @@ def test_every_catalogue_entry_fires_somewhere_in_the_grid():
             rule.level,
         )
     assert {rule.code for rule in ALERTS} == {code for code, _, _ in raised}
+
+
+def test_each_decision_gets_its_own_monitoring_containers():
+    """The monitoring words are built once per ruleset: a caller changing one decision's lists changes no other."""
+    from recommender.guideline import decide, parse_assessment
+
+    request = {"b12": {"value": 150, "unit": "pg/mL"}}
+    first = decide(parse_assessment(request)).as_dict()
+    first["monitoring"]["caveats"].append("tampered")
+    first["monitoring"]["statements"][0]["citations"].append("tampered")
+    first["monitoring"]["citations"].append("tampered")
+    second = decide(parse_assessment(request)).as_dict()
+    assert "tampered" not in second["monitoring"]["caveats"]
+    assert "tampered" not in second["monitoring"]["statements"][0]["citations"]
+    assert "tampered" not in second["monitoring"]["citations"]

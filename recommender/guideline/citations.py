@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 GUIDELINE = "guideline"  # a national guideline, formulary or product licence
 REVIEW = "review"  # a peer-reviewed review article
@@ -135,5 +136,10 @@ CITATIONS: dict[str, Citation] = {c.id: c for c in _ALL}
 
 def secondary_only(citation_ids: Iterable[str]) -> bool:
     """True when a statement rests only on secondary or unverified sources (and should say so)."""
-    ids = tuple(citation_ids)
+    return _secondary_only(tuple(citation_ids))
+
+
+@lru_cache(maxsize=1024)
+def _secondary_only(ids: tuple[str, ...]) -> bool:
+    # A statement's sources are a handful of fixed tuples: answered once each (the engine asks on every decision).
     return bool(ids) and not any(CITATIONS[c].primary for c in ids)

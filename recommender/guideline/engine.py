@@ -841,7 +841,30 @@ def _alerts(ctx: AlertContext) -> tuple[Alert, ...]:
 
 
 def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
-    """Monitoring, only when something is recommended: its schedule, tests, target and caveats."""
+    """Monitoring, only when something is recommended: its schedule, tests, target and caveats. The words depend on
+    the ruleset alone, so they are built once per ruleset; each decision gets its own copy of the containers."""
+    fixed, schedule = _monitoring_words(rs)
+    mon = rs.monitoring
+    monitoring = {
+        "every_months_until_stable": mon.every_months_until_stable,
+        "every_months_after_stable": mon.every_months_after_stable,
+        "tests": list(mon.tests),
+        "homocysteine_target_umol_per_l": _num(mon.homocysteine_target_umol_l),
+        "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
+        "caveats": list(fixed["caveats"]),
+        "statements": [{**line, "citations": list(line["citations"])} for line in fixed["statements"]],
+        "citations": list(fixed["citations"]),
+    }
+    return monitoring, [schedule, _CAVEAT]
+
+
+_MONITORING_WORDS: dict[int, tuple[dict, Statement, Ruleset]] = {}
+
+
+def _monitoring_words(rs: Ruleset) -> tuple[dict, Statement]:
+    cached = _MONITORING_WORDS.get(id(rs))
+    if cached is not None and cached[2] is rs:
+        return cached[0], cached[1]
     mon = rs.monitoring
     target = mon.homocysteine_target_umol_l
     schedule = Statement(
@@ -851,17 +874,13 @@ def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
         (mon.every_months_until_stable, mon.every_months_after_stable, target),
     )
     lines = (schedule, *_MONITORING_CAVEATS)
-    monitoring = {
-        "every_months_until_stable": mon.every_months_until_stable,
-        "every_months_after_stable": mon.every_months_after_stable,
-        "tests": list(mon.tests),
-        "homocysteine_target_umol_per_l": _num(target),
-        "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
-        "caveats": [c.text for c in _MONITORING_CAVEATS],
-        "statements": [line.as_dict() for line in lines],
-        "citations": list(dict.fromkeys(c for line in lines for c in line.citations)),
+    fixed = {
+        "caveats": tuple(c.text for c in _MONITORING_CAVEATS),
+        "statements": tuple(line.as_dict() for line in lines),
+        "citations": tuple(dict.fromkeys(c for line in lines for c in line.citations)),
     }
-    return monitoring, [schedule, _CAVEAT]
+    _MONITORING_WORDS[id(rs)] = (fixed, schedule, rs)
+    return fixed, schedule
 
 
 def _pending(rs: Ruleset, intervals: tuple[MaintenanceInterval, ...]) -> tuple[PendingTreatment, Statement]:
