@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from .guideline.schedule import add_months
 from .models import DoseRecord
 from .ruleset_words import RULESET_WORDS
+from .vocabulary import dose_label
 
 
 def _esc(value) -> str:
@@ -482,3 +483,19 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
         "next_month": add_months(first, 1),
         "today": today,
     }
+
+
+def worklist_sections(plans, *, on: date) -> dict[str, list[dict]]:
+    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up."""
+    sections: dict[str, list[dict]] = {"overdue": [], "due_today": [], "upcoming": []}
+    for plan in plans:
+        overdue_days = (on - plan.next_due_on).days
+        section = "overdue" if overdue_days > 0 else "due_today" if overdue_days == 0 else "upcoming"
+        sections[section].append(
+            {
+                "plan": plan,
+                "overdue_days": overdue_days,
+                "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
+            }
+        )
+    return sections

@@ -365,14 +365,6 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(selectors.worklist(on=on, days_ahead=WORKLIST_DAYS_AHEAD), WORKLIST_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    rows = [
-        {
-            "plan": plan,
-            "overdue_days": (on - plan.next_due_on).days,
-            "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
-        }
-        for plan in page
-    ]
     template = "recommender/worklist.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
@@ -383,9 +375,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
             "on": on,
             "today": today,
             "page": page,
-            "overdue": [r for r in rows if r["overdue_days"] > 0],
-            "due_today": [r for r in rows if r["overdue_days"] == 0],
-            "upcoming": [r for r in rows if r["overdue_days"] < 0],
+            **presenters.worklist_sections(page, on=on),
             "days_ahead": WORKLIST_DAYS_AHEAD,
             "can_record": _can(request, "record_dose"),
         },

@@ -114,3 +114,22 @@ def test_the_month_view_grid_and_its_words_are_the_presenters():
     ]
     assert days[date(2027, 2, 14)]["closed"] == "Sunday"
     assert (grid["previous_month"], grid["next_month"]) == (date(2027, 1, 1), date(2027, 3, 1))
+
+
+def test_worklist_rows_fall_in_their_sections_as_of_the_day():
+    from datetime import date
+    from types import SimpleNamespace
+
+    from recommender.presenters import worklist_sections
+
+    def plan(due, phase="loading", number=2, loading_doses=6):
+        return SimpleNamespace(next_due_on=due, next_phase=phase, next_number=number, loading_doses=loading_doses)
+
+    on = date(2027, 3, 10)
+    late, today, soon = plan(date(2027, 3, 7)), plan(on, "maintenance", 3), plan(date(2027, 3, 12), number=4)
+    sections = worklist_sections([late, today, soon], on=on)
+    assert [(r["plan"], r["overdue_days"], r["dose_label"]) for r in sections["overdue"]] == [
+        (late, 3, "Loading 2 of 6")
+    ]
+    assert [(r["plan"], r["dose_label"]) for r in sections["due_today"]] == [(today, "Maintenance 3")]
+    assert [(r["plan"], r["overdue_days"]) for r in sections["upcoming"]] == [(soon, -2)]
