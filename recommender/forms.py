@@ -300,7 +300,7 @@ class PlanForm(forms.Form):
     def pending_mma(self):
         """The loading the decision allows now, before the MMA result (neurological signs, indeterminate B12)."""
         rec = self.recommendation
-        return getattr(rec, "pending_mma", None) if rec is not None and not rec.im_recommended else None
+        return rec.pending_mma if rec is not None and not rec.im_recommended else None
 
     @property
     def maintenance(self):

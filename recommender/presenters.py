@@ -192,7 +192,7 @@ def regimen_summary(decision: dict) -> str:
             "Take the MMA sample, do not wait for it: "
             f"{regimen(pending.get('loading'), pending.get('maintenance'))} can start now, pending MMA."
         )
-    return "IM not indicated" + (": measure MMA." if decision.get("next_test") == "mma" else ".")
+    return "IM not indicated" + (": consider MMA if symptomatic." if decision.get("next_test") == "mma" else ".")
 
 
 def decision_main_html(decision: dict) -> SafeString:
@@ -259,7 +259,9 @@ def decision_main_html(decision: dict) -> SafeString:
             format_html(
                 "<p><strong>Intramuscular {} is not indicated</strong> on these results{}.</p>",
                 RULESET_WORDS.drug,
-                ": measure MMA first" if p["needs_mma"] else "",
+                ": the result is indeterminate; consider an MMA test if the patient has symptoms (NICE)"
+                if p["needs_mma"]
+                else "",
             )
         )
     parts.append(SafeString("</div>"))
@@ -424,7 +426,7 @@ def mma_follow_up(plan, later_assessments) -> dict | None:
 
     ``confirms`` when that result confirms deficiency, ``review`` when it does not (the clinician reviews the
     plan), None while no MMA result has come."""
-    if not getattr(plan, "pending_mma", False):
+    if not plan.pending_mma:
         return None
     for later in later_assessments:
         if later.pk == plan.assessment_id or "mma" not in (later.inputs or {}):

@@ -25,7 +25,8 @@ def test_panel_shows_the_decision_in_words():
     decision = decide(parse_assessment({"b12": {"value": 150, "unit": "pmol/L"}})).as_dict()
     html = decision_html(decision)
     assert "Indeterminate" in html
-    assert "measure MMA first" in html
+    assert "consider an MMA test if the patient has symptoms (NICE)" in html
+    assert "measure MMA" not in html  # NICE: consider MMA when symptomatic, not for everyone
     assert "150 pmol/L" in html and "203.3 pg/mL" in html
 
 
@@ -83,7 +84,7 @@ def test_treatment_pending_mma_reads_as_one_coherent_message():
             "reason": "Neurological signs: do not let a pending MMA delay treatment.",
         }
     html = decision_html(decision)
-    assert "measure MMA first" not in html
+    assert "consider an MMA test" not in html
     assert "not indicated" not in html
     assert "do not wait for its result" in html
     assert 'id="pending-loading-text"' in html

@@ -1115,12 +1115,12 @@ def test_a_plan_started_pending_mma_and_the_mma_result(clinician_client, clinici
 
 
 def test_the_form_can_start_treatment_pending_mma(clinician_client, clinician):
-    """Through the form, once the engine gives treatment pending MMA (neurological signs, indeterminate B12)."""
+    """Through the form: the engine gives treatment pending MMA (neurological signs, indeterminate B12)."""
     payload = {"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}
     form = AssessmentForm(assessment_form(payload))
     assert form.is_valid()
-    if getattr(form.recommendation, "pending_mma", None) is None:
-        pytest.skip("the engine does not give treatment pending MMA yet")
+    assert form.recommendation.pending_mma is not None
+    assert not form.recommendation.im_recommended
     patient = make_patient(by=clinician)
     url = reverse("assessment-create", args=[patient.pk])
     data = save_with_plan(payload, confirm_supersede="")

@@ -29,16 +29,16 @@ def test_indeterminate_b12_asks_for_mma_and_mma_decides(page: Page, live_server,
     page.fill("#id_b12_value", "150")
     page.select_option("#id_b12_unit", "pmol/L")
     expect(status).to_contain_text("Indeterminate")
-    expect(page.locator("#results")).to_contain_text("measure MMA first")
-    expect(prompt).to_contain_text("MMA needed")
+    expect(page.locator("#results")).to_contain_text("consider an MMA test if the patient has symptoms")
+    expect(prompt).to_contain_text("Consider MMA")
     expect(prompt).to_be_visible()
 
     page.fill("#id_mma_value", "0.5")
     page.select_option("#id_mma_unit", "umol/L")
     expect(status).to_contain_text("B12 deficient")
     expect(page.locator("#results")).to_contain_text("decided by MMA")
-    expect(prompt).not_to_contain_text("MMA needed")
-    expect(page.get_by_text("MMA needed")).to_have_count(0)
+    expect(prompt).not_to_contain_text("Consider MMA")
+    expect(page.get_by_text("Consider MMA")).to_have_count(0)
     assert not csp_violations(console_messages), "\n".join(csp_violations(console_messages))
 
 
