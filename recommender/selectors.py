@@ -102,6 +102,11 @@ def patient_plans(*, patient: Patient) -> QuerySet[TreatmentPlan]:
     return patient.plans.select_related("created_by", "assessment").order_by("-created_at")
 
 
+def patient_active_plan(*, patient: Patient) -> TreatmentPlan | None:
+    """The patient's active plan, if any (at most one: a database constraint)."""
+    return patient.plans.filter(status=TreatmentPlan.Status.ACTIVE).first()
+
+
 def plan_detail(*, plan_id) -> TreatmentPlan:
     return TreatmentPlan.objects.select_related("patient", "assessment", "created_by", "assessment__created_by").get(
         pk=plan_id

@@ -174,7 +174,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     decision = recommendation.as_dict() if recommendation is not None else None
     active_plan = None
     if isinstance(patient, Patient):
-        active_plan = selectors.patient_plans(patient=patient).filter(status=TreatmentPlan.Status.ACTIVE).first()
+        active_plan = selectors.patient_active_plan(patient=patient)
     plan_kwargs = {"recommendation": recommendation, "active_plan": active_plan}
     if saving:
         plan_form = PlanForm(data, **plan_kwargs)
