@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from . import calendars, charts, presenters, selectors, services
+from .access.audit import audited
 from .forms import (
     ERROR_FIELDS,
     AssessmentForm,
@@ -33,7 +34,7 @@ from .forms import (
     PlanForm,
     ReasonForm,
 )
-from .models import REASON_MAX_LENGTH, AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
+from .models import REASON_MAX_LENGTH, AccessRecord, AccessToken, Assessment, DoseRecord, Patient, TreatmentPlan
 from .vocabulary import dose_label
 from .widgets import DATE_INPUT_FORMATS
 
@@ -94,6 +95,7 @@ def patient_create(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_patient", raise_exception=True)
+@audited(AccessRecord.What.PATIENT)
 def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     assessments = list(selectors.patient_assessments(patient=patient))
@@ -270,6 +272,7 @@ def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_assessment", raise_exception=True)
+@audited(AccessRecord.What.ASSESSMENT)
 def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
     try:
         assessment = selectors.assessment_detail(assessment_id=assessment_id)
@@ -295,6 +298,7 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.PLAN)
 def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     try:
         plan = selectors.plan_detail(plan_id=plan_id)
@@ -562,6 +566,7 @@ def plan_change_interval(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.ICS)
 def plan_ics(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan, pk=plan_id)
     response = HttpResponse(calendars.plan_calendar(plan), content_type="text/calendar; charset=utf-8")
@@ -571,6 +576,7 @@ def plan_ics(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "assessment"), pk=plan_id)
     today = timezone.localdate()
