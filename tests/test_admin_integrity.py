@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from django.forms import SplitDateTimeWidget
+from django.utils import timezone
 
 from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
 from recommender.roles import ADMIN, CLINICIAN, NURSE
@@ -60,20 +62,27 @@ def _value(value):
     return value
 
 
+def _add_field(data: dict, field) -> None:
+    value = field.value()
+    if isinstance(field.field.widget, SplitDateTimeWidget) and isinstance(value, datetime):
+        local = timezone.localtime(value)
+        data[f"{field.html_name}_0"] = local.date().isoformat()
+        data[f"{field.html_name}_1"] = local.time().isoformat()
+        return
+    value = _value(value)
+    if value is not None:
+        data[field.html_name] = value
+
+
 def form_data(response) -> dict:
     """What the admin page's own form would send back, unchanged."""
     data = {}
-    form = response.context["adminform"].form
-    for field in form:
-        value = _value(field.value())
-        if value is not None:
-            data[field.html_name] = value
+    for field in response.context["adminform"].form:
+        _add_field(data, field)
     for inline in response.context.get("inline_admin_formsets") or []:
         for inline_form in [inline.formset.management_form, *inline.formset.forms]:
             for field in inline_form:
-                value = _value(field.value())
-                if value is not None:
-                    data[field.html_name] = value
+                _add_field(data, field)
     return data
 
 
