@@ -337,7 +337,7 @@ def export_access_csv(modeladmin, request, queryset):
 
 
 @admin.register(AccessRecord)
-class AccessRecordAdmin(admin.ModelAdmin):
+class AccessRecordAdmin(MalformedIdIs404, admin.ModelAdmin):
     list_display = ["at", "username", "what", "patient", "ip"]
     list_filter = ["what", "at", "user"]
     search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name", "username", "ip"]
