@@ -19,10 +19,14 @@ from django.http import Http404, HttpResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import roles, selectors, services
-from .access.accounts import user_deactivate, user_sign_out_everywhere
-from .access.audit import access_record, patient_id_of
-from .models import (
+from recommender import roles
+from recommender.access import services as access_services
+from recommender.access.accounts import user_deactivate, user_sign_out_everywhere
+from recommender.access.audit import access_record, patient_id_of
+from recommender.clinic import selectors as clinic_selectors
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
+from recommender.models import (
     AccessRecord,
     AccessToken,
     Assessment,
@@ -32,7 +36,7 @@ from .models import (
     Patient,
     TreatmentPlan,
 )
-from .signals import clinical_ties
+from recommender.signals import clinical_ties
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
@@ -143,7 +147,7 @@ class DoseInline(ReadOnlyMixin, admin.TabularInline):
 def export_record(modeladmin, request, queryset):
     records = []
     for patient in queryset:
-        records.append(selectors.patient_record_export(patient=patient))
+        records.append(clinic_selectors.patient_record_export(patient=patient))
         access_record(patient_id=patient.pk, what=AccessRecord.What.EXPORT_ADMIN, request=request)
     body = json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str)
     response = HttpResponse(body, content_type="application/json")
@@ -238,7 +242,7 @@ def make_default(modeladmin, request, queryset):
     if queryset.count() != 1:
         modeladmin.message_user(request, "Choose exactly one profile to make the default.", messages.ERROR)
         return
-    profile = services.lab_profile_make_default(profile=queryset.get(), by=request.user)
+    profile = clinic_services.lab_profile_make_default(profile=queryset.get(), by=request.user)
     modeladmin.message_user(request, f"{profile.name} is now the default lab profile.")
 
 
@@ -280,20 +284,20 @@ class ClinicClosureAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         previous = form.initial.get("date") if change else None
-        services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
+        injections_services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
 
     def delete_model(self, request, obj):
-        services.clinic_closure_remove(closure=obj, by=request.user)
+        injections_services.clinic_closure_remove(closure=obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for closure in queryset:
-            services.clinic_closure_remove(closure=closure, by=request.user)
+            injections_services.clinic_closure_remove(closure=closure, by=request.user)
 
 
 @admin.action(description="Revoke the selected tokens")
 def revoke_tokens(modeladmin, request, queryset):
     for token in queryset:
-        services.access_token_revoke(token=token)
+        access_services.access_token_revoke(token=token)
     modeladmin.message_user(request, f"{queryset.count()} token(s) revoked.")
 
 

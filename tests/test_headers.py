@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from recommender import services
+from recommender.access import services as access_services
 from recommender.models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from tests.factories import give, make_plan
 from tests.test_admin import admin_url
@@ -48,7 +48,7 @@ def test_htmx_fragments_are_no_store(clinician_client, plan):
 
 
 def test_the_worklist_feed_is_no_store(client, nurse, plan):
-    _, raw = services.access_token_issue(user=nurse, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+    _, raw = access_services.access_token_issue(user=nurse, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
     response = client.get(reverse("worklist-feed", kwargs={"token": raw}))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/calendar")

@@ -10,7 +10,8 @@ from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
-from recommender import services
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
 from recommender.models import DoseRecord, Patient
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from tests.conftest import make_user
@@ -136,7 +137,7 @@ def nurse_who_corrected(db, django_user_model, clinician):
     other = make_user(django_user_model, "nurse_recorder", NURSE)
     plan = make_plan(clinician)
     dose = give(plan, other)
-    services.dose_mark_entered_in_error(dose=dose, reason="Recorded against the wrong patient.", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=dose, reason="Recorded against the wrong patient.", by=nurse)
     return nurse, dose
 
 
@@ -179,7 +180,7 @@ def test_deleting_such_a_user_anywhere_else_is_refused_too(nurse_who_corrected):
 def test_a_clinician_who_only_changed_an_interval_is_kept(clinician, django_user_model):
     changer = make_user(django_user_model, "dr_changer", CLINICIAN)
     plan = make_plan(clinician)
-    services.plan_change_interval(plan=plan, every=3, unit="months", reason="Symptoms settled.", by=changer)
+    clinic_services.plan_change_interval(plan=plan, every=3, unit="months", reason="Symptoms settled.", by=changer)
     with pytest.raises(ProtectedError, match="treatment plan history"), transaction.atomic():
         changer.delete()
     assert plan.history.filter(history_user=changer).exists()

@@ -6,8 +6,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.access.audit import access_record
+from recommender.clinic.selectors import patient_record_export
 from recommender.models import AccessRecord, Patient
-from recommender.selectors import patient_record_export
 
 
 class Command(BaseCommand):
