@@ -1,24 +1,42 @@
 """The Django admin: run the service, read every clinical record and its history, never bypass the rules.
 
-Clinical records (assessments, plans, doses) are read-only here: they change only through the services, which keep
-the guideline's rules and leave history. Nothing clinical can be deleted."""
+Clinical records (patients, assessments, plans, doses) are read-only here: they change only through the services,
+which keep the guideline's rules and leave history. No history page reverts anything. Nothing clinical can be
+deleted. Opening a clinical record here is recorded in the access audit, which nobody can edit or delete."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from recommender import roles
 from recommender.access import services as access_services
+from recommender.access.accounts import user_deactivate, user_sign_out_everywhere
+from recommender.access.audit import access_record, patient_id_of
 from recommender.clinic import selectors as clinic_selectors
 from recommender.clinic import services as clinic_services
 from recommender.injections import services as injections_services
-from recommender.models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
+from recommender.models import (
+    AccessRecord,
+    AccessToken,
+    Assessment,
+    ClinicClosure,
+    DoseRecord,
+    LabProfile,
+    Patient,
+    TreatmentPlan,
+)
+from recommender.signals import clinical_ties
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
@@ -49,6 +67,42 @@ class MalformedIdIs404:
         self._key_or_404(self.model._meta.pk, object_id)
         self._key_or_404(self.model.history.model._meta.pk, version_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class HistoryReadOnly:
+    """History pages show old versions, never restore one: django-simple-history's revert form saves whatever
+    validates, around every service and its rules (and hiding its button does not stop a POST)."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied("History is read-only: records change only through the clinic's pages.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class AuditedAdmin:
+    """Opening a clinical record (or its history) in the admin is a look at a patient's record: it is recorded."""
+
+    def _record_access(self, request, object_id) -> None:
+        if request.method not in ("GET", "HEAD"):
+            return
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            access_record(patient_id=patient_id_of(obj), what=AccessRecord.What.ADMIN, request=request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:
+            self._record_access(request, object_id)
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        if response.status_code == 200:
+            self._record_access(request, object_id)
+        return response
 
 
 class ReadOnlyMixin:
@@ -91,7 +145,10 @@ class DoseInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.action(description="Export the whole record as JSON")
 def export_record(modeladmin, request, queryset):
-    records = [clinic_selectors.patient_record_export(patient=p) for p in queryset]
+    records = []
+    for patient in queryset:
+        records.append(clinic_selectors.patient_record_export(patient=patient))
+        access_record(patient_id=patient.pk, what=AccessRecord.What.EXPORT_ADMIN, request=request)
     body = json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = 'attachment; filename="patient-record.json"'
@@ -99,7 +156,9 @@ def export_record(modeladmin, request, queryset):
 
 
 @admin.register(Patient)
-class PatientAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+class PatientAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
+    """Read-only: demographics are corrected on the patient's page, with a reason, through the service."""
+
     list_display = ["hospital_number", "family_name", "given_name", "date_of_birth", "created_at"]
     search_fields = ["hospital_number", "family_name", "given_name"]
     date_hierarchy = "created_at"
@@ -107,17 +166,9 @@ class PatientAdmin(MalformedIdIs404, SimpleHistoryAdmin):
     inlines = [PlanInline, AssessmentInline]
     actions = [export_record]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        obj.created_by_id = obj.created_by_id or request.user.pk
-        obj._history_user = request.user
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(Assessment)
-class AssessmentAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
+class AssessmentAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = ["patient", "sample_date", "status", "im_recommended", "ruleset_id", "ruleset_version", "created_by"]
     list_filter = ["status", "im_recommended", "ruleset_id", "ruleset_version", "lab_profile"]
     search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name"]
@@ -158,7 +209,7 @@ class AssessmentAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = [
         "patient",
         "status",
@@ -178,7 +229,7 @@ class TreatmentPlanAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
 
 
 @admin.register(DoseRecord)
-class DoseRecordAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
+class DoseRecordAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
     list_display = ["plan", "phase", "number", "due_date", "outcome", "given_at", "recorded_by", "entered_in_error"]
     list_filter = ["outcome", "phase", "entered_in_error", "site"]
     search_fields = ["plan__patient__hospital_number", "plan__patient__family_name", "batch"]
@@ -196,7 +247,7 @@ def make_default(modeladmin, request, queryset):
 
 
 @admin.register(LabProfile)
-class LabProfileAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+class LabProfileAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
     list_display = [
         "name",
         "is_default",
@@ -223,7 +274,7 @@ class LabProfileAdmin(MalformedIdIs404, SimpleHistoryAdmin):
 
 
 @admin.register(ClinicClosure)
-class ClinicClosureAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+class ClinicClosureAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
     """Days the clinic is closed besides its weekdays and the public holidays. Saving or deleting one moves the
     plans due around it (through the service, with history)."""
 
@@ -263,3 +314,134 @@ class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The access audit: searchable, filterable, exportable as CSV; never added, changed or deleted, by anyone.
+
+
+@admin.action(description="Export the selected access records as CSV")
+def export_access_csv(modeladmin, request, queryset):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="access-records.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["when", "user", "what", "hospital number", "patient", "client address", "request id"])
+    for record in queryset.select_related("patient").order_by("at"):
+        writer.writerow(
+            [
+                record.at.isoformat(),
+                record.username,
+                record.what,
+                record.patient.hospital_number,
+                record.patient.display_name,
+                record.ip or "",
+                record.request_id,
+            ]
+        )
+    return response
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(MalformedIdIs404, admin.ModelAdmin):
+    list_display = ["at", "username", "what", "patient", "ip"]
+    list_filter = ["what", "at", "user"]
+    search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name", "username", "ip"]
+    date_hierarchy = "at"
+    list_select_related = ["patient"]
+    actions = [export_access_csv]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Users: the admin group manages accounts within the three roles; only a superuser grants anything more.
+# People outlive their accounts: an account named in the clinical record is deactivated, never deleted.
+
+_PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "user_permissions")
+
+
+def _beyond_roles(user) -> bool:
+    """Whether an account holds more than a role gives: superuser, own permissions, a group that is not a role."""
+    return user.is_superuser or user.user_permissions.exists() or user.groups.exclude(name__in=roles.ROLES).exists()
+
+
+def _manageable(request, users):
+    if request.user.is_superuser:
+        return list(users)
+    return [user for user in users if not _beyond_roles(user)]
+
+
+@admin.action(description="Deactivate the selected accounts (and sign them out everywhere)")
+def deactivate_users(modeladmin, request, queryset):
+    for user in _manageable(request, queryset):
+        if user.pk == request.user.pk:
+            modeladmin.message_user(request, "You cannot deactivate your own account.", messages.ERROR)
+            continue
+        ended = user_deactivate(user=user, by=request.user)
+        modeladmin.log_change(request, user, "Deactivated (and signed out everywhere).")
+        modeladmin.message_user(request, f"{user.get_username()} deactivated; {ended} session(s) ended.")
+
+
+@admin.action(description="Sign the selected accounts out everywhere")
+def sign_out_everywhere(modeladmin, request, queryset):
+    for user in _manageable(request, queryset):
+        ended = user_sign_out_everywhere(user=user, by=request.user)
+        modeladmin.log_change(request, user, "Signed out everywhere.")
+        modeladmin.message_user(request, f"{user.get_username()}: {ended} session(s) ended.")
+
+
+class RoleUserAdmin(MalformedIdIs404, UserAdmin):
+    actions = [deactivate_users, sign_out_everywhere]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [name for name in _PRIVILEGE_FIELDS if name not in readonly]
+        return readonly
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(name__in=roles.ROLES)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        if obj is None or request.user.is_superuser:
+            return allowed
+        return allowed and not _beyond_roles(obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for user in objs:
+            ties = clinical_ties(user)
+            if ties:
+                protected.append(
+                    f"{user.get_username()} is named in the clinical record ({'; '.join(ties)}): "
+                    "deactivate the account instead."
+                )
+        return deleted, model_count, perms_needed, protected
+
+
+class RoleGroupAdmin(GroupAdmin):
+    """Groups are the three roles, their permissions kept by recommender/roles.py: only a superuser changes them."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+User = get_user_model()
+for model, model_admin in ((User, RoleUserAdmin), (Group, RoleGroupAdmin)):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from recommender.guideline.ruleset import DEFAULT_RULESET
@@ -388,3 +389,38 @@ class ClinicClosure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%a %d %b %Y}: {self.reason}"
+
+
+class AccessRecord(models.Model):
+    """One look at a patient's record: who, when, which patient, what, from where. Written by the access audit
+    (recommender/access/audit.py), never edited or deleted, in the admin or anywhere else."""
+
+    class What(models.TextChoices):
+        PATIENT = "patient.view", "Patient page"
+        ASSESSMENT = "assessment.view", "Assessment"
+        PLAN = "plan.view", "Treatment plan (page or print)"
+        MONTH = "plan.month", "Plan month view"
+        ICS = "plan.ics", "Plan calendar (.ics)"
+        API = "api.read", "JSON API"
+        EXPORT_ADMIN = "export.admin", "Whole record exported (admin)"
+        EXPORT_COMMAND = "export.command", "Whole record exported (export_patient)"
+        ADMIN = "admin.view", "Opened in the admin"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: an account that looked at a record can be deactivated, never deleted.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The name at the time (also for exports from the command line, which have no account).
+    username = models.CharField(max_length=150)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(max_length=32, choices=What.choices)
+    ip = models.GenericIPAddressField("client address", null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["patient", "-at"], name="access_patient_at")]
+
+    def __str__(self) -> str:
+        return f"{self.username} · {self.get_what_display()} · {self.at:%Y-%m-%d %H:%M}"

@@ -36,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_doserecord",
             "record_dose",
             *(f"view_historical{model}" for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure")),
+            "view_accessrecord",  # the access audit: read and export, never changed
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],

@@ -2,7 +2,10 @@
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models import ProtectedError
+from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
 log = logging.getLogger("recommender.auth")
@@ -26,3 +29,45 @@ def logged_out(sender, request, user, **kwargs):
 def login_failed(sender, credentials, request=None, **kwargs):
     # credentials is already cleansed by Django; only the username is logged.
     log.warning("login failed user=%s ip=%s", credentials.get("username", "-"), _ip(request))
+
+
+# People outlive their accounts: whoever created, changed or looked at clinical data stays named in the record.
+# Patient, Assessment, TreatmentPlan and DoseRecord already PROTECT their created_by/recorded_by, AccessRecord its
+# user; django-simple-history's history_user is SET_NULL by design, so the deletion itself is refused here.
+
+
+def clinical_ties(user) -> list[str]:
+    """What ties an account to the clinical record, in words ("2 changes in the dose record history"); empty when
+    nothing does."""
+    from django.apps import apps
+
+    ties = []
+    for model in apps.get_app_config("recommender").get_models():
+        if model._meta.model_name == "accesstoken":
+            continue  # a token is the account's own, not the record's: it goes with the account
+        historical = hasattr(model, "instance_type")
+        for field in model._meta.get_fields():
+            if not (field.many_to_one and field.related_model is type(user)):
+                continue
+            if historical and field.name != "history_user":
+                continue  # a history row's copy of created_by is already counted on the record itself
+            count = model.objects.filter(**{field.name: user}).count()
+            if count:
+                what = (
+                    "changes in the " + str(model.instance_type._meta.verbose_name) + " history"
+                    if historical
+                    else (f"{model._meta.verbose_name_plural} ({field.verbose_name})")
+                )
+                ties.append(f"{count} {what}")
+    return ties
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL)
+def refuse_deleting_people_of_the_record(sender, instance, **kwargs):
+    ties = clinical_ties(instance)
+    if ties:
+        raise ProtectedError(
+            f"{instance.get_username()} cannot be deleted: they are named in the clinical record "
+            f"({'; '.join(ties)}). Deactivate the account instead.",
+            set(),
+        )

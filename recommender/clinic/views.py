@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from recommender.access.audit import audited
 from recommender.clinic import charts, presenters, selectors, services
 from recommender.clinic.forms import (
     ERROR_FIELDS,
@@ -26,7 +27,7 @@ from recommender.clinic.forms import (
     PlanForm,
 )
 from recommender.injections import selectors as injections_selectors
-from recommender.models import REASON_MAX_LENGTH, Assessment, Patient, TreatmentPlan
+from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
 
 
@@ -71,6 +72,7 @@ def patient_create(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_patient", raise_exception=True)
+@audited(AccessRecord.What.PATIENT)
 def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
     assessments = list(selectors.patient_assessments(patient=patient))
@@ -238,6 +240,7 @@ def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_assessment", raise_exception=True)
+@audited(AccessRecord.What.ASSESSMENT)
 def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
     try:
         assessment = selectors.assessment_detail(assessment_id=assessment_id)
@@ -263,6 +266,7 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.PLAN)
 def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     try:
         plan = selectors.plan_detail(plan_id=plan_id)

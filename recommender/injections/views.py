@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from recommender.access import selectors as access_selectors
+from recommender.access.audit import audited
 from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseRecordForm, ReasonForm
-from recommender.models import AccessToken, DoseRecord, TreatmentPlan
+from recommender.models import AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
 from recommender.web.http import HtmxHttpRequest, add_errors, can, date_param, safe_next
 
@@ -185,6 +186,7 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.ICS)
 def plan_ics(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan, pk=plan_id)
     response = HttpResponse(calendars.plan_calendar(plan), content_type="text/calendar; charset=utf-8")
@@ -194,6 +196,7 @@ def plan_ics(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "assessment"), pk=plan_id)
     today = timezone.localdate()

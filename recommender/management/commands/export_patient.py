@@ -1,26 +1,37 @@
 """Export one patient's whole record (patient, assessments, plans, doses, visits, history) as JSON."""
 
+import getpass
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.access.audit import access_record
 from recommender.clinic.selectors import patient_record_export
-from recommender.models import Patient
+from recommender.models import AccessRecord, Patient
 
 
 class Command(BaseCommand):
-    help = "Print the whole record of the patient with HOSPITAL_NUMBER as JSON (or write it to --output)."
+    help = (
+        "Print the whole record of the patient with HOSPITAL_NUMBER as JSON (or write it to --output). "
+        "The export is recorded in the access audit."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("hospital_number")
         parser.add_argument("--output", help="file to write instead of standard output")
+        parser.add_argument("--by", help="who asks for the export, for the access audit (default: the system user)")
 
-    def handle(self, *args, hospital_number, output=None, **options):
+    def handle(self, *args, hospital_number, output=None, by=None, **options):
         try:
             patient = Patient.objects.get(hospital_number=hospital_number.strip().upper())
         except Patient.DoesNotExist:
             raise CommandError(f"No patient with hospital number {hospital_number!r}.") from None
         body = json.dumps(patient_record_export(patient=patient), indent=2, default=str, ensure_ascii=False)
+        access_record(
+            patient_id=patient.pk,
+            what=AccessRecord.What.EXPORT_COMMAND,
+            username=(by or "").strip() or f"manage.py export_patient ({getpass.getuser()})",
+        )
         if output:
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(body + "\n")
