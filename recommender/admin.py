@@ -249,10 +249,20 @@ def revoke_tokens(modeladmin, request, queryset):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
-    list_display = ["user", "purpose", "name", "created_at", "revoked_at"]
+    list_display = ["user", "purpose", "name", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["purpose", "revoked_at"]
     search_fields = ["user__username", "name"]
-    readonly_fields = ["id", "user", "purpose", "name", "digest", "created_at", "revoked_at"]
+    readonly_fields = [
+        "id",
+        "user",
+        "purpose",
+        "name",
+        "digest",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = [revoke_tokens]
 
     def has_add_permission(self, request):

@@ -14,6 +14,8 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template import loader
 
+from .jsonbody import too_large_message
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -97,8 +99,10 @@ class ErrorPagesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             field = control_character_field(request)
-        except (RequestDataTooBig, TooManyFieldsSent) as too_big:
-            return self._refused(request, str(too_big), key="body")
+        except RequestDataTooBig:
+            return too_large(request)
+        except TooManyFieldsSent as too_many:
+            return self._refused(request, str(too_many), key="body")
         if field is not None:
             message = (
                 f"“{_printable(field)}” contains a control character (such as a NUL byte), which cannot be stored. "
@@ -151,7 +155,18 @@ def admin_changelist_model(url_name: str):
     return None
 
 
+def too_large(request: HttpRequest) -> HttpResponse:
+    """413: JSON under /api/ (a client reads the reason), the 400 page's words elsewhere."""
+    if is_api(request):
+        return JsonResponse({"errors": {"body": [too_large_message()]}}, status=413)
+    page = error_page(request, 400, detail=too_large_message())
+    page.status_code = 413
+    return page
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return too_large(request)
     if is_api(request):
         return api_error(400)
     detail = str(exception) if isinstance(exception, SuspiciousOperation) and str(exception) else ""

@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from . import calendars, charts, presenters, selectors, services
+from .errors import error_page
 from .forms import (
     ERROR_FIELDS,
     AssessmentForm,
@@ -590,7 +591,7 @@ def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 @require_GET
 def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A nurse's calendar subscription: calendar clients cannot log in, so a revocable secret in the URL."""
-    user = selectors.access_token_user(raw=token, purpose=AccessToken.Purpose.CALENDAR)
+    user = services.access_token_use(raw=token, purpose=AccessToken.Purpose.CALENDAR)
     if user is None or not user.has_perm("recommender.view_treatmentplan"):
         raise Http404("No such feed")
     plans = selectors.worklist(on=timezone.localdate(), days_ahead=FEED_DAYS_AHEAD)[:FEED_LIMIT]
@@ -603,7 +604,10 @@ def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
 def calendar_feed_settings(request: HtmxHttpRequest) -> HttpResponse:
     new_url = None
     if request.method == "POST":
-        if request.POST.get("action") == "revoke":
+        action = request.POST.get("action")
+        if action not in {"issue", "revoke"}:  # only an explicit "issue" makes an address
+            return error_page(request, 400, detail="Choose “Create a feed address” or “Revoke”.")
+        if action == "revoke":
             try:
                 token_id = UUID(request.POST.get("token", ""))
             except ValueError:
@@ -612,6 +616,7 @@ def calendar_feed_settings(request: HtmxHttpRequest) -> HttpResponse:
             services.access_token_revoke(token=token)
             messages.success(request, "Feed address revoked: calendars using it stop updating.")
             return redirect("calendar-feed")
+        # Issuing revokes the user's previous address: one live address per user.
         _, raw = services.access_token_issue(user=request.user, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
         new_url = request.build_absolute_uri(reverse("worklist-feed", kwargs={"token": raw}))
     tokens = AccessToken.objects.filter(user=request.user, purpose=AccessToken.Purpose.CALENDAR)
