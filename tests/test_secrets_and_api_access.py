@@ -166,7 +166,7 @@ def test_gunicorn_access_log_never_holds_the_feed_token(tmp_path):
         "DJANGO_DEBUG": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
     }
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [sys.executable, "-m", "gunicorn", "b12site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
         cwd=ROOT,
         env=env,
