@@ -12,6 +12,8 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.utils.html import format_html
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
@@ -270,3 +272,10 @@ class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp's device pages would show each authenticator's secret key: kept out of the admin. An authenticator is
+# reset with `manage.py two_factor_reset USERNAME` (the user sets up a new one at the next sign-in).
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

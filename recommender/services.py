@@ -46,9 +46,10 @@ def access_token_issue(*, user, purpose: str, name: str = "", expires_at=None) -
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
     if purpose == AccessToken.Purpose.CALENDAR:
-        AccessToken.objects.select_for_update().filter(user=user, purpose=purpose, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        live = AccessToken.objects.select_for_update().filter(user=user, purpose=purpose, revoked_at__isnull=True)
+        for old in live:
+            old.revoked_at = timezone.now()
+            old.save(update_fields=["revoked_at"])
     raw = AccessToken.new_secret()
     token = AccessToken(user=user, purpose=purpose, name=name, digest=AccessToken.digest_of(raw), expires_at=expires_at)
     token.full_clean()
@@ -67,7 +68,8 @@ def access_token_use(*, raw: str, purpose: str):
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
-        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+        token.save(update_fields=["last_used_at"])
     return token.user
 
 

@@ -2,11 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import api, views
+from .access import twofactor_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify/", twofactor_views.verify, name="two-factor-verify"),
+    path("account/two-factor/", twofactor_views.setup, name="two-factor-setup"),
+    path("account/session/", twofactor_views.keepalive, name="session-keepalive"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<uuid:patient_id>/", views.patient_detail, name="patient-detail"),

@@ -215,7 +215,17 @@ ALLOWED: set[tuple[str, str]] = {
     (
         "recommender/services.py",
         "closure.delete()  # an instance delete: simple-history keeps the row with who removed it",
-    )
+    ),
+    # Sign-in records without history: django-axes's attempts and django-otp's devices and recovery codes.
+    ("recommender/access/lockout.py", "count += attempts.delete()[0]"),
+    ("recommender/access/twofactor.py", "device.token_set.all().delete()"),
+    (
+        "recommender/access/twofactor.py",
+        "StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])",
+    ),
+    ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()"),
+    ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=user).delete()"),
+    ("recommender/access/twofactor.py", "StaticDevice.objects.filter(user=user).delete()"),
 }
 
 
