@@ -16,6 +16,7 @@ from .guideline.plan_options import DAYS, MONTHS, WEEKS, individualised_interval
 from .guideline.units import shown_unit
 from .identifiers import EARLIEST_BIRTH, nhs_number_normalise
 from .models import CHANGE_REASON_MAX_LENGTH, REASON_MAX_LENGTH, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .plaintext import PlainTextForm, PlainTextModelForm
 from .ruleset_words import RULESET_WORDS
 from .selectors import thresholds_for
 from .widgets import DayMonthYearField, DayMonthYearInput
@@ -64,10 +65,10 @@ def _input_fields() -> dict[str, forms.Field]:
     return fields
 
 
-AssessmentInputs = type("AssessmentInputs", (forms.Form,), _input_fields())
+AssessmentInputs = type("AssessmentInputs", (PlainTextForm,), _input_fields())
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(PlainTextModelForm):
     # Wider than the stored 10 digits: people type the number in groups ("943 476 5919").
     nhs_number = forms.CharField(
         label="NHS number",
@@ -237,7 +238,7 @@ class AssessmentForm(AssessmentInputs):
         return cleaned
 
 
-class PlanForm(forms.Form):
+class PlanForm(PlainTextForm):
     """The clinician's choices within what the recommendation allows.
 
     The choices are drawn once and never redrawn by the live panel, so they list every interval the ruleset can
@@ -391,7 +392,7 @@ def _months_words(months: list[int]) -> str:
     return f"every {months[0]} to {months[-1]} months"
 
 
-class _PlanActionForm(forms.Form):
+class _PlanActionForm(PlainTextForm):
     """A clinician's action on a plan page: field ids carry the form's own prefix, as several forms share the page."""
 
     id_prefix = "action"
@@ -442,7 +443,7 @@ def _length_hint(limit: int) -> str:
 BATCH_MAX_LENGTH = DoseRecord._meta.get_field("batch").max_length
 
 
-class GivenDetailsForm(forms.Form):
+class GivenDetailsForm(PlainTextForm):
     """What a nurse records about an injection given: when, how much, how, where, which batch."""
 
     given_at = forms.DateTimeField(
@@ -555,11 +556,11 @@ class DoseCorrectionForm(GivenDetailsForm):
         return helper
 
 
-class DateForm(forms.Form):
+class DateForm(PlainTextForm):
     on = DayMonthYearField(label="Date", help_text="Day/month/year.")
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PlainTextForm):
     reason = forms.CharField(
         label="Reason",
         error_messages={"required": "Give the reason the record is wrong."},
@@ -569,7 +570,7 @@ class ReasonForm(forms.Form):
     )
 
 
-class IntervalChangeForm(forms.Form):
+class IntervalChangeForm(PlainTextForm):
     every = forms.IntegerField(label="Every", min_value=1)
     unit = forms.ChoiceField(label="Unit", choices=[(DAYS, "days"), (WEEKS, "weeks"), (MONTHS, "months")])
     reason = forms.CharField(

@@ -78,7 +78,7 @@ def test_the_lock_ends_after_the_cooldown(nurse, settings):
 def test_failure_words_never_say_whether_a_user_exists(nurse):
     unknown = _login(Client(), "no_such_person", "not-the-password").content.decode()
     known = _login(Client(), nurse.username, "not-the-password").content.decode()
-    strip = lambda html: re.findall(r'<(?:h1|div)[^>]*>([^<]+)<', html)  # noqa: E731 (the words shown)
+    strip = lambda html: re.findall(r"<(?:h1|div)[^>]*>([^<]+)<", html)  # noqa: E731 (the words shown)
     assert strip(unknown) == strip(known)
     assert "did not match" in unknown
     for _ in range(5):

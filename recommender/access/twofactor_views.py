@@ -13,10 +13,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ..plaintext import PlainTextForm
 from . import twofactor
 
 
-class CodeForm(forms.Form):
+class CodeForm(PlainTextForm):
     token = forms.CharField(
         label="Code",
         max_length=32,
