@@ -9,9 +9,10 @@ class RecommenderConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_migrate
 
-        from . import checks, signals  # noqa: F401  (registers the system checks and signal receivers)
-        from .access.receivers import on_login
-        from .roles import sync_roles
+        from recommender import signals  # noqa: F401  registers the signal receivers
+        from recommender.access.receivers import on_login
+        from recommender.roles import sync_roles
+        from recommender.web import checks  # noqa: F401  registers the system checks
 
         # After auth has created this app's permissions (it connected first), keep the roles' permissions exact.
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="recommender.sync_roles")

@@ -9,9 +9,11 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recommender import forms as app_forms
+from recommender.access import views as access_views
+from recommender.clinic import forms as clinic_forms
+from recommender.injections import forms as injections_forms
 from recommender.models import DoseRecord, Patient
-from recommender.plaintext import CONTROL_IN_TEXT, PlainTextForm, PlainTextModelForm
+from recommender.web.plaintext import CONTROL_IN_TEXT, PlainTextForm, PlainTextModelForm
 
 from .factories import make_patient, make_plan
 from .test_doses import form_post, record_url
@@ -64,8 +66,9 @@ def test_the_admin_still_refuses_control_characters(admin_client_, clinician):
 def test_every_form_of_the_app_takes_the_shared_rule():
     found = [
         obj
-        for obj in vars(app_forms).values()
-        if isinstance(obj, type) and issubclass(obj, forms.BaseForm) and obj.__module__ == app_forms.__name__
+        for module in (clinic_forms, injections_forms, access_views)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, forms.BaseForm) and obj.__module__ == module.__name__
     ]
     assert found
     for form_class in found:

@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from b12site.redact import RedactSecrets, redact
+from recommender.access.services import access_token_issue
 from recommender.models import AccessToken
 from recommender.roles import ADMIN, CLINICIAN, NURSE
-from recommender.services import access_token_issue
 
 from .conftest import make_user
 

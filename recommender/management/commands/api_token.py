@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from recommender.access.services import access_token_issue
 from recommender.models import AccessToken
-from recommender.services import access_token_issue
 
 
 class Command(BaseCommand):

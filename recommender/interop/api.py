@@ -7,12 +7,13 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import selectors, services
-from .guideline import InvalidAssessment, decide, parse_assessment
-from .jsonbody import BodyTooLarge, DuplicateKey, read_json
-from .models import AccessToken
-from .openapi import openapi_document
-from .roles import has_clinical_role
+from recommender.access import services as access_services
+from recommender.clinic import selectors as clinic_selectors
+from recommender.guideline import InvalidAssessment, decide, parse_assessment
+from recommender.interop.openapi import openapi_document
+from recommender.models import AccessToken
+from recommender.roles import has_clinical_role
+from recommender.web.jsonbody import BodyTooLarge, DuplicateKey, read_json
 
 _UNAUTHORISED = {"errors": {"auth": ["Log in, or send an API token as 'Authorization: Bearer <token>'."]}}
 _NO_ROLE = {
@@ -27,7 +28,7 @@ def _api_user(request: HttpRequest):
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() == "bearer":
-        return services.access_token_use(raw=raw.strip(), purpose=AccessToken.Purpose.API)
+        return access_services.access_token_use(raw=raw.strip(), purpose=AccessToken.Purpose.API)
     return None
 
 
@@ -58,7 +59,7 @@ def recommendation(request: HttpRequest) -> JsonResponse:
         response.headers["Allow"] = "POST"
         return response
     try:
-        payload = read_json(request)
+        payload = read_json(request)  # numbers exactly as written (Decimal); no duplicate keys
     except BodyTooLarge as too_large:
         return JsonResponse({"errors": {"body": [str(too_large)]}}, status=413)
     except DuplicateKey as duplicate:
@@ -66,10 +67,10 @@ def recommendation(request: HttpRequest) -> JsonResponse:
     except (ValueError, RecursionError):
         return errors_response({"body": ["The request body is not valid JSON."]})
     errors: dict[str, list[str]] = {}
-    profile = selectors.lab_profile_default()
+    profile = clinic_selectors.lab_profile_default()
     if isinstance(payload, dict) and "profile" in payload:
         ref = payload.pop("profile")
-        profile = selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
+        profile = clinic_selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
         if profile is None:
             errors["profile"] = ["No lab profile by that name or id; leave it out to use the default thresholds."]
     try:
@@ -78,7 +79,7 @@ def recommendation(request: HttpRequest) -> JsonResponse:
         errors = {**invalid.errors, **errors}
     if errors:
         return errors_response(errors)
-    return JsonResponse(decide(assessment, thresholds=selectors.thresholds_for(profile)).as_dict())
+    return JsonResponse(decide(assessment, thresholds=clinic_selectors.thresholds_for(profile)).as_dict())
 
 
 @login_not_required

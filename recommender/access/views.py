@@ -1,20 +1,54 @@
-"""Second-factor pages: the code after the password, setting up an authenticator, recovery codes; the idle
-timeout's "stay signed in"."""
+"""Pages for access: the calendar-feed address; the second sign-in step (the code after the password, setting up
+an authenticator, recovery codes); the idle timeout's "stay signed in"."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..plaintext import PlainTextForm
-from . import twofactor
+from recommender.access import services, twofactor
+from recommender.models import AccessToken
+from recommender.web.errors import error_page
+from recommender.web.http import HtmxHttpRequest
+from recommender.web.plaintext import PlainTextForm
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("recommender.view_treatmentplan", raise_exception=True)
+def calendar_feed_settings(request: HtmxHttpRequest) -> HttpResponse:
+    new_url = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in {"issue", "revoke"}:  # only an explicit "issue" makes an address
+            return error_page(request, 400, detail="Choose “Create a feed address” or “Revoke”.")
+        if action == "revoke":
+            try:
+                token_id = UUID(request.POST.get("token", ""))
+            except ValueError:
+                raise Http404("No such feed address") from None
+            token = get_object_or_404(AccessToken, pk=token_id, user=request.user)
+            services.access_token_revoke(token=token)
+            messages.success(request, "Feed address revoked: calendars using it stop updating.")
+            return redirect("calendar-feed")
+        # Issuing revokes the user's previous address: one live address per user.
+        _, raw = services.access_token_issue(user=request.user, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+        new_url = request.build_absolute_uri(reverse("worklist-feed", kwargs={"token": raw}))
+    tokens = AccessToken.objects.filter(user=request.user, purpose=AccessToken.Purpose.CALENDAR)
+    return render(request, "recommender/calendar_feed.html", {"tokens": tokens, "new_url": new_url})
+
+
+# Second-factor pages: the code after the password, setting up an authenticator, recovery codes; the idle
+# timeout's "stay signed in".
 
 
 class CodeForm(PlainTextForm):
@@ -35,7 +69,7 @@ def _next(request: HttpRequest) -> str:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
     if request.user.is_verified() or twofactor.session_state(request) != twofactor.VERIFY:
         return redirect(_next(request))
     form = CodeForm(request.POST or None)
@@ -51,7 +85,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     required = twofactor.second_factor_required(user)
     enrolled = twofactor.has_authenticator(user)
@@ -67,7 +101,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             request.session[twofactor.STATE_SESSION_KEY] = twofactor.NONE
             messages.success(request, "Two-step sign-in is off. You can set it up again at any time.")
             return redirect("two-factor-setup")
-        return render(request, "400.html", {"status": 400, "detail": "Choose one of the buttons."}, status=400)
+        return error_page(request, 400, detail="Choose one of the buttons.")
     if enrolled:
         return render(request, "registration/two_factor_setup.html", {"enrolled": True, "required": required})
     device = twofactor.enrolment_device(user=user)
@@ -95,6 +129,6 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_not_required  # answers 204 or, signed out, the idle middleware's redirect: never the login page's HTML
 @never_cache
 @require_GET
-def keepalive(request: HttpRequest) -> HttpResponse:
+def session_keepalive(request: HttpRequest) -> HttpResponse:
     """'Stay signed in': a request is activity, so the idle clock starts again."""
     return HttpResponse(status=204 if request.user.is_authenticated else 401)
