@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "recommender",
 ]
 
@@ -70,13 +73,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sign-in and session rules (recommender/access/): the idle timeout, then the second factor.
+    "django_htmx.middleware.HtmxMiddleware",
+    "recommender.access.middleware.IdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "recommender.access.middleware.SecondFactorMiddleware",
     "recommender.web.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # After CSP (its pages carry the nonce), before any view reads input: refuses control characters, styles 405s.
     "recommender.web.errors.ErrorPagesMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: locks an account after repeated failed logins.
     "axes.middleware.AxesMiddleware",
@@ -88,10 +95,13 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("B12_LOCKOUT_MINUTES", "15")))
-# Lock the account, not the address: a ward's computers share one address behind the hospital's NAT, and one
-# person's typos must not lock everyone out (hence axes.W006 is silenced below).
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Locks by user name and client address together (five failures for one name from one address lock that name
+# there, so no one elsewhere can lock the real user out), and by address alone at a higher count (a ward's
+# computers share one address behind the hospital's NAT): recommender/access/lockout.py. Wrong second-factor
+# codes count too.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+B12_LOCKOUT_ADDRESS_FAILURES = int(os.environ.get("B12_LOCKOUT_ADDRESS_FAILURES", "20"))
+AXES_HANDLER = "recommender.access.lockout.LockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
@@ -113,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "recommender.web.context_processors.ruleset_words",
+                "recommender.access.receivers.session_timing",
             ],
         },
     },
@@ -219,9 +230,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Shared clinic computers: sessions end after 8 hours and when the browser closes.
+# Shared clinic computers: sessions end after 8 hours whatever the activity, when the browser closes, and after
+# B12_IDLE_MINUTES without a request (a warning shows a minute before): recommender/access/middleware.py.
 SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+B12_IDLE_MINUTES = int(os.environ.get("B12_IDLE_MINUTES", "15"))
+# Second factor (django-otp): the name authenticator apps show.
+OTP_TOTP_ISSUER = "B12 clinic"
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
@@ -251,7 +266,12 @@ B12_LOG_JSON = env_bool("B12_LOG_JSON", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "recommender.web.logs.RequestIdFilter"}},
+    # Feed addresses and API tokens are cut out of every line (runserver's access log, "Not Found: /feeds/…");
+    # every line carries the request id.
+    "filters": {
+        "redact_secrets": {"()": "b12site.redact.RedactSecrets"},
+        "request_id": {"()": "recommender.web.logs.RequestIdFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "recommender.web.logs.JsonFormatter"},
@@ -260,11 +280,18 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if B12_LOG_JSON else "plain",
-            "filters": ["request_id"],
+            "filters": ["redact_secrets", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "INFO"},
+        # Django's own handlers (its default console and mail_admins, which log the path unredacted) replaced:
+        # its records go to the root's redacting handler; runserver's access log goes through it too.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Bootstrap's alert classes: an error message is "danger" there.

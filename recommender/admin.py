@@ -17,6 +17,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.utils.html import format_html
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from recommender import roles
@@ -303,10 +305,20 @@ def revoke_tokens(modeladmin, request, queryset):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
-    list_display = ["user", "purpose", "name", "created_at", "revoked_at"]
+    list_display = ["user", "purpose", "name", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["purpose", "revoked_at"]
     search_fields = ["user__username", "name"]
-    readonly_fields = ["id", "user", "purpose", "name", "digest", "created_at", "revoked_at"]
+    readonly_fields = [
+        "id",
+        "user",
+        "purpose",
+        "name",
+        "digest",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = [revoke_tokens]
 
     def has_add_permission(self, request):
@@ -445,3 +457,10 @@ for model, model_admin in ((User, RoleUserAdmin), (Group, RoleGroupAdmin)):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
     admin.site.register(model, model_admin)
+
+
+# django-otp's device pages would show each authenticator's secret key: kept out of the admin. An authenticator is
+# reset with `manage.py two_factor_reset USERNAME` (the user sets up a new one at the next sign-in).
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

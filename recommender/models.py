@@ -36,9 +36,21 @@ class AccessToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Optional end of validity (an API token issued for a trial); None: until revoked.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # When the token last opened anything (kept to the minute): an unused token is a candidate for revoking.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One live calendar address per user: issuing a new one revokes the old (services.access_token_issue).
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(purpose="calendar", revoked_at__isnull=True),
+                name="one_active_calendar_token_per_user",
+            )
+        ]
 
     def __str__(self) -> str:
         label = self.name or (f"{self.created_at:%Y-%m-%d}" if self.created_at else "new")

@@ -55,3 +55,13 @@ def sync_roles(**kwargs) -> None:
         for app_label, codenames in by_app.items():
             wanted |= Q(content_type__app_label=app_label, codename__in=codenames)
         group.permissions.set(Permission.objects.filter(wanted))
+
+
+def has_clinical_role(user) -> bool:
+    """Whether an active user belongs to one of the three roles (staff or superuser status alone is not a role)."""
+    if not getattr(user, "is_active", False) or not user.is_authenticated:
+        return False
+    cached = getattr(user, "_clinical_role", None)
+    if cached is None:
+        cached = user._clinical_role = user.groups.filter(name__in=ROLES).exists()
+    return cached

@@ -10,6 +10,7 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management.sql import emit_post_migrate_signal
+from django.test import Client
 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 
@@ -50,6 +51,40 @@ def _roles_present(request):
     if uses_db:
         request.getfixturevalue("_django_db_helper")  # database access first (pytest-django's own set-up)
         ensure_roles()
+
+
+def mark_second_factor_verified(client: Client, user) -> None:
+    """Give a user who must (or chose to) use a second factor an authenticator, and mark the client's session as
+    having passed the second step, as signing in with a code does. The second step itself is tested through the
+    real forms in tests/test_sign_in.py."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from recommender.access import twofactor
+
+    if twofactor.second_factor_state(user) == twofactor.NONE:
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[twofactor.STATE_SESSION_KEY] = twofactor.VERIFY
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_step(request, monkeypatch):
+    """``client.force_login`` stands for a whole sign-in, second step included (admins and staff need one). A test
+    marked ``second_step`` gets the bare force_login, to see the second step asked for."""
+    if request.node.get_closest_marker("second_step"):
+        return
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        mark_second_factor_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 def make_user(django_user_model, username: str, role: str | None):

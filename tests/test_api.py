@@ -86,8 +86,8 @@ def test_api_stores_nothing(api):
 
     with CaptureQueriesContext(connection) as queries:
         assert post(api, {"b12": {"value": 150, "unit": "pg/mL"}}).status_code == 200
-    # Session, user and default lab profile are read; nothing is written.
-    assert len(queries) <= 3
+    # Session, user, the user's role and the default lab profile are read; nothing is written.
+    assert len(queries) <= 4
     assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries), queries
 
 

@@ -219,6 +219,16 @@ ALLOWED: set[tuple[str, str]] = {
     ),
     # Sessions are not clinical and have no history: signing a user out everywhere deletes them.
     ("recommender/access/accounts.py", "Session.objects.filter(pk__in=ended).delete()"),
+    # Sign-in records without history: django-axes's attempts and django-otp's devices and recovery codes.
+    ("recommender/access/lockout.py", "count += attempts.delete()[0]"),
+    ("recommender/access/twofactor.py", "device.token_set.all().delete()"),
+    (
+        "recommender/access/twofactor.py",
+        "StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])",
+    ),
+    ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()"),
+    ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=user).delete()"),
+    ("recommender/access/twofactor.py", "StaticDevice.objects.filter(user=user).delete()"),
 }
 
 

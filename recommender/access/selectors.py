@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from recommender.models import (
-    AccessToken,
-)
+from django.utils import timezone
+
+from recommender.models import AccessToken
 
 
-def access_token_user(*, raw: str, purpose: str):
-    """The active user a token stands for, or None."""
+def access_token_live(*, raw: str, purpose: str) -> AccessToken | None:
+    """The live token (not revoked, not expired, of an active user) this secret is, or None."""
     if not raw:
         return None
     token = (
         AccessToken.objects.select_related("user")
         .filter(digest=AccessToken.digest_of(raw), purpose=purpose, revoked_at__isnull=True)
+        .exclude(expires_at__lte=timezone.now())
         .first()
     )
     if token is None or not token.user.is_active:
         return None
-    return token.user
+    return token
+
+
+def access_token_user(*, raw: str, purpose: str):
+    """The active user a live token stands for, or None (reads only; services.access_token_use also notes the use)."""
+    token = access_token_live(raw=raw, purpose=purpose)
+    return None if token is None else token.user

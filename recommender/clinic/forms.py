@@ -30,6 +30,7 @@ from recommender.models import (
     TreatmentPlan,
 )
 from recommender.ruleset_words import RULESET_WORDS
+from recommender.web.plaintext import PlainTextForm, PlainTextModelForm
 from recommender.web.widgets import DayMonthYearField, DayMonthYearInput
 
 # Engine field → the form field its errors belong to (a measurement's value field; plain numbers and flags as named).
@@ -76,10 +77,10 @@ def _input_fields() -> dict[str, forms.Field]:
     return fields
 
 
-AssessmentInputs = type("AssessmentInputs", (forms.Form,), _input_fields())
+AssessmentInputs = type("AssessmentInputs", (PlainTextForm,), _input_fields())
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(PlainTextModelForm):
     # Wider than the stored 10 digits: people type the number in groups ("943 476 5919").
     nhs_number = forms.CharField(
         label="NHS number",
@@ -249,7 +250,7 @@ class AssessmentForm(AssessmentInputs):
         return cleaned
 
 
-class PlanForm(forms.Form):
+class PlanForm(PlainTextForm):
     """The clinician's choices within what the recommendation allows.
 
     The choices are drawn once and never redrawn by the live panel, so they list every interval the ruleset can
@@ -403,7 +404,7 @@ def _months_words(months: list[int]) -> str:
     return f"every {months[0]} to {months[-1]} months"
 
 
-class _PlanActionForm(forms.Form):
+class _PlanActionForm(PlainTextForm):
     """A clinician's action on a plan page: field ids carry the form's own prefix, as several forms share the page."""
 
     id_prefix = "action"
@@ -447,11 +448,11 @@ class MarkStableForm(_PlanActionForm):
     )
 
 
-class DateForm(forms.Form):
+class DateForm(PlainTextForm):
     on = DayMonthYearField(label="Date", help_text="Day/month/year.")
 
 
-class IntervalChangeForm(forms.Form):
+class IntervalChangeForm(PlainTextForm):
     every = forms.IntegerField(label="Every", min_value=1)
     unit = forms.ChoiceField(label="Unit", choices=[(DAYS, "days"), (WEEKS, "weeks"), (MONTHS, "months")])
     reason = forms.CharField(

@@ -15,6 +15,7 @@ from recommender.models import (
     DoseRecord,
 )
 from recommender.ruleset_words import RULESET_WORDS
+from recommender.web.plaintext import PlainTextForm
 from recommender.web.widgets import DayMonthYearField
 
 
@@ -25,7 +26,7 @@ def length_hint(limit: int) -> str:
 BATCH_MAX_LENGTH = DoseRecord._meta.get_field("batch").max_length
 
 
-class GivenDetailsForm(forms.Form):
+class GivenDetailsForm(PlainTextForm):
     """What a nurse records about an injection given: when, how much, how, where, which batch."""
 
     given_at = forms.DateTimeField(
@@ -138,7 +139,7 @@ class DoseCorrectionForm(GivenDetailsForm):
         return helper
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PlainTextForm):
     reason = forms.CharField(
         label="Reason",
         error_messages={"required": "Give the reason the record is wrong."},

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from recommender.access import selectors as access_selectors
+from recommender.access import services as access_services
 from recommender.access.audit import audited
 from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseRecordForm, ReasonForm
@@ -216,7 +216,7 @@ def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 @require_GET
 def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A nurse's calendar subscription: calendar clients cannot log in, so a revocable secret in the URL."""
-    user = access_selectors.access_token_user(raw=token, purpose=AccessToken.Purpose.CALENDAR)
+    user = access_services.access_token_use(raw=token, purpose=AccessToken.Purpose.CALENDAR)
     if user is None or not user.has_perm("recommender.view_treatmentplan"):
         raise Http404("No such feed")
     plans = selectors.worklist(on=timezone.localdate(), days_ahead=FEED_DAYS_AHEAD)[:FEED_LIMIT]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from recommender.access.selectors import access_token_user
+from recommender.access import services as access_services
 from recommender.clinic import selectors as clinic_selectors
 from recommender.guideline import InvalidAssessment, decide, parse_assessment
 from recommender.interop.openapi import openapi_document
 from recommender.models import AccessToken
+from recommender.roles import has_clinical_role
+from recommender.web.jsonbody import BodyTooLarge, DuplicateKey, read_json
 
 _UNAUTHORISED = {"errors": {"auth": ["Log in, or send an API token as 'Authorization: Bearer <token>'."]}}
+_NO_ROLE = {
+    "errors": {"permission": ["This account has no clinical role (clinician, nurse or admin): ask an admin for one."]}
+}
 
 
 def _api_user(request: HttpRequest):
@@ -26,18 +28,19 @@ def _api_user(request: HttpRequest):
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() == "bearer":
-        return access_token_user(raw=raw.strip(), purpose=AccessToken.Purpose.API)
+        return access_services.access_token_use(raw=raw.strip(), purpose=AccessToken.Purpose.API)
     return None
 
 
-def _unauthorised() -> JsonResponse:
-    response = JsonResponse(_UNAUTHORISED, status=401)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="b12"'
-    return response
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number")
+def _refused(user) -> JsonResponse | None:
+    """401 JSON for no one, 403 JSON for an account without a clinical role (staff alone is not one), else None."""
+    if user is None:
+        response = JsonResponse(_UNAUTHORISED, status=401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="b12"'
+        return response
+    if not has_clinical_role(user):
+        return JsonResponse(_NO_ROLE, status=403)
+    return None
 
 
 def errors_response(errors: dict[str, list[str]]) -> JsonResponse:
@@ -48,16 +51,19 @@ def errors_response(errors: dict[str, list[str]]) -> JsonResponse:
 @login_not_required  # answers 401 JSON itself rather than redirecting to the login page
 @never_cache
 def recommendation(request: HttpRequest) -> JsonResponse:
-    user = _api_user(request)
-    if user is None:
-        return _unauthorised()
+    refused = _refused(_api_user(request))
+    if refused is not None:
+        return refused
     if request.method != "POST":
         response = JsonResponse({"errors": {"method": ["Use POST with a JSON body."]}}, status=405)
         response.headers["Allow"] = "POST"
         return response
     try:
-        # Numbers are read exactly as written (Decimal), so that 179.6 is compared as 179.6.
-        payload = json.loads(request.body, parse_float=Decimal, parse_constant=_reject_constant)
+        payload = read_json(request)  # numbers exactly as written (Decimal); no duplicate keys
+    except BodyTooLarge as too_large:
+        return JsonResponse({"errors": {"body": [str(too_large)]}}, status=413)
+    except DuplicateKey as duplicate:
+        return errors_response({duplicate.key: [str(duplicate)]})
     except (ValueError, RecursionError):
         return errors_response({"body": ["The request body is not valid JSON."]})
     errors: dict[str, list[str]] = {}
@@ -78,6 +84,7 @@ def recommendation(request: HttpRequest) -> JsonResponse:
 
 @login_not_required
 def openapi(request: HttpRequest) -> JsonResponse:
-    if _api_user(request) is None:
-        return _unauthorised()
+    refused = _refused(_api_user(request))
+    if refused is not None:
+        return refused
     return JsonResponse(openapi_document(request.build_absolute_uri("/")))

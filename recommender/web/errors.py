@@ -14,6 +14,9 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template import loader
 
+from .jsonbody import too_large_message
+from .plaintext import CONTROL_IN_TEXT, control_character_message
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -21,8 +24,8 @@ LOGIN_USERNAME_MAX = 150  # django.contrib.auth's username length; django-axes s
 
 # C0 control characters: PostgreSQL refuses NUL in text, and none of them belongs in a clinical record.
 _CONTROL = re.compile(r"[\x00-\x1f]")
-# Typed text may keep tab and line breaks (a reason written over two lines).
-_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Typed text may keep tab and line breaks (a reason written over two lines): the app's one rule (plaintext.py).
+_CONTROL_IN_TEXT = CONTROL_IN_TEXT
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 MESSAGES = {
@@ -51,7 +54,9 @@ def error_page(request: HttpRequest | None, status: int, *, detail: str = "", **
 
 
 def control_character_field(request: HttpRequest) -> str | None:
-    """The name of the first header, query or form field holding a control character ("address" for the path)."""
+    """The name of the first header, query field or form field name holding a control character ("address" for the
+    path). Form values are the forms' business (plaintext.PlainTextMixin: the message sits at the field and what was
+    typed stays); ``form_value_with_control_character`` covers the pages whose forms are not the app's."""
     if _CONTROL.search(request.path_info):
         return "address"
     for key, value in request.META.items():  # headers are logged and stored (django-axes keeps the user agent)
@@ -62,10 +67,28 @@ def control_character_field(request: HttpRequest) -> str | None:
             return key
     if request.method == "POST" and request.content_type in _FORM_TYPES:
         request.body  # noqa: B018 (read and kept, so that a view may still read the raw body after the fields)
-        for key, values in request.POST.lists():
-            if _CONTROL.search(key) or any(_CONTROL_IN_TEXT.search(value) for value in values):
+        for key in request.POST:
+            if _CONTROL.search(key):
                 return key
     return None
+
+
+def form_value_with_control_character(request: HttpRequest) -> str | None:
+    """The first posted field whose value holds a control character."""
+    if request.method == "POST" and request.content_type in _FORM_TYPES:
+        for key, values in request.POST.lists():
+            if any(_CONTROL_IN_TEXT.search(value) for value in values):
+                return key
+    return None
+
+
+def _app_view(request: HttpRequest, view_func) -> bool:
+    """A page of this app (not the admin's): its forms apply the control-character rule themselves, next to the
+    field."""
+    module = getattr(view_func, "__module__", "") or ""
+    match = request.resolver_match
+    in_admin = match is not None and match.namespace == "admin"
+    return module.startswith("recommender.") and not in_admin and module != "recommender.admin"
 
 
 def _printable(name: str) -> str:
@@ -97,14 +120,12 @@ class ErrorPagesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
             field = control_character_field(request)
-        except (RequestDataTooBig, TooManyFieldsSent) as too_big:
-            return self._refused(request, str(too_big), key="body")
+        except RequestDataTooBig:
+            return too_large(request)
+        except TooManyFieldsSent as too_many:
+            return self._refused(request, str(too_many), key="body")
         if field is not None:
-            message = (
-                f"“{_printable(field)}” contains a control character (such as a NUL byte), which cannot be stored. "
-                "Remove it and try again."
-            )
-            return self._refused(request, message, key=_printable(field))
+            return self._refused(request, control_character_message(_printable(field)), key=_printable(field))
         response = self.get_response(request)
         if isinstance(response, HttpResponseNotAllowed) and not response.content:
             allow = response.headers.get("Allow", "")
@@ -118,7 +139,12 @@ class ErrorPagesMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
         """An admin action on a selection holding an id that cannot be a key of the model (Django's admin would
-        fail converting it): refused in words, nothing done."""
+        fail converting it): refused in words, nothing done. Form values with control characters posted to a page
+        that is not the app's (the admin, sign-in): refused here, as the app's forms refuse them."""
+        if not _app_view(request, view_func):
+            field = form_value_with_control_character(request)
+            if field is not None:
+                return self._refused(request, control_character_message(_printable(field)), key=_printable(field))
         match = request.resolver_match
         if request.method != "POST" or match is None or match.namespace != "admin":
             return None
@@ -151,7 +177,18 @@ def admin_changelist_model(url_name: str):
     return None
 
 
+def too_large(request: HttpRequest) -> HttpResponse:
+    """413: JSON under /api/ (a client reads the reason), the 400 page's words elsewhere."""
+    if is_api(request):
+        return JsonResponse({"errors": {"body": [too_large_message()]}}, status=413)
+    page = error_page(request, 400, detail=too_large_message())
+    page.status_code = 413
+    return page
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return too_large(request)
     if is_api(request):
         return api_error(400)
     detail = str(exception) if isinstance(exception, SuspiciousOperation) and str(exception) else ""
