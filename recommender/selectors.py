@@ -79,6 +79,19 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     return Patient.objects.filter(match | words)[:limit]
 
 
+def patient_by_identifier(*, query: str) -> Patient | None:
+    """The one patient whose hospital number (any case) or NHS number (spaces ignored) is exactly the query."""
+    query = query.strip()
+    if not query or "\x00" in query or len(query) > SEARCH_QUERY_MAX:
+        return None
+    match = Q(hospital_number__iexact=query)
+    digits = nhs_number_normalise(query)
+    if len(digits) == NHS_NUMBER_LENGTH and digits.isascii() and digits.isdigit():
+        match |= Q(nhs_number=digits)
+    found = list(Patient.objects.filter(match)[:2])
+    return found[0] if len(found) == 1 else None
+
+
 def patient_corrections(*, patient: Patient) -> list:
     """The corrections of a patient's details, newest first: who, when and why (the history keeps the values)."""
     return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))

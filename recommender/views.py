@@ -54,15 +54,6 @@ def _can(request, perm: str) -> bool:
 
 
 @require_GET
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "recommender/home.html",
-        {"recent": selectors.patients_recent_for(user=request.user), "can_add": _can(request, "add_patient")},
-    )
-
-
-@require_GET
 @vary_on_headers("HX-Request")
 @permission_required("recommender.view_patient", raise_exception=True)
 def patient_list(request: HtmxHttpRequest) -> HttpResponse:
