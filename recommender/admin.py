@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -15,6 +16,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
+from .home.selectors import EXPORT_LOG_MESSAGE
 from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 
 admin.site.site_header = "B12 clinic administration"
@@ -89,6 +91,10 @@ class DoseInline(ReadOnlyMixin, admin.TabularInline):
 @admin.action(description="Export the whole record as JSON")
 def export_record(modeladmin, request, queryset):
     records = [selectors.patient_record_export(patient=p) for p in queryset]
+    # The admin's home page lists recent exports: each leaves a line in the admin log.
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk, queryset=queryset, action_flag=CHANGE, change_message=EXPORT_LOG_MESSAGE
+    )
     body = json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = 'attachment; filename="patient-record.json"'
