@@ -460,10 +460,12 @@ class DemoClinic:
             first = False
 
 
-def load_demo_clinic(*, today: date | None = None) -> int:
-    """Create the demo cases (the demo users must exist). Returns how many patients were created."""
+def load_demo_clinic(*, clinician=None, nurse=None, today: date | None = None) -> int:
+    """Create the demo cases, recorded by the demo users unless others are given. Returns how many patients were
+    created."""
     User = get_user_model()
-    clinician, nurse = User.objects.get(username=CLINICIAN), User.objects.get(username=NURSE)
+    clinician = clinician or User.objects.get(username=CLINICIAN)
+    nurse = nurse or User.objects.get(username=NURSE)
     if not LabProfile.objects.exists():
         services.lab_profile_make_default(profile=LabProfile(name=DEMO_LAB), by=clinician)
     clinic = DemoClinic(clinician=clinician, nurse=nurse, today=today or timezone.localdate())
