@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-VIEWPORT = {"width": 1280, "height": 860}
+VIEWPORT = {"width": 1200, "height": 800}
 PASSWORD = "b12-demo-password"  # noqa: S105 (the demo users' published password; recommender/.../demo_users.py)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
@@ -77,6 +77,7 @@ def take(base: str) -> None:
         page.goto(f"{base}/search/?q=DEMO001")
         page.get_by_role("link", name="New assessment", exact=False).first.click()
         page.fill("#id_b12_value", "150")
+        page.select_option("#id_b12_unit", "pg/mL")
         page.check("#id_neurological_involvement")
         page.locator("#results .red-flag").first.wait_for()
         shoot(page, "clinician-assessment")
