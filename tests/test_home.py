@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import services
+from recommender.clinic import services
 from recommender.home import selectors
-from recommender.models import ClinicClosure
+from recommender.models import ClinicClosure, TreatmentPlan
 from recommender.templatetags.clinic import quantity
 from tests import factories
 
@@ -112,7 +112,7 @@ def test_nurse_home_lists_today_overdue_and_dnas(nurse_client, clinician, nurse,
     factories.make_plan(clinician, start=today, family_name="Duetoday")
     late = factories.make_plan(clinician, start=today - timedelta(days=3), family_name="Latecomer")
     factories.make_plan(clinician, start=today - timedelta(days=2), family_name="Noshow")
-    factories.miss(services.TreatmentPlan.objects.get(patient__family_name="Noshow"), nurse)
+    factories.miss(TreatmentPlan.objects.get(patient__family_name="Noshow"), nurse)
     body = nurse_client.get(reverse("home")).content.decode()
     today_section = body.split('id="home-due-today"')[1].split("</section>")[0]
     overdue_section = body.split('id="home-overdue"')[1].split("</section>")[0]

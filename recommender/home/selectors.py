@@ -12,8 +12,9 @@ from django.contrib.admin.models import LogEntry
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from recommender import selectors
+from recommender.clinic import selectors as clinic_selectors
 from recommender.guideline import schedule
+from recommender.injections import selectors as injections_selectors
 from recommender.models import Assessment, ClinicClosure, DoseRecord, LabProfile, TreatmentPlan
 
 # How far ahead a review or a monitoring visit counts as due on the clinician's home page.
@@ -81,10 +82,10 @@ def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) 
         .annotate(last_sample=_latest_sample())
         .order_by("start_date", "id")
     )
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     due = []
     for plan in plans:
-        facts = selectors.plan_facts(plan, calendar=calendar)
+        facts = injections_selectors.plan_facts(plan, calendar=calendar)
         pending = [
             day
             for day in schedule.loading_reviews(facts, until=today + timedelta(days=within_days))
@@ -99,10 +100,10 @@ def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> list[Due
     """Active plans with a monitoring visit due by ``today`` + ``within_days`` and no assessment sampled since that
     visit's date came into view: the earliest such visit, overdue ones first. Two queries."""
     plans = list(_live_plans().annotate(last_sample=_latest_sample()).order_by("start_date", "id"))
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     due = []
     for plan in plans:
-        facts = selectors.plan_facts(plan, calendar=calendar)
+        facts = injections_selectors.plan_facts(plan, calendar=calendar)
         for visit in schedule.monitoring_visits(facts, until=today + timedelta(days=within_days)):
             # Results sampled in the fortnight before a visit count as that visit's.
             if plan.last_sample is None or visit.on - timedelta(days=DUE_SOON_DAYS) > plan.last_sample:
@@ -113,12 +114,12 @@ def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> list[Due
 
 def injections_due(*, on: date) -> QuerySet[TreatmentPlan]:
     """Active plans with a dose due on ``on``: the nurse's injections of the day."""
-    return selectors.worklist(on=on, days_ahead=0).filter(next_due_on=on)
+    return injections_selectors.worklist(on=on, days_ahead=0).filter(next_due_on=on)
 
 
 def injections_overdue(*, today: date) -> QuerySet[TreatmentPlan]:
     """Active plans whose next dose was due before ``today``, the longest overdue first."""
-    return selectors.worklist(on=today, days_ahead=0).filter(next_due_on__lt=today)
+    return injections_selectors.worklist(on=today, days_ahead=0).filter(next_due_on__lt=today)
 
 
 def dnas_to_follow_up(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[DoseRecord]:
@@ -162,7 +163,7 @@ def exports_recent(*, limit: int = 10) -> QuerySet[LogEntry]:
 
 
 def patients_recent_for(*, user, limit: int = 10):
-    return selectors.patients_recent_for(user=user, limit=limit)
+    return clinic_selectors.patients_recent_for(user=user, limit=limit)
 
 
 # An indication's position in a plan's list is at most the number of indications the engine knows.

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
-from recommender import selectors as clinic_selectors
+from recommender.clinic import selectors as clinic_selectors
 from recommender.roles import ADMIN, CLINICIAN, NURSE
+from recommender.web.http import HtmxHttpRequest
 
 from . import selectors
 
 # How many matches the header's live results show; the results page shows the rest.
 SEARCH_PREVIEW_LIMIT = 8
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def user_roles(user) -> list[str]:

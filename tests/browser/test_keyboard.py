@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from recommender import services
+from recommender.clinic import services
 from recommender.guideline.plan_options import MONTHS
 from recommender.models import DoseRecord, TreatmentPlan
 from tests.conftest import PASSWORD

@@ -17,9 +17,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from recommender import selectors, services
+from recommender.clinic import services as clinic_services
 from recommender.guideline import DEFAULT_RULESET, schedule
 from recommender.identifiers import nhs_number_is_valid
+from recommender.injections import selectors as injections_selectors
+from recommender.injections import services as injections_services
 from recommender.models import Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
 
@@ -366,7 +368,7 @@ class DemoClinic:
         return timezone.make_aware(datetime.combine(day, time(10, 0)))
 
     def build(self, case: Case, *, hospital_number: str, nhs_number: str) -> Patient:
-        patient = services.patient_create(
+        patient = clinic_services.patient_create(
             hospital_number=hospital_number,
             family_name=case.family_name,
             given_name=case.given_name,
@@ -377,7 +379,7 @@ class DemoClinic:
         plan_options = None
         if case.plan is not None:
             plan_options = {**case.plan, "start_date": self.days_ago(case.started_days_ago)}
-        _assessment, plan = services.assessment_record(
+        _assessment, plan = clinic_services.assessment_record(
             patient=patient,
             sample_date=self.days_ago(case.sampled_days_ago),
             payload=case.payload,
@@ -393,7 +395,7 @@ class DemoClinic:
             before = self.last_due_before_today(plan) or before
         self.give_doses(plan, before=before)
         if case.follow_up:
-            services.assessment_create(
+            clinic_services.assessment_create(
                 patient=patient,
                 sample_date=self.days_ago(case.follow_up["days_ago"]),
                 payload=case.follow_up["payload"],
@@ -401,7 +403,7 @@ class DemoClinic:
                 by=self.clinician,
             )
         if case.stable_days_ago is not None:
-            services.plan_mark_stable(
+            clinic_services.plan_mark_stable(
                 plan=plan,
                 on=self.days_ago(case.stable_days_ago),
                 reason="Symptom-free for three months; full blood count normal.",
@@ -411,7 +413,7 @@ class DemoClinic:
             plan.refresh_from_db()
             if plan.next_due_on >= self.today:
                 raise CommandError(f"Demo case {case.family_name}: the dose to miss is not yet due.")
-            services.dose_record(
+            injections_services.dose_record(
                 plan=plan,
                 phase=plan.next_phase,
                 number=plan.next_number,
@@ -420,16 +422,16 @@ class DemoClinic:
                 by=self.nurse,
             )
         if case.ended_days_ago is not None:
-            services.plan_end(
+            clinic_services.plan_end(
                 plan=plan, reason=case.end_reason, on=self.days_ago(case.ended_days_ago), by=self.clinician
             )
         return patient
 
     def last_due_before_today(self, plan: TreatmentPlan) -> date | None:
         """The due date of the plan's last dose before today, were every dose given on its day."""
-        facts = selectors.plan_facts(plan)
+        facts = injections_selectors.plan_facts(plan)
         doses = schedule.upcoming_doses(
-            facts, selectors.plan_dose_events(plan), until=self.today - timedelta(days=1), limit=500
+            facts, injections_selectors.plan_dose_events(plan), until=self.today - timedelta(days=1), limit=500
         )
         return doses[-1].due if doses else None
 
@@ -442,7 +444,7 @@ class DemoClinic:
             due = plan.next_due_on
             if due is None or due >= min(before, self.today):
                 return
-            services.dose_record(
+            injections_services.dose_record(
                 plan=plan,
                 phase=plan.next_phase,
                 number=plan.next_number,
@@ -467,17 +469,21 @@ def load_demo_clinic(*, clinician=None, nurse=None, today: date | None = None) -
     clinician = clinician or User.objects.get(username=CLINICIAN)
     nurse = nurse or User.objects.get(username=NURSE)
     if not LabProfile.objects.exists():
-        services.lab_profile_make_default(profile=LabProfile(name=DEMO_LAB), by=clinician)
+        clinic_services.lab_profile_make_default(profile=LabProfile(name=DEMO_LAB), by=clinician)
     clinic = DemoClinic(clinician=clinician, nurse=nurse, today=today or timezone.localdate())
     numbers = test_nhs_numbers()
     for serial, case in enumerate(CASES, start=1):
         clinic.build(case, hospital_number=f"{DEMO_PREFIX}{serial:03d}", nhs_number=next(numbers))
     # A day the clinic would otherwise be open, so that the closure moves someone's dose.
     closure_day = schedule.next_open_day(
-        clinic.days_ago(-DEMO_CLOSURE_IN_DAYS), selectors.clinic_days(), selectors.clinic_calendar()
+        clinic.days_ago(-DEMO_CLOSURE_IN_DAYS),
+        injections_selectors.clinic_days(),
+        injections_selectors.clinic_calendar(),
     )
     if not ClinicClosure.objects.filter(date=closure_day).exists():
-        services.clinic_closure_save(closure=ClinicClosure(date=closure_day, reason=DEMO_CLOSURE_REASON), by=clinician)
+        injections_services.clinic_closure_save(
+            closure=ClinicClosure(date=closure_day, reason=DEMO_CLOSURE_REASON), by=clinician
+        )
     return len(CASES)
 
 
