@@ -39,6 +39,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
             "neuro_reviews": selectors.neuro_loading_reviews_due(today=today),
             "monitoring": selectors.monitoring_due(today=today),
             "recent": selectors.patients_recent_for(user=request.user),
+            "no_monitoring_due": f"No monitoring visit is due in the next {selectors.DUE_SOON_DAYS} days.",
         }
     if NURSE in roles:
         context |= {
@@ -52,6 +53,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
             "lab_profiles": selectors.lab_profiles(),
             "closures": selectors.closures_coming(today=today),
             "exports": selectors.exports_recent(),
+            "closures_ahead_days": selectors.CLOSURES_AHEAD_DAYS,
         }
     if CLINICIAN in roles or ADMIN in roles:
         context["caseload"] = selectors.caseload(today=today)
