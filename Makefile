@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate demo lint check-deploy bench clean
+.PHONY: run test setup migrate demo lint check-deploy bench clean screenshots
 
 # The first Python >= 3.12 found: $(PYTHON) if given, then python3.13/3.12 on PATH, then pyenv's, then python3.
 find_python = for c in "$(PYTHON)" python3.13 python3.12 \
@@ -28,8 +28,9 @@ setup: $(STAMP)
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
+# The demo users and a demo clinic of fictional patients (refused, and skipped here, when DEBUG is off).
 demo: migrate
-	$(PY) manage.py demo_users
+	$(PY) manage.py demo_clinic --skip-without-debug
 
 run: demo
 	$(PY) manage.py runserver 127.0.0.1:8000
@@ -54,6 +55,10 @@ bench: setup
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_http.py
 	$(PY) bench/bench_pages.py
+
+# The README's screenshots, taken by Chromium over a fresh demo clinic in a throw-away database.
+screenshots: setup
+	$(PY) docs/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis

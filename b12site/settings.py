@@ -153,6 +153,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "Europe/London")
 USE_I18N = True
+# en-GB with a 24-hour clock: "2 Dec 2026, 14:05" on pages, in print and in the admin.
+FORMAT_MODULE_PATH = ["b12site.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

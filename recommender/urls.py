@@ -3,11 +3,13 @@ from django.urls import path
 
 from recommender.access import views as access_views
 from recommender.clinic import views as clinic_views
+from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
 
 urlpatterns = [
-    path("", clinic_views.home, name="home"),
+    path("", home_views.home, name="home"),
+    path("search/", home_views.search, name="search"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/verify/", access_views.two_factor_verify, name="two-factor-verify"),

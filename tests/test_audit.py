@@ -229,6 +229,18 @@ ALLOWED: set[tuple[str, str]] = {
     ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()"),
     ("recommender/access/twofactor.py", "TOTPDevice.objects.filter(user=user).delete()"),
     ("recommender/access/twofactor.py", "StaticDevice.objects.filter(user=user).delete()"),
+} | {
+    # demo_clinic --reset (DEBUG only) removes the fictional demo patients and all their records, by design.
+    ("recommender/management/commands/demo_clinic.py", line)
+    for line in (
+        "doses.update(replaced_by=None)",
+        "doses.delete()",
+        "plans.update(superseded_by=None)",
+        "plans.delete()",
+        "Assessment.objects.filter(patient__in=patients).delete()",
+        "count, _ = patients.delete()",
+        "ClinicClosure.objects.filter(reason=DEMO_CLOSURE_REASON).delete()",
+    )
 }
 
 

@@ -101,6 +101,7 @@ EXPECTED: dict[str, Row] = {
     # The matrix's dose was not given: there are no details to correct, so back to its plan.
     "dose-correct": page(LOGIN, TO_PLAN, 403, TO_PLAN),
     "worklist": page(LOGIN, 200, 200, 200),
+    "search": page(LOGIN, 200, 200, 200),
     "calendar-feed": page(LOGIN, 200, 200, 200),
     # A bad token is no feed, whoever asks: the session does not stand in for the token.
     "worklist-feed": page(404, 404, 404, 404),

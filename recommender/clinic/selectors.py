@@ -73,6 +73,19 @@ def patient_corrections(*, patient: Patient) -> list:
     return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
 
 
+def patient_by_identifier(*, query: str) -> Patient | None:
+    """The one patient whose hospital number (any case) or NHS number (spaces ignored) is exactly the query."""
+    query = query.strip()
+    if not query or "\x00" in query or len(query) > SEARCH_QUERY_MAX:
+        return None
+    match = Q(hospital_number__iexact=query)
+    digits = nhs_number_normalise(query)
+    if len(digits) == NHS_NUMBER_LENGTH and digits.isascii() and digits.isdigit():
+        match |= Q(nhs_number=digits)
+    found = list(Patient.objects.filter(match)[:2])
+    return found[0] if len(found) == 1 else None
+
+
 def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
     """The patients this user assessed or registered most recently."""
     return (

@@ -32,15 +32,6 @@ from recommender.web.http import HtmxHttpRequest, add_errors, can
 
 
 @require_GET
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "recommender/home.html",
-        {"recent": selectors.patients_recent_for(user=request.user), "can_add": can(request, "add_patient")},
-    )
-
-
-@require_GET
 @vary_on_headers("HX-Request")
 @permission_required("recommender.view_patient", raise_exception=True)
 def patient_list(request: HtmxHttpRequest) -> HttpResponse:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from recommender.identifiers import age_on
+from recommender.vocabulary import dose_label
 
 register = template.Library()
 
@@ -33,3 +35,28 @@ def age(born) -> int | str:
     """Completed years today, in the clinic's time zone."""
     day = _as_date(born)
     return "" if day is None else age_on(day, timezone.localdate())
+
+
+@register.filter
+def clinic_dob(value) -> str:
+    """A date of birth, always with its year: "14 Mar 1951"."""
+    day = _as_date(value)
+    return "" if day is None else date_format(day, "d M Y")
+
+
+@register.filter
+def quantity(value, unit: str = "") -> str:
+    """A measured value with its unit and without spurious decimals: 150.00 → "150 pg/mL", 0.450 → "0.45 µmol/L"."""
+    if value is None or value == "":
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = f"{number.normalize():f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {unit}".strip()
+
+
+@register.filter
+def next_dose_label(plan) -> str:
+    """The name of a plan's next dose, as everywhere else: "Loading 2 of 6", "Maintenance 3"."""
+    return dose_label(plan.next_phase, plan.next_number, plan.loading_doses) if plan.next_phase else ""
