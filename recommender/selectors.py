@@ -8,8 +8,7 @@ from functools import lru_cache
 import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Case, Max, Q, QuerySet, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 
 from .guideline import DEFAULT_RULESET, Thresholds, schedule
@@ -84,14 +83,29 @@ def patient_corrections(*, patient: Patient) -> list:
     return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
 
 
-def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
-    """The patients this user assessed or registered most recently."""
-    return (
-        Patient.objects.filter(Q(assessments__created_by=user) | Q(created_by=user))
-        .annotate(last_seen=Coalesce(Max("assessments__created_at"), "created_at"))
-        .order_by("-last_seen")
-        .distinct()[:limit]
+def patients_recent_for(*, user, limit: int = 10) -> list[Patient]:
+    """The patients this user assessed or registered most recently, latest first.
+
+    Bounded whatever the length of the user's history: the user's latest assessments and latest registrations
+    are read from two (author, created) indexes, a few rows each, then the patients by primary key."""
+    last_seen: dict = {}
+    assessed = (
+        Assessment.objects.filter(created_by=user)
+        .order_by("-created_at")
+        .values_list("patient_id", "created_at")[: limit * RECENT_ASSESSMENTS_PER_PATIENT]
     )
+    registered = Patient.objects.filter(created_by=user).order_by("-created_at").values_list("id", "created_at")
+    for patient_id, at in [*assessed, *registered[:limit]]:
+        if patient_id not in last_seen or at > last_seen[patient_id]:
+            last_seen[patient_id] = at
+    latest = sorted(last_seen, key=last_seen.__getitem__, reverse=True)[:limit]
+    patients = Patient.objects.in_bulk(latest)
+    return [patients[pk] for pk in latest]
+
+
+# How many of the user's latest assessments the home page reads per patient it lists (repeat assessments of one
+# patient share the window).
+RECENT_ASSESSMENTS_PER_PATIENT = 5
 
 
 def patient_assessments(*, patient: Patient) -> QuerySet[Assessment]:
@@ -180,6 +194,23 @@ def _in_dose_order(doses: QuerySet[DoseRecord]) -> QuerySet[DoseRecord]:
 def plan_doses(*, plan: TreatmentPlan) -> QuerySet[DoseRecord]:
     """The plan's records, latest dose first; a correction just above the record it replaced."""
     return _in_dose_order(plan.doses.select_related("recorded_by")).reverse()
+
+
+# The plan page shows the latest records; the rest are on the plan's "all doses" page.
+PLAN_PAGE_DOSES = 10
+
+
+def plan_recent_doses(*, plan: TreatmentPlan, limit: int = PLAN_PAGE_DOSES) -> tuple[list[DoseRecord], bool]:
+    """The plan's latest ``limit`` records in the plan page's order (one bounded query), and whether there are
+    older ones."""
+    rows = list(plan_doses(plan=plan)[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def latest_live_of(records: list[DoseRecord]) -> DoseRecord | None:
+    """Among records in ``plan_doses`` order (latest first), the latest not entered in error: the one a nurse may
+    still mark entered in error (``dose_latest_record`` when it is among them)."""
+    return next((record for record in records if not record.entered_in_error), None)
 
 
 def dose_latest_record(*, plan: TreatmentPlan, phase: str | None = None, number: int | None = None):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/assess/preview/", views.assessment_preview, name="assessment-preview"),
     path("assessments/<uuid:assessment_id>/", views.assessment_detail, name="assessment-detail"),
     path("plans/<uuid:plan_id>/", views.plan_detail, name="plan-detail"),
+    path("plans/<uuid:plan_id>/doses/", views.plan_doses, name="plan-doses"),
     path("plans/<uuid:plan_id>/end/", views.plan_end, name="plan-end"),
     path("plans/<uuid:plan_id>/end-loading/", views.plan_end_loading, name="plan-end-loading"),
     path("plans/<uuid:plan_id>/stable/", views.plan_mark_stable, name="plan-stable"),

@@ -300,6 +300,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         plan = selectors.plan_detail(plan_id=plan_id)
     except TreatmentPlan.DoesNotExist:
         raise Http404("No such plan") from None
+    doses, older_doses = selectors.plan_recent_doses(plan=plan)
     return render(
         request,
         "recommender/plan_detail.html",
@@ -313,14 +314,39 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "stable_form": MarkStableForm(),
             "can_change": _can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": _can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
-            "doses": selectors.plan_doses(plan=plan),
-            "latest_dose": selectors.dose_latest_record(plan=plan),
+            "doses": doses,
+            "older_doses": older_doses,
+            "latest_dose": selectors.latest_live_of(doses),
             "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),
             "interval_form": IntervalChangeForm(
                 initial={"every": plan.maintenance_every, "unit": plan.maintenance_unit}
             ),
             **selectors.plan_schedule(plan=plan, today=timezone.localdate()),
+        },
+    )
+
+
+DOSES_PAGE_SIZE = 50
+
+
+@require_GET
+@permission_required("recommender.view_treatmentplan", raise_exception=True)
+def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
+    """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient"), pk=plan_id)
+    page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recommender/plan_doses.html",
+        {
+            "plan": plan,
+            "patient": plan.patient,
+            "page": page,
+            "doses": page.object_list,
+            "latest_dose": selectors.dose_latest_record(plan=plan),
+            "can_record": _can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
+            "reason_max_length": REASON_MAX_LENGTH,
         },
     )
 
