@@ -64,8 +64,8 @@ def prepare(env: dict[str, str]) -> dict:
 
 # name, goal (ratio to the bare view), request
 def endpoints(ids: dict) -> list[tuple[str, float, dict]]:
-    clinician = f"sessionid={ids['sessions']['bench']}"
-    nurse = f"sessionid={ids['sessions']['bench-nurse']}"
+    clinician = f"sessionid={ids['sessions']['bench'][0]}"
+    nurse = f"sessionid={ids['sessions']['bench-nurse'][0]}"
     csrf = secrets.token_hex(16)
     plan, patient = ids["plan"], ids["patient"]
     return [
@@ -117,7 +117,7 @@ def main() -> int:
     env.pop("DJANGO_LOG_LEVEL", None)
     ids = prepare(env)
     points = endpoints(ids)
-    bare_request = {"path": "/bench/bare", "cookie": f"sessionid={ids['sessions']['bench']}"}
+    bare_request = {"path": "/bench/bare", "cookie": f"sessionid={ids['sessions']['bench'][0]}"}
     ratios: dict[str, list[float]] = {name: [] for name, _, _ in points}
     rps: dict[str, list[float]] = {name: [] for name, _, _ in points} | {"bare view": []}
     errors: dict[str, int] = dict.fromkeys(rps, 0)

@@ -213,27 +213,32 @@ def seed(*, force: bool = False) -> dict:
     }
 
 
-def credentials(user_ids: dict[str, int]) -> dict:
-    """Fresh session keys for the clinician and the nurse, and an API token for the API client."""
+def credentials(user_ids: dict[str, int], *, sessions_each: int = 16) -> dict:
+    """Fresh session keys for the clinician and the nurse (a few each, as for a ward of browsers), an API token for
+    the API client, and patients with an active plan for the load scenario."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
     from recommender import services
-    from recommender.models import AccessToken
+    from recommender.models import AccessToken, TreatmentPlan
 
-    sessions = {}
+    sessions: dict[str, list[str]] = {}
     for name in ("bench", "bench-nurse"):
         user = get_user_model().objects.get(pk=user_ids[name])
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        sessions[name] = store.session_key
+        for _ in range(sessions_each):
+            store = SessionStore()
+            store[SESSION_KEY] = str(user.pk)
+            store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            store.create()
+            sessions.setdefault(name, []).append(store.session_key)
     api_user = get_user_model().objects.get(pk=user_ids["bench-api"])
     _, token = services.access_token_issue(user=api_user, purpose=AccessToken.Purpose.API, name="bench")
-    return {"sessions": sessions, "api_token": token}
+    patients = TreatmentPlan.objects.filter(
+        status=TreatmentPlan.Status.ACTIVE, patient__hospital_number__startswith="B0"
+    ).values_list("patient_id", flat=True)[:500]
+    return {"sessions": sessions, "api_token": token, "patients": [str(p) for p in patients]}
 
 
 def _json(value) -> str:
