@@ -137,3 +137,12 @@ def test_home_page_queries_do_not_grow_with_the_users_history(clinician_client, 
     many, response = _queries(clinician_client, url)
     assert many == few
     assert len(re.findall(r'href="/patients/[0-9a-f-]+/"', response.content.decode())) == 10
+
+
+def test_home_page_reads_the_users_roles_once(clinician_client, clinician):
+    url = reverse("home")
+    clinician_client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = clinician_client.get(url)
+    assert "clinician" in response.content.decode()
+    assert sum('"auth_user_groups"' in q["sql"] and '"auth_group"."name"' in q["sql"] for q in captured) == 1
