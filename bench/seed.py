@@ -64,12 +64,20 @@ def users():
 
 
 def seeded(expected_doses: int) -> bool:
-    from recommender.models import DoseRecord, Patient
+    """The seed is there: the clinic's patients, at least its doses (a load run adds some), and the two probe plans
+    untouched."""
+    from recommender.models import DoseRecord, Patient, TreatmentPlan
 
+    probes_intact = all(
+        TreatmentPlan.objects.filter(patient__hospital_number=name, status=TreatmentPlan.Status.ACTIVE).count() == 1
+        and DoseRecord.objects.filter(plan__patient__hospital_number=name).count() == doses
+        for name, doses in PROBES.items()
+    )
     return (
         Patient.objects.filter(hospital_number__startswith="B0").count() == PATIENTS
-        and DoseRecord.objects.count() == expected_doses
+        and DoseRecord.objects.count() >= expected_doses
         and DoseRecord.history.count() >= expected_doses
+        and probes_intact
     )
 
 
