@@ -228,7 +228,7 @@ def credentials(user_ids: dict[str, int], *, sessions_each: int = 16) -> dict:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    from recommender import services
+    from recommender.access import services
     from recommender.models import AccessToken, TreatmentPlan
 
     sessions: dict[str, list[str]] = {}

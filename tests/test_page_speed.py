@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import selectors, views
+from recommender.injections import selectors, views
 
 from .factories import give, make_assessment, make_patient, make_plan
 

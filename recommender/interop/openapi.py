@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
-from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
-from .guideline.ruleset import DEFAULT_RULESET
-from .guideline.units import UMOL_PER_L
+from recommender.guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
+from recommender.guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
+from recommender.guideline.ruleset import DEFAULT_RULESET
+from recommender.guideline.units import UMOL_PER_L
 
 STATUSES = ["deficient", "indeterminate", "not_deficient"]
 WARNING_CODES = [
@@ -301,6 +301,21 @@ SCHEMAS: dict = {
             }
         },
     },
+    "OpenApiDocument": {
+        "type": "object",
+        "required": ["openapi", "info", "servers", "components", "paths"],
+        "properties": {
+            "openapi": {"const": "3.1.0"},
+            "info": {
+                "type": "object",
+                "required": ["title", "version"],
+                "properties": {"title": {"type": "string"}, "version": {"type": "string"}},
+            },
+            "servers": {"type": "array", "items": {"type": "object", "required": ["url"]}, "minItems": 1},
+            "components": {"type": "object", "required": ["schemas"]},
+            "paths": {"type": "object", "minProperties": 1},
+        },
+    },
 }
 
 
@@ -336,6 +351,15 @@ def openapi_document(server_url: str = "/") -> dict:
                         "200": {"description": "The decision", "content": _json("Recommendation")},
                         "400": {"description": "Invalid input; each bad field is named", "content": _json("Errors")},
                         "401": {"description": "Not authenticated", "content": _json("Errors")},
+                        "403": {
+                            "description": "Authenticated, but the account has no clinical role",
+                            "content": _json("Errors"),
+                        },
+                        "413": {"description": "The request body is too large", "content": _json("Errors")},
+                        "503": {
+                            "description": "The service is unavailable (its database cannot be reached); try again",
+                            "content": _json("Errors"),
+                        },
                     },
                 }
             },
@@ -343,7 +367,14 @@ def openapi_document(server_url: str = "/") -> dict:
                 "get": {
                     "operationId": "openapi",
                     "summary": "This description",
-                    "responses": {"200": {"description": "OpenAPI 3.1 document"}},
+                    "responses": {
+                        "200": {"description": "This OpenAPI 3.1 document", "content": _json("OpenApiDocument")},
+                        "401": {"description": "Not authenticated", "content": _json("Errors")},
+                        "403": {
+                            "description": "Authenticated, but the account has no clinical role",
+                            "content": _json("Errors"),
+                        },
+                    },
                 }
             },
         },
