@@ -23,6 +23,7 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/assess/preview/", clinic_views.assessment_preview, name="assessment-preview"),
     path("assessments/<uuid:assessment_id>/", clinic_views.assessment_detail, name="assessment-detail"),
     path("plans/<uuid:plan_id>/", clinic_views.plan_detail, name="plan-detail"),
+    path("plans/<uuid:plan_id>/doses/", injections_views.plan_doses, name="plan-doses"),
     path("plans/<uuid:plan_id>/end/", clinic_views.plan_end, name="plan-end"),
     path("plans/<uuid:plan_id>/end-loading/", clinic_views.plan_end_loading, name="plan-end-loading"),
     path("plans/<uuid:plan_id>/stable/", clinic_views.plan_mark_stable, name="plan-stable"),

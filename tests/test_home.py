@@ -73,7 +73,7 @@ LISTS = {
     "caseload": lambda today, user: selectors.caseload(today=today),
 }
 # Two for the lists computed from the schedule (the plans, then the clinic's closures); one for the rest.
-EXPECTED_QUERIES = {"neuro_loading_reviews_due": 2, "monitoring_due": 2}
+EXPECTED_QUERIES = {"patients_recent_for": 3, "neuro_loading_reviews_due": 2, "monitoring_due": 2}
 
 
 def test_each_home_list_is_a_constant_number_of_queries(clinician, nurse, settings):

@@ -94,6 +94,7 @@ EXPECTED: dict[str, Row] = {
     "plan-end-loading": action(LOGIN, 403, TO_PLAN, TO_PLAN, {"on": ""}),
     "plan-stable": action(LOGIN, 403, TO_PLAN, TO_PLAN, {"on": ""}),
     "plan-interval": action(LOGIN, 403, TO_PLAN, TO_PLAN, {"every": ""}),
+    "plan-doses": page(LOGIN, 200, 200, 200),
     "plan-month": page(LOGIN, 200, 200, 200),
     "plan-ics": page(LOGIN, 200, 200, 200),
     "dose-record": page(LOGIN, 200, 403, 200),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from recommender.guideline import DEFAULT_RULESET, Thresholds, schedule
@@ -86,14 +85,29 @@ def patient_by_identifier(*, query: str) -> Patient | None:
     return found[0] if len(found) == 1 else None
 
 
-def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
-    """The patients this user assessed or registered most recently."""
-    return (
-        Patient.objects.filter(Q(assessments__created_by=user) | Q(created_by=user))
-        .annotate(last_seen=Coalesce(Max("assessments__created_at"), "created_at"))
-        .order_by("-last_seen")
-        .distinct()[:limit]
+def patients_recent_for(*, user, limit: int = 10) -> list[Patient]:
+    """The patients this user assessed or registered most recently, latest first.
+
+    Bounded whatever the length of the user's history: the user's latest assessments and latest registrations
+    are read from two (author, created) indexes, a few rows each, then the patients by primary key."""
+    last_seen: dict = {}
+    assessed = (
+        Assessment.objects.filter(created_by=user)
+        .order_by("-created_at")
+        .values_list("patient_id", "created_at")[: limit * RECENT_ASSESSMENTS_PER_PATIENT]
     )
+    registered = Patient.objects.filter(created_by=user).order_by("-created_at").values_list("id", "created_at")
+    for patient_id, at in [*assessed, *registered[:limit]]:
+        if patient_id not in last_seen or at > last_seen[patient_id]:
+            last_seen[patient_id] = at
+    latest = sorted(last_seen, key=last_seen.__getitem__, reverse=True)[:limit]
+    patients = Patient.objects.in_bulk(latest)
+    return [patients[pk] for pk in latest]
+
+
+# How many of the user's latest assessments the home page reads per patient it lists (repeat assessments of one
+# patient share the window).
+RECENT_ASSESSMENTS_PER_PATIENT = 5
 
 
 def patient_assessments(*, patient: Patient) -> QuerySet[Assessment]:

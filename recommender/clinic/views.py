@@ -263,6 +263,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         plan = selectors.plan_detail(plan_id=plan_id)
     except TreatmentPlan.DoesNotExist:
         raise Http404("No such plan") from None
+    doses, older_doses = injections_selectors.plan_recent_doses(plan=plan)
     return render(
         request,
         "recommender/plan_detail.html",
@@ -276,8 +277,9 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "stable_form": MarkStableForm(),
             "can_change": can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
-            "doses": injections_selectors.plan_doses(plan=plan),
-            "latest_dose": injections_selectors.dose_latest_record(plan=plan),
+            "doses": doses,
+            "older_doses": older_doses,
+            "latest_dose": injections_selectors.latest_live_of(doses),
             "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),
             "interval_form": IntervalChangeForm(

@@ -58,6 +58,23 @@ def plan_doses(*, plan: TreatmentPlan) -> QuerySet[DoseRecord]:
     return _in_dose_order(plan.doses.select_related("recorded_by")).reverse()
 
 
+# The plan page shows the latest records; the rest are on the plan's "all doses" page.
+PLAN_PAGE_DOSES = 10
+
+
+def plan_recent_doses(*, plan: TreatmentPlan, limit: int = PLAN_PAGE_DOSES) -> tuple[list[DoseRecord], bool]:
+    """The plan's latest ``limit`` records in the plan page's order (one bounded query), and whether there are
+    older ones."""
+    rows = list(plan_doses(plan=plan)[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def latest_live_of(records: list[DoseRecord]) -> DoseRecord | None:
+    """Among records in ``plan_doses`` order (latest first), the latest not entered in error: the one a nurse may
+    still mark entered in error (``dose_latest_record`` when it is among them)."""
+    return next((record for record in records if not record.entered_in_error), None)
+
+
 def dose_latest_record(*, plan: TreatmentPlan, phase: str | None = None, number: int | None = None):
     """The plan's latest live record in the order of the course (of one dose, when phase and number are given)."""
     doses = plan.doses.filter(entered_in_error=False).select_related("recorded_by")

@@ -17,7 +17,7 @@ from recommender.access import services as access_services
 from recommender.access.audit import audited
 from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseRecordForm, ReasonForm
-from recommender.models import AccessRecord, AccessToken, DoseRecord, TreatmentPlan
+from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
 from recommender.web.http import HtmxHttpRequest, add_errors, can, date_param, safe_next
 
@@ -222,3 +222,27 @@ def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
     plans = selectors.worklist(on=timezone.localdate(), days_ahead=FEED_DAYS_AHEAD)[:FEED_LIMIT]
     body = calendars.worklist_calendar(plans, name="B12 injections due", site=request.build_absolute_uri("/"))
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+DOSES_PAGE_SIZE = 50
+
+
+@require_GET
+@permission_required("recommender.view_treatmentplan", raise_exception=True)
+def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
+    """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient"), pk=plan_id)
+    page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "recommender/plan_doses.html",
+        {
+            "plan": plan,
+            "patient": plan.patient,
+            "page": page,
+            "doses": page.object_list,
+            "latest_dose": selectors.dose_latest_record(plan=plan),
+            "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
+            "reason_max_length": REASON_MAX_LENGTH,
+        },
+    )
