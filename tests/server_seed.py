@@ -24,7 +24,7 @@ def _user(username: str, role: str):
     return user
 
 
-def _session(user) -> str:
+def signed_in_session(user) -> str:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "recommender.backends.ModelBackend"
@@ -40,7 +40,11 @@ def seed(plans: int = 1) -> None:
     sys.stdout.write(
         json.dumps(
             {
-                "sessions": {"clinician": _session(clinician), "nurse": _session(nurse), "admin": _session(admin)},
+                "sessions": {
+                    "clinician": signed_in_session(clinician),
+                    "nurse": signed_in_session(nurse),
+                    "admin": signed_in_session(admin),
+                },
                 "plans": [
                     {"id": str(p.pk), "phase": p.next_phase, "number": p.next_number, "sequence": p.calendar_sequence}
                     for p in due
