@@ -250,12 +250,11 @@ else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 
 # Behind a reverse proxy (nginx, a load balancer in front of N gunicorn nodes): trust its scheme, host and the
-# client address it adds (one proxy: the last address of X-Forwarded-For). Only set it when a proxy is in front.
+# client address it adds (the last address of X-Forwarded-For). Only set it when the proxy is the only way in.
 if env_bool("DJANGO_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_CLIENT_IP_CALLABLE = "recommender.ops.proxy.client_ip"
 
 # Application logs: who did what and when, never patient identifiers or results.
 LOGGING = {
