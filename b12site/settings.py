@@ -124,13 +124,14 @@ DATABASES = {
     )
 }
 # A database that is down or hung must never hang the site: pages answer 503 within a few seconds instead
-# (recommender/ops/outages.py). Seconds; 0 turns the statement timeout off (a long restore, a migration by hand).
+# (recommender/ops/outages.py). Seconds. The statement timeout is for the web server (wsgi.py and asgi.py default
+# it to 5 s); manage.py commands (migrate, backup, restore) run without one unless it is set. 0: none.
 DB_CONNECT_TIMEOUT = int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "3"))
-DB_STATEMENT_TIMEOUT = int(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "5"))
+DB_STATEMENT_TIMEOUT = int(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "0"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        connect_timeout=DB_CONNECT_TIMEOUT, options=f"-c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}"
-    )
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
+    if DB_STATEMENT_TIMEOUT:
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default: readers never block the writer (WAL), a writer takes the lock when its transaction
     # begins (IMMEDIATE) and waits for it up to the busy timeout rather than failing "database is locked".

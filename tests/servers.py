@@ -9,12 +9,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,3 +140,59 @@ def migrated_sqlite_file(folder: Path) -> Path:
     database = folder / "migrated.sqlite3"
     manage(f"sqlite:///{database}", "migrate", "--noinput", "-v", "0")
     return database
+
+
+# Signed-in posts to the servers: the CSRF cookie and the form's token carry the same (unmasked) secret.
+CSRF = "c" * 32
+
+
+def database_url() -> str:
+    """The test database as a URL the servers can open (PostgreSQL)."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def dose_form(plan: dict) -> bytes:
+    now = timezone.now().astimezone(ZoneInfo(settings.TIME_ZONE))
+    return urlencode(
+        {
+            "csrfmiddlewaretoken": CSRF,
+            "phase": plan["phase"],
+            "number": plan["number"],
+            "sequence": plan["sequence"],
+            "outcome": "given",
+            "allergy_checked": "on",
+            "baseline_sample_taken": "on",
+            "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "dose_mg": "1",
+            "route": "IM",
+            "site": "right_deltoid",
+            "batch": "HX2025-118",
+            "expiry": (now.date() + timedelta(days=90)).isoformat(),
+            "reason": "",
+        }
+    ).encode()
+
+
+def signed_in(session: str) -> dict:
+    return {
+        "Cookie": f"sessionid={session}; csrftoken={CSRF}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def at_once(calls) -> list:
+    """Runs the calls in threads released together; returns their answers in order."""
+    answers = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(index: int) -> None:
+        start.wait()
+        answers[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers

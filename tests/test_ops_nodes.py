@@ -24,8 +24,7 @@ from recommender.models import DoseRecord, LabProfile
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_plan
 from tests.server_seed import signed_in_session
-from tests.servers import app_server, free_port
-from tests.test_ops_sqlite import CSRF, at_once, dose_form, signed_in
+from tests.servers import CSRF, app_server, at_once, database_url, dose_form, free_port, signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -53,11 +52,6 @@ def redis_server():
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture(scope="module", params=["embedded", "redis"])

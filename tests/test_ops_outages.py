@@ -12,9 +12,14 @@ import socket
 import threading
 from contextlib import contextmanager
 
+import psycopg
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from recommender.ops.outages import UNAVAILABLE
+from tests.factories import make_patient
+from tests.server_seed import signed_in_session
 from tests.servers import app_server, free_port, migrated_sqlite_file
 
 # A session cookie makes every page read the database (the session), as a signed-in clinician's pages do.
@@ -117,3 +122,23 @@ def test_service_resumes_by_itself_when_the_database_returns(tmp_path, migrated_
 @pytest.fixture(scope="module")
 def migrated_sqlite(tmp_path_factory):
     return migrated_sqlite_file(tmp_path_factory.mktemp("migrated"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statement_timeout is PostgreSQL's")
+def test_a_query_the_database_never_finishes_is_stopped_by_the_statement_timeout(clinician):
+    from tests.test_ops_nodes import database_url
+
+    session = signed_in_session(clinician)
+    patient = make_patient(by=clinician)
+    blocker = psycopg.connect(database_url(), autocommit=False)
+    try:
+        blocker.execute("LOCK TABLE recommender_patient IN ACCESS EXCLUSIVE MODE")  # every read of patients waits
+        with app_server(database_url(), DJANGO_SECRET_KEY=settings.SECRET_KEY) as server:
+            page = server.request(f"/patients/{patient.pk}/", headers={"Cookie": f"sessionid={session}"})
+        assert page.status == 503
+        assert UNAVAILABLE in page.body
+        assert 4 < page.seconds < PROMPT  # the web server's default statement timeout is 5 s
+    finally:
+        blocker.rollback()
+        blocker.close()

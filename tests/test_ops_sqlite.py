@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from datetime import timedelta
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
-from django.utils import timezone
 
-from tests.servers import app_server, manage, migrated_sqlite_file
+from tests.servers import app_server, at_once, dose_form, manage, migrated_sqlite_file, signed_in
 
-CSRF = "c" * 32
 CONCURRENT = 8
 
 
@@ -25,52 +18,6 @@ def seeded(database, plans: int) -> dict:
     url = f"sqlite:///{database}"
     output = manage(url, "shell", "-c", f"from tests.server_seed import seed; seed(plans={plans})")
     return json.loads(output.strip().splitlines()[-1])
-
-
-def dose_form(plan: dict) -> bytes:
-    now = timezone.now().astimezone(ZoneInfo(settings.TIME_ZONE))
-    return urlencode(
-        {
-            "csrfmiddlewaretoken": CSRF,
-            "phase": plan["phase"],
-            "number": plan["number"],
-            "sequence": plan["sequence"],
-            "outcome": "given",
-            "allergy_checked": "on",
-            "baseline_sample_taken": "on",
-            "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
-            "dose_mg": "1",
-            "route": "IM",
-            "site": "right_deltoid",
-            "batch": "HX2025-118",
-            "expiry": (now.date() + timedelta(days=90)).isoformat(),
-            "reason": "",
-        }
-    ).encode()
-
-
-def signed_in(session: str) -> dict:
-    return {
-        "Cookie": f"sessionid={session}; csrftoken={CSRF}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def at_once(calls) -> list:
-    """Runs the calls in threads released together; returns their answers in order."""
-    answers = [None] * len(calls)
-    start = threading.Barrier(len(calls))
-
-    def run(index: int) -> None:
-        start.wait()
-        answers[index] = calls[index]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 def dose_count(database) -> dict[str, int]:
