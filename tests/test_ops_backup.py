@@ -13,7 +13,7 @@ from recommender.models import DoseRecord, Patient
 from recommender.ops.backups import sha256_of
 from tests.factories import give, make_patient, make_plan, miss
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def every_patient_record() -> dict[str, dict]:

@@ -27,7 +27,7 @@ from tests.server_seed import signed_in_session
 from tests.servers import CSRF, app_server, at_once, database_url, dose_form, free_port, signed_in
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="two nodes share a PostgreSQL database"),
 ]
 
