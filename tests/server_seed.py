@@ -27,7 +27,7 @@ def _user(username: str, role: str):
 def signed_in_session(user) -> str:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "recommender.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "recommender.access.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return session.session_key

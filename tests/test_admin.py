@@ -17,7 +17,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import services
+from recommender.access import services as access_services
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
 from recommender.models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
 from tests.conftest import make_user
@@ -33,21 +35,21 @@ def admin_url(model, view: str, *args) -> str:
 def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", given_name="Chidi"):
     """A patient with an assessment, a plan, a dose given and a dose entered in error (corrected)."""
     today = timezone.localdate()
-    patient = services.patient_create(
+    patient = clinic_services.patient_create(
         hospital_number=hospital_number,
         family_name=family_name,
         given_name=given_name,
         date_of_birth=date(1958, 3, 14),
         by=by,
     )
-    assessment, plan = services.assessment_record(
+    assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload=dict(DEFICIENT),
         plan_options={"start_date": today - timedelta(days=3), "maintenance_every": 2, "maintenance_unit": "months"},
         by=by,
     )
-    dose = services.dose_record(
+    dose = injections_services.dose_record(
         plan=plan,
         phase=plan.next_phase,
         number=plan.next_number,
@@ -63,10 +65,10 @@ def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", 
         by=nurse,
     )
     plan.refresh_from_db()
-    wrong = services.dose_record(
+    wrong = injections_services.dose_record(
         plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=nurse
     )
-    services.dose_mark_entered_in_error(dose=wrong, reason="Patient did attend: wrong record", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=wrong, reason="Patient did attend: wrong record", by=nurse)
     plan.refresh_from_db()
     return patient, assessment, plan, dose
 
@@ -95,7 +97,9 @@ def profile(admin_user):
 
 def _instances(record, profile, admin_user, nurse_user):
     patient, assessment, plan, dose = record
-    token, _ = services.access_token_issue(user=nurse_user, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+    token, _ = access_services.access_token_issue(
+        user=nurse_user, purpose=AccessToken.Purpose.CALENDAR, name="worklist"
+    )
     base = {"user_agent": "pytest", "ip_address": "127.0.0.1", "username": "someone", "http_accept": "*/*"}
     return {
         "auth.User": admin_user,
@@ -111,7 +115,7 @@ def _instances(record, profile, admin_user, nurse_user):
         "recommender.DoseRecord": dose,
         "recommender.LabProfile": profile,
         "recommender.AccessToken": token,
-        "recommender.ClinicClosure": services.clinic_closure_save(
+        "recommender.ClinicClosure": injections_services.clinic_closure_save(
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
         ),
     }
@@ -460,7 +464,7 @@ def test_make_default_action_leaves_exactly_one_default(admin_client_, admin_use
         p.save()
         profiles.append(p)
     alpha, beta, gamma = profiles
-    services.lab_profile_make_default(profile=alpha, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=alpha, by=admin_user)
 
     response = _make_default_via_admin(admin_client_, beta)
     assert response.status_code == 200
@@ -481,6 +485,6 @@ def test_is_default_cannot_be_set_on_the_change_form(admin_client_, admin_user, 
     other = LabProfile(name="South Lab")
     other._history_user = admin_user
     other.save()
-    services.lab_profile_make_default(profile=other, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=other, by=admin_user)
     response = admin_client_.get(admin_url(LabProfile, "change", profile.pk))
     assert "is_default" not in response.context["adminform"].form.fields

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from recommender import selectors
+from recommender.clinic import selectors
 from recommender.models import DoseRecord, Patient
 from recommender.ops.backups import sha256_of
 from tests.factories import give, make_patient, make_plan, miss

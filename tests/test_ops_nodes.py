@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from recommender import services
+from recommender.clinic import services
 from recommender.models import DoseRecord, LabProfile
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_plan

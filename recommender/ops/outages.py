@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
-from recommender import errors
+from recommender.web import errors
 
 logger = logging.getLogger(__name__)
 
