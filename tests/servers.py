@@ -44,6 +44,12 @@ class Answer:
 @dataclass(frozen=True)
 class Server:
     base: str
+    log: object = None  # the server's output (a temporary file)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def request(
         self, path: str, *, data: bytes | None = None, headers: dict | None = None, timeout: float = 20
@@ -89,11 +95,12 @@ def app_server(database_url: str, *, workers: int = 1, threads: int = 4, **extra
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
         "--timeout", "60", "--graceful-timeout", "2",
     ]  # fmt: skip
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally) — a file, not a pipe: a chatty server must never block on a full pipe
+    # A file, not a pipe: a chatty server must never block on a full pipe. Closed in the finally below.
+    log = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         command, cwd=ROOT, env=server_env(database_url, **extra), stdout=log, stderr=subprocess.STDOUT
     )
-    server = Server(f"http://127.0.0.1:{port}")
+    server = Server(f"http://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -92,6 +92,11 @@ def assert_unavailable_everywhere(server) -> None:
     assert ready.seconds < PROMPT
     assert server.request("/healthz").status == 200  # the process itself is alive
 
+    log = server.log_text()
+    assert "Traceback" not in log
+    # One line for each request the outage refused (pages, API, login; /readyz logs its own), nothing more.
+    assert log.count("database unavailable: ") == 4 + (login_page.status == 503), log[-3000:]
+
 
 def test_a_closed_database_port_answers_503_pages_and_json(tmp_path):
     closed = free_port()
