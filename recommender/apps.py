@@ -9,6 +9,7 @@ class RecommenderConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from recommender import signals  # noqa: F401  registers the signal receivers
+        from recommender.ops import checks as ops_checks  # noqa: F401  registers the operations checks
         from recommender.roles import sync_roles
         from recommender.web import checks  # noqa: F401  registers the system checks
 

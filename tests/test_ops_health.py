@@ -77,3 +77,14 @@ def test_readyz_is_not_ready_while_the_configured_cache_is_down(client, settings
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_probes_accept_only_get(client, path):
     assert client.post(path).status_code == 405
+
+
+def test_a_redis_url_without_the_redis_client_stops_start_up(settings, monkeypatch):
+    from recommender.ops.checks import shared_cache_client_installed
+
+    settings.REDIS_URL = "redis://cache.internal:6379/0"
+    assert shared_cache_client_installed() == []
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    [error] = shared_cache_client_installed()
+    assert error.id == "ops.E001"
+    assert "REDIS_URL" in error.msg
