@@ -137,6 +137,39 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database that is down or hung must never hang the site: pages answer 503 within a few seconds instead
+# (recommender/ops/outages.py). Seconds. The statement timeout is for the web server (wsgi.py and asgi.py default
+# it to 5 s); manage.py commands (migrate, backup, restore) run without one unless it is set. 0: none.
+DB_CONNECT_TIMEOUT = int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "3"))
+DB_STATEMENT_TIMEOUT = int(os.environ.get("DJANGO_DB_STATEMENT_TIMEOUT", "0"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
+    if DB_STATEMENT_TIMEOUT:
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default: readers never block the writer (WAL), a writer takes the lock when its transaction
+    # begins (IMMEDIATE) and waits for it up to the busy timeout rather than failing "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=int(os.environ.get("DJANGO_DB_BUSY_TIMEOUT", "10")),
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
+
+# Nothing is kept in a process between requests (sessions, lockouts and lab profiles live in the database), so any
+# number of workers and nodes agree. REDIS_URL gives every node one shared cache; without it nothing is cached,
+# which is right however many workers run (a per-process memory cache would let them disagree).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "b12",
+            "OPTIONS": {"socket_connect_timeout": DB_CONNECT_TIMEOUT, "socket_timeout": DB_CONNECT_TIMEOUT},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -242,13 +275,12 @@ OTP_TOTP_ISSUER = "B12 clinic"
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes from the load balancer speak plain HTTP
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 60 * 60)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    if B12_BEHIND_PROXY:
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -261,6 +293,14 @@ if not DEBUG:
     }
 else:
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+
+# Behind a reverse proxy (nginx, a load balancer in front of N gunicorn nodes): trust its scheme, host and the
+# client address it adds (the last address of X-Forwarded-For). Only set it when the proxy is the only way in.
+if B12_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+    AXES_CLIENT_IP_CALLABLE = "recommender.web.requests.client_ip"
+
 
 # Application logs: who did what and when, never patient identifiers or results. B12_LOG_JSON=1: one JSON object
 # per line; either way every line carries the request id (X-Request-ID).

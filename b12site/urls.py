@@ -9,4 +9,4 @@ urlpatterns = [
 handler400 = "recommender.web.errors.bad_request"
 handler403 = "recommender.web.errors.permission_denied"
 handler404 = "recommender.web.errors.page_not_found"
-handler500 = "recommender.web.errors.server_error"
+handler500 = "recommender.ops.outages.server_error"  # a database outage answers 503, anything else 500

@@ -6,8 +6,11 @@ from recommender.clinic import views as clinic_views
 from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
+from recommender.ops import views as ops_views
 
 urlpatterns = [
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
     path("", home_views.home, name="home"),
     path("search/", home_views.search, name="search"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

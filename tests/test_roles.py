@@ -109,6 +109,9 @@ EXPECTED: dict[str, Row] = {
     # The JSON API answers 401 itself rather than redirecting to a login page.
     "api-recommendation": Row("POST", {ANONYMOUS: 401, NURSE: 200, CLINICIAN: 200, ADMIN: 200}, DEFICIENT, True),
     "api-openapi": page(401, 200, 200, 200),
+    # The monitoring probes answer everyone, signed in or not (tests/test_ops_health.py).
+    "healthz": page(200, 200, 200, 200),
+    "readyz": page(200, 200, 200, 200),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
