@@ -15,7 +15,19 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
-from .models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
+from .models import (
+    AccessToken,
+    Appointment,
+    Assessment,
+    ClinicClosure,
+    DoseRecord,
+    LabProfile,
+    Location,
+    Patient,
+    Session,
+    SessionChange,
+    TreatmentPlan,
+)
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
@@ -260,3 +272,37 @@ class AccessTokenAdmin(MalformedIdIs404, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Booking (issue 17): admins define the locations and their sessions; appointments change only through the
+# booking pages (their services keep the capacity and the windows), so the admin shows them read-only.
+
+
+@admin.register(Location)
+class LocationAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+    list_display = ["name", "address", "active"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a location with appointments stays: set it inactive instead
+
+
+@admin.register(Session)
+class SessionAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+    list_display = ["location", "weekday", "start", "end", "slot_minutes", "capacity", "valid_from", "valid_until"]
+    list_filter = ["location", "weekday"]
+
+
+@admin.register(SessionChange)
+class SessionChangeAdmin(MalformedIdIs404, SimpleHistoryAdmin):
+    list_display = ["date", "kind", "session", "location", "start", "end", "reason"]
+    list_filter = ["kind"]
+    date_hierarchy = "date"
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(MalformedIdIs404, ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ["starts_at", "location", "plan", "kind", "phase", "number", "seat", "status"]
+    list_filter = ["status", "location"]
+    date_hierarchy = "starts_at"
+    readonly_fields = [f.name for f in Appointment._meta.concrete_fields]

@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import api, views
+from .appointments import views as appointment_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,11 +21,13 @@ urlpatterns = [
     path("plans/<uuid:plan_id>/stable/", views.plan_mark_stable, name="plan-stable"),
     path("plans/<uuid:plan_id>/interval/", views.plan_change_interval, name="plan-interval"),
     path("plans/<uuid:plan_id>/calendar/", views.plan_month, name="plan-month"),
-    path("plans/<uuid:plan_id>/calendar.ics", views.plan_ics, name="plan-ics"),
+    # The plan's calendar shows booked appointments at their time: served by the booking room.
+    path("plans/<uuid:plan_id>/calendar.ics", appointment_views.plan_ics, name="plan-ics"),
     path("plans/<uuid:plan_id>/doses/record/", views.dose_record, name="dose-record"),
     path("doses/<uuid:dose_id>/entered-in-error/", views.dose_entered_in_error, name="dose-error"),
     path("doses/<uuid:dose_id>/correct/", views.dose_correct, name="dose-correct"),
     path("worklist/", views.worklist, name="worklist"),
+    path("appointments/", include("recommender.appointments.urls")),
     path("account/calendar-feed/", views.calendar_feed_settings, name="calendar-feed"),
     path("feeds/worklist/<str:token>.ics", views.worklist_feed, name="worklist-feed"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
