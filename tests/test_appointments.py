@@ -3,6 +3,7 @@ plan's calendar at booked times."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -86,7 +87,7 @@ def test_booking_the_loading_course_slot_by_slot_keeps_the_rhythm(plan, clinic, 
         appointment = book(plan, nurse, proposal.slot.starts_at)
         days.append(timezone.localtime(appointment.starts_at).date())
     assert [d.weekday() for d in days] == [MONDAY, WEDNESDAY, FRIDAY] * 2
-    assert all((b - a).days >= 2 for a, b in zip(days, days[1:], strict=False))
+    assert all((b - a).days >= 2 for a, b in itertools.pairwise(days))
     # Then the first maintenance dose, two months after the last loading dose.
     assert to_book(plan).phase == "maintenance"
 
