@@ -8,248 +8,591 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0013_lab_profile_defaults_from_ruleset'),
+        ("recommender", "0013_lab_profile_defaults_from_ruleset"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('address', models.CharField(blank=True, help_text="Printed on the patient's appointment card.", max_length=300)),
-                ('active', models.BooleanField(default=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "address",
+                    models.CharField(
+                        blank=True, help_text="Printed on the patient's appointment card.", max_length=300
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('dose', 'Injection'), ('review', 'Review')], default='dose', max_length=8)),
-                ('phase', models.CharField(blank=True, help_text='loading or maintenance; empty for a review.', max_length=16)),
-                ('number', models.PositiveIntegerField()),
-                ('due_on', models.DateField(help_text="The date the guideline's schedule gave when it was booked.")),
-                ('starts_at', models.DateTimeField()),
-                ('slot_minutes', models.PositiveSmallIntegerField()),
-                ('seat', models.PositiveSmallIntegerField()),
-                ('capacity', models.PositiveSmallIntegerField(help_text="The slot's capacity when booked.")),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('moved', 'Moved'), ('cancelled', 'Cancelled'), ('attended', 'Attended'), ('dna', 'Did not attend')], default='booked', max_length=16)),
-                ('window_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for booking outside the window')),
-                ('overbook_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for overbooking')),
-                ('change_reason', models.CharField(blank=True, max_length=500, verbose_name='reason moved or cancelled')),
-                ('booked_at', models.DateTimeField(auto_now_add=True)),
-                ('booked_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('moved_from', models.OneToOneField(blank=True, help_text='The booking moved.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='moved_to', to='recommender.appointment')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='recommender.treatmentplan')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='recommender.location')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("dose", "Injection"), ("review", "Review")], default="dose", max_length=8
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        blank=True, help_text="loading or maintenance; empty for a review.", max_length=16
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("due_on", models.DateField(help_text="The date the guideline's schedule gave when it was booked.")),
+                ("starts_at", models.DateTimeField()),
+                ("slot_minutes", models.PositiveSmallIntegerField()),
+                ("seat", models.PositiveSmallIntegerField()),
+                ("capacity", models.PositiveSmallIntegerField(help_text="The slot's capacity when booked.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("moved", "Moved"),
+                            ("cancelled", "Cancelled"),
+                            ("attended", "Attended"),
+                            ("dna", "Did not attend"),
+                        ],
+                        default="booked",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "window_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for booking outside the window"),
+                ),
+                (
+                    "overbook_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for overbooking"),
+                ),
+                (
+                    "change_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason moved or cancelled"),
+                ),
+                ("booked_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "booked_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "moved_from",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The booking moved.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="moved_to",
+                        to="recommender.appointment",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="recommender.treatmentplan",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="recommender.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'seat'],
-                'permissions': [('book_appointment', 'Can book, move and cancel appointments')],
+                "ordering": ["starts_at", "seat"],
+                "permissions": [("book_appointment", "Can book, move and cancel appointments")],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalLocation',
+            name="HistoricalLocation",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('name', models.CharField(db_index=True, max_length=100)),
-                ('address', models.CharField(blank=True, help_text="Printed on the patient's appointment card.", max_length=300)),
-                ('active', models.BooleanField(default=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("name", models.CharField(db_index=True, max_length=100)),
+                (
+                    "address",
+                    models.CharField(
+                        blank=True, help_text="Printed on the patient's appointment card.", max_length=300
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical location',
-                'verbose_name_plural': 'historical locations',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical location",
+                "verbose_name_plural": "historical locations",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalSession',
+            name="HistoricalSession",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
-                ('slot_minutes', models.PositiveSmallIntegerField(default=10)),
-                ('capacity', models.PositiveSmallIntegerField(default=1, verbose_name='patients per slot')),
-                ('valid_from', models.DateField(blank=True, help_text='Empty: from always.', null=True)),
-                ('valid_until', models.DateField(blank=True, help_text='Empty: until further notice.', null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('location', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.location')),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
+                ("slot_minutes", models.PositiveSmallIntegerField(default=10)),
+                ("capacity", models.PositiveSmallIntegerField(default=1, verbose_name="patients per slot")),
+                ("valid_from", models.DateField(blank=True, help_text="Empty: from always.", null=True)),
+                ("valid_until", models.DateField(blank=True, help_text="Empty: until further notice.", null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical session',
-                'verbose_name_plural': 'historical sessions',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical session",
+                "verbose_name_plural": "historical sessions",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalAppointment',
+            name="HistoricalAppointment",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('kind', models.CharField(choices=[('dose', 'Injection'), ('review', 'Review')], default='dose', max_length=8)),
-                ('phase', models.CharField(blank=True, help_text='loading or maintenance; empty for a review.', max_length=16)),
-                ('number', models.PositiveIntegerField()),
-                ('due_on', models.DateField(help_text="The date the guideline's schedule gave when it was booked.")),
-                ('starts_at', models.DateTimeField()),
-                ('slot_minutes', models.PositiveSmallIntegerField()),
-                ('seat', models.PositiveSmallIntegerField()),
-                ('capacity', models.PositiveSmallIntegerField(help_text="The slot's capacity when booked.")),
-                ('status', models.CharField(choices=[('booked', 'Booked'), ('moved', 'Moved'), ('cancelled', 'Cancelled'), ('attended', 'Attended'), ('dna', 'Did not attend')], default='booked', max_length=16)),
-                ('window_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for booking outside the window')),
-                ('overbook_reason', models.CharField(blank=True, max_length=500, verbose_name='reason for overbooking')),
-                ('change_reason', models.CharField(blank=True, max_length=500, verbose_name='reason moved or cancelled')),
-                ('booked_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('booked_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('moved_from', models.ForeignKey(blank=True, db_constraint=False, help_text='The booking moved.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.appointment')),
-                ('plan', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.treatmentplan')),
-                ('location', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.location')),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("dose", "Injection"), ("review", "Review")], default="dose", max_length=8
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        blank=True, help_text="loading or maintenance; empty for a review.", max_length=16
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("due_on", models.DateField(help_text="The date the guideline's schedule gave when it was booked.")),
+                ("starts_at", models.DateTimeField()),
+                ("slot_minutes", models.PositiveSmallIntegerField()),
+                ("seat", models.PositiveSmallIntegerField()),
+                ("capacity", models.PositiveSmallIntegerField(help_text="The slot's capacity when booked.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Booked"),
+                            ("moved", "Moved"),
+                            ("cancelled", "Cancelled"),
+                            ("attended", "Attended"),
+                            ("dna", "Did not attend"),
+                        ],
+                        default="booked",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "window_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for booking outside the window"),
+                ),
+                (
+                    "overbook_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason for overbooking"),
+                ),
+                (
+                    "change_reason",
+                    models.CharField(blank=True, max_length=500, verbose_name="reason moved or cancelled"),
+                ),
+                ("booked_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "booked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "moved_from",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="The booking moved.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.appointment",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.treatmentplan",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical appointment',
-                'verbose_name_plural': 'historical appointments',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical appointment",
+                "verbose_name_plural": "historical appointments",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.AddField(
-            model_name='historicalpatient',
-            name='usual_location',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='Where the patient usually has injections: appointments are proposed there.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.location'),
+            model_name="historicalpatient",
+            name="usual_location",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                help_text="Where the patient usually has injections: appointments are proposed there.",
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="recommender.location",
+            ),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='usual_location',
-            field=models.ForeignKey(blank=True, help_text='Where the patient usually has injections: appointments are proposed there.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.location'),
+            model_name="patient",
+            name="usual_location",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Where the patient usually has injections: appointments are proposed there.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="recommender.location",
+            ),
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
-                ('slot_minutes', models.PositiveSmallIntegerField(default=10)),
-                ('capacity', models.PositiveSmallIntegerField(default=1, verbose_name='patients per slot')),
-                ('valid_from', models.DateField(blank=True, help_text='Empty: from always.', null=True)),
-                ('valid_until', models.DateField(blank=True, help_text='Empty: until further notice.', null=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='recommender.location')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
+                ("slot_minutes", models.PositiveSmallIntegerField(default=10)),
+                ("capacity", models.PositiveSmallIntegerField(default=1, verbose_name="patients per slot")),
+                ("valid_from", models.DateField(blank=True, help_text="Empty: from always.", null=True)),
+                ("valid_until", models.DateField(blank=True, help_text="Empty: until further notice.", null=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="sessions", to="recommender.location"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['location__name', 'weekday', 'start'],
+                "ordering": ["location__name", "weekday", "start"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalSessionChange',
+            name="HistoricalSessionChange",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('kind', models.CharField(choices=[('cancel', 'Session cancelled'), ('extra', 'Extra session')], max_length=8)),
-                ('date', models.DateField()),
-                ('start', models.TimeField(blank=True, null=True)),
-                ('end', models.TimeField(blank=True, null=True)),
-                ('slot_minutes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capacity', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='patients per slot')),
-                ('reason', models.CharField(max_length=100)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('location', models.ForeignKey(blank=True, db_constraint=False, help_text="An extra session's.", null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.location')),
-                ('session', models.ForeignKey(blank=True, db_constraint=False, help_text='The one cancelled.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.session')),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("cancel", "Session cancelled"), ("extra", "Extra session")], max_length=8
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("start", models.TimeField(blank=True, null=True)),
+                ("end", models.TimeField(blank=True, null=True)),
+                ("slot_minutes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capacity", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="patients per slot")),
+                ("reason", models.CharField(max_length=100)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="An extra session's.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.location",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        help_text="The one cancelled.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.session",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical session change',
-                'verbose_name_plural': 'historical session changes',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical session change",
+                "verbose_name_plural": "historical session changes",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='SessionChange',
+            name="SessionChange",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('cancel', 'Session cancelled'), ('extra', 'Extra session')], max_length=8)),
-                ('date', models.DateField()),
-                ('start', models.TimeField(blank=True, null=True)),
-                ('end', models.TimeField(blank=True, null=True)),
-                ('slot_minutes', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('capacity', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='patients per slot')),
-                ('reason', models.CharField(max_length=100)),
-                ('location', models.ForeignKey(blank=True, help_text="An extra session's.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.location')),
-                ('session', models.ForeignKey(blank=True, help_text='The one cancelled.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='changes', to='recommender.session')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("cancel", "Session cancelled"), ("extra", "Extra session")], max_length=8
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("start", models.TimeField(blank=True, null=True)),
+                ("end", models.TimeField(blank=True, null=True)),
+                ("slot_minutes", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("capacity", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="patients per slot")),
+                ("reason", models.CharField(max_length=100)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="An extra session's.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="recommender.location",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The one cancelled.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="changes",
+                        to="recommender.session",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date'],
+                "ordering": ["date"],
             },
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['location', 'starts_at'], name='appointment_slot'),
+            model_name="appointment",
+            index=models.Index(fields=["location", "starts_at"], name="appointment_slot"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['plan', 'status'], name='appointment_plan_status'),
+            model_name="appointment",
+            index=models.Index(fields=["plan", "status"], name="appointment_plan_status"),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['booked', 'attended', 'dna'])), fields=('location', 'starts_at', 'seat'), name='one_appointment_per_seat'),
+            model_name="appointment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["booked", "attended", "dna"])),
+                fields=("location", "starts_at", "seat"),
+                name="one_appointment_per_seat",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('seat__gte', 1), models.Q(('seat__lte', models.F('capacity')), models.Q(('overbook_reason', ''), _negated=True), _connector='OR')), name='appointment_within_capacity_or_overbooked'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("seat__gte", 1),
+                    models.Q(
+                        ("seat__lte", models.F("capacity")),
+                        models.Q(("overbook_reason", ""), _negated=True),
+                        _connector="OR",
+                    ),
+                ),
+                name="appointment_within_capacity_or_overbooked",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'booked')), fields=('plan', 'kind', 'phase', 'number'), name='one_booking_per_dose'),
+            model_name="appointment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "booked")),
+                fields=("plan", "kind", "phase", "number"),
+                name="one_booking_per_dose",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['booked', 'attended', 'dna']), models.Q(('change_reason', ''), _negated=True), _connector='OR'), name='appointment_change_has_reason'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["booked", "attended", "dna"]),
+                    models.Q(("change_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="appointment_change_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='session_ends_after_start'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gt", models.F("start"))), name="session_ends_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('slot_minutes__gte', 1)), name='session_slot_positive'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("slot_minutes__gte", 1)), name="session_slot_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('capacity__gte', 1)), name='session_capacity_positive'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("capacity__gte", 1)), name="session_capacity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionchange',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'cancel'), ('session__isnull', False)), models.Q(('kind', 'extra'), ('end__gt', models.F('start')), ('end__isnull', False), ('location__isnull', False), ('start__isnull', False), ('capacity__gte', 1), ('slot_minutes__gte', 1)), _connector='OR'), name='session_change_complete'),
+            model_name="sessionchange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "cancel"), ("session__isnull", False)),
+                    models.Q(
+                        ("kind", "extra"),
+                        ("end__gt", models.F("start")),
+                        ("end__isnull", False),
+                        ("location__isnull", False),
+                        ("start__isnull", False),
+                        ("capacity__gte", 1),
+                        ("slot_minutes__gte", 1),
+                    ),
+                    _connector="OR",
+                ),
+                name="session_change_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sessionchange',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'cancel')), fields=('session', 'date'), name='one_cancel_a_day'),
+            model_name="sessionchange",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "cancel")), fields=("session", "date"), name="one_cancel_a_day"
+            ),
         ),
     ]
