@@ -7,6 +7,7 @@ calendar's (closures and public holidays): nothing here decides a due date; it o
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -157,13 +158,19 @@ class Slot:
 
 def slots_between(*, location, first: date, last: date, calendar: ClinicCalendar | None = None) -> list[Slot]:
     """Every slot of the location's sessions from ``first`` to ``last`` with its seats taken (four queries)."""
+    return list(_slots(location=location, first=first, last=last, calendar=calendar))
+
+
+def _slots(*, location, first: date, last: date, calendar: ClinicCalendar | None = None) -> Iterator[Slot]:
     sessions = sessions_between(first=first, last=last, location=location, calendar=calendar)
     if not sessions:
-        return []
+        return
     taken = seats_taken(
         location_id=location.pk, first=_at(first, time.min), last=_at(last, time.max.replace(microsecond=0))
     )
-    return [Slot(s, at, taken[at]) for s in sessions for at in s.slots()]
+    for s in sessions:
+        for at in s.slots():
+            yield Slot(s, at, taken[at])
 
 
 def slot_at(*, location, starts_at: datetime) -> Slot | None:
@@ -320,7 +327,7 @@ def slot_proposal(*, due: Due, location: Location, today: date, calendar=None) -
     first = max(due.due_on, today)
     last = max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
     now = timezone.now()
-    for slot in slots_between(location=location, first=first, last=last, calendar=calendar):
+    for slot in _slots(location=location, first=first, last=last, calendar=calendar):
         if slot.free and slot.starts_at > now:
             return Proposal(due, location, slot, due.in_window(slot.session.day))
     return Proposal(due, location, None, False)
@@ -334,6 +341,27 @@ def free_slots(*, due: Due, location: Location, today: date, limit: int = 60) ->
     return [s for s in slots_between(location=location, first=first, last=last) if s.free and s.starts_at > now][:limit]
 
 
+# What a day-list row reads: the booking, the plan's dose due now, the patient's identification.
+DAY_LIST_FIELDS = (
+    *(
+        f.name
+        for f in Appointment._meta.concrete_fields
+        if f.name not in ("window_reason", "change_reason", "moved_from", "booked_by")
+    ),
+    "plan__id",
+    "plan__status",
+    "plan__next_phase",
+    "plan__next_number",
+    "plan__loading_doses",
+    "plan__patient__id",
+    "plan__patient__family_name",
+    "plan__patient__given_name",
+    "plan__patient__date_of_birth",
+    "plan__patient__hospital_number",
+    "plan__patient__nhs_number",
+)
+
+
 def day_list(*, session: SessionDay) -> list[Appointment]:
     """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
     recorded for it that day, if one was (``recorded``). Two queries."""
@@ -344,7 +372,8 @@ def day_list(*, session: SessionDay) -> list[Appointment]:
             starts_at__lt=session.ends_at,
             status__in=SEATED,
         )
-        .select_related("plan__patient", "location")
+        .select_related("plan__patient")
+        .only(*DAY_LIST_FIELDS)
         .order_by("starts_at", "seat")
     )
     plan_ids = {a.plan_id for a in appointments}
