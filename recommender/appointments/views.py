@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -238,7 +238,7 @@ def did_not_attend(request: HttpRequest, appointment_id) -> HttpResponse:
     """Mark did-not-attend (the dose due is recorded missed), then propose the next free slot at once."""
     appointment = get_object_or_404(Appointment.objects.select_related("plan"), pk=appointment_id)
     if not request.user.has_perm("recommender.record_dose") and appointment.kind == Appointment.Kind.DOSE:
-        raise Http404("No such action")
+        raise PermissionDenied("Recording a dose as missed is a nurse's.")
     try:
         services.appointment_did_not_attend(appointment=appointment, by=request.user)
     except ValidationError as error:
