@@ -354,5 +354,5 @@ def test_proposing_and_the_day_list_take_a_constant_number_of_queries(
     with django_assert_num_queries(8):
         client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))
     client.get(reverse("appointment-plan", args=[plans[0].pk]))
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(15):
         client.get(reverse("appointment-plan", args=[plans[0].pk]))

@@ -95,8 +95,9 @@ def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
     location = selectors.default_location(plan.patient)
     proposals = []
     if location is not None:
-        for due in selectors.plan_to_book(plan, today=today):
-            proposal = selectors.slot_proposal(due=due, location=location, today=today)
+        calendar = selectors.clinic_calendar()  # one read of the closures for the schedule and the slots
+        for due in selectors.plan_to_book(plan, today=today, calendar=calendar):
+            proposal = selectors.slot_proposal(due=due, location=location, today=today, calendar=calendar)
             proposals.append(
                 ProposalRow(
                     proposal,
