@@ -123,12 +123,14 @@ def session_on(*, day: date, key: str) -> SessionDay | None:
     return next((s for s in sessions_on(day) if s.key == key), None)
 
 
-def seats_taken(*, location_id, first: datetime, last: datetime) -> Counter:
-    """How many seats each slot start has taken at a location between two times (one query)."""
+def seats_taken(*, location_id, first: datetime, last: datetime, at_least: int = 1) -> Counter:
+    """How many seats each slot start has taken at a location between two times, for the slots with at least
+    ``at_least`` taken (one query)."""
     rows = (
         Appointment.objects.filter(location_id=location_id, starts_at__range=(first, last), status__in=SEATED)
         .values("starts_at")
         .annotate(n=Count("id"))
+        .filter(n__gte=at_least)
         .order_by()
     )
     return Counter({row["starts_at"]: row["n"] for row in rows})
@@ -161,12 +163,19 @@ def slots_between(*, location, first: date, last: date, calendar: ClinicCalendar
     return list(_slots(location=location, first=first, last=last, calendar=calendar))
 
 
-def _slots(*, location, first: date, last: date, calendar: ClinicCalendar | None = None) -> Iterator[Slot]:
+def _slots(
+    *, location, first: date, last: date, calendar: ClinicCalendar | None = None, full_only: bool = False
+) -> Iterator[Slot]:
+    """The slots in time order; with ``full_only`` only the full slots' counts are read (a proposal needs no more,
+    and a year of bookings is then a handful of rows, not one per slot)."""
     sessions = sessions_between(first=first, last=last, location=location, calendar=calendar)
     if not sessions:
         return
     taken = seats_taken(
-        location_id=location.pk, first=_at(first, time.min), last=_at(last, time.max.replace(microsecond=0))
+        location_id=location.pk,
+        first=_at(first, time.min),
+        last=_at(last, time.max.replace(microsecond=0)),
+        at_least=min(s.capacity for s in sessions) if full_only else 1,
     )
     for s in sessions:
         for at in s.slots():
@@ -327,7 +336,7 @@ def slot_proposal(*, due: Due, location: Location, today: date, calendar=None) -
     first = max(due.due_on, today)
     last = max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
     now = timezone.now()
-    for slot in _slots(location=location, first=first, last=last, calendar=calendar):
+    for slot in _slots(location=location, first=first, last=last, calendar=calendar, full_only=True):
         if slot.free and slot.starts_at > now:
             return Proposal(due, location, slot, due.in_window(slot.session.day))
     return Proposal(due, location, None, False)
