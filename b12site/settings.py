@@ -62,17 +62,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "recommender.errors.ControlCharacterCookiesMiddleware",  # before sessions read the cookie
+    "recommender.web.errors.ControlCharacterCookiesMiddleware",  # before sessions read the cookie
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "recommender.middleware.LoginRequiredMiddleware",
+    "recommender.web.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # After CSP (its pages carry the nonce), before any view reads input: refuses control characters, styles 405s.
-    "recommender.errors.ErrorPagesMiddleware",
+    "recommender.web.errors.ErrorPagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: locks an account after repeated failed logins.
@@ -81,7 +81,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "recommender.backends.ModelBackend",
+    "recommender.access.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("B12_LOCKOUT_MINUTES", "15")))
@@ -92,10 +92,10 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_SENSITIVE_PARAMETERS = ["password"]
-AXES_USERNAME_CALLABLE = "recommender.errors.login_username"
+AXES_USERNAME_CALLABLE = "recommender.web.errors.login_username"
 
 ROOT_URLCONF = "b12site.urls"
-CSRF_FAILURE_VIEW = "recommender.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "recommender.web.errors.csrf_failure"
 WSGI_APPLICATION = "b12site.wsgi.application"
 
 TEMPLATES = [
@@ -109,7 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "recommender.context_processors.ruleset_words",
+                "recommender.web.context_processors.ruleset_words",
             ],
         },
     },

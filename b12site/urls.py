@@ -6,7 +6,7 @@ urlpatterns = [
     path("", include("recommender.urls")),
 ]
 
-handler400 = "recommender.errors.bad_request"
-handler403 = "recommender.errors.permission_denied"
-handler404 = "recommender.errors.page_not_found"
-handler500 = "recommender.errors.server_error"
+handler400 = "recommender.web.errors.bad_request"
+handler403 = "recommender.web.errors.permission_denied"
+handler404 = "recommender.web.errors.page_not_found"
+handler500 = "recommender.web.errors.server_error"

@@ -19,6 +19,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from recommender.injections import selectors as injections_selectors
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://app:app@127.0.0.1:5432/b12_bench")
@@ -141,7 +143,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from recommender import calendars, selectors, services
+    from recommender.injections import calendars
+    from recommender.injections import services as injections_services
     from recommender.models import DoseRecord, TreatmentPlan
 
     call_command("migrate", verbosity=0)
@@ -171,7 +174,7 @@ def main() -> None:
         f"{'met' if statistics.median(timings) < 50 else 'NOT met'})"
     )
 
-    sql, params = selectors.worklist(on=date.today(), days_ahead=7)[:50].query.sql_with_params()
+    sql, params = injections_selectors.worklist(on=date.today(), days_ahead=7)[:50].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan_lines = [row[0] for row in cursor.fetchall()]
@@ -186,7 +189,7 @@ def main() -> None:
     for kept in (1, 50):
         plan.doses.exclude(phase="loading").filter(number__gt=kept).update(entered_in_error=True)
         plan.doses.exclude(phase="loading").filter(number__lte=kept).update(entered_in_error=False)
-        services._reschedule(plan)
+        injections_services.plan_reschedule(plan)
         plan.save()
         sizes[kept] = len(calendars.plan_calendar(plan))
     print(f".ics size: {sizes[1]} bytes after 1 maintenance dose, {sizes[50]} bytes after 50")

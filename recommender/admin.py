@@ -14,8 +14,11 @@ from django.http import Http404, HttpResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import selectors, services
-from .models import (
+from recommender.access import services as access_services
+from recommender.clinic import selectors as clinic_selectors
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
+from recommender.models import (
     AccessToken,
     Appointment,
     Assessment,
@@ -100,7 +103,7 @@ class DoseInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.action(description="Export the whole record as JSON")
 def export_record(modeladmin, request, queryset):
-    records = [selectors.patient_record_export(patient=p) for p in queryset]
+    records = [clinic_selectors.patient_record_export(patient=p) for p in queryset]
     body = json.dumps(records[0] if len(records) == 1 else records, indent=2, default=str)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = 'attachment; filename="patient-record.json"'
@@ -200,7 +203,7 @@ def make_default(modeladmin, request, queryset):
     if queryset.count() != 1:
         modeladmin.message_user(request, "Choose exactly one profile to make the default.", messages.ERROR)
         return
-    profile = services.lab_profile_make_default(profile=queryset.get(), by=request.user)
+    profile = clinic_services.lab_profile_make_default(profile=queryset.get(), by=request.user)
     modeladmin.message_user(request, f"{profile.name} is now the default lab profile.")
 
 
@@ -242,20 +245,20 @@ class ClinicClosureAdmin(MalformedIdIs404, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         previous = form.initial.get("date") if change else None
-        services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
+        injections_services.clinic_closure_save(closure=obj, previous_date=previous, by=request.user)
 
     def delete_model(self, request, obj):
-        services.clinic_closure_remove(closure=obj, by=request.user)
+        injections_services.clinic_closure_remove(closure=obj, by=request.user)
 
     def delete_queryset(self, request, queryset):
         for closure in queryset:
-            services.clinic_closure_remove(closure=closure, by=request.user)
+            injections_services.clinic_closure_remove(closure=closure, by=request.user)
 
 
 @admin.action(description="Revoke the selected tokens")
 def revoke_tokens(modeladmin, request, queryset):
     for token in queryset:
-        services.access_token_revoke(token=token)
+        access_services.access_token_revoke(token=token)
     modeladmin.message_user(request, f"{queryset.count()} token(s) revoked.")
 
 

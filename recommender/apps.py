@@ -8,8 +8,9 @@ class RecommenderConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import checks, signals  # noqa: F401  (registers the system checks and signal receivers)
-        from .roles import sync_roles
+        from recommender import signals  # noqa: F401  registers the signal receivers
+        from recommender.roles import sync_roles
+        from recommender.web import checks  # noqa: F401  registers the system checks
 
         # After auth has created this app's permissions (it connected first), keep the roles' permissions exact.
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="recommender.sync_roles")

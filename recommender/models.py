@@ -10,8 +10,8 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from .guideline.ruleset import DEFAULT_RULESET
-from .identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
+from recommender.guideline.ruleset import DEFAULT_RULESET
+from recommender.identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
 
 # The longest free-text reason a clinician gives for an action (ending a plan, marking stable).
 REASON_MAX_LENGTH = 500

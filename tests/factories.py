@@ -8,10 +8,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from recommender import services
-from recommender.forms import AssessmentForm
+from recommender.clinic import services as clinic_services
+from recommender.clinic.forms import AssessmentForm
+from recommender.clinic.presenters import decision_fingerprint
+from recommender.injections import services as injections_services
 from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
-from recommender.presenters import decision_fingerprint
 
 _sequence = itertools.count(1)
 
@@ -33,13 +34,13 @@ def make_patient(*, by, **overrides) -> Patient:
         "date_of_birth": date(1960, 1, 1),
     }
     fields.update(overrides)
-    return services.patient_create(**fields, by=by)
+    return clinic_services.patient_create(**fields, by=by)
 
 
 def make_assessment(
     patient: Patient, by, *, payload: dict | None = None, sample_date: date | None = None, lab_profile=None
 ) -> Assessment:
-    return services.assessment_create(
+    return clinic_services.assessment_create(
         patient=patient,
         sample_date=sample_date or timezone.localdate(),
         payload=dict(payload if payload is not None else DEFICIENT),
@@ -77,7 +78,7 @@ def make_plan(
             "individualised": True,
             "individualised_reason": individualised_reason or "Symptoms return before the next dose.",
         }
-    _, plan = services.assessment_record(
+    _, plan = clinic_services.assessment_record(
         patient=patient or make_patient(by=by, **patient_fields),
         sample_date=sample_date or min(start, today),
         payload=payload,
@@ -120,7 +121,7 @@ def give(plan: TreatmentPlan, by, on: date | None = None, **overrides) -> DoseRe
         fields = given_fields(on, **{"given_at": min(at(on), timezone.now())} | overrides)
     else:
         fields = {"reason": "Did not attend."} | overrides
-    record = services.dose_record(plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **fields)
+    record = injections_services.dose_record(plan=plan, phase=plan.next_phase, number=plan.next_number, by=by, **fields)
     plan.refresh_from_db()
     return record
 
@@ -140,7 +141,7 @@ def finish_loading(plan: TreatmentPlan, by) -> None:
 def mark_stable(plan: TreatmentPlan, *, on: date, by, reason: str = "Symptoms resolved.") -> None:
     """Stable only once the loading course is complete: its doses are given on their due dates first."""
     finish_loading(plan, by)
-    services.plan_mark_stable(plan=plan, on=on, reason=reason, by=by)
+    clinic_services.plan_mark_stable(plan=plan, on=on, reason=reason, by=by)
     plan.refresh_from_db()
 
 

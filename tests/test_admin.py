@@ -5,7 +5,7 @@ export (admin action and management command) and the lab profile "make default" 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -17,8 +17,22 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import services
-from recommender.models import AccessToken, Assessment, ClinicClosure, DoseRecord, LabProfile, Patient, TreatmentPlan
+from recommender.access import services as access_services
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
+from recommender.models import (
+    AccessToken,
+    Appointment,
+    Assessment,
+    ClinicClosure,
+    DoseRecord,
+    LabProfile,
+    Location,
+    Patient,
+    Session,
+    SessionChange,
+    TreatmentPlan,
+)
 from recommender.roles import CLINICIAN, NURSE
 from tests.conftest import make_user
 from tests.factories import DEFICIENT
@@ -33,21 +47,21 @@ def admin_url(model, view: str, *args) -> str:
 def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", given_name="Chidi"):
     """A patient with an assessment, a plan, a dose given and a dose entered in error (corrected)."""
     today = timezone.localdate()
-    patient = services.patient_create(
+    patient = clinic_services.patient_create(
         hospital_number=hospital_number,
         family_name=family_name,
         given_name=given_name,
         date_of_birth=date(1958, 3, 14),
         by=by,
     )
-    assessment, plan = services.assessment_record(
+    assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload=dict(DEFICIENT),
         plan_options={"start_date": today - timedelta(days=3), "maintenance_every": 2, "maintenance_unit": "months"},
         by=by,
     )
-    dose = services.dose_record(
+    dose = injections_services.dose_record(
         plan=plan,
         phase=plan.next_phase,
         number=plan.next_number,
@@ -63,10 +77,10 @@ def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", 
         by=nurse,
     )
     plan.refresh_from_db()
-    wrong = services.dose_record(
+    wrong = injections_services.dose_record(
         plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=nurse
     )
-    services.dose_mark_entered_in_error(dose=wrong, reason="Patient did attend: wrong record", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=wrong, reason="Patient did attend: wrong record", by=nurse)
     plan.refresh_from_db()
     return patient, assessment, plan, dose
 
@@ -95,7 +109,9 @@ def profile(admin_user):
 
 def _instances(record, profile, admin_user, nurse_user):
     patient, assessment, plan, dose = record
-    token, _ = services.access_token_issue(user=nurse_user, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+    token, _ = access_services.access_token_issue(
+        user=nurse_user, purpose=AccessToken.Purpose.CALENDAR, name="worklist"
+    )
     base = {"user_agent": "pytest", "ip_address": "127.0.0.1", "username": "someone", "http_accept": "*/*"}
     return {
         "auth.User": admin_user,
@@ -111,8 +127,35 @@ def _instances(record, profile, admin_user, nurse_user):
         "recommender.DoseRecord": dose,
         "recommender.LabProfile": profile,
         "recommender.AccessToken": token,
-        "recommender.ClinicClosure": services.clinic_closure_save(
+        "recommender.ClinicClosure": injections_services.clinic_closure_save(
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
+        ),
+        **_booking_instances(plan, admin_user),
+    }
+
+
+def _booking_instances(plan, by) -> dict:
+    """A location, a Monday session, its cancellation one Monday, and an appointment (issue 17)."""
+    location = Location.objects.create(name="Riverside Surgery", address="1 River Road")
+    session = Session.objects.create(location=location, weekday=0, start=time(9), end=time(12))
+    monday = date(2027, 1, 4)
+    return {
+        "recommender.Location": location,
+        "recommender.Session": session,
+        "recommender.SessionChange": SessionChange.objects.create(
+            kind="cancel", date=monday, session=session, reason="Nurse off sick"
+        ),
+        "recommender.Appointment": Appointment.objects.create(
+            plan=plan,
+            phase="loading",
+            number=1,
+            due_on=monday,
+            location=location,
+            starts_at=timezone.make_aware(datetime.combine(monday + timedelta(days=7), time(9))),
+            slot_minutes=10,
+            seat=1,
+            capacity=1,
+            booked_by=by,
         ),
     }
 
@@ -134,6 +177,10 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.LabProfile",
         "recommender.AccessToken",
         "recommender.ClinicClosure",
+        "recommender.Location",
+        "recommender.Session",
+        "recommender.SessionChange",
+        "recommender.Appointment",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 
@@ -460,7 +507,7 @@ def test_make_default_action_leaves_exactly_one_default(admin_client_, admin_use
         p.save()
         profiles.append(p)
     alpha, beta, gamma = profiles
-    services.lab_profile_make_default(profile=alpha, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=alpha, by=admin_user)
 
     response = _make_default_via_admin(admin_client_, beta)
     assert response.status_code == 200
@@ -481,6 +528,6 @@ def test_is_default_cannot_be_set_on_the_change_form(admin_client_, admin_user, 
     other = LabProfile(name="South Lab")
     other._history_user = admin_user
     other.save()
-    services.lab_profile_make_default(profile=other, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=other, by=admin_user)
     response = admin_client_.get(admin_url(LabProfile, "change", profile.pk))
     assert "is_default" not in response.context["adminform"].form.fields

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from recommender.access.services import access_token_issue, access_token_revoke
+from recommender.interop.openapi import openapi_document
 from recommender.models import AccessToken
-from recommender.openapi import openapi_document
-from recommender.services import access_token_issue, access_token_revoke
 
 URL = "/api/v1/recommendation"
 

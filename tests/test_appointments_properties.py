@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from recommender.appointments import selectors, services
 from recommender.guideline import schedule
+from recommender.injections.selectors import clinic_calendar
 from recommender.models import Appointment, ClinicClosure, SessionChange
-from recommender.selectors import clinic_calendar
 from tests.conftest import NURSE, make_user
 from tests.factories import make_location, make_plan, make_sessions, next_weekday
 from tests.test_doses import at_once, only_postgresql

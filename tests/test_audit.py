@@ -15,7 +15,8 @@ from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
-from recommender import services
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
 from recommender.models import Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN, NURSE
 from tests.conftest import PASSWORD, make_user
@@ -78,7 +79,7 @@ def test_patient_create(clinician):
 def test_assessment_create(clinician, c2):
     patient = make_patient(by=clinician)
     history = History()
-    assessment = services.assessment_create(patient=patient, sample_date=today(), payload=dict(DEFICIENT), by=c2)
+    assessment = clinic_services.assessment_create(patient=patient, sample_date=today(), payload=dict(DEFICIENT), by=c2)
     [row] = history.assert_written_by(c2, assessment, types="+")
     assert row.decision == assessment.decision
 
@@ -108,7 +109,7 @@ def test_plan_create_superseding_an_old_plan(clinician, c2):
 def test_plan_end(clinician, c2):
     plan = make_plan(clinician)
     history = History()
-    services.plan_end(plan=plan, reason="Moved away", by=c2)
+    clinic_services.plan_end(plan=plan, reason="Moved away", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
     assert row.status == TreatmentPlan.Status.ENDED
     assert row.history_change_reason == "plan ended"
@@ -117,7 +118,7 @@ def test_plan_end(clinician, c2):
 def test_dose_record(clinician, nurse):
     plan = make_plan(clinician)
     history = History()
-    dose = services.dose_record(
+    dose = injections_services.dose_record(
         plan=plan,
         phase=plan.next_phase,
         number=plan.next_number,
@@ -140,7 +141,7 @@ def test_dose_mark_entered_in_error(clinician, nurse, n2):
     plan = make_plan(clinician)
     dose = miss(plan, nurse)
     history = History()
-    services.dose_mark_entered_in_error(dose=dose, reason="Wrong patient", by=n2)
+    injections_services.dose_mark_entered_in_error(dose=dose, reason="Wrong patient", by=n2)
     rows = history.assert_written_by(n2, dose, plan)
     [dose_row] = [r for r in rows if isinstance(r, DoseRecord.history.model)]
     assert dose_row.entered_in_error is True
@@ -151,7 +152,7 @@ def test_dose_mark_entered_in_error(clinician, nurse, n2):
 def test_plan_end_loading(clinician, c2):
     plan = make_plan(clinician, payload=DEFICIENT_NEURO)
     history = History()
-    services.plan_end_loading(plan=plan, on=today(), by=c2)
+    clinic_services.plan_end_loading(plan=plan, on=today(), by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
     assert row.loading_ended_on == today()
 
@@ -160,7 +161,7 @@ def test_plan_mark_stable(clinician, c2):
     no_loading = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # stable from the start
     plan = make_plan(clinician, payload=no_loading, every=3)
     history = History()
-    services.plan_mark_stable(plan=plan, on=today(), reason="Symptoms resolved.", by=c2)
+    clinic_services.plan_mark_stable(plan=plan, on=today(), reason="Symptoms resolved.", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
     assert (row.stable_on, row.stable_reason) == (today(), "Symptoms resolved.")
 
@@ -168,7 +169,7 @@ def test_plan_mark_stable(clinician, c2):
 def test_patient_update(clinician, c2):
     patient = make_patient(by=clinician)
     history = History()
-    services.patient_update(
+    clinic_services.patient_update(
         patient=patient,
         hospital_number="H0000001",
         family_name="Audit-Smith",
@@ -184,7 +185,7 @@ def test_patient_update(clinician, c2):
 def test_plan_change_interval(clinician, c2):
     plan = make_plan(clinician)
     history = History()
-    services.plan_change_interval(plan=plan, every=3, unit="months", reason="Stable levels", by=c2)
+    clinic_services.plan_change_interval(plan=plan, every=3, unit="months", reason="Stable levels", by=c2)
     [row] = history.assert_written_by(c2, plan, types="~")
     assert (row.maintenance_every, row.maintenance_unit) == (3, "months")
     assert "Stable levels" in row.history_change_reason
@@ -195,12 +196,12 @@ def test_lab_profile_make_default(admin_user, django_user_model):
     old = LabProfile(name="Old default")
     old._history_user = other_admin
     old.save()
-    services.lab_profile_make_default(profile=old, by=other_admin)
+    clinic_services.lab_profile_make_default(profile=old, by=other_admin)
     new = LabProfile(name="New default", total_b12_deficient_below=200)
     new._history_user = other_admin
     new.save()
     history = History()
-    services.lab_profile_make_default(profile=new, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=new, by=admin_user)
     rows = history.assert_written_by(admin_user, old, new)
     assert {(r.name, r.is_default) for r in rows} == {("Old default", False), ("New default", True)}
 
@@ -213,7 +214,7 @@ WRITE_AROUND = re.compile(r"\.\s*(update|bulk_update|bulk_create|delete|_raw_del
 # instance's delete() (simple-history records it; tests/test_closures.py checks the removal is in the history).
 ALLOWED: set[tuple[str, str]] = {
     (
-        "recommender/services.py",
+        "recommender/injections/services.py",
         "closure.delete()  # an instance delete: simple-history keeps the row with who removed it",
     )
 }
@@ -234,7 +235,7 @@ def write_around_calls(root: Path) -> list[str]:
 
 def test_no_service_or_view_writes_around_the_history():
     scanned = [p for p in RECOMMENDER.rglob("*.py") if "migrations" not in p.parts]
-    assert RECOMMENDER / "services.py" in scanned and RECOMMENDER / "admin.py" in scanned
+    assert RECOMMENDER / "injections" / "services.py" in scanned and RECOMMENDER / "admin.py" in scanned
     assert write_around_calls(RECOMMENDER) == []
 
 

@@ -18,10 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from recommender import selectors, services
+from recommender.access import services as access_services
+from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
+from recommender.injections import selectors as injections_selectors
+from recommender.injections import services as injections_services
+from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS
 from recommender.models import AccessToken, TreatmentPlan
-from recommender.selectors import SCHEDULE_WINDOW_MONTHS
 from tests import factories
 from tests.factories import give, mark_stable
 
@@ -74,7 +77,7 @@ def window_end() -> date:
 
 
 def is_open(day: date) -> bool:
-    return schedule.is_open(day, selectors.clinic_days(), selectors.clinic_calendar())
+    return schedule.is_open(day, injections_selectors.clinic_days(), injections_selectors.clinic_calendar())
 
 
 def ahead(days: list[date]) -> list[date]:
@@ -89,7 +92,9 @@ def uid(plan: TreatmentPlan, suffix: str) -> str:
 
 def maintenance_dates(plan: TreatmentPlan, until: date) -> list[date]:
     plan.refresh_from_db()
-    doses = schedule.upcoming_doses(services.plan_facts(plan), services.plan_dose_events(plan), until=until, limit=1000)
+    doses = schedule.upcoming_doses(
+        injections_selectors.plan_facts(plan), injections_selectors.plan_dose_events(plan), until=until, limit=1000
+    )
     return [d.due for d in doses if d.phase == schedule.MAINTENANCE]
 
 
@@ -127,8 +132,8 @@ def test_plan_ics_has_six_loading_doses_one_recurring_maintenance_and_recurring_
 def test_loading_events_follow_the_schedule_after_a_late_dose(clinician_client, clinician, nurse):
     plan = make_plan(clinician, start=date(2025, 3, 3))  # planned Mon/Wed/Fri 3-14 March
     give(plan, nurse, on=date(2025, 3, 6))  # loading 1 given three days late: the course moves on
-    records = services.plan_dose_events(plan)
-    upcoming = schedule.upcoming_doses(services.plan_facts(plan), records, until=date(2026, 3, 1), limit=20)
+    records = injections_selectors.plan_dose_events(plan)
+    upcoming = schedule.upcoming_doses(injections_selectors.plan_facts(plan), records, until=date(2026, 3, 1), limit=20)
     expected = {1: date(2025, 3, 6)} | {d.number: d.due for d in upcoming if d.phase == schedule.LOADING}
     assert len(expected) == 6
     assert expected[2] == plan.next_due_on  # what the worklist shows
@@ -166,7 +171,9 @@ def test_uids_are_stable_and_sequence_rises_after_each_change(clinician_client, 
     assert set(after_dose) == set(first)
     seen.append(sequences(after_dose))
 
-    services.plan_change_interval(plan=plan, every=3, unit="months", reason="Settled on treatment.", by=clinician)
+    clinic_services.plan_change_interval(
+        plan=plan, every=3, unit="months", reason="Settled on treatment.", by=clinician
+    )
     after_interval = events_of(download(clinician_client, plan))
     assert set(after_interval) == set(first)
     assert after_interval[uid(plan, "maintenance")]["RRULE"]["INTERVAL"] == [3]
@@ -211,7 +218,9 @@ def test_maintenance_rrule_expands_to_the_scheduled_dates_for_two_years(
     give(plan, nurse, on=anchor)  # the last loading dose, given on the anchor day: maintenance counts from it
     nominal = anchor + relativedelta(months=every)
     assert plan.next_phase == "maintenance"
-    assert plan.next_due_on == schedule.next_open_day(nominal, selectors.clinic_days(), selectors.clinic_calendar())
+    assert plan.next_due_on == schedule.next_open_day(
+        nominal, injections_selectors.clinic_days(), injections_selectors.clinic_calendar()
+    )
 
     event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
     until = window_end()
@@ -254,7 +263,9 @@ def test_maintenance_rrule_after_a_missed_dose(clinician_client, clinician, nurs
     while plan.next_phase == "loading":
         give(plan, nurse)
     give(plan, nurse)  # maintenance 1
-    services.dose_record(plan=plan, phase="maintenance", number=2, outcome="missed", reason="Did not attend.", by=nurse)
+    injections_services.dose_record(
+        plan=plan, phase="maintenance", number=2, outcome="missed", reason="Did not attend.", by=nurse
+    )
     plan.refresh_from_db()
     event = events_of(download(clinician_client, plan))[uid(plan, "maintenance")]
     until = window_end()
@@ -268,14 +279,14 @@ def test_monitoring_rrules_expand_to_the_follow_up_visits(clinician_client, clin
     plan = make_plan(clinician, start=start)
     events = events_of(download(clinician_client, plan))
     until = window_end()
-    visits = list(schedule.monitoring_visits(services.plan_facts(plan), until=until))
+    visits = list(schedule.monitoring_visits(injections_selectors.plan_facts(plan), until=until))
     assert ahead(expand(events[uid(plan, "monitoring-3m")], until)) == ahead([v.on for v in visits])
     assert uid(plan, "monitoring-12m") not in events
 
     stable_on = start + timedelta(days=200)
     mark_stable(plan, on=stable_on, by=clinician)
     events = events_of(download(clinician_client, plan))
-    visits = list(schedule.monitoring_visits(services.plan_facts(plan), until=until))
+    visits = list(schedule.monitoring_visits(injections_selectors.plan_facts(plan), until=until))
     three_monthly = expand(events[uid(plan, "monitoring-3m")], until)
     yearly = expand(events[uid(plan, "monitoring-12m")], until)
     assert ahead(three_monthly) == ahead([v.on for v in visits if v.kind == "until_stable"])
@@ -306,7 +317,7 @@ def test_neurological_plan_shows_alternate_day_loading_until_a_clinician_ends_it
     assert uid(plan, "loading-review") in events
     assert uid(plan, "maintenance") not in events  # open-ended loading: no maintenance date yet
 
-    services.plan_end_loading(plan=plan, on=today, by=clinician)
+    clinic_services.plan_end_loading(plan=plan, on=today, by=clinician)
     events = events_of(download(clinician_client, plan))
     maintenance = events[uid(plan, "maintenance")]
     assert start_of(maintenance) == schedule.add_months(today - timedelta(days=6), 2)
@@ -315,7 +326,7 @@ def test_neurological_plan_shows_alternate_day_loading_until_a_clinician_ends_it
 
 def test_ended_plan_events_are_cancelled(clinician_client, clinician):
     plan = make_plan(clinician, start=date(2025, 3, 3))
-    services.plan_end(plan=plan, reason="Moved away.", by=clinician)
+    clinic_services.plan_end(plan=plan, reason="Moved away.", by=clinician)
     events = events_of(download(clinician_client, plan))
     assert events and all(str(e["STATUS"]) == "CANCELLED" for e in events.values())
 
@@ -360,7 +371,7 @@ def test_month_view_shows_doses_given_and_due_and_follow_up_visits(nurse_client,
 def test_month_view_places_a_dose_on_the_clinics_local_date(settings, nurse_client, clinician, nurse):
     settings.TIME_ZONE = "Pacific/Auckland"
     plan = make_plan(clinician, start=date(2025, 3, 3))
-    services.dose_record(
+    injections_services.dose_record(
         plan=plan,
         phase="loading",
         number=1,
@@ -471,7 +482,7 @@ def test_revoking_a_malformed_token_id_is_a_404_not_a_500(nurse_client, token):
 
 
 def test_another_users_token_cannot_be_revoked(client, nurse, clinician, django_user_model):
-    token, _ = services.access_token_issue(user=nurse, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
+    token, _ = access_services.access_token_issue(user=nurse, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
     client.force_login(clinician)
     response = client.post(reverse("calendar-feed"), {"action": "revoke", "token": str(token.pk)})
     assert response.status_code == 404

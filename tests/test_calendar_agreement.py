@@ -10,14 +10,18 @@ from itertools import pairwise
 import pytest
 from django.utils import timezone
 
-from recommender import calendars, presenters, selectors, services
+from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
+from recommender.injections import calendars
+from recommender.injections import presenters as injections_presenters
+from recommender.injections import selectors as injections_selectors
+from recommender.injections import services as injections_services
 from recommender.models import ClinicClosure, TreatmentPlan
 from tests.factories import DEFICIENT, DEFICIENT_NEURO, finish_loading, give, make_plan
 from tests.test_calendar import events_of, expand, start_of
 from tests.test_closures import ILEAL, PREGNANT
 
-WINDOW_MONTHS = selectors.SCHEDULE_WINDOW_MONTHS
+WINDOW_MONTHS = injections_selectors.SCHEDULE_WINDOW_MONTHS
 EARLY = "Given on the day the clinic could, before the due date if that moved."  # a due date moved off a closed day
 
 
@@ -58,7 +62,9 @@ def month_view_dates(plan: TreatmentPlan, today: date) -> dict[str, list[date]]:
     out: dict[str, list[date]] = {"doses": [], "visits": [], "reviews": []}
     month = today.replace(day=1)
     while month <= end:
-        grid = presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month))
+        grid = injections_presenters.month_calendar(
+            today=today, **injections_selectors.plan_month_events(plan=plan, month=month)
+        )
         for week in grid["weeks"]:
             for day in week:
                 if not day["in_month"] or not today <= day["date"] <= end:
@@ -74,9 +80,9 @@ def month_view_dates(plan: TreatmentPlan, today: date) -> dict[str, list[date]]:
 def app_dates(plan: TreatmentPlan, today: date) -> dict[str, list[date]]:
     """The plan page's schedule (the selectors), from today to the end of the window."""
     end = schedule.add_months(today, WINDOW_MONTHS)
-    facts, records = selectors.plan_facts(plan), selectors.plan_dose_events(plan)
+    facts, records = injections_selectors.plan_facts(plan), injections_selectors.plan_dose_events(plan)
     doses = [d.due for d in schedule.upcoming_doses(facts, records, until=end, limit=1000)]
-    page = selectors.plan_schedule(plan=plan, today=today)
+    page = injections_selectors.plan_schedule(plan=plan, today=today)
     return {
         "doses": [d for d in doses if d >= today],
         "visits": [v.on for v in page["visits"] if v.on <= end],
@@ -97,13 +103,13 @@ def assert_agree(plan: TreatmentPlan, today: date) -> dict[str, list[date]]:
     assert month["reviews"] == app["reviews"]
     assert ics["reviews"] == app["reviews"][:1], "the .ics holds the next loading review"
     # The worklist row: the plan's stored next dose is the first the schedule expects.
-    facts, records = selectors.plan_facts(plan), selectors.plan_dose_events(plan)
+    facts, records = injections_selectors.plan_facts(plan), injections_selectors.plan_dose_events(plan)
     assert plan.next_due_on == schedule.next_dose(facts, records).due
     if plan.next_due_on >= today:
         assert plan.next_due_on == app["doses"][0] == ics["doses"][0]
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     for day in app["visits"] + app["reviews"] + ([] if plan.doses_on_closed_days else app["doses"]):
-        assert schedule.is_open(day, selectors.clinic_days(), calendar), f"{day} is closed"
+        assert schedule.is_open(day, injections_selectors.clinic_days(), calendar), f"{day} is closed"
     return app
 
 
@@ -137,7 +143,9 @@ def test_worklist_month_view_plan_page_and_ics_agree_over_24_months(clinician, n
     plans.append(pregnant)
     stable = make_plan(clinician, PREGNANT, start=today - timedelta(days=200), every=3)
     finish_loading(stable, nurse)
-    services.plan_mark_stable(plan=stable, on=today - timedelta(days=10), reason="Symptoms resolved.", by=clinician)
+    clinic_services.plan_mark_stable(
+        plan=stable, on=today - timedelta(days=10), reason="Symptoms resolved.", by=clinician
+    )
     plans.append(stable)
 
     # Closures on days the plans would otherwise use, and a Christmas week.
@@ -152,7 +160,7 @@ def test_worklist_month_view_plan_page_and_ics_agree_over_24_months(clinician, n
     christmas = date(today.year + 1, 12, 21)
     closures |= {christmas + timedelta(days=i): "Christmas week" for i in range(5)}
     for day, reason in closures.items():
-        services.clinic_closure_save(closure=ClinicClosure(date=day, reason=reason), by=admin_user)
+        injections_services.clinic_closure_save(closure=ClinicClosure(date=day, reason=reason), by=admin_user)
 
     # Two windows back to back: four years, so a 29 February is always inside one of them.
     later = schedule.add_months(today, WINDOW_MONTHS)

@@ -1,4 +1,4 @@
-"""recommender/checks.py: the app refuses to start with a broken ruleset, clinic calendar or time zone.
+"""recommender/web/checks.py: the app refuses to start with a broken ruleset, clinic calendar or time zone.
 
 Each check is shown to fire on the defect it names, and to stay quiet on the shipped ruleset and settings."""
 
@@ -15,8 +15,8 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recommender import checks
 from recommender.guideline import DEFAULT_RULESET
+from recommender.web import checks
 
 
 def unchecked(instance, **changes):

@@ -13,9 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from recommender import checks, selectors, services
+from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
+from recommender.injections import selectors as injections_selectors
+from recommender.injections import services as injections_services
 from recommender.models import ClinicClosure, DoseRecord, TreatmentPlan
+from recommender.web import checks
 from tests.factories import DEFICIENT, DEFICIENT_NEURO, give, make_patient, make_plan
 
 ILEAL = {"b12": {"value": 500, "unit": "pg/mL"}, "ileal_resection_cm": 30}  # monthly, no loading
@@ -40,7 +43,7 @@ ENGLAND_2027 = {
 @override_settings(B12_HOLIDAYS="GB-ENG")
 @pytest.mark.parametrize("day", list(ENGLAND_2027), ids=[v for v in ENGLAND_2027.values()])
 def test_defect_bank_holidays_are_closed_days_and_never_booked(db, day):
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     assert calendar.get(day), f"{day} should be a public holiday in England"
     # A daily individualised series running through 2027 at a Monday-to-Friday clinic never lands on one.
     plan = schedule.PlanFacts(date(2026, 12, 1), "", schedule.Interval(1, schedule.DAYS), closures=calendar)
@@ -61,7 +64,7 @@ def test_defect_bank_holidays_are_closed_days_and_never_booked(db, day):
 )
 def test_the_holidays_setting_picks_the_nation(db, settings, code, closed, open_):
     settings.B12_HOLIDAYS = code
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     if closed:
         assert calendar.get(closed)
     assert not calendar.get(open_)
@@ -95,11 +98,11 @@ def test_defect_maintenance_due_on_christmas_day_2026_moves_past_the_bank_holida
 
 def recent_day_a_month_before_an_open_day() -> date:
     """A day 15–25 days ago whose date a month later is an open day (so nothing but the new closure moves it)."""
-    today, calendar = timezone.localdate(), selectors.clinic_calendar()
+    today, calendar = timezone.localdate(), injections_selectors.clinic_calendar()
     return next(
         day
         for day in (today - timedelta(days=n) for n in range(15, 26))
-        if schedule.is_open(schedule.add_months(day, 1), selectors.clinic_days(), calendar)
+        if schedule.is_open(schedule.add_months(day, 1), injections_selectors.clinic_days(), calendar)
     )
 
 
@@ -108,15 +111,17 @@ def test_a_closure_moves_the_plans_due_that_day_and_back_when_removed(clinician,
     plan = make_plan(clinician, ILEAL, start=start, every=1)
     give(plan, nurse, on=start)
     due = plan.next_due_on
-    sequence = plan.calendar_sequence + selectors.closures_version()
-    closure = services.clinic_closure_save(closure=ClinicClosure(date=due, reason="Training day"), by=admin_user)
+    sequence = plan.calendar_sequence + injections_selectors.closures_version()
+    closure = injections_services.clinic_closure_save(
+        closure=ClinicClosure(date=due, reason="Training day"), by=admin_user
+    )
     plan.refresh_from_db()
     assert plan.next_due_on > due
-    assert not schedule.is_open(due, selectors.clinic_days(), selectors.clinic_calendar())
+    assert not schedule.is_open(due, injections_selectors.clinic_days(), injections_selectors.clinic_calendar())
     assert "Training day" in plan.next_due_note
-    assert plan.calendar_sequence + selectors.closures_version() > sequence, "calendar clients must refresh"
+    assert plan.calendar_sequence + injections_selectors.closures_version() > sequence, "calendar clients must refresh"
     assert closure.history.first().history_user == admin_user
-    services.clinic_closure_remove(closure=closure, by=admin_user)
+    injections_services.clinic_closure_remove(closure=closure, by=admin_user)
     plan.refresh_from_db()
     assert plan.next_due_on == due
     assert plan.next_due_note == ""
@@ -138,9 +143,13 @@ def test_admin_adds_a_closure_in_the_admin_and_the_worklist_follows(admin_client
 
 
 def test_closure_date_must_be_unique(admin_user):
-    services.clinic_closure_save(closure=ClinicClosure(date=date(2027, 6, 1), reason="Training"), by=admin_user)
+    injections_services.clinic_closure_save(
+        closure=ClinicClosure(date=date(2027, 6, 1), reason="Training"), by=admin_user
+    )
     with pytest.raises(ValidationError) as refused:
-        services.clinic_closure_save(closure=ClinicClosure(date=date(2027, 6, 1), reason="Again"), by=admin_user)
+        injections_services.clinic_closure_save(
+            closure=ClinicClosure(date=date(2027, 6, 1), reason="Again"), by=admin_user
+        )
     assert "date" in refused.value.message_dict
 
 
@@ -160,7 +169,7 @@ def test_doses_on_closed_days_is_the_clinic_setting_for_new_plans(settings, clin
     assert make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
     settings.B12_DOSES_ON_CLOSED_DAYS = False
     assert not make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
-    _, chosen = services.assessment_record(
+    _, chosen = clinic_services.assessment_record(
         patient=make_patient(by=clinician),
         sample_date=timezone.localdate(),
         payload=dict(DEFICIENT_NEURO),
@@ -272,7 +281,7 @@ def test_individualised_as_often_or_more_is_accepted(clinician, payload, every, 
 def test_changing_the_interval_is_bounded_by_the_plans_own_maximum(clinician):
     plan = make_plan(clinician, ILEAL, start=timezone.localdate(), every=1)
     with pytest.raises(ValidationError) as refused:
-        services.plan_change_interval(plan=plan, every=2, unit="months", reason="Fewer visits.", by=clinician)
+        clinic_services.plan_change_interval(plan=plan, every=2, unit="months", reason="Fewer visits.", by=clinician)
     assert "every month" in " ".join(refused.value.message_dict["individualised_every"])
 
 
@@ -283,16 +292,18 @@ def test_defect_pregnancy_first_review_at_one_month_on_the_plan_and_its_calendar
     start = timezone.localdate()
     plan = make_plan(clinician, PREGNANT, start=start)
     assert plan.first_review_months == 1
-    visits = selectors.plan_schedule(plan=plan, today=start)["visits"]
-    calendar = selectors.clinic_calendar()
-    first = schedule.next_open_day(schedule.add_months(start, 1), selectors.clinic_days(), calendar)
+    visits = injections_selectors.plan_schedule(plan=plan, today=start)["visits"]
+    calendar = injections_selectors.clinic_calendar()
+    first = schedule.next_open_day(schedule.add_months(start, 1), injections_selectors.clinic_days(), calendar)
     assert visits[0].on == first
     assert visits[1].nominal == schedule.add_months(start, 4)
     body = clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).content.decode()
     assert "first after 1 month" in body
     other = make_plan(clinician, DEFICIENT, start=start)
     assert other.first_review_months == 3
-    assert selectors.plan_schedule(plan=other, today=start)["visits"][0].nominal == schedule.add_months(start, 3)
+    assert injections_selectors.plan_schedule(plan=other, today=start)["visits"][0].nominal == schedule.add_months(
+        start, 3
+    )
 
 
 def test_individualised_plan_calendar_states_its_regimen_the_guideline_range_and_the_reason(
@@ -323,9 +334,11 @@ def test_any_closure_change_raises_the_sequence_of_every_plans_calendar(clinicia
 
     before = sequences()
     far = schedule.add_months(timezone.localdate(), 18)
-    closure = services.clinic_closure_save(closure=ClinicClosure(date=far, reason="Refurbishment"), by=admin_user)
+    closure = injections_services.clinic_closure_save(
+        closure=ClinicClosure(date=far, reason="Refurbishment"), by=admin_user
+    )
     after_add = sequences()
-    services.clinic_closure_remove(closure=closure, by=admin_user)
+    injections_services.clinic_closure_remove(closure=closure, by=admin_user)
     after_remove = sequences()
     assert len(before) == len(after_add) == len(after_remove) == 1
     assert max(before) < min(after_add) < min(after_remove)

@@ -14,9 +14,11 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from recommender import selectors, services
-from recommender.forms import DoseRecordForm
+from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
+from recommender.injections import selectors as injections_selectors
+from recommender.injections import services as injections_services
+from recommender.injections.forms import DoseRecordForm
 from recommender.models import DoseRecord, TreatmentPlan
 from recommender.roles import NURSE
 from tests.conftest import make_user
@@ -177,15 +179,17 @@ def test_dose_not_given_needs_a_reason(nurse_client, nurse, recent_plan, outcome
 
 def test_a_dose_not_given_is_offered_again_from_the_next_open_day(nurse, clinician):
     plan = make_plan(clinician, start=date(2025, 3, 3))  # a Monday, long past
-    services.dose_record(plan=plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse)
+    injections_services.dose_record(
+        plan=plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse
+    )
     plan.refresh_from_db()
     today = timezone.localdate()
     fixed = schedule.fixed_loading_dates(date(2025, 3, 3))
     assert plan.next_phase == "loading"
     assert plan.next_number == 1, "a dose not given is offered again under its own number, never counted"
-    calendar = selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar()
     assert plan.next_due_on == max(
-        fixed[0], schedule.next_open_day(today + timedelta(days=1), selectors.clinic_days(), calendar)
+        fixed[0], schedule.next_open_day(today + timedelta(days=1), injections_selectors.clinic_days(), calendar)
     )
     assert plan.next_due_on > today
 
@@ -263,15 +267,15 @@ def test_a_second_post_of_the_same_dose_goes_back_to_the_worklist_saying_who_and
 
 def test_a_form_left_open_while_the_plan_changed_is_refused(nurse_client, nurse, clinician, recent_plan):
     data = form_post(recent_plan)  # opened now, for loading 1
-    services.plan_change_interval(plan=recent_plan, every=3, unit="months", reason="Settled.", by=clinician)
+    clinic_services.plan_change_interval(plan=recent_plan, every=3, unit="months", reason="Settled.", by=clinician)
     response = nurse_client.post(record_url(recent_plan), data)
     assert response.status_code == 302
     assert response["Location"] == reverse("worklist")
     assert any("changed since this form was opened" in m for m in messages_of(response))
     assert not DoseRecord.objects.exists()
     recent_plan.refresh_from_db()
-    with pytest.raises(services.DoseNotDue):
-        services.dose_record(
+    with pytest.raises(injections_services.DoseNotDue):
+        injections_services.dose_record(
             plan=recent_plan,
             phase="loading",
             number=1,
@@ -288,15 +292,15 @@ def test_a_form_for_a_dose_recorded_as_missed_since_is_refused(nurse_client, nur
     give(plan, nurse)
     give(plan, nurse)
     stale = form_post(plan)  # for loading 3, opened before it was recorded as missed
-    missed = services.dose_record(
+    missed = injections_services.dose_record(
         plan=plan, phase="loading", number=3, outcome="missed", reason="Did not attend.", by=nurse
     )
     response = nurse_client.post(record_url(plan), stale, follow=True)
     assert response.redirect_chain == [(reverse("worklist"), 302)]
     assert already_recorded("Loading 3 of 6", missed) + " (missed" in response.content.decode()
     assert not plan.doses.filter(phase="loading", number=3, outcome="given").exists()
-    with pytest.raises(services.DoseAlreadyRecorded) as refused:
-        services.dose_record(
+    with pytest.raises(injections_services.DoseAlreadyRecorded) as refused:
+        injections_services.dose_record(
             plan=plan,
             phase="loading",
             number=3,
@@ -321,8 +325,8 @@ def test_a_tampered_dose_number_gives_a_message_not_a_500(nurse_client, recent_p
 
 def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
     first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
-    with pytest.raises(services.DoseAlreadyRecorded, match="already recorded by Nurse_Patel") as refused:
-        services.dose_record(
+    with pytest.raises(injections_services.DoseAlreadyRecorded, match="already recorded by Nurse_Patel") as refused:
+        injections_services.dose_record(
             plan=recent_plan,
             phase="loading",
             number=1,
@@ -391,13 +395,13 @@ def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(n
 
     def record(by, identity, **extra):
         phase, number, sequence = identity
-        return lambda: services.dose_record(
+        return lambda: injections_services.dose_record(
             plan=plan, phase=phase, number=number, sequence=sequence, by=by, **given_fields(day, **extra)
         )
 
     outcomes = at_once(record(nurse, opened), record(other_nurse, opened))
     records = [o for o in outcomes if isinstance(o, DoseRecord)]
-    refusals = [o for o in outcomes if isinstance(o, services.DoseAlreadyRecorded)]
+    refusals = [o for o in outcomes if isinstance(o, injections_services.DoseAlreadyRecorded)]
     assert (len(records), len(refusals)) == (1, 1), outcomes
     assert refusals[0].record == records[0]
     assert "already recorded by" in " ".join(refusals[0].messages)
@@ -408,7 +412,7 @@ def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(n
     now_due = (plan.next_phase, plan.next_number, plan.calendar_sequence)
     early = {"early_reason": "Asked to have it today."}
     outcomes = at_once(record(nurse, opened), record(other_nurse, now_due, **early))
-    assert isinstance(outcomes[0], services.DoseAlreadyRecorded), outcomes
+    assert isinstance(outcomes[0], injections_services.DoseAlreadyRecorded), outcomes
     assert isinstance(outcomes[1], ValidationError), outcomes
     assert "never given on one day" in " ".join(outcomes[1].message_dict["given_at"])
     # And both record the dose now offered at once, on the same day.
@@ -461,7 +465,7 @@ def test_entered_in_error_needs_a_reason(nurse_client, nurse, recent_plan):
     dose.refresh_from_db()
     assert dose.entered_in_error is False
     with pytest.raises(ValidationError) as refused:
-        services.dose_mark_entered_in_error(dose=dose, reason="   ", by=nurse)
+        injections_services.dose_mark_entered_in_error(dose=dose, reason="   ", by=nurse)
     assert "reason" in refused.value.message_dict
 
 
@@ -474,13 +478,15 @@ def test_only_the_latest_record_can_be_marked_entered_in_error(nurse_client, nur
     first.refresh_from_db()
     assert first.entered_in_error is False
     with pytest.raises(ValidationError, match="most recent"):
-        services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
+        injections_services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
 
-    services.dose_mark_entered_in_error(dose=second, reason="Wrong patient.", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=second, reason="Wrong patient.", by=nurse)
     with pytest.raises(ValidationError, match="already"):
-        services.dose_mark_entered_in_error(dose=DoseRecord.objects.get(pk=second.pk), reason="Again.", by=nurse)
+        injections_services.dose_mark_entered_in_error(
+            dose=DoseRecord.objects.get(pk=second.pk), reason="Again.", by=nurse
+        )
     # Once the later one is corrected, the earlier one is the latest and can be corrected in turn.
-    services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=first, reason="Wrong batch.", by=nurse)
     plan.refresh_from_db()
     assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 1, date(2025, 3, 3))
     assert DoseRecord.objects.filter(plan=plan).count() == 2
@@ -500,7 +506,9 @@ def test_there_is_no_way_to_delete_a_dose_record(client, admin_user, nurse, rece
 
     walk(get_resolver().url_patterns)
     assert not [r for r in routes if "delete" in (r[0] + r[1]).lower() and not r[0].startswith("admin/")]
-    assert not any(name.startswith("delete") or "_delete" in name for name in dir(services))
+    assert not any(
+        name.startswith("delete") or "_delete" in name for name in dir(clinic_services) + dir(injections_services)
+    )
     assert not admin_user.has_perm("recommender.delete_doserecord")
 
     client.force_login(admin_user)
@@ -590,7 +598,7 @@ def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after
     assert plan.stable_on == date(2024, 8, 1)
     assert str(plan.history.first().history_user.pk) == user_id
     assert plan.history.first().stable_on == date(2024, 8, 1)
-    visits = selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
+    visits = injections_selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
     assert [(v.on, v.kind) for v in visits] == [
         (date(2025, 8, 1), "after_stable"),
         (date(2026, 8, 3), "after_stable"),  # 1 August 2026 is a Saturday: the next open day
@@ -598,7 +606,7 @@ def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after
     assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
     # Marked once only.
     with pytest.raises(ValidationError, match="already"):
-        services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), reason="Again.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), reason="Again.", by=clinician)
 
 
 def test_change_interval_with_a_reason_reschedules_and_keeps_history(changer, clinician, nurse):
@@ -635,7 +643,7 @@ def test_change_interval_without_a_reason_is_refused(clinician_client, clinician
     assert plan.maintenance_every == 2
     assert plan.history.count() == history
     with pytest.raises(ValidationError) as refused:
-        services.plan_change_interval(plan=plan, every=3, unit="months", reason="  ", by=clinician)
+        clinic_services.plan_change_interval(plan=plan, every=3, unit="months", reason="  ", by=clinician)
     assert "reason" in refused.value.message_dict
 
 
@@ -767,7 +775,7 @@ def test_the_first_dose_questions_are_asked_on_the_first_dose_only(nurse_client,
     page = nurse_client.get(record_url(recent_plan)).content.decode()
     assert 'name="allergy_checked"' not in page and 'name="baseline_sample_taken"' not in page
     # A dose not given is no first dose: the questions wait for the dose that is given.
-    services.dose_mark_entered_in_error(dose=first, reason="Wrong patient.", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=first, reason="Wrong patient.", by=nurse)
     assert 'name="allergy_checked"' in nurse_client.get(record_url(recent_plan)).content.decode()
 
 
@@ -782,7 +790,7 @@ def test_free_text_shows_its_limit_and_too_long_is_not_called_missing(nurse_clie
     assert "at most 500 characters" in message
     assert "Give the reason" not in message
     with pytest.raises(ValidationError) as refused:
-        services.dose_mark_entered_in_error(dose=dose, reason="x" * 501, by=nurse)
+        injections_services.dose_mark_entered_in_error(dose=dose, reason="x" * 501, by=nurse)
     assert "At most 500 characters" in " ".join(refused.value.message_dict["reason"])
     dose.refresh_from_db()
     assert dose.entered_in_error is False
@@ -851,7 +859,7 @@ def test_a_corrected_time_moves_the_next_dose_with_it(nurse, clinician):
     finish_loading(plan, nurse)
     maintenance = give(plan, nurse, on=date(2025, 5, 22))
     assert plan.next_due_on == schedule.add_months(date(2025, 5, 22), 2)
-    services.dose_correct(
+    injections_services.dose_correct(
         dose=maintenance,
         reason="Given the day before; entered late.",
         **{k: v for k, v in given_fields(date(2025, 5, 21)).items() if k in CORRECTABLE},
@@ -867,7 +875,7 @@ CORRECTABLE = {"given_at", "dose_mg", "route", "site", "batch", "expiry"}
 
 def correct(dose, by, on: date, **overrides) -> DoseRecord:
     fields = {k: v for k, v in given_fields(on).items() if k in CORRECTABLE} | {"reason": "Wrong details."}
-    return services.dose_correct(dose=dose, by=by, **(fields | overrides))
+    return injections_services.dose_correct(dose=dose, by=by, **(fields | overrides))
 
 
 def test_a_correction_is_refused_onto_another_given_day_or_out_of_order(nurse, clinician):
@@ -888,7 +896,7 @@ def test_a_correction_is_refused_onto_another_given_day_or_out_of_order(nurse, c
 
 
 def test_only_a_given_dose_has_details_to_correct(nurse_client, nurse, recent_plan):
-    missed = services.dose_record(
+    missed = injections_services.dose_record(
         plan=recent_plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse
     )
     with pytest.raises(ValidationError, match="entered in error instead"):
@@ -903,8 +911,8 @@ def test_a_corrected_record_then_found_never_given_requeues_the_dose(nurse, clin
     give(plan, nurse)
     second = give(plan, nurse)
     replacement = correct(second, nurse, second.given_on, batch="HX-OTHER")
-    assert selectors.dose_latest_record(plan=plan) == replacement
-    services.dose_mark_entered_in_error(dose=replacement, reason="Wrong patient after all.", by=nurse)
+    assert injections_selectors.dose_latest_record(plan=plan) == replacement
+    injections_services.dose_mark_entered_in_error(dose=replacement, reason="Wrong patient after all.", by=nurse)
     plan.refresh_from_db()
     assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 2, date(2025, 3, 5))
     assert plan.doses.count() == 3
@@ -916,8 +924,8 @@ def test_correcting_an_older_dose_leaves_the_latest_record_the_only_one_to_mark_
     second = give(plan, nurse)
     replacement = correct(first, nurse, first.given_on, batch="HX-OTHER")
     with pytest.raises(ValidationError, match="most recent"):
-        services.dose_mark_entered_in_error(dose=replacement, reason="Not given.", by=nurse)
-    assert selectors.dose_latest_record(plan=plan) == second
+        injections_services.dose_mark_entered_in_error(dose=replacement, reason="Not given.", by=nurse)
+    assert injections_selectors.dose_latest_record(plan=plan) == second
 
 
 def _migration_step(name: str):

@@ -13,10 +13,10 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from recommender import errors, selectors
+from recommender.clinic import selectors as clinic_selectors
 from recommender.models import LabProfile, Patient
-
-from .factories import make_plan
+from recommender.web import errors
+from tests.factories import make_plan
 
 HOME_LINK = 'href="/"'
 
@@ -112,8 +112,8 @@ def failing_client(clinician, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(selectors, "patients_recent_for", broken)
-    monkeypatch.setattr(selectors, "lab_profile_default", broken)
+    monkeypatch.setattr(clinic_selectors, "patients_recent_for", broken)
+    monkeypatch.setattr(clinic_selectors, "lab_profile_default", broken)
     return client
 
 
@@ -162,7 +162,7 @@ def test_nul_in_search_is_refused_with_a_page_naming_the_field(clinician_client)
 
 @pytest.mark.django_db
 def test_nul_search_matches_no_one_even_past_the_guard():
-    assert list(selectors.patient_search(query="ab\x00c")) == []
+    assert list(clinic_selectors.patient_search(query="ab\x00c")) == []
 
 
 def test_nul_in_a_form_saves_nothing(clinician_client):
@@ -297,5 +297,5 @@ def test_a_huge_search_matches_no_one_rather_than_overwhelming_the_database(clin
     response = clinician_client.get(reverse("patient-list"), {"q": "ab " * 70_000})
     assert response.status_code == 200
     assert list(response.context["patients"]) == []
-    many_words = clinician_client.get(reverse("patient-list"), {"q": "a " * (selectors.SEARCH_QUERY_MAX // 2)})
+    many_words = clinician_client.get(reverse("patient-list"), {"q": "a " * (clinic_selectors.SEARCH_QUERY_MAX // 2)})
     assert many_words.status_code == 200

@@ -12,7 +12,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from recommender.forms import ERROR_FIELDS, AssessmentForm
+from recommender.clinic.forms import ERROR_FIELDS, AssessmentForm
 from recommender.guideline.inputs import FLAGS, INPUTS, MEASUREMENTS, NUMBERS
 
 URL = "/api/v1/recommendation"

@@ -24,12 +24,20 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender import services
+from recommender.access import services as access_services
 from recommender.models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import ADMIN, CLINICIAN, NURSE
-
-from .conftest import ensure_roles
-from .factories import DEFICIENT, DEFICIENT_NEURO, finish_loading, give, make_assessment, make_patient, make_plan, miss
+from tests.conftest import ensure_roles
+from tests.factories import (
+    DEFICIENT,
+    DEFICIENT_NEURO,
+    finish_loading,
+    give,
+    make_assessment,
+    make_patient,
+    make_plan,
+    miss,
+)
 
 ROLES = ("anonymous", NURSE, CLINICIAN, ADMIN)
 EXAMPLES = int(os.environ.get("B12_FUZZ_EXAMPLES", "15"))  # generated bodies per endpoint; raise it for a long hunt
@@ -193,7 +201,7 @@ class World:
     """A small clinic: two patients with active plans (one with a dose recorded), users of every role."""
 
     def __init__(self, django_user_model):
-        from .conftest import make_user
+        from tests.conftest import make_user
 
         ensure_roles()
         self.users = {role: make_user(django_user_model, f"fuzz_{role}", role) for role in ROLES[1:]}
@@ -213,7 +221,7 @@ class World:
         )
         # A three-times-weekly course completed: its plan page offers "mark stable" to post to.
         finish_loading(self.other_plan, self.users[NURSE])
-        _, self.calendar_token = services.access_token_issue(
+        _, self.calendar_token = access_services.access_token_issue(
             user=self.users[NURSE], purpose=AccessToken.Purpose.CALENDAR, name="fuzz"
         )
         self.today = timezone.localdate(now).isoformat()

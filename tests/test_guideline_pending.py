@@ -7,8 +7,7 @@ from hypothesis import given, settings
 
 from recommender.guideline import PendingTreatment, decide, parse_assessment
 from recommender.guideline.ruleset import SEED_2025
-
-from .test_guideline_properties import valid_request
+from tests.test_guideline_properties import valid_request
 
 BORDERLINE = {"value": 250, "unit": "pg/mL"}
 

@@ -15,10 +15,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import services
-from recommender.forms import AssessmentForm
+from recommender.clinic import services as clinic_services
+from recommender.clinic.forms import AssessmentForm
+from recommender.clinic.presenters import decision_fingerprint
 from recommender.models import Assessment, LabProfile
-from recommender.presenters import decision_fingerprint
 
 API = "/api/v1/recommendation"
 B12_190 = {"b12": {"value": 190, "unit": "pg/mL"}}  # indeterminate on the seed bands (180–350), deficient below 200
@@ -43,7 +43,7 @@ def north(admin_user) -> LabProfile:
 
 @pytest.fixture
 def patient(clinician):
-    return services.patient_create(
+    return clinic_services.patient_create(
         hospital_number="L0000001", family_name="Bands", given_name="Lab", date_of_birth=date(1966, 6, 6), by=clinician
     )
 
@@ -129,7 +129,7 @@ def test_an_unknown_profile_on_the_form_is_a_field_error(clinician, patient, nor
 
 def test_the_default_profile_is_preselected_on_the_form(clinician, admin_user, patient, north):
     LabProfile(name="Other Lab").save()
-    services.lab_profile_make_default(profile=north, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=north, by=admin_user)
     response = logged_in(clinician).get(reverse("assessment-create", kwargs={"patient_id": patient.pk}))
     field = response.context["form"]["lab_profile"]
     assert str(field.value()) == str(north.pk)
@@ -181,7 +181,7 @@ def test_api_unknown_profile_is_reported_with_the_other_errors(clinician, north)
 
 
 def test_api_applies_the_default_profile_when_none_is_given(clinician, admin_user, north):
-    services.lab_profile_make_default(profile=north, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=north, by=admin_user)
     body = api_post(logged_in(clinician), B12_190).json()
     assert body["status"] == "deficient"
     assert body["thresholds"]["profile"] == "North Lab"
@@ -190,7 +190,7 @@ def test_api_applies_the_default_profile_when_none_is_given(clinician, admin_use
 def test_api_named_profile_wins_over_the_default(clinician, admin_user, north):
     strict = LabProfile(name="Strict Lab", total_b12_deficient_below=Decimal(150))
     strict.save()
-    services.lab_profile_make_default(profile=north, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=north, by=admin_user)
     body = api_post(logged_in(clinician), {**B12_190, "profile": "Strict Lab"}).json()
     assert body["thresholds"]["profile"] == "Strict Lab"
     assert body["status"] == "indeterminate"
@@ -258,7 +258,7 @@ def test_changing_a_profile_leaves_old_assessments_untouched(clinician, admin_us
 def test_changing_a_profile_through_the_model_leaves_assessments_made_by_the_service_untouched(
     clinician, admin_user, patient, north
 ):
-    assessment = services.assessment_create(
+    assessment = clinic_services.assessment_create(
         patient=patient, sample_date=timezone.localdate(), payload=dict(B12_190), lab_profile=north, by=clinician
     )
     before = _stored(assessment.pk)
@@ -266,7 +266,7 @@ def test_changing_a_profile_through_the_model_leaves_assessments_made_by_the_ser
     north.total_b12_not_deficient_above = Decimal(150)
     north._history_user = admin_user
     north.save()
-    services.lab_profile_make_default(profile=north, by=admin_user)
+    clinic_services.lab_profile_make_default(profile=north, by=admin_user)
     assert _stored(assessment.pk) == before
     reloaded = Assessment.objects.get(pk=assessment.pk)
     assert reloaded.status == "deficient"

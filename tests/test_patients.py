@@ -15,7 +15,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recommender import services
+from recommender.clinic import services as clinic_services
 from recommender.identifiers import age_on, nhs_number_display, nhs_number_is_valid
 from recommender.models import Patient, TreatmentPlan
 from recommender.templatetags.clinic import clinic_date
@@ -437,5 +437,7 @@ def test_the_service_refuses_a_far_start_whichever_door(clinician, default_windo
     patient = make_patient(by=clinician)
     assessment = make_assessment(patient, clinician, payload=dict(DEFICIENT))
     with pytest.raises(ValidationError) as refused:
-        services.plan_create(assessment=assessment, start_date=date(1900, 1, 1), maintenance_every=2, by=clinician)
+        clinic_services.plan_create(
+            assessment=assessment, start_date=date(1900, 1, 1), maintenance_every=2, by=clinician
+        )
     assert "start_date" in refused.value.message_dict

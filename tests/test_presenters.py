@@ -2,8 +2,8 @@
 
 import re
 
+from recommender.clinic.presenters import decision_fingerprint, decision_html, decision_sources_html
 from recommender.guideline import DEFAULT_RULESET, decide, parse_assessment
-from recommender.presenters import decision_fingerprint, decision_html, decision_sources_html
 
 
 def test_panel_escapes_an_admin_defined_profile_name():
@@ -94,7 +94,7 @@ def test_treatment_pending_mma_reads_as_one_coherent_message():
 def test_the_month_view_grid_and_its_words_are_the_presenters():
     from datetime import date
 
-    from recommender.presenters import month_calendar
+    from recommender.injections.presenters import month_calendar
 
     events = {
         date(2027, 2, 15): [{"kind": "due", "phase": "maintenance", "number": 3}],
@@ -121,7 +121,7 @@ def test_worklist_rows_fall_in_their_sections_as_of_the_day():
     from datetime import date
     from types import SimpleNamespace
 
-    from recommender.presenters import worklist_sections
+    from recommender.injections.presenters import worklist_sections
 
     def plan(due, phase="loading", number=2, loading_doses=6):
         return SimpleNamespace(next_due_on=due, next_phase=phase, next_number=number, loading_doses=loading_doses)

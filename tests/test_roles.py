@@ -19,7 +19,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from recommender import services
+from recommender.clinic import services as clinic_services
+from recommender.injections import services as injections_services
 from tests.conftest import make_user
 from tests.factories import (
     DEFICIENT,
@@ -161,17 +162,17 @@ def records(db, django_user_model):
     author = django_user_model.objects.create(username="author")
     author.groups.add(Group.objects.get(name=CLINICIAN))
     today = timezone.localdate()
-    patient = services.patient_create(
+    patient = clinic_services.patient_create(
         hospital_number="R0000001", family_name="Matrix", given_name="Role", date_of_birth=date(1970, 1, 1), by=author
     )
-    assessment, plan = services.assessment_record(
+    assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload=dict(DEFICIENT),
         plan_options={"start_date": today, "maintenance_every": 2, "maintenance_unit": "months"},
         by=author,
     )
-    dose = services.dose_record(
+    dose = injections_services.dose_record(
         plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=author
     )
     appointment, session = _booking(plan, author)

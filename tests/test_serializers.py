@@ -10,11 +10,10 @@ from uuid import UUID
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
-from recommender import selectors
+from recommender.clinic import selectors as clinic_selectors
 from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
 from recommender.serializers import json_value, record_fields
-
-from .factories import give, make_plan
+from tests.factories import give, make_plan
 
 
 def _field_names(model) -> set[str]:
@@ -25,7 +24,7 @@ def _field_names(model) -> set[str]:
 def test_every_field_of_every_clinical_model_is_exported(clinician, nurse):
     plan = make_plan(clinician)
     give(plan, nurse)
-    data = selectors.patient_record_export(patient=plan.patient)
+    data = clinic_selectors.patient_record_export(patient=plan.patient)
     json.dumps(data, cls=DjangoJSONEncoder)  # JSON-ready as a whole
     assert _field_names(Patient) <= set(data["patient"])
     assert _field_names(Assessment) <= set(data["assessments"][0])

@@ -19,11 +19,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import context_processors, models, presenters, views
+from recommender import models
+from recommender.clinic import presenters as clinic_presenters
 from recommender.guideline import schedule
 from recommender.guideline.ruleset import DEFAULT_RULESET, Ruleset
+from recommender.injections import views as injections_views
 from recommender.models import LabProfile
 from recommender.ruleset_words import ruleset_words
+from recommender.web import context_processors
 from tests.conftest import PASSWORD
 from tests.factories import make_plan
 
@@ -254,7 +257,7 @@ def test_the_plan_pages_show_the_drug_and_dose_of_the_ruleset(clinician, nurse_c
     plan = make_plan(by=clinician)
     other = ruleset_words(_other_ruleset())
     monkeypatch.setattr(context_processors, "RULESET_WORDS", other)
-    monkeypatch.setattr(presenters, "RULESET_WORDS", other)
+    monkeypatch.setattr(clinic_presenters, "RULESET_WORDS", other)
     detail = nurse_client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
     assert "Cyanocobalamin 5 mg intramuscular" in detail
     assert "12 µmol/L" in detail
@@ -268,7 +271,7 @@ def test_the_plan_pages_show_the_drug_and_dose_of_the_ruleset(clinician, nurse_c
 @pytest.mark.django_db
 def test_the_worklist_names_its_own_horizon(clinician, clinician_client, monkeypatch):
     plan = make_plan(by=clinician, start=timezone.localdate() + timedelta(days=10))
-    monkeypatch.setattr(views, "WORKLIST_DAYS_AHEAD", 14)
+    monkeypatch.setattr(injections_views, "WORKLIST_DAYS_AHEAD", 14)
     page = clinician_client.get(reverse("worklist")).content.decode()
     assert "Next 14 days" in page
     assert "Next 7 days" not in page

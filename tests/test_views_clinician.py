@@ -21,8 +21,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender import services
-from recommender.forms import AssessmentForm
+from recommender.clinic import forms as clinic_forms
+from recommender.clinic import services as clinic_services
+from recommender.clinic.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
 from recommender.roles import CLINICIAN
 from tests.conftest import make_user
@@ -202,7 +203,7 @@ def test_service_saves_no_assessment_when_the_plan_is_invalid(world, clinician):
     """The service behind the form: assessment and plan in one transaction, both or neither."""
     before = counts()
     with pytest.raises(ValidationError) as raised:
-        services.assessment_record(
+        clinic_services.assessment_record(
             patient=world.patient,
             sample_date=today(),
             payload=dict(DEFICIENT_NEURO),
@@ -211,7 +212,7 @@ def test_service_saves_no_assessment_when_the_plan_is_invalid(world, clinician):
         )
     assert "maintenance_choice" in raised.value.message_dict
     with pytest.raises(ValidationError) as raised:
-        services.assessment_record(
+        clinic_services.assessment_record(
             patient=world.patient,
             sample_date=today(),
             payload=dict(DEFICIENT),
@@ -779,7 +780,7 @@ def test_mark_stable_on_day_1_of_neurological_loading_is_refused(clinician_clien
     plan.refresh_from_db()
     assert plan.stable_on is None
     with pytest.raises(ValidationError) as refused:
-        services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
     assert "still running" in refused.value.message_dict["on"][0]
 
 
@@ -787,7 +788,7 @@ def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician
     start = today() - timedelta(days=20)
     plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start=start)
     give(plan, nurse, on=start)
-    services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
+    clinic_services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
     said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=11)))
     assert any("cannot be before" in m and "the day loading ended" in m for m in said), said
     plan.refresh_from_db()
@@ -807,17 +808,17 @@ def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, n
     plan = make_plan(by=clinician, start=start)
     give(plan, nurse)
     with pytest.raises(ValidationError, match="loading course is not complete"):
-        services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=today(), reason="Feels better.", by=clinician)
     while plan.next_phase == "loading":
         give(plan, nurse)
     last_loading = timezone.localdate(plan.doses.filter(phase="loading").order_by("-given_at").first().given_at)
     with pytest.raises(ValidationError) as refused:
-        services.plan_mark_stable(plan=plan, on=last_loading - timedelta(days=1), reason="Better.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=last_loading - timedelta(days=1), reason="Better.", by=clinician)
     assert "the day the last loading dose was given" in refused.value.message_dict["on"][0]
     with pytest.raises(ValidationError) as refused:
-        services.plan_mark_stable(plan=plan, on=today() + timedelta(days=1), reason="Better.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=today() + timedelta(days=1), reason="Better.", by=clinician)
     assert "cannot be in the future" in refused.value.message_dict["on"][0]
-    services.plan_mark_stable(plan=plan, on=last_loading, reason="Better.", by=clinician)
+    clinic_services.plan_mark_stable(plan=plan, on=last_loading, reason="Better.", by=clinician)
     plan.refresh_from_db()
     assert plan.stable_on == last_loading
 
@@ -825,8 +826,8 @@ def test_three_times_weekly_stable_only_after_the_last_loading_dose(clinician, n
 def test_without_loading_stable_is_not_before_the_plan_started(clinician):
     plan = make_plan(by=clinician, payload=NO_LOADING, every=3, start=today() - timedelta(days=5))
     with pytest.raises(ValidationError, match="the day the plan started"):
-        services.plan_mark_stable(plan=plan, on=today() - timedelta(days=6), reason="Stable.", by=clinician)
-    services.plan_mark_stable(plan=plan, on=today() - timedelta(days=5), reason="Stable.", by=clinician)
+        clinic_services.plan_mark_stable(plan=plan, on=today() - timedelta(days=6), reason="Stable.", by=clinician)
+    clinic_services.plan_mark_stable(plan=plan, on=today() - timedelta(days=5), reason="Stable.", by=clinician)
 
 
 @pytest.mark.parametrize(
@@ -855,7 +856,7 @@ def test_the_service_needs_a_reason_to_mark_stable(clinician):
     plan = make_plan(by=clinician, payload=NO_LOADING, every=3)
     for reason, message in (("  ", "Give the reason"), ("x" * 501, "500 characters")):
         with pytest.raises(ValidationError) as refused:
-            services.plan_mark_stable(plan=plan, on=today(), reason=reason, by=clinician)
+            clinic_services.plan_mark_stable(plan=plan, on=today(), reason=reason, by=clinician)
         assert message in refused.value.message_dict["reason"][0]
 
 
@@ -898,7 +899,7 @@ def test_a_too_long_end_reason_is_reported_as_too_long_not_missing(clinician_cli
     world.plan.refresh_from_db()
     assert world.plan.status == TreatmentPlan.Status.ACTIVE
     with pytest.raises(ValidationError, match="500 characters"):
-        services.plan_end(plan=world.plan, reason="x" * 501, by=world.plan.created_by)
+        clinic_services.plan_end(plan=world.plan, reason="x" * 501, by=world.plan.created_by)
 
 
 # Issue 11: what is saved is what the clinician saw and chose ------------------------------------------------------
@@ -955,11 +956,10 @@ def test_individualised_fields_are_ignored_unless_individualised_is_chosen(clini
 
 
 def test_the_decision_is_computed_once_per_save(clinician_client, world, monkeypatch):
-    from recommender import forms
-    from recommender import services as services_module
+    from recommender.clinic import services as services_module
 
     calls = []
-    for module in (forms, services_module):
+    for module in (clinic_forms, services_module):
         original = module.decide
         monkeypatch.setattr(module, "decide", lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k))
     data = save_with_plan()
@@ -1025,7 +1025,7 @@ def test_replacing_an_active_plan_needs_confirmation(clinician_client, world, cl
     assert world.plan.status == TreatmentPlan.Status.ACTIVE
     # Every front door: the service refuses too.
     with pytest.raises(ValidationError) as refused:
-        services.assessment_record(
+        clinic_services.assessment_record(
             patient=world.patient,
             sample_date=today(),
             payload=dict(DEFICIENT),
@@ -1092,9 +1092,9 @@ def test_a_plan_started_pending_mma_and_the_mma_result(clinician_client, clinici
     )
     options = {"assessment": assessment, "start_date": today(), "maintenance_every": 2, "by": clinician}
     with pytest.raises(ValidationError) as refused:
-        services.plan_create(**options)
+        clinic_services.plan_create(**options)
     assert "pending_mma_reason" in refused.value.message_dict
-    plan = services.plan_create(**options, pending_mma_reason="Worsening paraesthesia.")
+    plan = clinic_services.plan_create(**options, pending_mma_reason="Worsening paraesthesia.")
     assert plan.pending_mma and plan.pending_mma_reason == "Worsening paraesthesia."
     assert plan.loading_pattern == "alternate_days"
     page = html.unescape(clinician_client.get(reverse("plan-detail", args=[plan.pk])).content.decode())
@@ -1202,10 +1202,9 @@ class _PendingMma:
 
 
 def test_the_form_starts_treatment_pending_mma_with_a_reason(clinician_client, clinician, monkeypatch):
-    from recommender import forms
 
-    real_decide = forms.decide
-    monkeypatch.setattr(forms, "decide", lambda *a, **k: _PendingMma(real_decide(*a, **k)))
+    real_decide = clinic_forms.decide
+    monkeypatch.setattr(clinic_forms, "decide", lambda *a, **k: _PendingMma(real_decide(*a, **k)))
     patient = make_patient(by=clinician)
     url = reverse("assessment-create", args=[patient.pk])
     page = html.unescape(
@@ -1237,21 +1236,23 @@ def test_a_plan_started_pending_mma_can_change_its_interval(clinician):
             patient, clinician, payload={"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}
         )
     )
-    plan = services.plan_create(
+    plan = clinic_services.plan_create(
         assessment=assessment, start_date=today(), maintenance_every=2, pending_mma_reason="Ataxia.", by=clinician
     )
-    services.plan_change_interval(plan=plan, every=4, unit="weeks", reason="Symptoms return early.", by=clinician)
+    clinic_services.plan_change_interval(
+        plan=plan, every=4, unit="weeks", reason="Symptoms return early.", by=clinician
+    )
     plan.refresh_from_db()
     assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (4, "weeks", True)
     with pytest.raises(ValidationError) as refused:
-        services.plan_change_interval(plan=plan, every=3, unit="months", reason="Less often.", by=clinician)
+        clinic_services.plan_change_interval(plan=plan, every=3, unit="months", reason="Less often.", by=clinician)
     assert "individualised_every" in refused.value.message_dict
 
 
 def test_plan_reasons_too_long_are_refused_by_the_service(clinician):
     assessment = make_assessment(make_patient(by=clinician), clinician)
     with pytest.raises(ValidationError) as refused:
-        services.plan_create(
+        clinic_services.plan_create(
             assessment=assessment,
             start_date=today(),
             maintenance_every=4,

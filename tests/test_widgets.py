@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recommender.widgets import DayMonthYearField, DayMonthYearInput
+from recommender.web.widgets import DayMonthYearField, DayMonthYearInput
 
 DATES = st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31))
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from recommender import services
+from recommender.clinic import services as clinic_services
 from recommender.models import DoseRecord, TreatmentPlan
 from tests import factories
 from tests.factories import give
@@ -53,7 +53,7 @@ def test_worklist_shows_overdue_today_and_the_next_7_days_across_patients(nurse_
     in_a_week = make_plan(clinician, start=today + timedelta(days=7))
     too_late = make_plan(clinician, start=today + timedelta(days=8))
     ended = make_plan(clinician, start=today - timedelta(days=2))
-    services.plan_end(plan=ended, reason="Moved away.", by=clinician)
+    clinic_services.plan_end(plan=ended, reason="Moved away.", by=clinician)
     maintenance = make_plan(clinician, start=today - timedelta(days=70))
     while maintenance.next_phase == "loading":
         give(maintenance, nurse)
@@ -317,7 +317,7 @@ def test_each_row_shows_name_date_of_birth_with_age_hospital_and_nhs_number(nurs
     """The defect: rows showed the hospital number only: no name, no date of birth."""
     today = timezone.localdate()
     plan = make_plan(clinician, start=today, hospital_number="WL90001")
-    services.patient_update(
+    clinic_services.patient_update(
         patient=plan.patient,
         hospital_number="WL90001",
         family_name="Zebedee",
@@ -358,7 +358,7 @@ def test_the_worklist_queries_stay_constant_with_names_and_nhs_numbers(nurse_cli
     def identified_plan():
         plan = make_plan(clinician, start=today - timedelta(days=2))
         patient = plan.patient
-        services.patient_update(
+        clinic_services.patient_update(
             patient=patient,
             hospital_number=patient.hospital_number,
             family_name=patient.family_name,

@@ -8,14 +8,9 @@ from datetime import datetime
 from django import forms
 from django.utils import timezone
 
-from ..models import REASON_MAX_LENGTH, Location
-from ..widgets import DayMonthYearField
-
-SLOT_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-def slot_value(at: datetime) -> str:
-    return timezone.localtime(at).strftime(SLOT_FORMAT)
+from recommender.appointments.selectors import SLOT_FORMAT, slot_value
+from recommender.models import REASON_MAX_LENGTH, Location
+from recommender.web.widgets import DayMonthYearField
 
 
 class BookingForm(forms.Form):

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from ..calendars import BookedVisit
-from ..models import Appointment, DoseRecord, TreatmentPlan
-from ..vocabulary import dose_label
-from . import selectors, services
+from recommender.appointments import selectors, services
+from recommender.injections.calendars import BookedVisit
+from recommender.models import Appointment, DoseRecord, TreatmentPlan
+from recommender.vocabulary import dose_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,6 @@ class ProposalRow:
 
 def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
     """The plan's booked appointments, and for each dose or review due and not booked the first free slot."""
-    from .forms import slot_value
-
     today = timezone.localdate()
     upcoming = list(selectors.plan_upcoming(plan=plan, since=selectors.start_of(today)))
     location = selectors.default_location(plan.patient)
@@ -102,7 +100,7 @@ def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
                 ProposalRow(
                     proposal,
                     services.what_label(plan, due.kind, due.phase, due.number),
-                    slot_value(proposal.slot.starts_at) if proposal.slot else "",
+                    selectors.slot_value(proposal.slot.starts_at) if proposal.slot else "",
                 )
             )
     return {

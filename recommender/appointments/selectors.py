@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from ..guideline import schedule
-from ..models import Appointment, DoseRecord, Location, Patient, Session, SessionChange, TreatmentPlan
-from ..selectors import ClinicCalendar, clinic_calendar, plan_dose_events, plan_facts
+from recommender.guideline import schedule
+from recommender.injections.selectors import ClinicCalendar, clinic_calendar, plan_dose_events, plan_facts
+from recommender.models import Appointment, DoseRecord, Location, Patient, Session, SessionChange, TreatmentPlan
 
 DOSE, REVIEW = Appointment.Kind.DOSE, Appointment.Kind.REVIEW
 SEATED = [s.value for s in Appointment.SEATED]
@@ -64,6 +64,14 @@ class SessionDay:
 
 def _at(day: date, clock: time) -> datetime:
     return timezone.make_aware(datetime.combine(day, clock))
+
+
+# A slot as a form posts it back: its local start time.
+SLOT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def slot_value(at: datetime) -> str:
+    return timezone.localtime(at).strftime(SLOT_FORMAT)
 
 
 def start_of(day: date) -> datetime:

@@ -13,10 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import services as clinic_services
-from ..models import REASON_MAX_LENGTH, Appointment, DoseRecord, Location, Patient, TreatmentPlan
-from ..vocabulary import dose_label
-from . import selectors
+from recommender.appointments import selectors
+from recommender.injections import services as injections_services
+from recommender.injections.selectors import clinic_calendar
+from recommender.models import REASON_MAX_LENGTH, Appointment, DoseRecord, Location, Patient, TreatmentPlan
+from recommender.records import save_record
+from recommender.vocabulary import dose_label
 
 SLOT_JUST_FILLED = (
     "Someone else has just booked the last place in this slot ({when}): nothing was saved. Choose another slot."
@@ -69,7 +71,7 @@ def _settle(plan: TreatmentPlan) -> None:
         if record is not None:
             given = record.outcome == DoseRecord.Outcome.GIVEN
             appointment.status = Appointment.Status.ATTENDED if given else Appointment.Status.DNA
-            clinic_services._save(appointment, by=record.recorded_by, reason=f"dose recorded {record.outcome}")
+            save_record(appointment, by=record.recorded_by, reason=f"dose recorded {record.outcome}")
 
 
 def _passed_booking(plan: TreatmentPlan, due: selectors.Due) -> Appointment | None:
@@ -101,7 +103,7 @@ def _take_seat(appointment: Appointment, *, slot: selectors.Slot, overbook_reaso
             raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=_when(appointment.starts_at))})
         try:
             with transaction.atomic():
-                clinic_services._save(appointment, by=by, reason=appointment.change_reason or "booked")
+                save_record(appointment, by=by, reason=appointment.change_reason or "booked")
             return
         except IntegrityError:
             continue  # the seat went to someone else between the count and the insert: count again
@@ -124,7 +126,7 @@ def _book(
     slot = selectors.slot_at(location=location, starts_at=starts_at)
     day = timezone.localtime(starts_at).date()
     if slot is None:
-        closed = selectors.clinic_calendar().get(day)
+        closed = clinic_calendar().get(day)
         errors["starts_at"] = (
             f"The clinic is closed on {day:%a} {day.day} {day:%b %Y} ({closed}): choose another day."
             if closed
@@ -176,7 +178,7 @@ def _book(
     patient: Patient = plan.patient
     if patient.usual_location_id is None:
         patient.usual_location = location
-        clinic_services._save(patient, by=by, reason="usual location from the first booking")
+        save_record(patient, by=by, reason="usual location from the first booking")
     return appointment
 
 
@@ -206,7 +208,7 @@ def appointment_book(
     if passed is not None:
         passed.status = Appointment.Status.MOVED
         passed.change_reason = "Rebooked: the appointment passed with nothing recorded."
-        clinic_services._save(passed, by=by, reason="rebooked after it passed")
+        save_record(passed, by=by, reason="rebooked after it passed")
     return _book(
         plan=plan,
         due=due,
@@ -253,7 +255,7 @@ def appointment_move(
     ) or _due_as_booked(old)
     old.status = Appointment.Status.MOVED
     old.change_reason = reason
-    clinic_services._save(old, by=by, reason=f"moved: {reason}")
+    save_record(old, by=by, reason=f"moved: {reason}")
     new = _book(
         plan=plan,
         due=due,
@@ -284,7 +286,7 @@ def appointment_cancel(*, appointment: Appointment, reason: str, by) -> Appointm
     appointment = _locked_booking(appointment)
     appointment.status = Appointment.Status.CANCELLED
     appointment.change_reason = reason
-    clinic_services._save(appointment, by=by, reason=f"cancelled: {reason}")
+    save_record(appointment, by=by, reason=f"cancelled: {reason}")
     return appointment
 
 
@@ -298,7 +300,7 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
         plan.next_phase,
         plan.next_number,
     ):
-        clinic_services.dose_record(
+        injections_services.dose_record(
             plan=plan,
             phase=appointment.phase,
             number=appointment.number,
@@ -307,7 +309,7 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
             by=by,
         )
     appointment.status = Appointment.Status.DNA
-    clinic_services._save(appointment, by=by, reason="did not attend")
+    save_record(appointment, by=by, reason="did not attend")
     return appointment
 
 
@@ -316,5 +318,5 @@ def appointment_attended(*, appointment: Appointment, by) -> Appointment:
     """A review held (a dose is marked attended when its dose is recorded)."""
     appointment = _locked_booking(appointment)
     appointment.status = Appointment.Status.ATTENDED
-    clinic_services._save(appointment, by=by, reason="attended")
+    save_record(appointment, by=by, reason="attended")
     return appointment

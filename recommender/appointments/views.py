@@ -18,11 +18,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from .. import calendars
-from ..models import Appointment, Location, TreatmentPlan
-from ..widgets import DATE_INPUT_FORMATS
-from . import presenters, selectors, services
-from .forms import BookingForm, CancelForm, MoveForm, slot_value
+from recommender.appointments import presenters, selectors, services
+from recommender.appointments.forms import BookingForm, CancelForm, MoveForm
+from recommender.appointments.selectors import slot_value
+from recommender.injections import calendars
+from recommender.models import Appointment, Location, TreatmentPlan
+from recommender.web.widgets import DATE_INPUT_FORMATS
 
 VIEW = "recommender.view_appointment"
 BOOK = "recommender.book_appointment"

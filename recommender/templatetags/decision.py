@@ -1,6 +1,6 @@
 from django import template
 
-from recommender.presenters import (
+from recommender.clinic.presenters import (
     INDICATION_WORDS,
     STATUS_WORDS,
     decision_html,

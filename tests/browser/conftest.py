@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from recommender import services
+from recommender.clinic import services as clinic_services
 from recommender.guideline.plan_options import MONTHS
 from tests.conftest import PASSWORD
 
@@ -104,7 +104,7 @@ def assert_accessible(page: Page, what: str) -> None:
 
 @pytest.fixture
 def patient(clinician):
-    return services.patient_create(
+    return clinic_services.patient_create(
         hospital_number="rx1001", family_name="Okafor", given_name="Ada", date_of_birth=date(1948, 5, 17), by=clinician
     )
 
@@ -113,7 +113,7 @@ def patient(clinician):
 def plan(patient, clinician):
     """A deficient result with neurological involvement, its assessment and its plan (every 2 months)."""
     today = timezone.localdate()
-    _assessment, plan = services.assessment_record(
+    _assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload={"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True},

@@ -10,8 +10,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from recommender.models import TreatmentPlan
-
-from .conftest import assert_accessible, csp_violations, log_in
+from tests.browser.conftest import assert_accessible, csp_violations, log_in
 
 
 def assess_url(live_server, patient) -> str:

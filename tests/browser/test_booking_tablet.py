@@ -44,7 +44,7 @@ def todays_session(settings, plan, nurse):
 @pytest.fixture
 def plan(patient, clinician):
     """Alternate-day loading started a week ago: its first dose is overdue, whatever day the suite runs on."""
-    from recommender import services as clinic_services
+    from recommender.clinic import services as clinic_services
     from recommender.guideline.plan_options import MONTHS
 
     today = timezone.localdate()

@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recommender.models import Patient, TreatmentPlan
-
-from .conftest import csp_violations, log_in
+from tests.browser.conftest import csp_violations, log_in
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from recommender import services
+from recommender.clinic import services as clinic_services
 from recommender.guideline.plan_options import MONTHS
 from recommender.models import DoseRecord
 from tests.browser.conftest import assert_accessible, csp_violations, log_in
@@ -27,7 +27,7 @@ def plan(patient, clinician):
     """Neurological involvement, alternate-day loading, started a week ago: its first dose is due, whatever the
     day of the week the suite runs on (so no early-dose reason is asked)."""
     today = timezone.localdate()
-    _assessment, plan = services.assessment_record(
+    _assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload={"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True},

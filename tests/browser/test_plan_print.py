@@ -8,9 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from recommender import services
-
-from .conftest import log_in
+from recommender.clinic import services as clinic_services
+from tests.browser.conftest import log_in
 
 # A page object in a PDF: "/Type /Page" (not "/Type /Pages", the page tree).
 PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
@@ -19,7 +18,7 @@ PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 @pytest.fixture
 def individualised_plan(patient, clinician):
     today = timezone.localdate()
-    _assessment, plan = services.assessment_record(
+    _assessment, plan = clinic_services.assessment_record(
         patient=patient,
         sample_date=today,
         payload={

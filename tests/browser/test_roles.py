@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import log_in
+from tests.browser.conftest import log_in
 
 
 @pytest.mark.browser

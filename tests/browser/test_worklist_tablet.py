@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from recommender import services
+from recommender.clinic import services as clinic_services
 from recommender.guideline.plan_options import MONTHS
 from tests.browser.conftest import assert_accessible, log_in
 
@@ -31,7 +31,7 @@ def worklist_plans(clinician):
     today = timezone.localdate()
     plans = []
     for offset, (number, family, given, born, nhs) in enumerate(PATIENTS):
-        patient = services.patient_create(
+        patient = clinic_services.patient_create(
             hospital_number=number,
             family_name=family,
             given_name=given,
@@ -39,7 +39,7 @@ def worklist_plans(clinician):
             nhs_number=nhs,
             by=clinician,
         )
-        _, plan = services.assessment_record(
+        _, plan = clinic_services.assessment_record(
             patient=patient,
             sample_date=today,
             payload={"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True},

@@ -3,8 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.access.services import access_token_issue
 from recommender.models import AccessToken
-from recommender.services import access_token_issue
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.clinic.selectors import patient_record_export
 from recommender.models import Patient
-from recommender.selectors import patient_record_export
 
 
 class Command(BaseCommand):

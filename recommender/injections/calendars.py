@@ -22,10 +22,10 @@ from datetime import UTC, date, datetime, timedelta
 from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
-from .guideline import DEFAULT_RULESET, schedule
-from .models import TreatmentPlan
-from .ruleset_words import RULESET_WORDS as WORDS
-from .selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
+from recommender.guideline import DEFAULT_RULESET, schedule
+from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
+from recommender.models import TreatmentPlan
+from recommender.ruleset_words import RULESET_WORDS as WORDS
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"

@@ -12,7 +12,7 @@ from itertools import pairwise
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from .guideline import DEFAULT_RULESET
+from recommender.guideline import DEFAULT_RULESET
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 14, 30

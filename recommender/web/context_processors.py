@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .ruleset_words import RULESET_WORDS
+from recommender.ruleset_words import RULESET_WORDS
 
 
 def ruleset_words(request) -> dict:

@@ -10,11 +10,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import selectors
-from .guideline import InvalidAssessment, decide, parse_assessment
-from .models import AccessToken
-from .openapi import openapi_document
-from .selectors import access_token_user
+from recommender.access.selectors import access_token_user
+from recommender.clinic import selectors as clinic_selectors
+from recommender.guideline import InvalidAssessment, decide, parse_assessment
+from recommender.interop.openapi import openapi_document
+from recommender.models import AccessToken
 
 _UNAUTHORISED = {"errors": {"auth": ["Log in, or send an API token as 'Authorization: Bearer <token>'."]}}
 
@@ -61,10 +61,10 @@ def recommendation(request: HttpRequest) -> JsonResponse:
     except (ValueError, RecursionError):
         return errors_response({"body": ["The request body is not valid JSON."]})
     errors: dict[str, list[str]] = {}
-    profile = selectors.lab_profile_default()
+    profile = clinic_selectors.lab_profile_default()
     if isinstance(payload, dict) and "profile" in payload:
         ref = payload.pop("profile")
-        profile = selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
+        profile = clinic_selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
         if profile is None:
             errors["profile"] = ["No lab profile by that name or id; leave it out to use the default thresholds."]
     try:
@@ -73,7 +73,7 @@ def recommendation(request: HttpRequest) -> JsonResponse:
         errors = {**invalid.errors, **errors}
     if errors:
         return errors_response(errors)
-    return JsonResponse(decide(assessment, thresholds=selectors.thresholds_for(profile)).as_dict())
+    return JsonResponse(decide(assessment, thresholds=clinic_selectors.thresholds_for(profile)).as_dict())
 
 
 @login_not_required

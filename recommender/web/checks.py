@@ -27,9 +27,9 @@ import holidays
 from django.conf import settings
 from django.core.checks import Error, register
 
-from . import guideline
-from .guideline import RULESETS
-from .guideline.citations import CITATIONS
+from recommender import guideline
+from recommender.guideline import RULESETS
+from recommender.guideline.citations import CITATIONS
 
 # The shape of a citation id ("nice-ng239", "praxis-injection-2025"): lower case, words joined by hyphens.
 _CITATION_ID = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)+")

@@ -1,20 +1,15 @@
-"""The decision (the API's dict) turned into what the results panel shows: plain words, grouped warnings and
-citation links. Prepared in Python so the live panel, re-rendered on every keystroke, stays cheap to render."""
+"""Shapes for clinic pages: the decision panel, the plan's regimen and guidance, MMA follow-up."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
 from html import escape
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.safestring import SafeString
 
-from .guideline.schedule import add_months
-from .models import DoseRecord
-from .ruleset_words import RULESET_WORDS
-from .vocabulary import dose_label
+from recommender.ruleset_words import RULESET_WORDS
 
 
 def _esc(value) -> str:
@@ -31,7 +26,11 @@ def format_html_join(sep: str, template: str, rows) -> SafeString:
 
 
 STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
+
+
 BASIS_WORDS = {"b12": "total B12", "active_b12": "active B12", "mma": "MMA"}
+
+
 INDICATION_WORDS = {
     "deficiency": "deficiency",
     "ileal_resection": "ileal resection",
@@ -443,61 +442,3 @@ def mma_follow_up(plan, later_assessments) -> dict | None:
             ),
         }
     return None
-
-
-MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
-
-
-def _month_event_label(event: dict) -> str:
-    kind = event["kind"]
-    if kind in MONTH_EVENT_WORDS:
-        return MONTH_EVENT_WORDS[kind]
-    phase = event["phase"].capitalize()
-    if kind == "due":
-        return f"{phase} {event['number']} due"
-    outcome = DoseRecord.Outcome(event["outcome"]).label.lower()
-    return f"{phase} {event['number']}: {outcome}"
-
-
-def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> dict:
-    """The month view: weeks from Monday, each day with its events in words and its closure, and the months
-    either side."""
-    first = month.replace(day=1)
-    last = add_months(first, 1) - timedelta(days=1)
-    weeks: list[list[dict]] = []
-    day = first - timedelta(days=first.weekday())
-    while day <= last or day.weekday() != 0:
-        if day.weekday() == 0:
-            weeks.append([])
-        weeks[-1].append(
-            {
-                "date": day,
-                "in_month": day.month == first.month,
-                "events": [{**e, "label": _month_event_label(e)} for e in events.get(day, [])],
-                "closed": closed.get(day, ""),
-            }
-        )
-        day += timedelta(days=1)
-    return {
-        "month": first,
-        "weeks": weeks,
-        "previous_month": add_months(first, -1),
-        "next_month": add_months(first, 1),
-        "today": today,
-    }
-
-
-def worklist_sections(plans, *, on: date) -> dict[str, list[dict]]:
-    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up."""
-    sections: dict[str, list[dict]] = {"overdue": [], "due_today": [], "upcoming": []}
-    for plan in plans:
-        overdue_days = (on - plan.next_due_on).days
-        section = "overdue" if overdue_days > 0 else "due_today" if overdue_days == 0 else "upcoming"
-        sections[section].append(
-            {
-                "plan": plan,
-                "overdue_days": overdue_days,
-                "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
-            }
-        )
-    return sections

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
-from .guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
-from .guideline.ruleset import DEFAULT_RULESET
-from .guideline.units import UMOL_PER_L
+from recommender.guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
+from recommender.guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
+from recommender.guideline.ruleset import DEFAULT_RULESET
+from recommender.guideline.units import UMOL_PER_L
 
 STATUSES = ["deficient", "indeterminate", "not_deficient"]
 WARNING_CODES = [

@@ -1,0 +1,191 @@
+"""Reads for the clinic: patients, assessments, plans, lab profiles and the patient's record export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db.models import Max, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from recommender.guideline import DEFAULT_RULESET, Thresholds, schedule
+from recommender.identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
+from recommender.injections.selectors import plan_facts
+from recommender.models import (
+    Assessment,
+    LabProfile,
+    Patient,
+    TreatmentPlan,
+)
+from recommender.serializers import record_fields
+
+
+def thresholds_for(profile: LabProfile | None) -> Thresholds:
+    """The engine's thresholds for a lab profile (the seed ruleset's own when there is none)."""
+    base = DEFAULT_RULESET.thresholds
+    if profile is None:
+        return base
+    return base.with_values(
+        profile=profile.name,
+        total_deficient_below=profile.total_b12_deficient_below,
+        total_not_deficient_above=profile.total_b12_not_deficient_above,
+        active_deficient_below=profile.active_b12_deficient_below,
+        active_not_deficient_above=profile.active_b12_not_deficient_above,
+        mma_upper_limit_umol_l=profile.mma_upper_limit_umol_l,
+    )
+
+
+SEARCH_QUERY_MAX = 250
+
+
+def typed_date(word: str) -> date | None:
+    """A date as people type it in a search box: dd/mm/yyyy (also with - or .) or yyyy-mm-dd; None otherwise."""
+    for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(word, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
+    """Patients whose hospital number starts with the query, whose NHS number is the query (spaces ignored), or
+    whose name contains every word of it; a word that is a date (dd/mm/yyyy or yyyy-mm-dd) is the date of birth."""
+    query = query.strip()
+    # PostgreSQL text cannot hold NUL, and no name or number is longer than a name and a number together: such
+    # a query matches no one (and a 200,000-character one would be too complex a pattern for the database).
+    if not query or "\x00" in query or len(query) > SEARCH_QUERY_MAX:
+        return Patient.objects.none()
+    match = Q(hospital_number__istartswith=query)
+    digits = nhs_number_normalise(query)
+    if len(digits) == NHS_NUMBER_LENGTH and digits.isascii() and digits.isdigit():
+        match |= Q(nhs_number=digits)
+    words = Q()
+    for word in query.split():
+        born = typed_date(word)
+        words &= Q(date_of_birth=born) if born else Q(family_name__icontains=word) | Q(given_name__icontains=word)
+    return Patient.objects.filter(match | words)[:limit]
+
+
+def patient_corrections(*, patient: Patient) -> list:
+    """The corrections of a patient's details, newest first: who, when and why (the history keeps the values)."""
+    return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
+
+
+def patients_recent_for(*, user, limit: int = 10) -> QuerySet[Patient]:
+    """The patients this user assessed or registered most recently."""
+    return (
+        Patient.objects.filter(Q(assessments__created_by=user) | Q(created_by=user))
+        .annotate(last_seen=Coalesce(Max("assessments__created_at"), "created_at"))
+        .order_by("-last_seen")
+        .distinct()[:limit]
+    )
+
+
+def patient_assessments(*, patient: Patient) -> QuerySet[Assessment]:
+    return patient.assessments.select_related("created_by", "plan").order_by("-sample_date", "-created_at")
+
+
+def patient_plans(*, patient: Patient) -> QuerySet[TreatmentPlan]:
+    return patient.plans.select_related("created_by", "assessment").order_by("-created_at")
+
+
+def patient_active_plan(*, patient: Patient) -> TreatmentPlan | None:
+    """The patient's active plan, if any (at most one: a database constraint)."""
+    return patient.plans.filter(status=TreatmentPlan.Status.ACTIVE).first()
+
+
+def plan_detail(*, plan_id) -> TreatmentPlan:
+    return TreatmentPlan.objects.select_related("patient", "assessment", "created_by", "assessment__created_by").get(
+        pk=plan_id
+    )
+
+
+def assessment_detail(*, assessment_id) -> Assessment:
+    return Assessment.objects.select_related("patient", "created_by", "lab_profile").get(pk=assessment_id)
+
+
+def assessment_plan(*, assessment: Assessment) -> TreatmentPlan | None:
+    """The plan started from this assessment, if one was."""
+    return TreatmentPlan.objects.filter(assessment=assessment).first()
+
+
+def plan_pending_mma_before(*, assessment: Assessment) -> TreatmentPlan | None:
+    """For an assessment bringing an MMA result: the patient's latest earlier plan started pending MMA."""
+    if "mma" not in (assessment.inputs or {}):
+        return None
+    return (
+        TreatmentPlan.objects.filter(
+            patient=assessment.patient_id, pending_mma=True, created_at__lt=assessment.created_at
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def assessments_after_pending_plan(*, plan: TreatmentPlan) -> QuerySet[Assessment] | list:
+    """For a plan started pending MMA, the patient's later assessments, oldest first (where its MMA result comes)."""
+    if not plan.pending_mma:
+        return []
+    return plan.patient.assessments.filter(created_at__gt=plan.assessment.created_at).order_by("created_at")
+
+
+def _history(rows) -> list[dict]:
+    return [
+        {
+            "at": h.history_date.isoformat(),
+            "type": {"+": "created", "~": "changed", "-": "deleted"}[h.history_type],
+            "by": h.history_user.username if h.history_user_id else None,
+            "reason": h.history_change_reason or "",
+            "snapshot": {f.attname: getattr(h, f.attname) for f in h.instance_type._meta.concrete_fields},
+        }
+        for h in rows.select_related("history_user").order_by("history_date")
+    ]
+
+
+def patient_record_export(*, patient: Patient) -> dict:
+    """The patient's whole record: patient, assessments, plans with doses and follow-up visits, and the history of
+    every one of them, as JSON-ready data. Each record lists every field of its model (``record_fields``)."""
+    today = timezone.localdate()
+    assessments = list(patient.assessments.select_related("created_by").order_by("sample_date", "created_at"))
+    plans = list(
+        patient.plans.select_related("created_by").prefetch_related("doses__recorded_by").order_by("created_at")
+    )
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "patient": {**record_fields(patient), "history": _history(patient.history.all())},
+        "assessments": [{**record_fields(a), "history": _history(a.history.all())} for a in assessments],
+        "plans": [
+            {
+                **record_fields(p),
+                "doses": [
+                    {**record_fields(d), "history": _history(d.history.all())}
+                    for d in sorted(p.doses.all(), key=lambda d: d.recorded_at)
+                ],
+                "visits": [
+                    {"on": v.on.isoformat(), "kind": v.kind}
+                    for v in schedule.monitoring_visits(plan_facts(p), until=today + timedelta(days=730))
+                ]
+                if p.status == TreatmentPlan.Status.ACTIVE
+                else [],
+                "history": _history(p.history.all()),
+            }
+            for p in plans
+        ],
+        "dose_count": sum(len(p.doses.all()) for p in plans),
+    }
+
+
+def lab_profile_by_ref(ref: str) -> LabProfile | None:
+    """A lab profile by its name or id."""
+    if "\x00" in ref:  # no name holds NUL, and PostgreSQL refuses to compare with one
+        return None
+    try:
+        return LabProfile.objects.filter(Q(name=ref) | Q(pk=ref)).first()
+    except (ValueError, ValidationError):
+        return LabProfile.objects.filter(name=ref).first()
+
+
+def lab_profile_default() -> LabProfile | None:
+    return LabProfile.objects.filter(is_default=True).first()

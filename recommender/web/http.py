@@ -1,0 +1,64 @@
+"""What every view shares: the htmx request type, permission checks, safe dates and redirects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.middleware import HtmxDetails
+
+from recommender.web.widgets import DATE_INPUT_FORMATS
+
+# Dates a clinic can mean; anything outside is a typing error (and would overflow date arithmetic).
+DATE_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def can(request, perm: str) -> bool:
+    return request.user.has_perm(f"recommender.{perm}")
+
+
+def typed_date(raw: str) -> date | None:
+    """A date typed day first (dd/mm/yyyy) or as ISO, as every date field of the site accepts it."""
+    for pattern in DATE_INPUT_FORMATS:
+        try:
+            return datetime.strptime(raw, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def date_param(request, name: str, default: date) -> date:
+    """A date from the query string; a bad one falls back to the default with a message, never a 500."""
+    raw = request.GET.get(name)
+    if not raw:
+        return default
+    value = typed_date(raw)
+    if value is None:
+        messages.warning(request, f"“{raw}” is not a date (use dd/mm/yyyy); showing {default:%d %b %Y}.")
+        return default
+    if not DATE_RANGE[0] <= value <= DATE_RANGE[1]:
+        messages.warning(request, f"{value:%d %b %Y} is out of range; showing {default:%d %b %Y}.")
+        return default
+    return value
+
+
+def safe_next(request) -> str:
+    """Where to return after a form: a path on this site only."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/") else ""
+
+
+def add_errors(form, error: ValidationError) -> None:
+    """A service's refusal on the form: each message on its field where the form has it, else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
