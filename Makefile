@@ -54,6 +54,7 @@ bench: setup
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_http.py
 	$(PY) bench/bench_pages.py
+	$(PY) bench/bench_booking.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis
