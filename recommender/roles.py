@@ -41,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "record_dose",
             *(f"{action}_{model}" for model in _CLINIC_SETUP for action in ("add", "change", "delete", "view")),
             "view_appointment",
+            "book_appointment",
             *(
                 f"view_historical{model}"
                 for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure", *_CLINIC_SETUP, "appointment")

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -149,6 +150,12 @@ def book(request: HttpRequest, plan_id) -> HttpResponse:
     )
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Where to return after a form: a path on this site only."""
+    target = request.POST.get("next") or ""
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts=None) and target.startswith("/") else ""
+
+
 def _location(raw) -> Location | None:
     try:
         return Location.objects.filter(pk=raw, active=True).first() if raw else None
@@ -246,6 +253,8 @@ def did_not_attend(request: HttpRequest, appointment_id) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, "Marked did not attend. The next free slot is proposed below.")
+    if appointment.kind == Appointment.Kind.REVIEW and _safe_next(request):
+        return redirect(_safe_next(request))  # a review missed: back to the day list being run
     return redirect("appointment-plan", plan_id=appointment.plan_id)
 
 
@@ -259,7 +268,7 @@ def attended(request: HttpRequest, appointment_id) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, "Review marked attended.")
-    return redirect(request.POST.get("next") or reverse("appointment-plan", kwargs={"plan_id": appointment.plan_id}))
+    return redirect(_safe_next(request) or reverse("appointment-plan", kwargs={"plan_id": appointment.plan_id}))
 
 
 @require_GET
