@@ -59,6 +59,7 @@ bench: setup
 	$(PY) bench/bench_engine.py || rc=1; \
 	$(PY) bench/run.py || rc=1; \
 	$(PY) bench/load.py || rc=1; \
+	$(PY) bench/bench_booking.py || rc=1; \
 	exit $$rc
 
 # The README's screenshots, taken by Chromium over a fresh demo clinic in a throw-away database.

@@ -211,6 +211,11 @@ B12_HOLIDAYS = os.environ.get("B12_HOLIDAYS", "GB-ENG").strip()
 # Whether injections may be given on closed days (a district nurse, a weekend session): the default for new plans.
 B12_DOSES_ON_CLOSED_DAYS = env_bool("B12_DOSES_ON_CLOSED_DAYS", False)
 
+# Booking (issue 17): maintenance doses and reviews are booked within this many days before and after their due
+# date; outside it a booking needs a reason. Loading doses keep their rhythm instead.
+B12_BOOKING_WINDOW_BEFORE_DAYS = int(os.environ.get("B12_BOOKING_WINDOW_BEFORE_DAYS", "7"))
+B12_BOOKING_WINDOW_AFTER_DAYS = int(os.environ.get("B12_BOOKING_WINDOW_AFTER_DAYS", "14"))
+
 # A plan starts at most this many days before or after today: a date further out is a typing error.
 B12_PLAN_START_WINDOW_DAYS = int(os.environ.get("B12_PLAN_START_WINDOW_DAYS", "365"))
 

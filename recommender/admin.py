@@ -31,11 +31,15 @@ from recommender.injections import services as injections_services
 from recommender.models import (
     AccessRecord,
     AccessToken,
+    Appointment,
     Assessment,
     ClinicClosure,
     DoseRecord,
     LabProfile,
+    Location,
     Patient,
+    Session,
+    SessionChange,
     TreatmentPlan,
 )
 from recommender.signals import clinical_ties
@@ -464,3 +468,35 @@ for model, model_admin in ((User, RoleUserAdmin), (Group, RoleGroupAdmin)):
 for _device_model in (TOTPDevice, StaticDevice):
     if admin.site.is_registered(_device_model):
         admin.site.unregister(_device_model)
+# Booking (issue 17): admins define the locations and their sessions; appointments change only through the
+# booking pages (their services keep the capacity and the windows), so the admin shows them read-only.
+
+
+@admin.register(Location)
+class LocationAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    list_display = ["name", "address", "active"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a location with appointments stays: set it inactive instead
+
+
+@admin.register(Session)
+class SessionAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    list_display = ["location", "weekday", "start", "end", "slot_minutes", "capacity", "valid_from", "valid_until"]
+    list_filter = ["location", "weekday"]
+
+
+@admin.register(SessionChange)
+class SessionChangeAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    list_display = ["date", "kind", "session", "location", "start", "end", "reason"]
+    list_filter = ["kind"]
+    date_hierarchy = "date"
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(MalformedIdIs404, HistoryReadOnly, ReadOnlyMixin, SimpleHistoryAdmin):
+    list_display = ["starts_at", "location", "plan", "kind", "phase", "number", "seat", "status"]
+    list_filter = ["status", "location"]
+    date_hierarchy = "starts_at"
+    readonly_fields = [f.name for f in Appointment._meta.concrete_fields]

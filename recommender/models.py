@@ -85,6 +85,14 @@ class Patient(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    usual_location = models.ForeignKey(
+        "Location",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Where the patient usually has injections: appointments are proposed there.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -421,6 +429,7 @@ class AccessRecord(models.Model):
         PLAN = "plan.view", "Treatment plan (page or print)"
         MONTH = "plan.month", "Plan month view"
         ICS = "plan.ics", "Plan calendar (.ics)"
+        CARD = "appointment.card", "Appointment card"
         API = "api.read", "JSON API"
         EXPORT_ADMIN = "export.admin", "Whole record exported (admin)"
         EXPORT_COMMAND = "export.command", "Whole record exported (export_patient)"
@@ -444,3 +453,191 @@ class AccessRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} · {self.get_what_display()} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class Location(models.Model):
+    """A place where the clinic gives injections (a surgery, a hospital outpatient room)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=300, blank=True, help_text="Printed on the patient's appointment card.")
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Session(models.Model):
+    """A recurring clinic session: every week on one weekday, from start to end, in slots of ``slot_minutes``,
+    each slot taking up to ``capacity`` patients (one per nurse, say)."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="sessions")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+    slot_minutes = models.PositiveSmallIntegerField(default=10)
+    capacity = models.PositiveSmallIntegerField("patients per slot", default=1)
+    valid_from = models.DateField(null=True, blank=True, help_text="Empty: from always.")
+    valid_until = models.DateField(null=True, blank=True, help_text="Empty: until further notice.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["location__name", "weekday", "start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="session_ends_after_start"),
+            models.CheckConstraint(condition=Q(slot_minutes__gte=1), name="session_slot_positive"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="session_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class SessionChange(models.Model):
+    """A one-off change to the sessions: a session cancelled on one date, or an extra session added."""
+
+    class Kind(models.TextChoices):
+        CANCEL = "cancel", "Session cancelled"
+        EXTRA = "extra", "Extra session"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    date = models.DateField()
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, null=True, blank=True, related_name="changes", help_text="The one cancelled."
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="An extra session's."
+    )
+    start = models.TimeField(null=True, blank=True)
+    end = models.TimeField(null=True, blank=True)
+    slot_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    capacity = models.PositiveSmallIntegerField("patients per slot", null=True, blank=True)
+    reason = models.CharField(max_length=100)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="cancel") & Q(session__isnull=False))
+                | (
+                    Q(kind="extra")
+                    & Q(location__isnull=False, start__isnull=False, end__isnull=False, end__gt=F("start"))
+                    & Q(slot_minutes__gte=1, capacity__gte=1)
+                ),
+                name="session_change_complete",
+            ),
+            models.UniqueConstraint(fields=["session", "date"], condition=Q(kind="cancel"), name="one_cancel_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.date:%a %d %b %Y}: {self.reason}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.kind == self.Kind.CANCEL:
+            if self.session_id is None:
+                errors["session"] = "Choose the session that is cancelled."
+            elif self.date and self.session.weekday != self.date.weekday():
+                errors["date"] = f"This session runs on {self.session.get_weekday_display()}s."
+        elif self.kind == self.Kind.EXTRA:
+            for name in ("location", "start", "end", "slot_minutes", "capacity"):
+                if getattr(self, name) in (None, ""):
+                    errors[name] = "Needed for an extra session."
+            if self.start and self.end and self.end <= self.start:
+                errors["end"] = "The session ends after it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Appointment(models.Model):
+    """A patient booked into one seat of one slot of a session, for a dose (phase and number) or a review.
+
+    The database holds the capacity: a slot's seats are numbered from 1 and a seat takes one live appointment;
+    a seat beyond the slot's capacity (kept with the booking) needs an overbooking reason."""
+
+    class Kind(models.TextChoices):
+        DOSE = "dose", "Injection"
+        REVIEW = "review", "Review"
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        MOVED = "moved", "Moved"
+        CANCELLED = "cancelled", "Cancelled"
+        ATTENDED = "attended", "Attended"
+        DNA = "dna", "Did not attend"
+
+    # The statuses that hold a seat (a moved or cancelled appointment frees it).
+    SEATED = (Status.BOOKED, Status.ATTENDED, Status.DNA)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="appointments")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.DOSE)
+    phase = models.CharField(max_length=16, blank=True, help_text="loading or maintenance; empty for a review.")
+    number = models.PositiveIntegerField()
+    due_on = models.DateField(help_text="The date the guideline's schedule gave when it was booked.")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    starts_at = models.DateTimeField()
+    slot_minutes = models.PositiveSmallIntegerField()
+    seat = models.PositiveSmallIntegerField()
+    capacity = models.PositiveSmallIntegerField(help_text="The slot's capacity when booked.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
+    window_reason = models.CharField("reason for booking outside the window", max_length=REASON_MAX_LENGTH, blank=True)
+    overbook_reason = models.CharField("reason for overbooking", max_length=REASON_MAX_LENGTH, blank=True)
+    moved_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="moved_to", help_text="The booking moved."
+    )
+    change_reason = models.CharField("reason moved or cancelled", max_length=REASON_MAX_LENGTH, blank=True)
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    booked_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["starts_at", "seat"]
+        indexes = [
+            models.Index(fields=["location", "starts_at"], name="appointment_slot"),
+            models.Index(fields=["plan", "status"], name="appointment_plan_status"),
+        ]
+        constraints = [
+            # Two nurses booking the last seat at once: the database takes one and refuses the other.
+            models.UniqueConstraint(
+                fields=["location", "starts_at", "seat"],
+                condition=Q(status__in=["booked", "attended", "dna"]),
+                name="one_appointment_per_seat",
+            ),
+            models.CheckConstraint(
+                condition=Q(seat__gte=1) & (Q(seat__lte=F("capacity")) | ~Q(overbook_reason="")),
+                name="appointment_within_capacity_or_overbooked",
+            ),
+            # One live booking per dose or review of a plan.
+            models.UniqueConstraint(
+                fields=["plan", "kind", "phase", "number"],
+                condition=Q(status="booked"),
+                name="one_booking_per_dose",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["booked", "attended", "dna"]) | ~Q(change_reason=""),
+                name="appointment_change_has_reason",
+            ),
+        ]
+        permissions = [("book_appointment", "Can book, move and cancel appointments")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number} at {self.starts_at:%Y-%m-%d %H:%M} ({self.status})"

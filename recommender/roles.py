@@ -11,6 +11,9 @@ ADMIN = "admin"
 ROLES = (CLINICIAN, NURSE, ADMIN)
 
 _CLINICAL = ("patient", "assessment", "treatmentplan")
+# Booking (issue 17): nurses and clinicians book and move; admins define locations and sessions.
+_BOOKING = ["view_appointment", "book_appointment", "view_location", "view_session", "view_sessionchange"]
+_CLINIC_SETUP = ("location", "session", "sessionchange")
 
 # app label → codenames, per role.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
@@ -19,9 +22,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             *(f"{action}_{model}" for model in _CLINICAL for action in ("add", "change", "view")),
             "view_labprofile",
             "view_doserecord",
+            *_BOOKING,
         ]
     },
-    NURSE: {"recommender": [*(f"view_{model}" for model in _CLINICAL), "view_doserecord", "record_dose"]},
+    NURSE: {"recommender": [*(f"view_{model}" for model in _CLINICAL), "view_doserecord", "record_dose", *_BOOKING]},
     ADMIN: {
         # Everything in the app but deleting clinical records or editing their history.
         "recommender": [
@@ -35,7 +39,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_doserecord",
             "view_doserecord",
             "record_dose",
-            *(f"view_historical{model}" for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure")),
+            *(f"{action}_{model}" for model in _CLINIC_SETUP for action in ("add", "change", "delete", "view")),
+            "view_appointment",
+            "book_appointment",
+            *(
+                f"view_historical{model}"
+                for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure", *_CLINIC_SETUP, "appointment")
+            ),
             "view_accessrecord",  # the access audit: read and export, never changed
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],

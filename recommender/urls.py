@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from recommender.access import views as access_views
+from recommender.appointments import views as booking_views
 from recommender.clinic import views as clinic_views
 from recommender.home import views as home_views
 from recommender.injections import views as injections_views
@@ -32,11 +33,21 @@ urlpatterns = [
     path("plans/<uuid:plan_id>/stable/", clinic_views.plan_mark_stable, name="plan-stable"),
     path("plans/<uuid:plan_id>/interval/", clinic_views.plan_change_interval, name="plan-interval"),
     path("plans/<uuid:plan_id>/calendar/", injections_views.plan_month, name="plan-month"),
-    path("plans/<uuid:plan_id>/calendar.ics", injections_views.plan_ics, name="plan-ics"),
+    # The plan's calendar shows booked appointments at their time: served by the booking room.
+    path("plans/<uuid:plan_id>/calendar.ics", booking_views.plan_ics, name="plan-ics"),
     path("plans/<uuid:plan_id>/doses/record/", injections_views.dose_record, name="dose-record"),
     path("doses/<uuid:dose_id>/entered-in-error/", injections_views.dose_entered_in_error, name="dose-error"),
     path("doses/<uuid:dose_id>/correct/", injections_views.dose_correct, name="dose-correct"),
     path("worklist/", injections_views.worklist, name="worklist"),
+    path("appointments/sessions/", booking_views.sessions, name="appointment-sessions"),
+    path("appointments/sessions/<str:on>/<str:key>/", booking_views.day_list, name="appointment-day-list"),
+    path("appointments/plans/<uuid:plan_id>/", booking_views.plan_bookings, name="appointment-plan"),
+    path("appointments/plans/<uuid:plan_id>/book/", booking_views.book, name="appointment-book"),
+    path("appointments/plans/<uuid:plan_id>/card/", booking_views.card, name="appointment-card"),
+    path("appointments/<uuid:appointment_id>/move/", booking_views.move, name="appointment-move"),
+    path("appointments/<uuid:appointment_id>/cancel/", booking_views.cancel, name="appointment-cancel"),
+    path("appointments/<uuid:appointment_id>/did-not-attend/", booking_views.did_not_attend, name="appointment-dna"),
+    path("appointments/<uuid:appointment_id>/attended/", booking_views.attended, name="appointment-attended"),
     path("account/calendar-feed/", access_views.calendar_feed_settings, name="calendar-feed"),
     path("feeds/worklist/<str:token>.ics", injections_views.worklist_feed, name="worklist-feed"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),

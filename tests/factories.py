@@ -198,3 +198,29 @@ def counts() -> dict:
         "plans": TreatmentPlan.objects.count(),
         "active": TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).count(),
     }
+
+
+# Booking (issue 17): a location and its weekly sessions, as an admin sets them up.
+
+
+def make_location(name: str = "Riverside Surgery", **fields):
+    from recommender.models import Location
+
+    return Location.objects.create(name=name, address=fields.pop("address", "1 River Road"), **fields)
+
+
+def make_sessions(location, *, weekdays=(0, 2, 4), start=time(9, 0), end=time(12, 0), slot_minutes=10, capacity=2):
+    """Recurring sessions at the location: Monday, Wednesday and Friday mornings, 10-minute slots, two nurses."""
+    from recommender.models import Session
+
+    return [
+        Session.objects.create(
+            location=location, weekday=w, start=start, end=end, slot_minutes=slot_minutes, capacity=capacity
+        )
+        for w in weekdays
+    ]
+
+
+def next_weekday(day: date, weekday: int, *, weeks_ahead: int = 1) -> date:
+    """The ``weekday`` at least ``weeks_ahead`` weeks after ``day`` (strictly in the future)."""
+    return day + timedelta(days=(weekday - day.weekday()) % 7 + 7 * weeks_ahead)

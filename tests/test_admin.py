@@ -5,7 +5,7 @@ export (admin action and management command) and the lab profile "make default" 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -24,11 +24,15 @@ from recommender.injections import services as injections_services
 from recommender.models import (
     AccessRecord,
     AccessToken,
+    Appointment,
     Assessment,
     ClinicClosure,
     DoseRecord,
     LabProfile,
+    Location,
     Patient,
+    Session,
+    SessionChange,
     TreatmentPlan,
 )
 from recommender.roles import CLINICIAN, NURSE
@@ -131,6 +135,33 @@ def _instances(record, profile, admin_user, nurse_user):
         "recommender.ClinicClosure": injections_services.clinic_closure_save(
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
         ),
+        **_booking_instances(plan, admin_user),
+    }
+
+
+def _booking_instances(plan, by) -> dict:
+    """A location, a Monday session, its cancellation one Monday, and an appointment (issue 17)."""
+    location = Location.objects.create(name="Riverside Surgery", address="1 River Road")
+    session = Session.objects.create(location=location, weekday=0, start=time(9), end=time(12))
+    monday = date(2027, 1, 4)
+    return {
+        "recommender.Location": location,
+        "recommender.Session": session,
+        "recommender.SessionChange": SessionChange.objects.create(
+            kind="cancel", date=monday, session=session, reason="Nurse off sick"
+        ),
+        "recommender.Appointment": Appointment.objects.create(
+            plan=plan,
+            phase="loading",
+            number=1,
+            due_on=monday,
+            location=location,
+            starts_at=timezone.make_aware(datetime.combine(monday + timedelta(days=7), time(9))),
+            slot_minutes=10,
+            seat=1,
+            capacity=1,
+            booked_by=by,
+        ),
     }
 
 
@@ -152,6 +183,10 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.AccessToken",
         "recommender.ClinicClosure",
         "recommender.AccessRecord",
+        "recommender.Location",
+        "recommender.Session",
+        "recommender.SessionChange",
+        "recommender.Appointment",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

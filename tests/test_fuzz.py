@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.access import services as access_services
-from recommender.models import AccessToken, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
+from recommender.models import AccessToken, Appointment, Assessment, DoseRecord, LabProfile, Patient, TreatmentPlan
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from tests.conftest import ensure_roles
 from tests.factories import (
@@ -63,6 +63,9 @@ PARAM_MODELS = {
     "plan_id": TreatmentPlan,
     "dose_id": DoseRecord,
     "token": AccessToken,
+    "appointment_id": Appointment,
+    "on": "session day",
+    "key": "session key",
 }
 
 # Clinically valid starting points, so that generated bodies also reach the services and the database.
@@ -197,6 +200,36 @@ class FormFields(HTMLParser):
                     merged.setdefault(name, []).extend(v for v in values if v not in merged.get(name, []))
 
 
+def _booked(plan, by):
+    """Booking (issue 17): a clinic open every day, all day; the plan's next dose and next review booked into
+    their first free slots. Returns the dose's booking and the review's session (its day list offers every action)."""
+    from datetime import time
+
+    from recommender.appointments import selectors as booking
+    from recommender.appointments import services as booking_services
+    from tests.factories import make_location, make_sessions
+
+    location = make_location()
+    make_sessions(location, weekdays=range(7), start=time(0), end=time(23, 50))
+    booked = {}
+    for due in booking.plan_to_book(plan, today=timezone.localdate()):
+        slot = booking.slot_proposal(due=due, location=location, today=timezone.localdate()).slot
+        booked[due.kind] = (
+            booking_services.appointment_book(
+                plan=plan,
+                kind=due.kind,
+                phase=due.phase,
+                number=due.number,
+                location=location,
+                starts_at=slot.starts_at,
+                window_reason="Fuzz world.",
+                by=by,
+            ),
+            slot.session,
+        )
+    return booked["dose"][0], booked["review"][1]
+
+
 class World:
     """A small clinic: two patients with active plans (one with a dose recorded), users of every role."""
 
@@ -225,6 +258,7 @@ class World:
             user=self.users[NURSE], purpose=AccessToken.Purpose.CALENDAR, name="fuzz"
         )
         self.today = timezone.localdate(now).isoformat()
+        self.appointment, self.session = _booked(self.other_plan, self.users[NURSE])
         self.ids = [
             str(x)
             for x in (
@@ -248,6 +282,9 @@ class World:
             TreatmentPlan: self.plan.pk,
             DoseRecord: self.dose.pk,
             AccessToken: self.calendar_token,
+            Appointment: self.appointment.pk,
+            "session day": self.session.day.isoformat(),
+            "session key": self.session.key,
         }
         values = {}
         for param in pattern.pattern.converters:

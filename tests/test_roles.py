@@ -53,6 +53,7 @@ class To:
 LOGIN = To("login", login=True)
 ADMIN_LOGIN = To("admin:login", login=True)
 TO_PLAN = To("plan-detail")
+TO_BOOKINGS = To("appointment-plan")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,20 @@ EXPECTED: dict[str, Row] = {
     # The monitoring probes answer everyone, signed in or not (tests/test_ops_health.py).
     "healthz": page(200, 200, 200, 200),
     "readyz": page(200, 200, 200, 200),
+    # Booking (issue 17): nurses and clinicians book and move; admins too (every permission but deleting clinical
+    # records), and they define the locations and sessions in the admin.
+    "appointment-sessions": page(LOGIN, 200, 200, 200),
+    "appointment-day-list": page(LOGIN, 200, 200, 200),
+    "appointment-plan": page(LOGIN, 200, 200, 200),
+    "appointment-card": page(LOGIN, 200, 200, 200),
+    # Without the dose it is for, the booking form goes back to the plan's bookings.
+    "appointment-book": page(LOGIN, TO_BOOKINGS, TO_BOOKINGS, TO_BOOKINGS),
+    "appointment-move": page(LOGIN, 200, 200, 200),
+    "appointment-cancel": action(LOGIN, TO_BOOKINGS, TO_BOOKINGS, TO_BOOKINGS, {"reason": ""}),
+    # Did-not-attend records the dose missed: a nurse's.
+    "appointment-dna": action(LOGIN, TO_BOOKINGS, 403, TO_BOOKINGS),
+    # The matrix's appointment is for a dose: only a review is marked attended.
+    "appointment-attended": action(LOGIN, 404, 404, 404),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
@@ -171,13 +186,42 @@ def records(db, django_user_model):
     dose = injections_services.dose_record(
         plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=author
     )
+    appointment, session = _booking(plan, author)
     return {
         "patient_id": patient.pk,
         "assessment_id": assessment.pk,
         "plan_id": plan.pk,
         "dose_id": dose.pk,
         "token": BAD_TOKEN,
+        "appointment_id": appointment.pk,
+        "on": session.day.isoformat(),
+        "key": session.key,
     }
+
+
+def _booking(plan, by):
+    """The plan's next dose booked into the first free slot of a clinic open every day, all day."""
+    from datetime import time
+
+    from recommender.appointments import selectors as booking
+    from recommender.appointments import services as booking_services
+    from tests.factories import make_location, make_sessions
+
+    location = make_location()
+    make_sessions(location, weekdays=range(7), start=time(0), end=time(23, 50))
+    due = next(d for d in booking.plan_to_book(plan, today=timezone.localdate()) if d.kind == "dose")
+    slot = booking.slot_proposal(due=due, location=location, today=timezone.localdate()).slot
+    appointment = booking_services.appointment_book(
+        plan=plan,
+        kind=due.kind,
+        phase=due.phase,
+        number=due.number,
+        location=location,
+        starts_at=slot.starts_at,
+        window_reason="Matrix.",
+        by=by,
+    )
+    return appointment, slot.session
 
 
 def _url(name: str, records: dict) -> str:
@@ -225,7 +269,7 @@ def test_role_matrix(request, records, name, role):
         if expected.login:
             assert response["Location"] == f"{reverse(expected.name)}?next={quote(url)}", where
         else:
-            kwargs = {"plan_id": records["plan_id"]} if expected is TO_PLAN else {}
+            kwargs = {"plan_id": records["plan_id"]} if expected in (TO_PLAN, TO_BOOKINGS) else {}
             assert response["Location"] == reverse(expected.name, kwargs=kwargs), where
     else:
         assert response.status_code == expected, f"{where}: {response.status_code}, expected {expected}"

@@ -16,6 +16,7 @@ How a plan that runs for life stays a bounded file, and still agrees with the ap
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
@@ -37,6 +38,33 @@ MONITORING_TEXT = (
     "Re-testing B12 on treatment is uninformative per British haematology guidance, and the homocysteine target has "
     "no guideline support. Do not titrate injections on B12 or MMA."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class BookedVisit:
+    """A dose or review booked at a time and place (the caller's bookings: this module reads none itself)."""
+
+    kind: str  # "dose" | "review"
+    phase: str
+    number: int
+    due_on: date
+    starts_at: datetime
+    ends_at: datetime
+    place: str
+    uid: str
+
+
+def _booked_event(visit: BookedVisit, summary: str, *, sequence: int, stamp: datetime, uid: str) -> Event:
+    """A booked appointment: at its time and place, no longer all-day."""
+    event = Event()
+    event.add("uid", f"{uid}@{DOMAIN}")
+    event.add("summary", summary)
+    event.add("dtstart", visit.starts_at.astimezone(UTC))
+    event.add("dtend", visit.ends_at.astimezone(UTC))
+    event.add("dtstamp", stamp)
+    event.add("sequence", sequence)
+    event.add("location", visit.place)
+    return event
 
 
 def _calendar(name: str) -> Calendar:
@@ -73,9 +101,15 @@ def _loading_event(plan, number: int, day: date, facts, seq: int, stamp: datetim
 
 
 def _recurring(
-    event: Event, series: schedule.Series, move: Callable[[date], date], *, window: tuple[date, date]
+    event: Event,
+    series: schedule.Series,
+    move: Callable[[date], date],
+    *,
+    window: tuple[date, date],
+    booked: frozenset[date] = frozenset(),
 ) -> Event:
-    """The series as an RRULE, and within the window each date that moves off a closed day as EXDATE + RDATE."""
+    """The series as an RRULE, and within the window each date that moves off a closed day as EXDATE + RDATE;
+    a date ``booked`` at a time (its own event) is only excluded."""
     parts = schedule.recurrence(series.anchor, series.every, series.unit)
     if series.until is not None:
         parts["UNTIL"] = series.until
@@ -85,11 +119,14 @@ def _recurring(
         if nominal < window[0]:
             continue
         moved = move(nominal)
-        if moved != nominal:
+        if moved in booked:
+            excluded.append(nominal)
+        elif moved != nominal:
             excluded.append(nominal)
             added.append(moved)
     if excluded:
         event.add("exdate", excluded)
+    if added:
         event.add("rdate", sorted(set(added)))
     return event
 
@@ -107,9 +144,10 @@ def _maintenance_description(plan: TreatmentPlan) -> str:
     return text
 
 
-def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
+def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: list[BookedVisit] = ()) -> bytes:
     """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
-    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run."""
+    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run.
+    A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date."""
     today = today or timezone.localdate()
     window = (today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
     stamp = plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC)
@@ -120,6 +158,18 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
     records = plan_dose_events(plan)
     cancelled = plan.status != TreatmentPlan.Status.ACTIVE
     events: list[Event] = []
+    booked_doses = {(b.phase, b.number) for b in booked if b.kind == "dose"}
+    for visit in booked:
+        if visit.kind == "dose" and visit.phase == schedule.LOADING:
+            loading = _loading_event(plan, visit.number, visit.due_on, facts, seq, stamp)
+            summary, uid = str(loading["summary"]), f"{plan.id}-loading-{visit.number}"
+        elif visit.kind == "dose":
+            summary, uid = "Vitamin B12 injection (maintenance)", f"{plan.id}-{visit.uid}"
+        else:
+            summary, uid = "B12 follow-up review", f"{plan.id}-{visit.uid}"
+        events.append(_booked_event(visit, summary, sequence=seq, stamp=stamp, uid=uid))
+    booked_maintenance = frozenset(b.due_on for b in booked if b.kind == "dose" and b.phase == schedule.MAINTENANCE)
+    booked_reviews = frozenset(b.due_on for b in booked if b.kind == "review")
 
     if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY or (
         plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None
@@ -138,7 +188,8 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
         # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
         # from the window's start, so the file stays bounded).
         for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
-            if dose.phase == schedule.LOADING and (fixed or dose.due >= window[0]):
+            wanted = dose.phase == schedule.LOADING and (fixed or dose.due >= window[0])
+            if wanted and (schedule.LOADING, dose.number) not in booked_doses:
                 events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
         if not fixed:
             reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
@@ -164,7 +215,7 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
             stamp=stamp,
             description=_maintenance_description(plan),
         )
-        events.append(_recurring(event, series, facts.dose_day, window=window))
+        events.append(_recurring(event, series, facts.dose_day, window=window, booked=booked_maintenance))
 
     mon = DEFAULT_RULESET.monitoring
     description = MONITORING_TEXT.format(target=mon.homocysteine_target_umol_l)
@@ -187,7 +238,7 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
         event = _event(
             before_uid, before_title, until_stable.first_date, sequence=seq, stamp=stamp, description=description
         )
-        events.append(_recurring(event, until_stable, facts.open_day, window=window))
+        events.append(_recurring(event, until_stable, facts.open_day, window=window, booked=booked_reviews))
     if after_stable is not None:
         event = _event(
             f"{plan.id}-monitoring-{reviews.every_months_after_stable}m",
@@ -197,7 +248,7 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
             stamp=stamp,
             description=description,
         )
-        events.append(_recurring(event, after_stable, facts.open_day, window=window))
+        events.append(_recurring(event, after_stable, facts.open_day, window=window, booked=booked_reviews))
 
     for event in events:
         if cancelled and "status" not in event:

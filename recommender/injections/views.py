@@ -186,16 +186,6 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
-@audited(AccessRecord.What.ICS)
-def plan_ics(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan, pk=plan_id)
-    response = HttpResponse(calendars.plan_calendar(plan), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="b12-plan.ics"'
-    return response
-
-
-@require_GET
-@permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "assessment"), pk=plan_id)

@@ -5,19 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0015_access_tokens_expiry_one_feed'),
+        ("recommender", "0015_access_tokens_expiry_one_feed"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='assessment',
-            index=models.Index(fields=['created_by', '-created_at'], name='assessment_author_recent'),
+            model_name="assessment",
+            index=models.Index(fields=["created_by", "-created_at"], name="assessment_author_recent"),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['created_by', '-created_at'], name='patient_author_recent'),
+            model_name="patient",
+            index=models.Index(fields=["created_by", "-created_at"], name="patient_author_recent"),
         ),
     ]

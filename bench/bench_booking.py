@@ -1,0 +1,180 @@
+"""Booking (issue 17) under gunicorn (2 workers, DEBUG off, loopback) with 10,000 patients booked across a year of
+sessions: proposing a free slot (a plan's bookings fragment) and rendering a day list, each against the bare view
+served in the same run. Goal: each ≥ 0.3 of the bare view's requests/s with 0 errors, and the same number of
+queries with 10 patients as with 10,000.
+
+SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is rebuilt by migrate)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import bench_env, gunicorn, prepare, report, run_python, wrk
+
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
+# Every weekday morning, 10-minute slots, four nurses: 72 places a session, 260 sessions (18,720 places) a year; the
+# 10,000 bookings are spread over the whole year, so a session is about half full.
+WEEKDAYS, CAPACITY = (0, 1, 2, 3, 4), 4
+
+
+def seed(patients: int, *, first_batch: bool) -> None:
+    """Patients with active plans, each booked into a seat of a session within the coming year (run in the
+    project's shell). ``first_batch`` creates the location, its sessions and the plan to propose for."""
+    import uuid
+    from datetime import UTC, date, datetime, time, timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from recommender.guideline import decide, parse_assessment
+    from recommender.models import Appointment, Assessment, Location, Patient, Session, TreatmentPlan
+
+    user = get_user_model().objects.get(username="bench")
+    today = date.today()
+    if first_batch:
+        location = Location.objects.create(name="Bench Surgery", address="1 Bench Road")
+        for weekday in WEEKDAYS:
+            Session.objects.create(
+                location=location, weekday=weekday, start=time(9), end=time(12), slot_minutes=10, capacity=CAPACITY
+            )
+    location = Location.objects.get(name="Bench Surgery")
+    decision = decide(parse_assessment({"b12": {"value": 150, "unit": "pg/mL"}})).as_dict()
+    session_days = [d for d in (today + timedelta(days=i) for i in range(1, 366)) if d.weekday() in WEEKDAYS]
+    seats = [
+        (day, timezone.make_aware(datetime.combine(day, time(9))) + timedelta(minutes=10 * s), seat)
+        for day in session_days
+        for s in range(18)
+        for seat in range(1, CAPACITY + 1)
+    ]
+    done = Patient.objects.count()
+    rows: dict[str, list] = {"patients": [], "assessments": [], "plans": [], "appointments": []}
+    now = datetime.now(UTC)
+    for i in range(done, done + patients):
+        patient = Patient(
+            id=uuid.uuid4(),
+            hospital_number=f"B{i:07d}",
+            family_name=f"Family{i}",
+            given_name="Given",
+            date_of_birth=date(1950, 1, 1),
+            created_by=user,
+            usual_location=location,
+        )
+        assessment = Assessment(
+            id=uuid.uuid4(),
+            patient=patient,
+            sample_date=today - timedelta(days=400),
+            inputs={"b12": {"value": 150, "unit": "pg/mL"}},
+            decision=decision,
+            ruleset_id="seed-2025",
+            ruleset_version="1.0.0",
+            thresholds=decision["thresholds"],
+            status="deficient",
+            im_recommended=True,
+            created_by=user,
+        )
+        day, starts_at, seat = seats[(i * len(seats) // max(PATIENTS, i + 1)) % len(seats)]
+        plan = TreatmentPlan(
+            id=uuid.uuid4(),
+            patient=patient,
+            assessment=assessment,
+            indications=["deficiency"],
+            loading_pattern="",
+            maintenance_every=3,
+            maintenance_unit="months",
+            start_date=day,
+            created_by=user,
+            next_due_on=day,
+            next_phase="maintenance",
+            next_number=1,
+        )
+        appointment = Appointment(
+            plan=plan,
+            kind="dose",
+            phase="maintenance",
+            number=1,
+            due_on=day,
+            location=location,
+            starts_at=starts_at,
+            slot_minutes=10,
+            seat=seat,
+            capacity=CAPACITY,
+            booked_by=user,
+            booked_at=now,
+        )
+        for name, row in zip(rows, (patient, assessment, plan, appointment), strict=True):
+            rows[name].append(row)
+    for model, name in ((Patient, "patients"), (Assessment, "assessments"), (TreatmentPlan, "plans")):
+        model.objects.bulk_create(rows[name], batch_size=2000)  # bench data only: no history wanted
+    Appointment.objects.bulk_create(rows["appointments"], batch_size=2000)
+
+
+def targets() -> str:
+    """The URLs measured: a plan to propose a slot for (the first seeded: its own booking moved away, so its dose
+    is due and unbooked) and the day list of the first session."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.appointments.selectors import sessions_between
+    from recommender.models import Appointment, TreatmentPlan
+
+    plan = TreatmentPlan.objects.order_by("patient__hospital_number").first()
+    Appointment.objects.filter(plan=plan).update(status="cancelled", change_reason="bench: to propose")
+    today = timezone.localdate()
+    session = sessions_between(first=today + timedelta(days=1), last=today + timedelta(days=8))[0]
+    return f"/appointments/plans/{plan.pk}/ /appointments/sessions/{session.day:%Y-%m-%d}/{session.key}/"
+
+
+QUERY_COUNT = (
+    "from django.test import Client; from django.test.utils import CaptureQueriesContext;"
+    "from django.db import connection; from django.contrib.auth import get_user_model;"
+    "c=Client(); c.force_login(get_user_model().objects.get(username='bench'));"
+    "counts=[];\n"
+    "for url in {urls!r}.split():\n"
+    "    c.get(url, headers={{'HX-Request': 'true'}})\n"
+    "    with CaptureQueriesContext(connection) as q:\n"
+    "        r=c.get(url, headers={{'HX-Request': 'true'}})\n"
+    "    assert r.status_code==200, (url, r.status_code)\n"
+    "    counts.append(len(q))\n"
+    "print(' '.join(map(str, counts)))"
+)
+
+
+def main(seconds: int = 10) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = bench_env(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3")
+        env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
+        env["B12_HOLIDAYS"] = ""
+        session = prepare(env)
+        # The bench user books: the clinician role may.
+        run_python(env, "from bench.bench_booking import seed; seed(10, first_batch=True); print('ok')")
+        urls = run_python(env, "from bench.bench_booking import targets; print(targets())")
+        small = run_python(env, QUERY_COUNT.format(urls=urls))
+        run_python(env, f"from bench.bench_booking import seed; seed({PATIENTS - 10}, first_batch=False); print('ok')")
+        large = run_python(env, QUERY_COUNT.format(urls=urls))
+        propose_url, day_list_url = urls.split()
+        cookie = f"sessionid={session}"
+        with gunicorn(env) as base:
+            wrk(f"{base}/bench/bare", cookie=cookie, seconds=2)  # warm-up
+            bare = wrk(f"{base}/bench/bare", cookie=cookie, seconds=seconds)
+            propose = wrk(f"{base}{propose_url}", cookie=cookie, seconds=seconds, headers=("HX-Request: true",))
+            day_list = wrk(f"{base}{day_list_url}", cookie=cookie, seconds=seconds)
+    report([("bare view", bare), ("GET proposal (plan bookings fragment)", propose), ("GET day list", day_list)])
+    print(
+        f"queries with 10 patients (proposal, day list): {small}; with {PATIENTS}: {large} "
+        f"({'constant' if small == large else 'NOT constant'})"
+    )
+    errors = bare["errors"] + propose["errors"] + day_list["errors"]
+    for name, result in (("proposal", propose), ("day list", day_list)):
+        ratio = result["rps"] / bare["rps"]
+        met = ratio >= 0.3 and errors == 0
+        print(f"{name} / bare = {ratio:.2f}   (goal ≥ 0.30 with 0 errors: {'met' if met else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

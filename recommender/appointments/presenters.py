@@ -1,0 +1,136 @@
+"""Shapes booking data for the pages: session summaries, day-list rows, proposals, messages, calendar entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.utils import timezone
+
+from recommender.appointments import selectors, services
+from recommender.injections.calendars import BookedVisit
+from recommender.models import Appointment, DoseRecord, TreatmentPlan
+from recommender.vocabulary import dose_label
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    session: selectors.SessionDay
+    booked: int
+    places: int
+
+
+def session_summaries(held: list[selectors.SessionDay]) -> list[SessionSummary]:
+    """Each session with its places booked and its places in all (one query for the day's bookings)."""
+    if not held:
+        return []
+    counts = selectors.seats_taken_on(held[0].day)
+    out = []
+    for s in held:
+        slots = s.slots()
+        booked = sum(counts[(s.location_id, at)] for at in slots)
+        out.append(SessionSummary(s, booked, len(slots) * s.capacity))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueRow:
+    plan: TreatmentPlan
+    dose_label: str
+    overdue_days: int
+
+
+def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
+    return [
+        OverdueRow(p, dose_label(p.next_phase, p.next_number, p.loading_doses), (on - p.next_due_on).days)
+        for p in plans
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DayListRow:
+    appointment: Appointment
+    what: str
+    outcome: str  # "" until something is recorded: "given", "missed", "attended", "did not attend"
+    record_due: bool  # the plan's dose due now is this one: the row offers the dose form
+
+
+def day_list_rows(appointments: list[Appointment]) -> list[DayListRow]:
+    rows = []
+    for a in appointments:
+        plan = a.plan
+        record = getattr(a, "recorded", None)
+        if record is not None:
+            outcome = "given" if record.outcome == DoseRecord.Outcome.GIVEN else record.get_outcome_display().lower()
+        elif a.status == Appointment.Status.DNA:
+            outcome = "did not attend"
+        elif a.status == Appointment.Status.ATTENDED:
+            outcome = "attended"
+        else:
+            outcome = ""
+        due_now = (
+            a.kind == Appointment.Kind.DOSE
+            and a.status == Appointment.Status.BOOKED
+            and record is None
+            and plan.status == TreatmentPlan.Status.ACTIVE
+            and (a.phase, a.number) == (plan.next_phase, plan.next_number)
+        )
+        rows.append(DayListRow(a, services.what_label(plan, a.kind, a.phase, a.number), outcome, due_now))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRow:
+    proposal: selectors.Proposal
+    what: str
+    slot_value: str
+
+
+def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
+    """The plan's booked appointments, and for each dose or review due and not booked the first free slot."""
+    today = timezone.localdate()
+    upcoming = list(selectors.plan_upcoming(plan=plan, since=selectors.start_of(today)))
+    location = selectors.default_location(plan.patient)
+    proposals = []
+    if location is not None:
+        calendar = selectors.clinic_calendar()  # one read of the closures for the schedule and the slots
+        for due in selectors.plan_to_book(plan, today=today, calendar=calendar):
+            proposal = selectors.slot_proposal(due=due, location=location, today=today, calendar=calendar)
+            proposals.append(
+                ProposalRow(
+                    proposal,
+                    services.what_label(plan, due.kind, due.phase, due.number),
+                    selectors.slot_value(proposal.slot.starts_at) if proposal.slot else "",
+                )
+            )
+    return {
+        "plan": plan,
+        "patient": plan.patient,
+        "upcoming": [(a, services.what_label(plan, a.kind, a.phase, a.number)) for a in upcoming],
+        "proposals": proposals,
+        "location": location,
+        "can_book": can_book and plan.status == TreatmentPlan.Status.ACTIVE,
+    }
+
+
+def booked_message(appointment: Appointment) -> str:
+    at = timezone.localtime(appointment.starts_at)
+    what = services.what_label(appointment.plan, appointment.kind, appointment.phase, appointment.number)
+    return f"{what} booked for {at:%a} {at.day} {at:%b %Y} at {at:%H:%M}, {appointment.location}."
+
+
+def calendar_bookings(appointments) -> list[BookedVisit]:
+    """The booked appointments as the plan's calendar writes them: at their time and place."""
+    return [
+        BookedVisit(
+            kind=a.kind,
+            phase=a.phase,
+            number=a.number,
+            due_on=a.due_on,
+            starts_at=a.starts_at,
+            ends_at=a.starts_at + timedelta(minutes=a.slot_minutes),
+            place=str(a.location) + (f", {a.location.address}" if a.location.address else ""),
+            uid=f"appointment-{a.pk}",
+        )
+        for a in appointments
+    ]

@@ -1,0 +1,447 @@
+"""Reads for booking: the sessions on a day, their free slots, what a plan needs booked next and in which window,
+and the day list. Each is a fixed number of queries, however many patients, sessions or appointments there are.
+
+The rules of time are the guideline's (``schedule.next_dose``, ``schedule.monitoring_visits``) and the clinic
+calendar's (closures and public holidays): nothing here decides a due date; it only books around one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from recommender.guideline import schedule
+from recommender.injections.selectors import ClinicCalendar, clinic_calendar, plan_dose_events, plan_facts
+from recommender.models import Appointment, DoseRecord, Location, Patient, Session, SessionChange, TreatmentPlan
+
+DOSE, REVIEW = Appointment.Kind.DOSE, Appointment.Kind.REVIEW
+SEATED = [s.value for s in Appointment.SEATED]
+# How far past a full window the first free slot is looked for (a proposal outside the window needs a reason).
+SEARCH_BEYOND_WINDOW_DAYS = 42
+# How many overdue unbooked doses the day list shows (soonest overdue first); the worklist has them all.
+OVERDUE_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDay:
+    """One session on one date: a recurring session, or an extra one (``change_id``)."""
+
+    location_id: object
+    location_name: str
+    day: date
+    start: time
+    end: time
+    slot_minutes: int
+    capacity: int
+    session_id: object = None
+    change_id: object = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.session_id or self.change_id}"
+
+    @property
+    def starts_at(self) -> datetime:
+        return _at(self.day, self.start)
+
+    @property
+    def ends_at(self) -> datetime:
+        return _at(self.day, self.end)
+
+    def slots(self) -> list[datetime]:
+        step = timedelta(minutes=self.slot_minutes)
+        out, at, end = [], self.starts_at, self.ends_at
+        while at + step <= end:
+            out.append(at)
+            at += step
+        return out
+
+
+def _at(day: date, clock: time) -> datetime:
+    return timezone.make_aware(datetime.combine(day, clock))
+
+
+# A slot as a form posts it back: its local start time.
+SLOT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def slot_value(at: datetime) -> str:
+    return timezone.localtime(at).strftime(SLOT_FORMAT)
+
+
+def start_of(day: date) -> datetime:
+    return _at(day, time.min)
+
+
+def sessions_between(
+    *, first: date, last: date, location=None, calendar: ClinicCalendar | None = None
+) -> list[SessionDay]:
+    """The sessions held from ``first`` to ``last`` (at one location, when given), in time order: the recurring
+    ones on their weekdays, less those cancelled, plus the extra ones; none on a day the clinic is closed (its own
+    closures and the public holidays). Three queries."""
+    calendar = calendar or clinic_calendar()
+    sessions = Session.objects.select_related("location").filter(location__active=True)
+    changes = SessionChange.objects.select_related("location", "session__location").filter(date__range=(first, last))
+    if location is not None:
+        sessions = sessions.filter(location=location)
+        changes = changes.filter(Q(location=location) | Q(session__location=location))
+    by_weekday: dict[int, list[Session]] = {}
+    for session in sessions:
+        by_weekday.setdefault(session.weekday, []).append(session)
+    cancelled, extra = set(), []
+    for change in changes:
+        if change.kind == SessionChange.Kind.CANCEL:
+            cancelled.add((change.session_id, change.date))
+        elif change.location.active:
+            extra.append(change)
+    out = []
+    day = first
+    while day <= last:
+        if not calendar.get(day):
+            for s in by_weekday.get(day.weekday(), ()):
+                if (s.id, day) in cancelled or (s.valid_from and day < s.valid_from):
+                    continue
+                if s.valid_until and day > s.valid_until:
+                    continue
+                out.append(
+                    SessionDay(s.location_id, s.location.name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
+                )
+        day += timedelta(days=1)
+    for c in extra:
+        if not calendar.get(c.date):
+            out.append(
+                SessionDay(
+                    c.location_id, c.location.name, c.date, c.start, c.end, c.slot_minutes, c.capacity, None, c.id
+                )
+            )
+    return sorted(out, key=lambda s: (s.starts_at, s.location_name))
+
+
+def sessions_on(day: date, *, location=None) -> list[SessionDay]:
+    """The sessions held on ``day`` (for a nurse's home page: today's sessions)."""
+    return sessions_between(first=day, last=day, location=location)
+
+
+def session_on(*, day: date, key: str) -> SessionDay | None:
+    return next((s for s in sessions_on(day) if s.key == key), None)
+
+
+def seats_taken(*, location_id, first: datetime, last: datetime, at_least: int = 1) -> Counter:
+    """How many seats each slot start has taken at a location between two times, for the slots with at least
+    ``at_least`` taken (one query)."""
+    rows = (
+        Appointment.objects.filter(location_id=location_id, starts_at__range=(first, last), status__in=SEATED)
+        .values("starts_at")
+        .annotate(n=Count("id"))
+        .filter(n__gte=at_least)
+        .order_by()
+    )
+    return Counter({row["starts_at"]: row["n"] for row in rows})
+
+
+def seats_taken_on(day: date) -> Counter:
+    """Seats taken on ``day`` by (location id, slot start), at every location (one query)."""
+    rows = (
+        Appointment.objects.filter(starts_at__range=(start_of(day), _at(day, time.max)), status__in=SEATED)
+        .values("location_id", "starts_at")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return Counter({(row["location_id"], row["starts_at"]): row["n"] for row in rows})
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    session: SessionDay
+    starts_at: datetime
+    taken: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.session.capacity - self.taken)
+
+
+def slots_between(*, location, first: date, last: date, calendar: ClinicCalendar | None = None) -> list[Slot]:
+    """Every slot of the location's sessions from ``first`` to ``last`` with its seats taken (four queries)."""
+    return list(_slots(location=location, first=first, last=last, calendar=calendar))
+
+
+def _slots(
+    *, location, first: date, last: date, calendar: ClinicCalendar | None = None, full_only: bool = False
+) -> Iterator[Slot]:
+    """The slots in time order; with ``full_only`` only the full slots' counts are read (a proposal needs no more,
+    and a year of bookings is then a handful of rows, not one per slot)."""
+    sessions = sessions_between(first=first, last=last, location=location, calendar=calendar)
+    if not sessions:
+        return
+    taken = seats_taken(
+        location_id=location.pk,
+        first=_at(first, time.min),
+        last=_at(last, time.max.replace(microsecond=0)),
+        at_least=min(s.capacity for s in sessions) if full_only else 1,
+    )
+    for s in sessions:
+        for at in s.slots():
+            yield Slot(s, at, taken[at])
+
+
+def slot_at(*, location, starts_at: datetime) -> Slot | None:
+    """The slot of a session at the location starting exactly at ``starts_at``, if there is one (open day)."""
+    day = timezone.localtime(starts_at).date()
+    return next((s for s in slots_between(location=location, first=day, last=day) if s.starts_at == starts_at), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A dose or review to book: what, when the guideline has it due, and the days it may be booked on."""
+
+    kind: str
+    phase: str
+    number: int
+    due_on: date
+    earliest: date
+    latest: date
+    note: str = ""
+
+    def in_window(self, day: date) -> bool:
+        return self.earliest <= day <= self.latest
+
+
+@dataclass
+class PlanBookings:
+    """A plan's bookings as the schedule needs them: the live ones, and the doses already recorded."""
+
+    booked: list[Appointment] = field(default_factory=list)
+    records: list[schedule.DoseEvent] = field(default_factory=list)
+
+
+def window_for(*, kind: str, phase: str, due_on: date) -> tuple[date, date]:
+    """The days a dose or review may be booked on without a reason. A loading dose keeps its rhythm: from its
+    due date (never sooner: the schedule already keeps one clear day and three in any seven days) until the day
+    before the rhythm's next dose would be due. Maintenance doses and reviews: the configured days around it."""
+    if kind == DOSE and phase == schedule.LOADING:
+        return due_on, due_on + timedelta(days=schedule.ALTERNATE_DAY_GAP - 1)
+    before = timedelta(days=settings.B12_BOOKING_WINDOW_BEFORE_DAYS)
+    after = timedelta(days=settings.B12_BOOKING_WINDOW_AFTER_DAYS)
+    return due_on - before, due_on + after
+
+
+def plan_live_bookings(plan: TreatmentPlan) -> list[Appointment]:
+    return list(
+        Appointment.objects.filter(plan=plan, status=Appointment.Status.BOOKED)
+        .select_related("location")
+        .order_by("starts_at")
+    )
+
+
+def _projected(records: list[schedule.DoseEvent], booked: list[Appointment], today: date) -> list:
+    """The recorded doses, and the booked doses not yet recorded as if given on their booked day (so the next one
+    keeps the rhythm after them). A booking in the past with no record is not counted: that dose is still due."""
+    given = {(r.phase, r.number) for r in records if r.given}
+    events = list(records)
+    for a in booked:
+        day = timezone.localtime(a.starts_at).date()
+        if a.kind == DOSE and (a.phase, a.number) not in given and day >= today:
+            events.append(schedule.DoseEvent(a.phase, a.number, day))
+    return events
+
+
+def next_dose_to_book(
+    plan: TreatmentPlan,
+    *,
+    today: date,
+    booked: list[Appointment],
+    facts: schedule.PlanFacts,
+    records: list[schedule.DoseEvent],
+    replacing: Appointment | None = None,
+) -> Due | None:
+    """The first dose of the plan not booked yet (the one ``replacing`` books, when moving), with its window."""
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        return None
+    others = [a for a in booked if replacing is None or a.pk != replacing.pk]
+    dose = schedule.next_dose(facts, _projected(records, others, today))
+    earliest, latest = window_for(kind=DOSE, phase=dose.phase, due_on=dose.due)
+    return Due(DOSE, dose.phase, dose.number, dose.due, earliest, latest, dose.note)
+
+
+def next_review_to_book(
+    plan: TreatmentPlan,
+    *,
+    today: date,
+    booked: list[Appointment],
+    facts: schedule.PlanFacts,
+    seen: set[int],
+    replacing: Appointment | None = None,
+) -> Due | None:
+    """The first monitoring review not booked or held yet whose window has not passed."""
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        return None
+    taken = seen | {a.number for a in booked if a.kind == REVIEW and (replacing is None or a.pk != replacing.pk)}
+    horizon = schedule.add_months(today, 24)
+    after = timedelta(days=settings.B12_BOOKING_WINDOW_AFTER_DAYS)
+    for number, visit in enumerate(schedule.monitoring_visits(facts, until=horizon), start=1):
+        if number in taken or visit.on + after < today:
+            continue
+        earliest, latest = window_for(kind=REVIEW, phase="", due_on=visit.on)
+        return Due(REVIEW, "", number, visit.on, earliest, latest)
+    return None
+
+
+def plan_to_book(plan: TreatmentPlan, *, today: date, replacing: Appointment | None = None, calendar=None) -> list[Due]:
+    """What the plan needs booked next: its next unbooked dose and its next unbooked review (each, if any)."""
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        return []
+    calendar = calendar or clinic_calendar()
+    facts = plan_facts(plan, calendar=calendar)
+    booked = plan_live_bookings(plan)
+    records = plan_dose_events(plan)
+    seen = set(
+        Appointment.objects.filter(
+            plan=plan, kind=REVIEW, status__in=[Appointment.Status.ATTENDED, Appointment.Status.DNA]
+        ).values_list("number", flat=True)
+    )
+    out = [
+        next_dose_to_book(plan, today=today, booked=booked, facts=facts, records=records, replacing=replacing),
+        next_review_to_book(plan, today=today, booked=booked, facts=facts, seen=seen, replacing=replacing),
+    ]
+    return [d for d in out if d is not None]
+
+
+def due_to_book(plan: TreatmentPlan, *, kind: str, phase: str, number: int, today: date, replacing=None) -> Due | None:
+    """The dose or review named, if it is the one the plan needs booked next (else the form was stale)."""
+    return next(
+        (
+            d
+            for d in plan_to_book(plan, today=today, replacing=replacing)
+            if (d.kind, d.phase, d.number) == (kind, phase, number)
+        ),
+        None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    due: Due
+    location: Location
+    slot: Slot | None
+    in_window: bool
+
+
+def default_location(patient: Patient) -> Location | None:
+    if patient.usual_location_id and patient.usual_location.active:
+        return patient.usual_location
+    return Location.objects.filter(active=True).order_by("name").first()
+
+
+def slot_proposal(*, due: Due, location: Location, today: date, calendar=None) -> Proposal:
+    """The first free slot on or after the due date (never in the past) inside the window, else the first free
+    one after the window (booking it needs a reason), else none. A fixed number of queries."""
+    first = max(due.due_on, today)
+    last = max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
+    now = timezone.now()
+    for slot in _slots(location=location, first=first, last=last, calendar=calendar, full_only=True):
+        if slot.free and slot.starts_at > now:
+            return Proposal(due, location, slot, due.in_window(slot.session.day))
+    return Proposal(due, location, None, False)
+
+
+def free_slots(*, due: Due, location: Location, today: date, limit: int = 60) -> list[Slot]:
+    """Free slots to choose from: inside the window first, then up to ``SEARCH_BEYOND_WINDOW_DAYS`` after it."""
+    first = max(due.earliest, today)
+    last = max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
+    now = timezone.now()
+    return [s for s in slots_between(location=location, first=first, last=last) if s.free and s.starts_at > now][:limit]
+
+
+# What a day-list row reads: the booking, the plan's dose due now, the patient's identification.
+DAY_LIST_FIELDS = (
+    *(
+        f.name
+        for f in Appointment._meta.concrete_fields
+        if f.name not in ("window_reason", "change_reason", "moved_from", "booked_by")
+    ),
+    "plan__id",
+    "plan__status",
+    "plan__next_phase",
+    "plan__next_number",
+    "plan__loading_doses",
+    "plan__patient__id",
+    "plan__patient__family_name",
+    "plan__patient__given_name",
+    "plan__patient__date_of_birth",
+    "plan__patient__hospital_number",
+    "plan__patient__nhs_number",
+)
+
+
+def day_list(*, session: SessionDay) -> list[Appointment]:
+    """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
+    recorded for it that day, if one was (``recorded``). Two queries."""
+    appointments = list(
+        Appointment.objects.filter(
+            location_id=session.location_id,
+            starts_at__gte=session.starts_at,
+            starts_at__lt=session.ends_at,
+            status__in=SEATED,
+        )
+        .select_related("plan__patient")
+        .only(*DAY_LIST_FIELDS)
+        .order_by("starts_at", "seat")
+    )
+    plan_ids = {a.plan_id for a in appointments}
+    recorded = {}
+    if plan_ids:
+        for record in DoseRecord.objects.filter(plan_id__in=plan_ids, entered_in_error=False).only(
+            "plan_id", "phase", "number", "outcome", "recorded_at"
+        ):
+            key = (record.plan_id, record.phase, record.number)
+            if key not in recorded or record.recorded_at > recorded[key].recorded_at:
+                recorded[key] = record
+    for a in appointments:
+        record = recorded.get((a.plan_id, a.phase, a.number)) if a.kind == DOSE else None
+        a.recorded = record if record is not None and record.recorded_at >= a.booked_at else None
+    return appointments
+
+
+def overdue_unbooked(*, on: date, limit: int = OVERDUE_LIMIT) -> QuerySet[TreatmentPlan]:
+    """Active plans whose next dose was due before ``on`` and has no booking: none hides behind the day list."""
+    booked = Appointment.objects.filter(
+        plan=OuterRef("pk"),
+        kind=DOSE,
+        status=Appointment.Status.BOOKED,
+        phase=OuterRef("next_phase"),
+        number=OuterRef("next_number"),
+        starts_at__gte=_at(on, time.min),
+    )
+    return (
+        TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE, next_due_on__lt=on)
+        .filter(~Exists(booked))
+        .select_related("patient")
+        .order_by("next_due_on", "id")[:limit]
+    )
+
+
+def plan_upcoming(*, plan: TreatmentPlan, since: datetime) -> QuerySet[Appointment]:
+    """The plan's booked appointments from ``since`` on, soonest first (for the plan page and the card)."""
+    return (
+        Appointment.objects.filter(plan=plan, status=Appointment.Status.BOOKED, starts_at__gte=since)
+        .select_related("location")
+        .order_by("starts_at")
+    )
+
+
+def appointment_detail(*, appointment_id) -> Appointment:
+    return Appointment.objects.select_related("plan__patient", "location", "booked_by").get(pk=appointment_id)
+
+
+def appointment_trail(*, appointment: Appointment) -> list[Appointment]:
+    """The bookings this one was moved from, oldest first, then itself: who, when, from where, why."""
+    trail = [appointment]
+    while trail[0].moved_from_id:
+        trail.insert(0, Appointment.objects.select_related("location", "booked_by").get(pk=trail[0].moved_from_id))
+    return trail

@@ -1,0 +1,369 @@
+"""Booking (issue 17): sessions, proposals, capacity, windows, moves, did-not-attend, the day list, the card and the
+plan's calendar at booked times."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from recommender.appointments import selectors, services
+from recommender.models import Appointment, ClinicClosure, DoseRecord, SessionChange
+from tests.conftest import make_user
+from tests.factories import give, make_location, make_plan, make_sessions, next_weekday
+
+MONDAY, WEDNESDAY, FRIDAY = 0, 2, 4
+
+
+@pytest.fixture(autouse=True)
+def _no_public_holidays(settings):
+    settings.B12_HOLIDAYS = ""
+
+
+@pytest.fixture
+def clinic(db):
+    location = make_location()
+    make_sessions(location)
+    return location
+
+
+@pytest.fixture
+def start() -> date:
+    return next_weekday(timezone.localdate(), MONDAY)
+
+
+@pytest.fixture
+def plan(clinician, clinic, start):
+    return make_plan(clinician, start=start)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def to_book(plan, kind="dose"):
+    return next(d for d in selectors.plan_to_book(plan, today=timezone.localdate()) if d.kind == kind)
+
+
+def book(plan, by, at: datetime, *, kind="dose", location=None, **extra) -> Appointment:
+    due = to_book(plan, kind)
+    return services.appointment_book(
+        plan=plan,
+        kind=due.kind,
+        phase=due.phase,
+        number=due.number,
+        location=location or plan.patient.usual_location or selectors.default_location(plan.patient),
+        starts_at=at,
+        by=by,
+        **extra,
+    )
+
+
+def test_the_first_free_slot_on_or_after_the_due_date_is_proposed(plan, clinic, nurse, start):
+    due = to_book(plan)
+    assert (due.phase, due.number, due.due_on) == ("loading", 1, start)
+    proposal = selectors.slot_proposal(due=due, location=clinic, today=timezone.localdate())
+    assert proposal.slot.starts_at == local(start, 9) and proposal.in_window
+    # Two nurses: the 09:00 slot takes two patients, then the proposal moves to 09:10.
+    book(plan, nurse, local(start, 9))
+    other = make_plan(plan.created_by, start=start)
+    book(other, nurse, local(start, 9))
+    third = make_plan(plan.created_by, start=start)
+    assert selectors.slot_proposal(due=to_book(third), location=clinic, today=timezone.localdate()).slot.starts_at == (
+        local(start, 9, 10)
+    )
+
+
+def test_booking_the_loading_course_slot_by_slot_keeps_the_rhythm(plan, clinic, nurse, start):
+    days = []
+    for _ in range(6):
+        due = to_book(plan)
+        proposal = selectors.slot_proposal(due=due, location=clinic, today=timezone.localdate())
+        appointment = book(plan, nurse, proposal.slot.starts_at)
+        days.append(timezone.localtime(appointment.starts_at).date())
+    assert [d.weekday() for d in days] == [MONDAY, WEDNESDAY, FRIDAY] * 2
+    assert all((b - a).days >= 2 for a, b in itertools.pairwise(days))
+    # Then the first maintenance dose, two months after the last loading dose.
+    assert to_book(plan).phase == "maintenance"
+
+
+def test_a_full_slot_is_refused_with_a_clear_message_unless_overbooked_with_a_reason(clinician, clinic, nurse, start):
+    plans = [make_plan(clinician, start=start) for _ in range(3)]
+    book(plans[0], nurse, local(start, 9))
+    book(plans[1], nurse, local(start, 9))
+    with pytest.raises(ValidationError) as refused:
+        book(plans[2], nurse, local(start, 9))
+    assert "is full (2 patients)" in refused.value.message_dict["starts_at"][0]
+    with pytest.raises(ValidationError) as refused:
+        book(plans[2], nurse, local(start, 9), overbook=True)
+    assert refused.value.message_dict["overbook_reason"] == ["Give the reason for overbooking."]
+    assert Appointment.objects.count() == 2
+    extra = book(plans[2], nurse, local(start, 9), overbook=True, overbook_reason="Transport only at 9.")
+    assert (extra.seat, extra.capacity, extra.overbook_reason) == (3, 2, "Transport only at 9.")
+
+
+def test_outside_the_window_a_booking_needs_a_reason_kept_with_it_and_its_history(settings, plan, clinic, nurse):
+    settings.B12_BOOKING_WINDOW_BEFORE_DAYS, settings.B12_BOOKING_WINDOW_AFTER_DAYS = 7, 14
+    for _ in range(6):
+        due = to_book(plan)
+        book(plan, nurse, selectors.slot_proposal(due=due, location=clinic, today=timezone.localdate()).slot.starts_at)
+    due = to_book(plan)
+    assert due.phase == "maintenance"
+    assert (due.earliest, due.latest) == (due.due_on - timedelta(days=7), due.due_on + timedelta(days=14))
+    late = next_weekday(due.latest, MONDAY, weeks_ahead=0) + timedelta(days=7 if due.latest.weekday() == 0 else 0)
+    assert late > due.latest
+    with pytest.raises(ValidationError) as refused:
+        book(plan, nurse, local(late, 10))
+    assert "outside the window" in refused.value.message_dict["window_reason"][0]
+    appointment = book(plan, nurse, local(late, 10), window_reason="On holiday until then.")
+    assert appointment.window_reason == "On holiday until then."
+    assert appointment.history.first().window_reason == "On holiday until then."
+
+
+def test_a_loading_dose_cannot_be_booked_before_its_rhythm_allows_without_a_reason(plan, clinic, nurse, start):
+    book(plan, nurse, local(start, 9))
+    with pytest.raises(ValidationError) as refused:
+        book(plan, nurse, local(start + timedelta(days=7), 9))  # loading 2 a week late: outside its rhythm
+    assert "window_reason" in refused.value.message_dict
+
+
+def test_closures_and_cancelled_sessions_remove_slots_and_extra_sessions_add_them(
+    plan, clinic, nurse, start, admin_user
+):
+    ClinicClosure.objects.create(date=start, reason="Training day")
+    session = clinic.sessions.get(weekday=MONDAY)
+    wednesday = start + timedelta(days=2)
+    SessionChange.objects.create(
+        kind="cancel", date=wednesday, session=session.location.sessions.get(weekday=2), reason="Nurse off sick"
+    )
+    tuesday = start + timedelta(days=1)
+    SessionChange.objects.create(
+        kind="extra",
+        date=tuesday,
+        location=clinic,
+        start=time(14),
+        end=time(15),
+        slot_minutes=15,
+        capacity=1,
+        reason="Catch-up",
+    )
+    assert [s.day for s in selectors.sessions_between(first=start, last=wednesday)] == [tuesday]
+    due = to_book(plan)
+    assert due.due_on == tuesday  # the schedule itself moves loading 1 off the closure
+    assert selectors.slot_proposal(due=due, location=clinic, today=timezone.localdate()).slot.starts_at == local(
+        tuesday, 14
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.appointment_book(
+            plan=plan, kind="dose", phase="loading", number=1, location=clinic, starts_at=local(start, 9), by=nurse
+        )
+    assert "closed" in refused.value.message_dict["starts_at"][0] and "Training day" in str(refused.value)
+
+
+def test_moving_keeps_who_when_from_where_and_why_and_cancelling_frees_the_slot(plan, clinic, nurse, clinician, start):
+    first = book(plan, nurse, local(start, 9))
+    moved = services.appointment_move(
+        appointment=first, location=clinic, starts_at=local(start, 11), reason="Patient asked for later.", by=clinician
+    )
+    first.refresh_from_db()
+    assert first.status == "moved" and first.change_reason == "Patient asked for later."
+    assert moved.moved_from == first and moved.booked_by == clinician
+    assert [a.pk for a in selectors.appointment_trail(appointment=moved)] == [first.pk, moved.pk]
+    latest = first.history.first()
+    assert latest.history_user == clinician and latest.history_change_reason.startswith("moved")
+    with pytest.raises(ValidationError) as refused:
+        services.appointment_move(appointment=moved, location=clinic, starts_at=local(start, 10), reason=" ", by=nurse)
+    assert "reason" in refused.value.message_dict
+    services.appointment_cancel(appointment=moved, reason="Admitted to hospital.", by=nurse)
+    assert selectors.seats_taken(location_id=clinic.pk, first=local(start, 0), last=local(start, 23)) == {}
+    assert to_book(plan).number == 1  # the dose is to book again
+
+
+def test_did_not_attend_records_the_dose_missed_and_proposes_the_next_free_slot(clinician, clinic, nurse, client):
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today - timedelta(days=3))
+    appointment = book(
+        plan,
+        nurse,
+        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
+        window_reason="First session we have.",
+    )
+    # The session is today and the patient has not come: its time has passed.
+    Appointment.objects.filter(pk=appointment.pk).update(
+        starts_at=timezone.now() - timedelta(hours=1), booked_at=timezone.now() - timedelta(days=3)
+    )
+    client.force_login(nurse)
+    response = client.post(reverse("appointment-dna", args=[appointment.pk]))
+    assert response.status_code == 302 and response.url == reverse("appointment-plan", args=[plan.pk])
+    appointment.refresh_from_db()
+    assert appointment.status == "dna"
+    missed = DoseRecord.objects.get(plan=plan)
+    assert missed.outcome == "missed" and "Did not attend" in missed.reason
+    page = client.get(response.url)
+    proposal = page.context["proposals"][0].proposal
+    assert (proposal.due.phase, proposal.due.number) == ("loading", 1)
+    assert proposal.slot is not None and timezone.localtime(proposal.slot.starts_at).date() > today
+
+
+def test_the_day_list_shows_patients_in_slot_order_with_identification_and_one_action(
+    clinician, clinic, nurse, start, client
+):
+    early = make_plan(clinician, start=start, family_name="Zed", given_name="Ann", date_of_birth=date(1950, 3, 4))
+    late = make_plan(clinician, start=start, family_name="Abbot", given_name="Bo")
+    book(late, nurse, local(start, 10, 30))
+    book(early, nurse, local(start, 9, 20))
+    overdue = make_plan(clinician, start=timezone.localdate() - timedelta(days=10))
+    client.force_login(nurse)
+    sessions = client.get(reverse("appointment-sessions"), {"on": start.isoformat()})
+    assert sessions.status_code == 200
+    summary = sessions.context["sessions"][0]
+    assert (summary.booked, summary.places) == (2, 36)
+    page = client.get(reverse("appointment-day-list", args=[start.isoformat(), summary.session.key]))
+    rows = page.context["rows"]
+    assert [r.appointment.plan_id for r in rows] == [early.pk, late.pk]
+    html = page.content.decode()
+    assert "ZED, Ann" in html and "Born 04 Mar 1950" in html and early.patient.hospital_number in html
+    assert html.index("ZED, Ann") < html.index("ABBOT, Bo")
+    record_link = f"{reverse('dose-record', args=[early.pk])}?next={reverse('appointment-plan', args=[early.pk])}"
+    assert record_link in html and rows[0].what == "Loading 1 of 6"
+    # The overdue dose without a booking is listed with the sessions of today, so that none hides.
+    today_page = client.get(reverse("appointment-sessions"))
+    assert overdue.pk in [row.plan.pk for row in today_page.context["overdue"]]
+    assert reverse("appointment-sessions") in client.get(reverse("worklist")).content.decode()
+
+
+def test_a_dose_given_from_the_day_list_marks_the_booking_attended_at_the_next_booking(clinician, clinic, nurse):
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today - timedelta(days=3))
+    first = book(
+        plan,
+        nurse,
+        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
+        window_reason="First session we have.",
+    )
+    Appointment.objects.filter(pk=first.pk).update(
+        starts_at=timezone.now() - timedelta(hours=1), booked_at=timezone.now() - timedelta(days=3)
+    )
+    give(plan, nurse, on=today)
+    second = to_book(plan)
+    assert (second.phase, second.number) == ("loading", 2)
+    book(plan, nurse, selectors.slot_proposal(due=second, location=clinic, today=today).slot.starts_at)
+    first.refresh_from_db()
+    assert first.status == "attended"
+
+
+def test_booking_a_dose_that_is_not_the_next_is_refused(plan, clinic, nurse, start):
+    with pytest.raises(ValidationError) as refused:
+        services.appointment_book(
+            plan=plan, kind="dose", phase="loading", number=3, location=clinic, starts_at=local(start, 9), by=nurse
+        )
+    assert "has changed" in " ".join(refused.value.messages)
+
+
+def test_the_card_has_date_time_and_place_but_no_clinical_detail(plan, clinic, nurse, start, client):
+    book(plan, nurse, local(start, 9, 40))
+    client.force_login(nurse)
+    html = client.get(reverse("appointment-card", args=[plan.pk])).content.decode()
+    card = html[html.index("appointment-card") :]
+    assert f"{start:%A} {start.day} {start:%B %Y}" in card and "09:40" in card and "Riverside Surgery" in card
+    for clinical in ("B12", "mg", "oading", "njection", "hydroxocobalamin", "deficien"):
+        assert clinical not in card
+
+
+def test_the_plan_calendar_shows_booked_appointments_at_their_time_and_the_rest_all_day(
+    plan, clinic, nurse, start, client
+):
+    book(plan, nurse, local(start, 9, 20))
+    client.force_login(nurse)
+    cal = Calendar.from_ical(client.get(reverse("plan-ics", args=[plan.pk])).content)
+    events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
+    first = events[f"{plan.id}-loading-1@b12-clinic"]
+    assert first.decoded("dtstart") == local(start, 9, 20)
+    assert "Riverside Surgery" in str(first["location"])
+    second = events[f"{plan.id}-loading-2@b12-clinic"]
+    assert type(second.decoded("dtstart")) is date
+
+
+def test_the_plan_page_loads_its_bookings_and_agrees_with_them(plan, clinic, nurse, start, client):
+    book(plan, nurse, local(start, 9, 30))
+    client.force_login(nurse)
+    plan_page = client.get(reverse("plan-detail", args=[plan.pk])).content.decode()
+    assert reverse("appointment-plan", args=[plan.pk]) in plan_page
+    fragment = client.get(reverse("appointment-plan", args=[plan.pk]), headers={"HX-Request": "true"})
+    html = fragment.content.decode()
+    assert "<html" not in html and f"{start:%a %d %b %Y} at 09:30" in html and "Loading 1 of 6" in html
+
+
+def test_the_booking_form_names_the_field_for_bad_input_and_saves_nothing(plan, clinic, nurse, client):
+    client.force_login(nurse)
+    url = reverse("appointment-book", args=[plan.pk])
+    identity = {"kind": "dose", "phase": "loading", "number": "1", "location": str(clinic.pk)}
+    for data, field in (
+        ({"slot": "not-a-time"}, "slot"),
+        ({}, "slot"),
+        ({"day": "31/02/2026", "time": "10:00"}, "day"),
+        ({"day": "02/03/2027"}, "time"),
+        ({"day": "02/03/2027", "time": "25:99"}, "time"),
+    ):
+        response = client.post(url, identity | data)
+        assert response.status_code == 200, data
+        assert response.context["form"].errors[field], data
+    assert not Appointment.objects.exists()
+
+
+def test_booking_from_the_proposal_button(plan, clinic, nurse, start, client):
+    client.force_login(nurse)
+    page = client.get(reverse("appointment-plan", args=[plan.pk]))
+    row = page.context["proposals"][0]
+    response = client.post(
+        reverse("appointment-book", args=[plan.pk]),
+        {"kind": "dose", "phase": "loading", "number": "1", "location": str(clinic.pk), "slot": row.slot_value},
+    )
+    assert response.status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.starts_at == local(start, 9) and appointment.booked_by == nurse
+    plan.patient.refresh_from_db()
+    assert plan.patient.usual_location == clinic
+
+
+def test_staff_book_admins_define_sessions_and_no_one_else_sees_bookings(
+    plan, clinic, admin_user, django_user_model, client
+):
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:recommender_session_add")).status_code == 200
+    assert client.get(reverse("admin:recommender_location_add")).status_code == 200
+    receptionist = make_user(django_user_model, "someone", None)
+    client.force_login(receptionist)
+    assert client.get(reverse("appointment-sessions")).status_code == 403
+    assert client.post(reverse("appointment-book", args=[plan.pk]), {}).status_code == 403
+
+
+@pytest.mark.parametrize("patients", [1, 12])
+def test_proposing_and_the_day_list_take_a_constant_number_of_queries(
+    clinician, clinic, nurse, start, client, django_assert_num_queries, patients
+):
+    plans = [make_plan(clinician, start=start) for _ in range(patients)]
+    for i, p in enumerate(plans):
+        book(p, nurse, local(start, 9) + timedelta(minutes=10 * (i // 2)))
+    key = selectors.sessions_on(start)[0].key
+    client.force_login(nurse)
+    client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))  # warm caches (content types)
+    with django_assert_num_queries(8):
+        client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))
+    client.get(reverse("appointment-plan", args=[plans[0].pk]))
+    with django_assert_num_queries(15):
+        client.get(reverse("appointment-plan", args=[plans[0].pk]))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", ["01/01/0001", "9999-12-31", "31/12/9999", "not a day"])
+def test_a_day_out_of_the_clinics_range_shows_today_not_a_500(nurse_client, typed):
+    """Found by the fuzz test: year 1 or 9999 overflowed the day arithmetic (a 500)."""
+    response = nurse_client.get(reverse("appointment-sessions"), {"on": typed})
+    assert response.status_code == 200
+    assert response.context["on"] == timezone.localdate()
