@@ -9,16 +9,18 @@ from django.db.models import Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from recommender import vocabulary
 from recommender.guideline import DEFAULT_RULESET, Thresholds, schedule
 from recommender.identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
 from recommender.injections.selectors import plan_facts
 from recommender.models import (
     Assessment,
+    DoseRecord,
     LabProfile,
     Patient,
     TreatmentPlan,
 )
-from recommender.serializers import record_fields
+from recommender.serializers import choice_words, record_fields
 
 
 def thresholds_for(profile: LabProfile | None) -> Thresholds:
@@ -174,7 +176,15 @@ def patient_record_export(*, patient: Patient) -> dict:
             for p in plans
         ],
         "dose_count": sum(len(p.doses.all()) for p in plans),
+        "words": _export_words(),
     }
+
+
+def _export_words() -> dict:
+    """The words for the export's codes; a plan's indications are a list of codes, so named here."""
+    words = choice_words(Patient, Assessment, TreatmentPlan, DoseRecord)
+    words["treatmentplan"]["indications"] = dict(vocabulary.Indication.choices)
+    return words
 
 
 def lab_profile_by_ref(ref: str) -> LabProfile | None:
