@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
+
 from recommender.models import (
     AccessToken,
 )
+
+
+def calendar_tokens(*, user) -> QuerySet[AccessToken]:
+    """The user's own calendar-feed addresses, revoked ones included (the page shows when)."""
+    return AccessToken.objects.filter(user=user, purpose=AccessToken.Purpose.CALENDAR)
 
 
 def access_token_user(*, raw: str, purpose: str):

@@ -70,6 +70,11 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
     return Patient.objects.filter(match | words)[:limit]
 
 
+def patient_detail(*, patient_id) -> Patient:
+    """One patient, read afresh (a form may validate this copy while the page shows the saved one)."""
+    return Patient.objects.get(pk=patient_id)
+
+
 def patient_corrections(*, patient: Patient) -> list:
     """The corrections of a patient's details, newest first: who, when and why (the history keeps the values)."""
     return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
