@@ -220,18 +220,28 @@ class TreatmentPlanAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOn
         "patient",
         "status",
         "start_date",
+        "indications_words",
         "loading_pattern",
-        "maintenance_every",
-        "maintenance_unit",
+        "interval_words",
         "individualised",
         "next_due_on",
         "stable_on",
     ]
+    exclude = ["indications"]
+    readonly_fields = ["indications_words"]
     list_filter = ["status", "loading_pattern", "maintenance_unit", "individualised", "assessment__ruleset_id"]
     search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name"]
     date_hierarchy = "start_date"
     list_select_related = ["patient"]
     inlines = [DoseInline]
+
+    @admin.display(description="indications")
+    def indications_words(self, obj):
+        return obj.indications_text
+
+    @admin.display(description="maintenance", ordering="maintenance_every")
+    def interval_words(self, obj):
+        return obj.interval_text
 
 
 @admin.register(DoseRecord)

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from recommender import vocabulary
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
 
@@ -205,10 +206,7 @@ class Assessment(models.Model):
     ruleset_version = models.CharField(max_length=16)
     thresholds = models.JSONField(help_text="The thresholds the decision used.")
 
-    class Status(models.TextChoices):
-        DEFICIENT = "deficient", "Deficient"
-        INDETERMINATE = "indeterminate", "Indeterminate"
-        NOT_DEFICIENT = "not_deficient", "Not deficient"
+    Status = vocabulary.Status
 
     status = models.CharField(max_length=16, choices=Status.choices)
     im_recommended = models.BooleanField()
@@ -229,14 +227,12 @@ class Assessment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Assessment of {self.sample_date:%d %b %Y}: {self.status.replace('_', ' ')}"
+        return f"Assessment of {self.sample_date:%d %b %Y}: {self.get_status_display()}"
 
 
 class TreatmentPlan(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
-        SUPERSEDED = "superseded", "Superseded"
+    Status = vocabulary.PlanStatus
+    Pattern = vocabulary.Pattern
 
     class IntervalUnit(models.TextChoices):
         DAYS = "days", "days"
@@ -248,7 +244,9 @@ class TreatmentPlan(models.Model):
     assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="plan")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     indications = models.JSONField()
-    loading_pattern = models.CharField(max_length=32, blank=True, help_text="Empty when there is no loading course.")
+    loading_pattern = models.CharField(
+        max_length=32, choices=Pattern.choices, blank=True, help_text="Empty when there is no loading course."
+    )
     loading_doses = models.PositiveSmallIntegerField(null=True, blank=True)
     maintenance_every = models.PositiveSmallIntegerField()
     maintenance_unit = models.CharField(max_length=8, choices=IntervalUnit.choices)
@@ -271,7 +269,7 @@ class TreatmentPlan(models.Model):
     # The next dose, kept current by the services whenever a dose is recorded or the plan changes, so that the
     # nurses' worklist is one indexed query however many doses have been given.
     next_due_on = models.DateField(null=True, blank=True)
-    next_phase = models.CharField(max_length=16, blank=True)
+    next_phase = models.CharField(max_length=16, choices=vocabulary.Phase.choices, blank=True)
     next_number = models.PositiveIntegerField(null=True, blank=True)
     # Why the next dose is not on its usual day (e.g. alternate days interrupted by a closure); empty when it is.
     next_due_note = models.CharField(max_length=200, blank=True)
@@ -305,6 +303,11 @@ class TreatmentPlan(models.Model):
         return f"Plan from {self.start_date:%d %b %Y} ({self.get_status_display()})"
 
     @property
+    def indications_text(self) -> str:
+        """The indications in words: "deficiency, ileal resection"."""
+        return vocabulary.words_list(vocabulary.Indication, self.indications)
+
+    @property
     def interval_text(self) -> str:
         unit = self.maintenance_unit
         if self.maintenance_every == 1:
@@ -316,15 +319,8 @@ class DoseRecord(models.Model):
     """One scheduled dose, recorded as given or not given. Never deleted: a mistake is marked entered in error,
     and a given dose whose details were wrong is replaced by a corrected record that the old one links to."""
 
-    class Phase(models.TextChoices):
-        LOADING = "loading", "Loading"
-        MAINTENANCE = "maintenance", "Maintenance"
-
-    class Outcome(models.TextChoices):
-        GIVEN = "given", "Given"
-        MISSED = "missed", "Missed (did not attend)"
-        DECLINED = "declined", "Declined by the patient"
-        HELD = "held", "Held (clinical reason)"
+    Phase = vocabulary.Phase
+    Outcome = vocabulary.Outcome
 
     class Site(models.TextChoices):
         LEFT_DELTOID = "left_deltoid", "Left deltoid"

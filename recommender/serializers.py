@@ -29,3 +29,15 @@ def record_fields(instance: models.Model) -> dict:
             value = getattr(instance, field.name).get_username()
         fields[field.name] = json_value(value)
     return fields
+
+
+def choice_words(*model_classes: type[models.Model]) -> dict:
+    """The words for every coded field of these models, by model and field: a reader of an export needs no key."""
+    return {
+        model._meta.model_name: {
+            field.name: {str(code): str(word) for code, word in field.flatchoices}
+            for field in model._meta.concrete_fields
+            if field.choices
+        }
+        for model in model_classes
+    }

@@ -1,10 +1,123 @@
-"""Codes and their words, shared by pages, calendars and messages: each said once."""
+"""Codes and their words, shared by models, admin, pages, calendars, the export and the OpenAPI: each said once.
+
+The engine (``recommender.guideline``) keeps its own codes as plain strings and never imports this module; these
+enums mirror them, and ``tests/test_vocabulary.py`` asserts that every code the engine can answer has a word here.
+"""
 
 from __future__ import annotations
+
+from django.db import models
+
+
+class Status(models.TextChoices):
+    """What the results say."""
+
+    DEFICIENT = "deficient", "B12 deficient"
+    INDETERMINATE = "indeterminate", "Indeterminate"
+    NOT_DEFICIENT = "not_deficient", "Not deficient"
+
+
+class Basis(models.TextChoices):
+    """Which result decided the status."""
+
+    B12 = "b12", "total B12"
+    ACTIVE_B12 = "active_b12", "active B12"
+    MMA = "mma", "MMA"
+
+
+class Indication(models.TextChoices):
+    """Why intramuscular hydroxocobalamin is given."""
+
+    DEFICIENCY = "deficiency", "deficiency"
+    ILEAL_RESECTION = "ileal_resection", "ileal resection"
+    BARIATRIC_SURGERY = "bariatric_surgery", "bariatric surgery"
+
+
+class Pattern(models.TextChoices):
+    """How the loading course is given."""
+
+    THREE_TIMES_WEEKLY = "three_times_weekly", "Three times a week"
+    ALTERNATE_DAYS = "alternate_days", "Alternate days"
+
+
+class Phase(models.TextChoices):
+    """The phase a dose belongs to."""
+
+    LOADING = "loading", "Loading"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+class Outcome(models.TextChoices):
+    """What happened to a scheduled dose."""
+
+    GIVEN = "given", "Given"
+    MISSED = "missed", "Missed (did not attend)"
+    DECLINED = "declined", "Declined by the patient"
+    HELD = "held", "Held (clinical reason)"
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class Level(models.TextChoices):
+    """How loud a warning is."""
+
+    RED_FLAG = "red_flag", "Red flag"
+    CAUTION = "caution", "Caution"
+    ADVICE = "advice", "Advice"
+
+
+class WarningCode(models.TextChoices):
+    """The engine's warning codes, named for a list or a filter (the engine words each warning in full)."""
+
+    HIGH_B12 = "high_b12", "High B12"
+    MMA_DISCORDANT = "mma_discordant", "MMA raised with B12 not low"
+    MMA_RENAL = "mma_renal", "MMA and renal function"
+    FOLIC_ACID = "folic_acid", "Folic acid before B12"
+    NEURO_URGENT_ADVICE = "neuro_urgent_advice", "Neurological involvement: urgent advice"
+    NITROUS_OXIDE = "nitrous_oxide", "Nitrous oxide"
+    SEVERE_PREFER_IM = "severe_prefer_im", "Severe deficiency: intramuscular preferred"
+    POTASSIUM_PLATELETS = "potassium_platelets", "Potassium and platelets"
+    PREGNANCY = "pregnancy", "Pregnancy"
+    SAMPLE_BEFORE_TREATMENT = "sample_before_treatment", "Sample before treatment"
+    INDETERMINATE_CLINICAL_JUDGEMENT = "indeterminate_clinical_judgement", "Indeterminate: clinical judgement"
+    INDIVIDUALISED_REGIMEN = "individualised_regimen", "Individualised regimen"
+    NO_BIOMARKER_TITRATION = "no_biomarker_titration", "No titration by blood levels"
+    COBALT_ALLERGY = "cobalt_allergy", "Cobalt allergy"
+    HOMOCYSTEINE_ABOVE_TARGET = "homocysteine_above_target", "Homocysteine above target"
+
+
+# How a loading course is described in a sentence ("1 mg hydroxocobalamin intramuscular <these words>").
+PATTERN_SENTENCES = {
+    Pattern.THREE_TIMES_WEEKLY: "three times a week, {doses} doses",
+    Pattern.ALTERNATE_DAYS: "on alternate days until there is no further improvement (a clinician ends this phase)",
+}
+
+
+def words(enum: type[models.TextChoices], code: str) -> str:
+    """The word for a code; an unknown code (an old record, a newer engine) is shown as itself, never an error."""
+    try:
+        return str(enum(code).label)
+    except ValueError:
+        return code.replace("_", " ")
+
+
+def words_list(enum: type[models.TextChoices], codes) -> str:
+    """Several codes as one line: "deficiency, ileal resection"."""
+    return ", ".join(words(enum, code) for code in codes or ())
 
 
 def dose_label(phase: str, number: int | None, loading_doses: int | None = None) -> str:
     """How a dose is named everywhere: "Loading 2 of 6", "Loading 4 (alternate days)", "Maintenance 3"."""
-    if phase == "loading":
+    if phase == Phase.LOADING:
         return f"Loading {number} of {loading_doses}" if loading_doses else f"Loading {number} (alternate days)"
     return f"Maintenance {number}"
+
+
+# The panel's names for these words (kept for its callers; each is the enum's own words).
+STATUS_WORDS = dict(Status.choices)
+BASIS_WORDS = dict(Basis.choices)
+INDICATION_WORDS = dict(Indication.choices)

@@ -163,3 +163,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def recent_plan(clinician):
+    """A plan without neurological involvement that started five days ago: its first loading dose is due."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import make_plan
+
+    return make_plan(clinician, start=timezone.localdate() - timedelta(days=5))

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
+from django.contrib.messages import get_messages
+from django.db import connection
 from django.utils import timezone
 
 from recommender.clinic import services as clinic_services
 from recommender.clinic.forms import AssessmentForm
 from recommender.clinic.presenters import decision_fingerprint
+from recommender.guideline import schedule
+from recommender.injections import selectors as injections_selectors
 from recommender.injections import services as injections_services
 from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
 
@@ -224,3 +230,90 @@ def make_sessions(location, *, weekdays=(0, 2, 4), start=time(9, 0), end=time(12
 def next_weekday(day: date, weekday: int, *, weeks_ahead: int = 1) -> date:
     """The ``weekday`` at least ``weeks_ahead`` weeks after ``day`` (strictly in the future)."""
     return day + timedelta(days=(weekday - day.weekday()) % 7 + 7 * weeks_ahead)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+only_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="Needs PostgreSQL: row locks between two connections (SQLite serialises writers); "
+    "CI runs the suite again with DATABASE_URL set to PostgreSQL.",
+)
+
+
+def at_once(*calls) -> list[object]:
+    """Run the calls in threads released together; each one's result or exception, in the order given."""
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def attempt(index, call):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = call()
+        except Exception as error:  # recorded for the assertions, whatever it is
+            outcomes[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes
+
+
+CORRECTABLE = {"given_at", "dose_mg", "route", "site", "batch", "expiry"}
+
+
+def correct(dose, by, on: date, **overrides) -> DoseRecord:
+    fields = {k: v for k, v in given_fields(on).items() if k in CORRECTABLE} | {"reason": "Wrong details."}
+    return injections_services.dose_correct(dose=dose, by=by, **(fields | overrides))
+
+
+ILEAL = {"b12": {"value": 500, "unit": "pg/mL"}, "ileal_resection_cm": 30}  # monthly, no loading
+
+
+ENGLAND_2027 = {
+    date(2027, 1, 1): "New Year",
+    date(2027, 3, 26): "Good Friday",
+    date(2027, 3, 29): "Easter Monday",
+    date(2027, 5, 3): "May Day",
+    date(2027, 5, 31): "Spring",
+    date(2027, 8, 30): "Summer",
+    date(2027, 12, 27): "Christmas",
+    date(2027, 12, 28): "Boxing",
+}
+
+
+def recent_day_a_month_before_an_open_day() -> date:
+    """A day 15–25 days ago whose date a month later is an open day (so nothing but the new closure moves it)."""
+    today, calendar = timezone.localdate(), injections_selectors.clinic_calendar()
+    return next(
+        day
+        for day in (today - timedelta(days=n) for n in range(15, 26))
+        if schedule.is_open(schedule.add_months(day, 1), injections_selectors.clinic_days(), calendar)
+    )
+
+
+NO_LOADING = {"b12": {"value": 400, "unit": "pg/mL"}, "bariatric_surgery": True}  # prophylaxis: every 3 months
+
+
+def pending_decision(assessment):
+    """An indeterminate result with neurological signs, as the engine serialises treatment pending MMA."""
+    decision = dict(assessment.decision)
+    decision["im_recommended"] = False
+    decision["loading"] = decision["maintenance"] = None
+    decision["treatment_pending_mma"] = {
+        "loading": {"pattern": "alternate_days", "doses": None, "text": "Hydroxocobalamin 1 mg IM on alternate days."},
+        "maintenance": {"every_months": {"min": 2, "max": 2}, "lifelong": True, "text": "Every 2 months."},
+        "reason": "Neurological signs: do not wait for the MMA result.",
+    }
+    Assessment.objects.filter(pk=assessment.pk).update(decision=decision)
+    assessment.refresh_from_db()
+    return assessment

@@ -13,61 +13,23 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
 from recommender.injections import selectors as injections_selectors
 from recommender.injections import services as injections_services
 from recommender.models import ClinicClosure, DoseRecord, TreatmentPlan
 from recommender.web import checks
-from tests.factories import DEFICIENT, DEFICIENT_NEURO, give, make_patient, make_plan
+from tests.factories import (
+    DEFICIENT,
+    DEFICIENT_NEURO,
+    ILEAL,
+    give,
+    make_plan,
+)
 
-ILEAL = {"b12": {"value": 500, "unit": "pg/mL"}, "ileal_resection_cm": 30}  # monthly, no loading
 PREGNANT = {"b12": {"value": 150, "unit": "pg/mL"}, "pregnant": True}
 
 
 # Public holidays of the clinic's nation
-
-
-ENGLAND_2027 = {
-    date(2027, 1, 1): "New Year",
-    date(2027, 3, 26): "Good Friday",
-    date(2027, 3, 29): "Easter Monday",
-    date(2027, 5, 3): "May Day",
-    date(2027, 5, 31): "Spring",
-    date(2027, 8, 30): "Summer",
-    date(2027, 12, 27): "Christmas",
-    date(2027, 12, 28): "Boxing",
-}
-
-
-@override_settings(B12_HOLIDAYS="GB-ENG")
-@pytest.mark.parametrize("day", list(ENGLAND_2027), ids=[v for v in ENGLAND_2027.values()])
-def test_defect_bank_holidays_are_closed_days_and_never_booked(db, day):
-    calendar = injections_selectors.clinic_calendar()
-    assert calendar.get(day), f"{day} should be a public holiday in England"
-    # A daily individualised series running through 2027 at a Monday-to-Friday clinic never lands on one.
-    plan = schedule.PlanFacts(date(2026, 12, 1), "", schedule.Interval(1, schedule.DAYS), closures=calendar)
-    records = [schedule.DoseEvent(schedule.MAINTENANCE, 1, date(2026, 12, 31))]
-    dues = [d.due for d in schedule.upcoming_doses(plan, records, until=date(2027, 12, 31), limit=400)]
-    assert day not in dues
-    assert schedule.next_open_day(day, schedule.MONDAY_TO_FRIDAY, calendar) in dues, "the next open day is"
-
-
-@pytest.mark.parametrize(
-    ("code", "closed", "open_"),
-    [
-        ("GB-SCT", date(2027, 1, 4), date(2027, 3, 29)),  # 2 January (substitute Monday) closed; Easter Monday open
-        ("GB-NIR", date(2027, 3, 17), date(2027, 1, 4)),  # St Patrick's Day
-        ("FR", date(2027, 7, 14), date(2027, 8, 30)),
-        ("", None, date(2027, 12, 27)),
-    ],
-)
-def test_the_holidays_setting_picks_the_nation(db, settings, code, closed, open_):
-    settings.B12_HOLIDAYS = code
-    calendar = injections_selectors.clinic_calendar()
-    if closed:
-        assert calendar.get(closed)
-    assert not calendar.get(open_)
 
 
 @pytest.mark.parametrize("code", ["ZZ", "GB-XYZ", "Narnia"])
@@ -96,38 +58,6 @@ def test_defect_maintenance_due_on_christmas_day_2026_moves_past_the_bank_holida
 # Clinic closures that admins manage
 
 
-def recent_day_a_month_before_an_open_day() -> date:
-    """A day 15–25 days ago whose date a month later is an open day (so nothing but the new closure moves it)."""
-    today, calendar = timezone.localdate(), injections_selectors.clinic_calendar()
-    return next(
-        day
-        for day in (today - timedelta(days=n) for n in range(15, 26))
-        if schedule.is_open(schedule.add_months(day, 1), injections_selectors.clinic_days(), calendar)
-    )
-
-
-def test_a_closure_moves_the_plans_due_that_day_and_back_when_removed(clinician, nurse, admin_user):
-    start = recent_day_a_month_before_an_open_day()
-    plan = make_plan(clinician, ILEAL, start=start, every=1)
-    give(plan, nurse, on=start)
-    due = plan.next_due_on
-    sequence = plan.calendar_sequence + injections_selectors.closures_version()
-    closure = injections_services.clinic_closure_save(
-        closure=ClinicClosure(date=due, reason="Training day"), by=admin_user
-    )
-    plan.refresh_from_db()
-    assert plan.next_due_on > due
-    assert not schedule.is_open(due, injections_selectors.clinic_days(), injections_selectors.clinic_calendar())
-    assert "Training day" in plan.next_due_note
-    assert plan.calendar_sequence + injections_selectors.closures_version() > sequence, "calendar clients must refresh"
-    assert closure.history.first().history_user == admin_user
-    injections_services.clinic_closure_remove(closure=closure, by=admin_user)
-    plan.refresh_from_db()
-    assert plan.next_due_on == due
-    assert plan.next_due_note == ""
-    assert ClinicClosure.history.filter(date=due, history_type="-").exists(), "the removal is in the history"
-
-
 def test_admin_adds_a_closure_in_the_admin_and_the_worklist_follows(admin_client_, clinician, nurse):
     today = timezone.localdate()
     plan = make_plan(clinician, ILEAL, start=today - timedelta(days=20), every=1)
@@ -142,17 +72,6 @@ def test_admin_adds_a_closure_in_the_admin_and_the_worklist_follows(admin_client
     assert ClinicClosure.objects.get(date=due).reason == "Staff training"
 
 
-def test_closure_date_must_be_unique(admin_user):
-    injections_services.clinic_closure_save(
-        closure=ClinicClosure(date=date(2027, 6, 1), reason="Training"), by=admin_user
-    )
-    with pytest.raises(ValidationError) as refused:
-        injections_services.clinic_closure_save(
-            closure=ClinicClosure(date=date(2027, 6, 1), reason="Again"), by=admin_user
-        )
-    assert "date" in refused.value.message_dict
-
-
 def test_month_view_marks_closed_days(nurse_client, clinician):
     plan = make_plan(clinician, start=timezone.localdate())
     response = nurse_client.get(reverse("plan-month", kwargs={"plan_id": plan.pk}), {"month": "2026-12-01"})
@@ -162,21 +81,6 @@ def test_month_view_marks_closed_days(nurse_client, clinician):
 
 
 # Alternate days: every 48 hours, and the plan says where a closure interrupts it
-
-
-def test_doses_on_closed_days_is_the_clinic_setting_for_new_plans(settings, clinician):
-    settings.B12_DOSES_ON_CLOSED_DAYS = True
-    assert make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
-    settings.B12_DOSES_ON_CLOSED_DAYS = False
-    assert not make_plan(clinician, DEFICIENT_NEURO, start=timezone.localdate()).doses_on_closed_days
-    _, chosen = clinic_services.assessment_record(
-        patient=make_patient(by=clinician),
-        sample_date=timezone.localdate(),
-        payload=dict(DEFICIENT_NEURO),
-        plan_options={"start_date": timezone.localdate(), "maintenance_every": 2, "doses_on_closed_days": True},
-        by=clinician,
-    )
-    assert chosen.doses_on_closed_days, "a per-plan choice overrides the clinic's default"
 
 
 def test_alternate_days_interrupted_by_a_weekend_is_said_on_the_plan_page(clinician_client, clinician, nurse):
@@ -276,13 +180,6 @@ def test_individualised_as_often_or_more_is_accepted(clinician, payload, every, 
         clinician, payload, start=timezone.localdate(), every=every, unit=unit, individualised_reason="Symptoms return."
     )
     assert (plan.maintenance_every, plan.maintenance_unit, plan.individualised) == (every, unit, True)
-
-
-def test_changing_the_interval_is_bounded_by_the_plans_own_maximum(clinician):
-    plan = make_plan(clinician, ILEAL, start=timezone.localdate(), every=1)
-    with pytest.raises(ValidationError) as refused:
-        clinic_services.plan_change_interval(plan=plan, every=2, unit="months", reason="Fewer visits.", by=clinician)
-    assert "every month" in " ".join(refused.value.message_dict["individualised_every"])
 
 
 # Pregnancy: first review at one month

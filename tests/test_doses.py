@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
@@ -18,15 +16,17 @@ from recommender.clinic import services as clinic_services
 from recommender.guideline import schedule
 from recommender.injections import selectors as injections_selectors
 from recommender.injections import services as injections_services
-from recommender.injections.forms import DoseRecordForm
+from recommender.injections.forms import DoseIdentityForm, DoseRecordForm
 from recommender.models import DoseRecord, TreatmentPlan
-from recommender.roles import NURSE
-from tests.conftest import make_user
-from tests.factories import at, finish_loading, give, given_fields, make_plan
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
+from tests.factories import (
+    at,
+    correct,
+    finish_loading,
+    give,
+    given_fields,
+    make_plan,
+    messages_of,
+)
 
 
 def form_post(plan: TreatmentPlan, **overrides) -> dict:
@@ -48,12 +48,6 @@ def form_post(plan: TreatmentPlan, **overrides) -> dict:
         "reason": "",
     }
     return data | overrides
-
-
-@pytest.fixture
-def recent_plan(clinician):
-    """A plan without neurological involvement that started five days ago: its first loading dose is due."""
-    return make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
 
 
 def record_url(plan) -> str:
@@ -175,23 +169,6 @@ def test_dose_not_given_needs_a_reason(nurse_client, nurse, recent_plan, outcome
         "",
         None,
     )
-
-
-def test_a_dose_not_given_is_offered_again_from_the_next_open_day(nurse, clinician):
-    plan = make_plan(clinician, start=date(2025, 3, 3))  # a Monday, long past
-    injections_services.dose_record(
-        plan=plan, phase="loading", number=1, outcome="missed", reason="Did not attend.", by=nurse
-    )
-    plan.refresh_from_db()
-    today = timezone.localdate()
-    fixed = schedule.fixed_loading_dates(date(2025, 3, 3))
-    assert plan.next_phase == "loading"
-    assert plan.next_number == 1, "a dose not given is offered again under its own number, never counted"
-    calendar = injections_selectors.clinic_calendar()
-    assert plan.next_due_on == max(
-        fixed[0], schedule.next_open_day(today + timedelta(days=1), injections_selectors.clinic_days(), calendar)
-    )
-    assert plan.next_due_on > today
 
 
 # The next dose: six loading slots, then maintenance one interval after the last dose given
@@ -323,20 +300,6 @@ def test_a_tampered_dose_number_gives_a_message_not_a_500(nurse_client, recent_p
     assert not DoseRecord.objects.exists()
 
 
-def test_service_refuses_a_dose_already_recorded(nurse, recent_plan):
-    first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
-    with pytest.raises(injections_services.DoseAlreadyRecorded, match="already recorded by Nurse_Patel") as refused:
-        injections_services.dose_record(
-            plan=recent_plan,
-            phase="loading",
-            number=1,
-            by=nurse,
-            **given_fields(timezone.localdate() - timedelta(days=1)),
-        )
-    assert refused.value.record == first
-    assert DoseRecord.objects.filter(plan=recent_plan).count() == 1
-
-
 def test_database_refuses_a_second_live_record_of_the_same_dose(nurse, recent_plan):
     first = give(recent_plan, nurse, on=timezone.localdate() - timedelta(days=1))
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -351,78 +314,6 @@ def test_database_refuses_a_second_live_record_of_the_same_dose(nurse, recent_pl
             expiry=first.expiry,
             recorded_by=nurse,
         )
-
-
-only_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="Needs PostgreSQL: row locks between two connections (SQLite serialises writers); "
-    "CI runs the suite again with DATABASE_URL set to PostgreSQL.",
-)
-
-
-def at_once(*calls) -> list[object]:
-    """Run the calls in threads released together; each one's result or exception, in the order given."""
-    from django.db import connections
-
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[object] = [None] * len(calls)
-
-    def attempt(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = call()
-        except Exception as error:  # recorded for the assertions, whatever it is
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=attempt, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
-
-
-@only_postgresql
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_nurses_recording_the_same_dose_at_the_same_moment_make_one_record(nurse, clinician, django_user_model):
-    other_nurse = make_user(django_user_model, "nurse_okoro", NURSE)
-    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
-    day = timezone.localdate() - timedelta(days=1)
-    opened = (plan.next_phase, plan.next_number, plan.calendar_sequence)  # both open the form for loading 1
-
-    def record(by, identity, **extra):
-        phase, number, sequence = identity
-        return lambda: injections_services.dose_record(
-            plan=plan, phase=phase, number=number, sequence=sequence, by=by, **given_fields(day, **extra)
-        )
-
-    outcomes = at_once(record(nurse, opened), record(other_nurse, opened))
-    records = [o for o in outcomes if isinstance(o, DoseRecord)]
-    refusals = [o for o in outcomes if isinstance(o, injections_services.DoseAlreadyRecorded)]
-    assert (len(records), len(refusals)) == (1, 1), outcomes
-    assert refusals[0].record == records[0]
-    assert "already recorded by" in " ".join(refusals[0].messages)
-    plan.refresh_from_db()
-    assert (plan.next_phase, plan.next_number) == ("loading", 2)
-
-    # Each tries again: one replays the old form, the other records the dose now offered, on the same day.
-    now_due = (plan.next_phase, plan.next_number, plan.calendar_sequence)
-    early = {"early_reason": "Asked to have it today."}
-    outcomes = at_once(record(nurse, opened), record(other_nurse, now_due, **early))
-    assert isinstance(outcomes[0], injections_services.DoseAlreadyRecorded), outcomes
-    assert isinstance(outcomes[1], ValidationError), outcomes
-    assert "never given on one day" in " ".join(outcomes[1].message_dict["given_at"])
-    # And both record the dose now offered at once, on the same day.
-    outcomes = at_once(record(nurse, now_due, **early), record(other_nurse, now_due, **early))
-    assert all(isinstance(o, ValidationError) for o in outcomes), outcomes
-
-    assert plan.doses.filter(outcome="given", given_on=day, entered_in_error=False).count() == 1
-    assert plan.doses.count() == 1
-    plan.refresh_from_db()
-    assert (plan.next_phase, plan.next_number) == ("loading", 2)
 
 
 # Corrections: entered in error, never deleted
@@ -581,32 +472,6 @@ def test_end_loading_refuses_a_fixed_course_and_a_date_outside_the_plan(clinicia
         assert any("between the plan's start and today" in m for m in messages_of(response))
     neuro.refresh_from_db()
     assert neuro.loading_ended_on is None
-
-
-def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after(changer, clinician, nurse):
-    client, user_id = changer
-    plan = make_plan(clinician, start=date(2024, 1, 15))
-    while plan.next_phase == "loading":  # stable only once the loading course is complete
-        give(plan, nurse)
-    response = client.post(
-        reverse("plan-stable", kwargs={"plan_id": plan.pk}),
-        {"on": "2024-08-01", "reason": "Symptoms resolved.", "confirm": "on"},
-    )
-    assert response.status_code == 302
-    assert any("stable" in m for m in messages_of(response))
-    plan.refresh_from_db()
-    assert plan.stable_on == date(2024, 8, 1)
-    assert str(plan.history.first().history_user.pk) == user_id
-    assert plan.history.first().stable_on == date(2024, 8, 1)
-    visits = injections_selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
-    assert [(v.on, v.kind) for v in visits] == [
-        (date(2025, 8, 1), "after_stable"),
-        (date(2026, 8, 3), "after_stable"),  # 1 August 2026 is a Saturday: the next open day
-    ]
-    assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
-    # Marked once only.
-    with pytest.raises(ValidationError, match="already"):
-        clinic_services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), reason="Again.", by=clinician)
 
 
 def test_change_interval_with_a_reason_reschedules_and_keeps_history(changer, clinician, nurse):
@@ -854,30 +719,6 @@ def test_correcting_a_given_dose_keeps_the_old_record_and_does_not_requeue_it(nu
     assert "HX-WRONG" in page and "HX-RIGHT" in page and "replaced by the corrected record" in page
 
 
-def test_a_corrected_time_moves_the_next_dose_with_it(nurse, clinician):
-    plan = make_plan(clinician, start=date(2025, 3, 3))
-    finish_loading(plan, nurse)
-    maintenance = give(plan, nurse, on=date(2025, 5, 22))
-    assert plan.next_due_on == schedule.add_months(date(2025, 5, 22), 2)
-    injections_services.dose_correct(
-        dose=maintenance,
-        reason="Given the day before; entered late.",
-        **{k: v for k, v in given_fields(date(2025, 5, 21)).items() if k in CORRECTABLE},
-        by=nurse,
-    )
-    plan.refresh_from_db()
-    assert (plan.next_phase, plan.next_number) == ("maintenance", 2)
-    assert plan.next_due_on == schedule.add_months(date(2025, 5, 21), 2)
-
-
-CORRECTABLE = {"given_at", "dose_mg", "route", "site", "batch", "expiry"}
-
-
-def correct(dose, by, on: date, **overrides) -> DoseRecord:
-    fields = {k: v for k, v in given_fields(on).items() if k in CORRECTABLE} | {"reason": "Wrong details."}
-    return injections_services.dose_correct(dose=dose, by=by, **(fields | overrides))
-
-
 def test_a_correction_is_refused_onto_another_given_day_or_out_of_order(nurse, clinician):
     plan = make_plan(clinician, start=date(2025, 3, 3))
     first, second, third = give(plan, nurse), give(plan, nurse), give(plan, nurse)
@@ -904,28 +745,6 @@ def test_only_a_given_dose_has_details_to_correct(nurse_client, nurse, recent_pl
     response = nurse_client.get(correct_url(missed))
     assert response.status_code == 302
     assert not DoseRecord.objects.filter(entered_in_error=True).exists()
-
-
-def test_a_corrected_record_then_found_never_given_requeues_the_dose(nurse, clinician):
-    plan = make_plan(clinician, start=date(2025, 3, 3))
-    give(plan, nurse)
-    second = give(plan, nurse)
-    replacement = correct(second, nurse, second.given_on, batch="HX-OTHER")
-    assert injections_selectors.dose_latest_record(plan=plan) == replacement
-    injections_services.dose_mark_entered_in_error(dose=replacement, reason="Wrong patient after all.", by=nurse)
-    plan.refresh_from_db()
-    assert (plan.next_phase, plan.next_number, plan.next_due_on) == ("loading", 2, date(2025, 3, 5))
-    assert plan.doses.count() == 3
-
-
-def test_correcting_an_older_dose_leaves_the_latest_record_the_only_one_to_mark_not_given(nurse, clinician):
-    plan = make_plan(clinician, start=date(2025, 3, 3))
-    first = give(plan, nurse)
-    second = give(plan, nurse)
-    replacement = correct(first, nurse, first.given_on, batch="HX-OTHER")
-    with pytest.raises(ValidationError, match="most recent"):
-        injections_services.dose_mark_entered_in_error(dose=replacement, reason="Not given.", by=nurse)
-    assert injections_selectors.dose_latest_record(plan=plan) == second
 
 
 def _migration_step(name: str):
@@ -960,3 +779,44 @@ def test_the_migration_dates_given_doses_and_leaves_earlier_duplicates_for_revie
     _migration_step("fill_given_on")(apps, None)
     dates = dict(DoseRecord.objects.values_list("pk", "given_on"))
     assert dates == {first.pk: first.given_on, second.pk: second.given_on, duplicate.pk: None}
+
+
+@pytest.mark.parametrize(
+    ("posted", "identity"),
+    [
+        ({"phase": "loading", "number": "2", "sequence": "0"}, ("loading", 2, 0)),
+        ({"phase": "loading", "number": "²", "sequence": "0"}, ("loading", -1, 0)),
+        ({"phase": "loading", "number": "١", "sequence": "0"}, ("loading", -1, 0)),
+        ({"phase": "loading", "number": "5" * 5000, "sequence": "0"}, ("loading", -1, 0)),
+        ({"phase": "loading", "number": "-1", "sequence": "x"}, ("loading", -1, -1)),
+        ({}, ("", -1, -1)),
+    ],
+)
+def test_the_posted_dose_identity_names_a_dose_or_none(posted, identity):
+    assert DoseIdentityForm(posted).identity() == identity
+
+
+def test_mark_stable_then_monitoring_is_yearly_with_no_three_monthly_visit_after(changer, clinician, nurse):
+    client, user_id = changer
+    plan = make_plan(clinician, start=date(2024, 1, 15))
+    while plan.next_phase == "loading":  # stable only once the loading course is complete
+        give(plan, nurse)
+    response = client.post(
+        reverse("plan-stable", kwargs={"plan_id": plan.pk}),
+        {"on": "2024-08-01", "reason": "Symptoms resolved.", "confirm": "on"},
+    )
+    assert response.status_code == 302
+    assert any("stable" in m for m in messages_of(response))
+    plan.refresh_from_db()
+    assert plan.stable_on == date(2024, 8, 1)
+    assert str(plan.history.first().history_user.pk) == user_id
+    assert plan.history.first().stable_on == date(2024, 8, 1)
+    visits = injections_selectors.plan_schedule(plan=plan, today=date(2024, 8, 2))["visits"]
+    assert [(v.on, v.kind) for v in visits] == [
+        (date(2025, 8, 1), "after_stable"),
+        (date(2026, 8, 3), "after_stable"),  # 1 August 2026 is a Saturday: the next open day
+    ]
+    assert not [v for v in visits if v.kind == "until_stable" and v.on > plan.stable_on]
+    # Marked once only.
+    with pytest.raises(ValidationError, match="already"):
+        clinic_services.plan_mark_stable(plan=plan, on=date(2024, 9, 1), reason="Again.", by=clinician)

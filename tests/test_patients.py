@@ -19,7 +19,13 @@ from recommender.clinic import services as clinic_services
 from recommender.identifiers import age_on, nhs_number_display, nhs_number_is_valid
 from recommender.models import Patient, TreatmentPlan
 from recommender.templatetags.clinic import clinic_date
-from tests.factories import DEFICIENT, make_assessment, make_patient, make_plan, save_with_plan
+from tests.factories import (
+    DEFICIENT,
+    make_assessment,
+    make_patient,
+    make_plan,
+    save_with_plan,
+)
 from tests.test_views_clinician import assert_field_error_shown
 
 VALID_NHS = "9434765919"  # the NHS's own example number

@@ -47,3 +47,14 @@ def test_values_are_json_ready():
     assert json_value(Decimal("0.40")) == "0.40"
     assert json_value(UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
     assert json_value({"a": [1]}) == {"a": [1]}
+
+
+@pytest.mark.django_db
+def test_the_export_says_what_its_codes_mean(clinician, nurse):
+    plan = make_plan(clinician)
+    give(plan, nurse)
+    words = clinic_selectors.patient_record_export(patient=plan.patient)["words"]
+    assert words["doserecord"]["outcome"]["given"] == "Given"
+    assert words["treatmentplan"]["loading_pattern"]["three_times_weekly"] == "Three times a week"
+    assert words["treatmentplan"]["indications"]["ileal_resection"] == "ileal resection"
+    assert words["assessment"]["status"]["not_deficient"] == "Not deficient"

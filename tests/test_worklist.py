@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -17,7 +16,7 @@ from django.utils.dateformat import format as date_format
 from recommender.clinic import services as clinic_services
 from recommender.models import DoseRecord, TreatmentPlan
 from tests import factories
-from tests.factories import give
+from tests.factories import give, messages_of
 
 WORKLIST = "/worklist/"
 
@@ -40,10 +39,6 @@ def row_html(html: str, plan: TreatmentPlan) -> str:
     match = re.search(rf'<tr data-plan="{plan.pk}">(.*?)</tr>', html, re.S)
     assert match, f"no worklist row for {plan.patient.hospital_number}"
     return match.group(1)
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_worklist_shows_overdue_today_and_the_next_7_days_across_patients(nurse_client, clinician, nurse):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from recommender.models import AccessToken
+
+
+def calendar_tokens(*, user) -> QuerySet[AccessToken]:
+    """The user's own calendar-feed addresses, revoked ones included (the page shows when)."""
+    return AccessToken.objects.filter(user=user, purpose=AccessToken.Purpose.CALENDAR)
 
 
 def access_token_live(*, raw: str, purpose: str) -> AccessToken | None:

@@ -3,8 +3,6 @@ an authenticator, recovery codes); the idle timeout's "stay signed in"."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
 import segno
 from django import forms
 from django.contrib import messages
@@ -16,7 +14,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from recommender.access import services, twofactor
+from recommender.access import selectors, services, twofactor
+from recommender.access.forms import TokenRevokeForm
 from recommender.models import AccessToken
 from recommender.web.errors import error_page
 from recommender.web.http import HtmxHttpRequest
@@ -32,18 +31,17 @@ def calendar_feed_settings(request: HtmxHttpRequest) -> HttpResponse:
         if action not in {"issue", "revoke"}:  # only an explicit "issue" makes an address
             return error_page(request, 400, detail="Choose “Create a feed address” or “Revoke”.")
         if action == "revoke":
-            try:
-                token_id = UUID(request.POST.get("token", ""))
-            except ValueError:
-                raise Http404("No such feed address") from None
-            token = get_object_or_404(AccessToken, pk=token_id, user=request.user)
+            form = TokenRevokeForm(request.POST)
+            if not form.is_valid():
+                raise Http404("No such feed address")
+            token = get_object_or_404(selectors.calendar_tokens(user=request.user), pk=form.cleaned_data["token"])
             services.access_token_revoke(token=token)
             messages.success(request, "Feed address revoked: calendars using it stop updating.")
             return redirect("calendar-feed")
         # Issuing revokes the user's previous address: one live address per user.
         _, raw = services.access_token_issue(user=request.user, purpose=AccessToken.Purpose.CALENDAR, name="worklist")
         new_url = request.build_absolute_uri(reverse("worklist-feed", kwargs={"token": raw}))
-    tokens = AccessToken.objects.filter(user=request.user, purpose=AccessToken.Purpose.CALENDAR)
+    tokens = selectors.calendar_tokens(user=request.user)
     return render(request, "recommender/calendar_feed.html", {"tokens": tokens, "new_url": new_url})
 
 

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.safestring import SafeString
 
 from recommender.ruleset_words import RULESET_WORDS
+from recommender.vocabulary import BASIS_WORDS, INDICATION_WORDS, PATTERN_SENTENCES, STATUS_WORDS
 
 
 def _esc(value) -> str:
@@ -23,19 +24,6 @@ def format_html(template: str, *args, **kwargs) -> SafeString:
 
 def format_html_join(sep: str, template: str, rows) -> SafeString:
     return SafeString(sep.join(template.format(*map(_esc, row)) for row in rows))
-
-
-STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
-
-
-BASIS_WORDS = {"b12": "total B12", "active_b12": "active B12", "mma": "MMA"}
-
-
-INDICATION_WORDS = {
-    "deficiency": "deficiency",
-    "ileal_resection": "ileal resection",
-    "bariatric_surgery": "bariatric surgery",
-}
 
 
 def _n(value) -> str:
@@ -381,12 +369,6 @@ def plan_guidance(decision: dict | None, months: list[int]) -> dict:
     }
 
 
-LOADING_WORDS = {
-    "three_times_weekly": "three times a week, {doses} doses",
-    "alternate_days": "on alternate days until there is no further improvement (a clinician ends this phase)",
-}
-
-
 def _guideline_maintenance(decision: dict) -> dict | None:
     """The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA)."""
     if decision.get("maintenance"):
@@ -399,9 +381,9 @@ def plan_regimen(plan) -> dict:
     decision = plan.assessment.decision
     loading = ""
     if plan.loading_pattern:
-        loading = f"{RULESET_WORDS.dose_route} " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
-            doses=plan.loading_doses
-        )
+        loading = f"{RULESET_WORDS.dose_route} " + PATTERN_SENTENCES.get(
+            plan.loading_pattern, plan.loading_pattern
+        ).format(doses=plan.loading_doses)
     every = plan.interval_text
     guideline = _guideline_maintenance(decision)
     guideline_range = ""

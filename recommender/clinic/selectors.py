@@ -8,16 +8,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from recommender import vocabulary
 from recommender.guideline import DEFAULT_RULESET, Thresholds, schedule
 from recommender.identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
 from recommender.injections.selectors import plan_facts
 from recommender.models import (
     Assessment,
+    DoseRecord,
     LabProfile,
     Patient,
     TreatmentPlan,
 )
-from recommender.serializers import record_fields
+from recommender.serializers import choice_words, record_fields
 
 
 def thresholds_for(profile: LabProfile | None) -> Thresholds:
@@ -65,6 +67,11 @@ def patient_search(*, query: str, limit: int = 50) -> QuerySet[Patient]:
         born = typed_date(word)
         words &= Q(date_of_birth=born) if born else Q(family_name__icontains=word) | Q(given_name__icontains=word)
     return Patient.objects.filter(match | words)[:limit]
+
+
+def patient_detail(*, patient_id) -> Patient:
+    """One patient, read afresh (a form may validate this copy while the page shows the saved one)."""
+    return Patient.objects.get(pk=patient_id)
 
 
 def patient_corrections(*, patient: Patient) -> list:
@@ -201,7 +208,15 @@ def patient_record_export(*, patient: Patient) -> dict:
             for p in plans
         ],
         "dose_count": sum(len(p.doses.all()) for p in plans),
+        "words": _export_words(),
     }
+
+
+def _export_words() -> dict:
+    """The words for the export's codes; a plan's indications are a list of codes, so named here."""
+    words = choice_words(Patient, Assessment, TreatmentPlan, DoseRecord)
+    words["treatmentplan"]["indications"] = dict(vocabulary.Indication.choices)
+    return words
 
 
 def lab_profile_by_ref(ref: str) -> LabProfile | None:

@@ -91,7 +91,7 @@ def patient_edit(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     """A clinician corrects the demographics; the previous details stay in the history with the reason."""
     patient = get_object_or_404(Patient, pk=patient_id)
     # The form validates a copy: the patient shown in the page header keeps its saved details.
-    form = PatientEditForm(request.POST or None, instance=Patient.objects.get(pk=patient.pk))
+    form = PatientEditForm(request.POST or None, instance=selectors.patient_detail(patient_id=patient.pk))
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(patient=patient, **form.patient_changes(), by=request.user)

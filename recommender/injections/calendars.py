@@ -26,6 +26,7 @@ from recommender.guideline import DEFAULT_RULESET, schedule
 from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 from recommender.models import TreatmentPlan
 from recommender.ruleset_words import RULESET_WORDS as WORDS
+from recommender.vocabulary import Phase, dose_label
 
 PRODID = "-//B12 clinic//Treatment plan calendar//EN"
 DOMAIN = "b12-clinic"
@@ -92,10 +93,10 @@ def _event(uid: str, summary: str, day: date, *, sequence: int, stamp: datetime,
 
 def _loading_event(plan, number: int, day: date, facts, seq: int, stamp: datetime) -> Event:
     if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY:
-        title = f"Vitamin B12 injection (loading {number} of {facts.loading_doses})"
+        title = f"Vitamin B12 injection: {dose_label(Phase.LOADING, number, facts.loading_doses)}"
         description = f"{WORDS.drug_dose} {WORDS.route}."
     else:
-        title = f"Vitamin B12 injection (loading {number}, alternate days)"
+        title = f"Vitamin B12 injection: {dose_label(Phase.LOADING, number)}"
         description = f"{WORDS.drug_dose} {WORDS.route}, alternate days until no further improvement."
     return _event(f"{plan.id}-loading-{number}", title, day, sequence=seq, stamp=stamp, description=description)
 
@@ -209,7 +210,7 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: lis
     if series is not None:
         event = _event(
             f"{plan.id}-maintenance",
-            "Vitamin B12 injection (maintenance)",
+            f"Vitamin B12 injection: {Phase.MAINTENANCE.label}",
             series.first_date,
             sequence=seq,
             stamp=stamp,
@@ -263,11 +264,10 @@ def worklist_calendar(plans, *, name: str, site: str) -> bytes:
     cal = _calendar(name)
     stamp = datetime.now(UTC).replace(microsecond=0)
     for plan in plans:
-        phase = "loading" if plan.next_phase == schedule.LOADING else "maintenance"
         cal.add_component(
             _event(
                 f"{plan.id}-{plan.next_phase}-{plan.next_number}",
-                f"B12 injection due ({phase} dose {plan.next_number})",
+                f"B12 injection due: {dose_label(plan.next_phase, plan.next_number, plan.loading_doses)}",
                 plan.next_due_on,
                 sequence=plan.calendar_sequence,
                 stamp=stamp,

@@ -147,3 +147,23 @@ class ReasonForm(PlainTextForm):
         max_length=REASON_MAX_LENGTH,
         help_text=length_hint(REASON_MAX_LENGTH),
     )
+
+
+class DoseIdentityForm(forms.Form):
+    """Which dose a posted form is for: the dose that was due when the page was opened (phase, number and the
+    plan's calendar sequence, posted back with it). Anything malformed names no dose, so it is refused as not due."""
+
+    _WHOLE = r"\A[0-9]{1,9}\Z"  # ASCII digits only, and no 5,000-digit numbers
+
+    phase = forms.CharField(required=False, max_length=16)
+    number = forms.RegexField(regex=_WHOLE, required=False)
+    sequence = forms.RegexField(regex=_WHOLE, required=False)
+
+    def identity(self) -> tuple[str, int, int]:
+        self.is_valid()
+        data = self.cleaned_data
+
+        def whole(name: str) -> int:
+            return int(data[name]) if data.get(name) else -1
+
+        return data.get("phase", ""), whole("number"), whole("sequence")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from recommender.guideline.schedule import add_months
-from recommender.models import DoseRecord
-from recommender.vocabulary import dose_label
+from recommender.vocabulary import Outcome, Phase, dose_label, words
 
 MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
 
@@ -15,10 +14,10 @@ def _month_event_label(event: dict) -> str:
     kind = event["kind"]
     if kind in MONTH_EVENT_WORDS:
         return MONTH_EVENT_WORDS[kind]
-    phase = event["phase"].capitalize()
+    phase = words(Phase, event["phase"])
     if kind == "due":
         return f"{phase} {event['number']} due"
-    outcome = DoseRecord.Outcome(event["outcome"]).label.lower()
+    outcome = words(Outcome, event["outcome"]).lower()
     return f"{phase} {event['number']}: {outcome}"
 
 

@@ -46,6 +46,16 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
     )
 
 
+def plans_with_patient() -> QuerySet[TreatmentPlan]:
+    """Plans with their patient (and assessment) at hand, for a page that names both."""
+    return TreatmentPlan.objects.select_related("patient", "assessment")
+
+
+def doses_with_plan() -> QuerySet[DoseRecord]:
+    """Dose records with their plan, patient and recorder at hand."""
+    return DoseRecord.objects.select_related("plan__patient", "recorded_by")
+
+
 def _in_dose_order(doses: QuerySet[DoseRecord]) -> QuerySet[DoseRecord]:
     """Loading before maintenance, by number; a dose recorded more than once (not given, then given; a
     correction) in the order recorded."""

@@ -16,7 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from recommender.access import services as access_services
 from recommender.access.audit import audited
 from recommender.injections import calendars, presenters, selectors, services
-from recommender.injections.forms import DoseCorrectionForm, DoseRecordForm, ReasonForm
+from recommender.injections.forms import DoseCorrectionForm, DoseIdentityForm, DoseRecordForm, ReasonForm
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
 from recommender.web.http import HtmxHttpRequest, add_errors, can, date_param, safe_next
@@ -63,12 +63,7 @@ def _dose_identity(request, plan: TreatmentPlan) -> tuple[str, int, int]:
     """Which dose a form is for: the one due when it was opened (posted back with it), or the one due now."""
     if request.method != "POST":
         return plan.next_phase, plan.next_number, plan.calendar_sequence
-
-    def whole(name: str) -> int:
-        raw = request.POST.get(name, "")
-        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1  # no 5,000-digit numbers
-
-    return request.POST.get("phase", ""), whole("number"), whole("sequence")
+    return DoseIdentityForm(request.POST).identity()
 
 
 def _back_to_worklist(request, plan: TreatmentPlan, refused: services.DoseNotDue) -> HttpResponse:
@@ -91,7 +86,7 @@ def _back_to_worklist(request, plan: TreatmentPlan, refused: services.DoseNotDue
 @require_http_methods(["GET", "POST"])
 @permission_required("recommender.record_dose", raise_exception=True)
 def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient"), pk=plan_id)
+    plan = get_object_or_404(selectors.plans_with_patient(), pk=plan_id)
     if plan.status != TreatmentPlan.Status.ACTIVE or plan.next_due_on is None:
         messages.error(request, "This plan is not active: there is no dose to record.")
         return redirect("worklist")
@@ -135,7 +130,7 @@ def dose_record(request: HtmxHttpRequest, plan_id) -> HttpResponse:
 @permission_required("recommender.record_dose", raise_exception=True)
 def dose_correct(request: HtmxHttpRequest, dose_id) -> HttpResponse:
     """A dose given with wrong details: the nurse records the right ones; the old record is kept."""
-    dose = get_object_or_404(DoseRecord.objects.select_related("plan__patient", "recorded_by"), pk=dose_id)
+    dose = get_object_or_404(selectors.doses_with_plan(), pk=dose_id)
     plan = dose.plan
     if dose.entered_in_error or dose.outcome != DoseRecord.Outcome.GIVEN or plan.status != TreatmentPlan.Status.ACTIVE:
         messages.error(request, "Only the standing record of a dose given, on an active plan, can be corrected.")
@@ -170,7 +165,7 @@ def dose_correct(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 @permission_required("recommender.record_dose", raise_exception=True)
 def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
     """A record of a dose that was never given: kept, marked entered in error; the dose falls due again."""
-    dose = get_object_or_404(DoseRecord.objects.select_related("plan"), pk=dose_id)
+    dose = get_object_or_404(selectors.doses_with_plan(), pk=dose_id)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(f"Reason: {message}" for message in form.errors["reason"]))
@@ -188,7 +183,7 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "assessment"), pk=plan_id)
+    plan = get_object_or_404(selectors.plans_with_patient(), pk=plan_id)
     today = timezone.localdate()
     month = date_param(request, "month", today.replace(day=1)).replace(day=1)
     return render(
@@ -219,9 +214,10 @@ DOSES_PAGE_SIZE = 50
 
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
+@audited(AccessRecord.What.PLAN)
 def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient"), pk=plan_id)
+    plan = get_object_or_404(selectors.plans_with_patient(), pk=plan_id)
     page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

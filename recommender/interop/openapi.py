@@ -6,8 +6,9 @@ from recommender.guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
 from recommender.guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.units import UMOL_PER_L
+from recommender.vocabulary import Basis, Indication, Level, Pattern, Status, WarningCode
 
-STATUSES = ["deficient", "indeterminate", "not_deficient"]
+STATUSES = Status.values
 WARNING_CODES = [
     "folic_acid",
     "severe_prefer_im",
@@ -112,7 +113,7 @@ _LOADING = {
         "drug": {"const": DEFAULT_RULESET.drug},
         "dose_mg": {"const": DEFAULT_RULESET.dose_mg},
         "route": {"const": DEFAULT_RULESET.route},
-        "pattern": {"enum": ["three_times_weekly", "alternate_days"]},
+        "pattern": {"enum": Pattern.values},
         "weeks": {"type": ["integer", "null"]},
         "until": {"enum": ["fixed_course", "no_further_improvement"]},
         "doses": {"type": ["integer", "null"]},
@@ -138,16 +139,7 @@ _MAINTENANCE = {
     },
 }
 # Codes beyond the contract's (more may be added).
-OTHER_WARNING_CODES = [
-    "high_b12",
-    "mma_discordant",
-    "potassium_platelets",
-    "sample_before_treatment",
-    "indeterminate_clinical_judgement",
-    "cobalt_allergy",
-    "homocysteine_above_target",
-    "nitrous_oxide",
-]
+OTHER_WARNING_CODES = [code for code in WarningCode.values if code not in WARNING_CODES]
 
 SCHEMAS: dict = {
     "RecommendationRequest": request_schema(),
@@ -172,13 +164,13 @@ SCHEMAS: dict = {
         ],
         "properties": {
             "status": {"enum": STATUSES},
-            "basis": {"enum": ["b12", "active_b12", "mma"]},
-            "next_test": {"enum": ["mma", None]},
+            "basis": {"enum": Basis.values},
+            "next_test": {"enum": [Basis.MMA.value, None]},
             "im_recommended": {"type": "boolean"},
             "indications": {
                 "type": "array",
                 "uniqueItems": True,
-                "items": {"enum": ["deficiency", "ileal_resection", "bariatric_surgery"]},
+                "items": {"enum": Indication.values},
             },
             "headline": {
                 "type": "string",
@@ -229,7 +221,7 @@ SCHEMAS: dict = {
                     "required": ["code", "level", "text", "citations", "secondary_only"],
                     "properties": {
                         "code": {"type": "string"},
-                        "level": {"enum": ["red_flag", "caution", "advice"]},
+                        "level": {"enum": Level.values},
                         "text": {"type": "string"},
                         "citations": _CITED,
                         "secondary_only": _STATEMENT["properties"]["secondary_only"],

@@ -1,0 +1,11 @@
+"""Forms for access: which feed address to revoke."""
+
+from __future__ import annotations
+
+from django import forms
+
+
+class TokenRevokeForm(forms.Form):
+    """A revoke button posts the token's id; anything that is not an id names no token."""
+
+    token = forms.UUIDField()
