@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
@@ -107,99 +108,120 @@ def _maintenance_description(plan: TreatmentPlan) -> str:
     return text
 
 
-def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
-    """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
-    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run."""
-    today = today or timezone.localdate()
-    window = (today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
-    stamp = plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC)
-    # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
-    seq = plan.calendar_sequence + closures_version()
-    cal = _calendar("B12 treatment plan")
-    facts = plan_facts(plan)
-    records = plan_dose_events(plan)
-    cancelled = plan.status != TreatmentPlan.Status.ACTIVE
-    events: list[Event] = []
+class _PlanCalendar(NamedTuple):
+    """What every event of a plan's calendar is built from."""
 
-    if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY or (
-        plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None
-    ):
-        fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
-        # Doses given keep their day; a dose not given is offered again under its number (its event moves).
-        for record in (r for r in records if r.phase == schedule.LOADING and r.given):
-            events.append(_loading_event(plan, record.number, record.on, facts, seq, stamp))
-        if fixed:
-            horizon = today + timedelta(days=400)
-        else:
-            review = next(
-                (d for d in schedule.loading_reviews(facts, until=today + timedelta(days=400)) if d >= today), None
-            )
-            horizon = (review or today) + timedelta(days=1)
-        # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
-        # from the window's start, so the file stays bounded).
-        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
-            if dose.phase == schedule.LOADING and (fixed or dose.due >= window[0]):
-                events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
-        if not fixed:
-            reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
-            for day in reviews:
-                events.append(
-                    _event(
-                        f"{plan.id}-loading-review",
-                        "B12 loading review: is there further improvement?",
-                        day,
-                        sequence=seq,
-                        stamp=stamp,
-                        description="A clinician decides whether alternate-day loading continues.",
-                    )
+    plan: TreatmentPlan
+    facts: schedule.PlanFacts
+    records: list
+    today: date
+    window: tuple[date, date]
+    seq: int
+    stamp: datetime
+
+    def event(self, uid: str, title: str, day: date, **extra) -> Event:
+        return _event(uid, title, day, sequence=self.seq, stamp=self.stamp, **extra)
+
+
+def _loading_events(c: _PlanCalendar) -> list[Event]:
+    """Loading doses given (on their day) and still to come, and for alternate days the next review."""
+    plan, facts = c.plan, c.facts
+    fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
+    if not fixed and not (plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None):
+        return []
+    # Doses given keep their day; a dose not given is offered again under its number (its event moves).
+    events = [
+        _loading_event(plan, record.number, record.on, facts, c.seq, c.stamp)
+        for record in c.records
+        if record.phase == schedule.LOADING and record.given
+    ]
+    if fixed:
+        horizon = c.today + timedelta(days=400)
+    else:
+        until = c.today + timedelta(days=400)
+        review = next((d for d in schedule.loading_reviews(facts, until=until) if d >= c.today), None)
+        horizon = (review or c.today) + timedelta(days=1)
+    # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
+    # from the window's start, so the file stays bounded).
+    for dose in schedule.upcoming_doses(facts, c.records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
+        if dose.phase == schedule.LOADING and (fixed or dose.due >= c.window[0]):
+            events.append(_loading_event(plan, dose.number, dose.due, facts, c.seq, c.stamp))
+    if not fixed:
+        for day in [d for d in schedule.loading_reviews(facts, until=horizon) if d >= c.today][:1]:
+            events.append(
+                c.event(
+                    f"{plan.id}-loading-review",
+                    "B12 loading review: is there further improvement?",
+                    day,
+                    description="A clinician decides whether alternate-day loading continues.",
                 )
+            )
+    return events
 
-    series = schedule.maintenance_series(facts, records)
-    if series is not None:
-        event = _event(
-            f"{plan.id}-maintenance",
-            "Vitamin B12 injection (maintenance)",
-            series.first_date,
-            sequence=seq,
-            stamp=stamp,
-            description=_maintenance_description(plan),
-        )
-        events.append(_recurring(event, series, facts.dose_day, window=window))
 
+def _maintenance_events(c: _PlanCalendar) -> list[Event]:
+    """Lifelong maintenance as one recurring event, once the series has a first date."""
+    series = schedule.maintenance_series(c.facts, c.records)
+    if series is None:
+        return []
+    event = c.event(
+        f"{c.plan.id}-maintenance",
+        "Vitamin B12 injection (maintenance)",
+        series.first_date,
+        description=_maintenance_description(c.plan),
+    )
+    return [_recurring(event, series, c.facts.dose_day, window=c.window)]
+
+
+def _monitoring_events(c: _PlanCalendar) -> list[Event]:
+    """Follow-up reviews until stable (withdrawn when the plan was stable before the first), then yearly."""
     mon = DEFAULT_RULESET.monitoring
     description = MONITORING_TEXT.format(target=mon.homocysteine_target_umol_l)
-    until_stable, after_stable = schedule.monitoring_series(facts)
-    reviews = facts.reviews
+    until_stable, after_stable = schedule.monitoring_series(c.facts)
+    reviews = c.facts.reviews
     first_text = (
         f"first after {reviews.first_months} month{'s' if reviews.first_months != 1 else ''}, then "
         if reviews.first_months != reviews.every_months_until_stable
         else ""
     )
-    before_uid = f"{plan.id}-monitoring-{reviews.every_months_until_stable}m"
+    before_uid = f"{c.plan.id}-monitoring-{reviews.every_months_until_stable}m"
     before_title = f"B12 follow-up review ({first_text}every {reviews.every_months_until_stable} months until stable)"
     if until_stable is None:
         # Stable before the first visit: the series a client may hold is withdrawn.
-        first = schedule.add_months(plan.start_date, reviews.first_months)
-        event = _event(before_uid, before_title, first, sequence=seq, stamp=stamp)
+        event = c.event(before_uid, before_title, schedule.add_months(c.plan.start_date, reviews.first_months))
         event.add("status", "CANCELLED")
-        events.append(event)
+        events = [event]
     else:
-        event = _event(
-            before_uid, before_title, until_stable.first_date, sequence=seq, stamp=stamp, description=description
-        )
-        events.append(_recurring(event, until_stable, facts.open_day, window=window))
+        event = c.event(before_uid, before_title, until_stable.first_date, description=description)
+        events = [_recurring(event, until_stable, c.facts.open_day, window=c.window)]
     if after_stable is not None:
-        event = _event(
-            f"{plan.id}-monitoring-{reviews.every_months_after_stable}m",
+        event = c.event(
+            f"{c.plan.id}-monitoring-{reviews.every_months_after_stable}m",
             "B12 follow-up review (yearly)",
             after_stable.first_date,
-            sequence=seq,
-            stamp=stamp,
             description=description,
         )
-        events.append(_recurring(event, after_stable, facts.open_day, window=window))
+        events.append(_recurring(event, after_stable, c.facts.open_day, window=c.window))
+    return events
 
-    for event in events:
+
+def plan_calendar(plan: TreatmentPlan, *, today: date | None = None) -> bytes:
+    """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
+    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run."""
+    today = today or timezone.localdate()
+    c = _PlanCalendar(
+        plan=plan,
+        facts=plan_facts(plan),
+        records=plan_dose_events(plan),
+        today=today,
+        window=(today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS)),
+        # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
+        seq=plan.calendar_sequence + closures_version(),
+        stamp=plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC),
+    )
+    cal = _calendar("B12 treatment plan")
+    cancelled = plan.status != TreatmentPlan.Status.ACTIVE
+    for event in [*_loading_events(c), *_maintenance_events(c), *_monitoring_events(c)]:
         if cancelled and "status" not in event:
             event.add("status", "CANCELLED")
         cal.add_component(event)
