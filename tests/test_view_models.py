@@ -72,3 +72,36 @@ def test_the_live_fragment_and_the_stored_assessment_show_the_same_panel(clinici
     page = clinician_client.get(reverse("assessment-detail", args=[assessment.pk])).content.decode()
     panel = re.search(r'<section class="decision".*?</section>', live, re.S).group(0)
     assert panel in page
+
+
+def test_a_stored_decision_reads_back_as_a_typed_treatment_offer():
+    from recommender.guideline.stored import TreatmentOffer, treatment_offer
+
+    im = treatment_offer(decide(parse_assessment(NEURO_SEVERE)).as_dict())
+    assert isinstance(im, TreatmentOffer) and not im.pending_mma
+    assert (im.loading_pattern, im.min_months, im.max_months, im.lifelong) == ("alternate_days", 2, 2, True)
+    assert im.indications == ("deficiency",) and im.first_review_months
+    pending = treatment_offer(
+        decide(parse_assessment({"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True})).as_dict()
+    )
+    assert pending.pending_mma and pending.indications == ("deficiency",) and pending.loading_pattern
+    assert treatment_offer(decide(parse_assessment({"b12": {"value": 600, "unit": "pg/mL"}})).as_dict()) is None
+
+
+def test_an_individualised_plan_started_pending_mma_states_its_guideline_range_in_the_calendar():
+    from types import SimpleNamespace
+
+    from recommender.injections.calendars import _maintenance_description
+
+    decision = decide(
+        parse_assessment({"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True})
+    ).as_dict()
+    plan = SimpleNamespace(
+        interval_text="every 4 weeks",
+        individualised=True,
+        individualised_reason="Symptoms return after 3 weeks.",
+        assessment=SimpleNamespace(decision=decision),
+    )
+    text = _maintenance_description(plan)
+    assert "None" not in text
+    assert "The guideline's range for this plan: every 2 months." in text

@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from recommender.guideline.stored import treatment_offer
 from recommender.ruleset_words import RULESET_WORDS
 
 STATUS_WORDS = {"deficient": "B12 deficient", "indeterminate": "Indeterminate", "not_deficient": "Not deficient"}
@@ -318,18 +319,14 @@ def plan_guidance(decision: dict | None, months: list[int]) -> dict:
     """What the plan's choices may be under this decision: the state of the plan section and a hint per choice."""
     if decision is None:
         return {"state": "none", "hints": {m: "" for m in months}, "range": "", "max_months": None}
-    maintenance = decision.get("maintenance") if decision.get("im_recommended") else None
-    state = "plan"
-    if maintenance is None and decision.get("treatment_pending_mma"):
-        maintenance, state = decision["treatment_pending_mma"].get("maintenance"), "pending"
-    if maintenance is None:
+    offer = treatment_offer(decision)
+    if offer is None:
         return {"state": "no_injections", "hints": {m: "" for m in months}, "range": "", "max_months": None}
-    low, high = maintenance["every_months"]["min"], maintenance["every_months"]["max"]
     return {
-        "state": state,
-        "hints": {m: "" if low <= m <= high else "outside this decision's range" for m in months},
-        "range": months_words(low, high),
-        "max_months": high,
+        "state": "pending" if offer.pending_mma else "plan",
+        "hints": {m: "" if offer.allows_months(m) else "outside this decision's range" for m in months},
+        "range": months_words(offer.min_months, offer.max_months),
+        "max_months": offer.max_months,
     }
 
 
@@ -339,26 +336,17 @@ LOADING_WORDS = {
 }
 
 
-def _guideline_maintenance(decision: dict) -> dict | None:
-    """The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA)."""
-    if decision.get("maintenance"):
-        return decision["maintenance"]
-    return (decision.get("treatment_pending_mma") or {}).get("maintenance")
-
-
 def plan_regimen(plan) -> dict:
     """The plan's own regimen in words, and where (and why) it departs from the guideline's."""
-    decision = plan.assessment.decision
     loading = ""
     if plan.loading_pattern:
         loading = f"{RULESET_WORDS.dose_route} " + LOADING_WORDS.get(plan.loading_pattern, plan.loading_pattern).format(
             doses=plan.loading_doses
         )
     every = plan.interval_text
-    guideline = _guideline_maintenance(decision)
-    guideline_range = ""
-    if guideline:
-        guideline_range = months_words(guideline["every_months"]["min"], guideline["every_months"]["max"])
+    # The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA).
+    offer = treatment_offer(plan.assessment.decision)
+    guideline_range = months_words(offer.min_months, offer.max_months) if offer else ""
     life = ", for life" if plan.lifelong else ""
     maintenance = f"{RULESET_WORDS.dose_route} {every}{life}" + (" — individualised" if plan.individualised else "")
     return {

@@ -23,6 +23,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from recommender.guideline import DEFAULT_RULESET, schedule
+from recommender.guideline.stored import treatment_offer
 from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 from recommender.models import TreatmentPlan
 from recommender.ruleset_words import RULESET_WORDS as WORDS
@@ -98,8 +99,8 @@ def _recurring(
 def _maintenance_description(plan: TreatmentPlan) -> str:
     text = f"{WORDS.drug_dose} {WORDS.route}, {plan.interval_text}, lifelong."
     if plan.individualised:
-        every = (plan.assessment.decision.get("maintenance") or {}).get("every_months") or {}
-        low, high = every.get("min"), every.get("max")
+        offer = treatment_offer(plan.assessment.decision)
+        low, high = (offer.min_months, offer.max_months) if offer else (None, None)
         span = f"every {low} months" if low == high else f"every {low} to {high} months"
         text += (
             f" Individualised regimen: {plan.interval_text}. The guideline's range for this plan: {span}."
