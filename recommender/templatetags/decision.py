@@ -15,4 +15,3 @@ def indication(code: str) -> str:
 def field_error(label: str, message: str) -> str:
     """A field's error prefixed with its label, once."""
     return error_line(label, message)
-
