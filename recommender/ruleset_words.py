@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from recommender.guideline.ruleset import DEFAULT_RULESET, Ruleset
-
-# How a route code reads in a sentence.
-ROUTE_WORDS = {"IM": "intramuscular"}
+from recommender.guideline.ruleset import DEFAULT_RULESET, ROUTE_WORDS, Ruleset
 
 
 def plain_number(value: Decimal | int) -> str:

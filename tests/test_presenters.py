@@ -1,9 +1,20 @@
-"""The results panel is built in Python for speed: it must escape like Django's templates do."""
+"""The results panel: a template partial fed by a typed view model, escaped by Django's templates."""
 
 import re
 
-from recommender.clinic.presenters import decision_fingerprint, decision_html, decision_sources_html
+from django.template.loader import render_to_string
+
+from recommender.clinic.presenters import decision_fingerprint, decision_panel
 from recommender.guideline import DEFAULT_RULESET, decide, parse_assessment
+
+
+def decision_html(decision: dict) -> str:
+    """The whole panel, as the assessment and plan pages show it."""
+    return render_to_string("recommender/_decision.html", {"panel": decision_panel(decision)})
+
+
+def decision_sources_html(decision: dict) -> str:
+    return render_to_string("recommender/_decision.html#sources", {"panel": decision_panel(decision)})
 
 
 def test_panel_escapes_an_admin_defined_profile_name():

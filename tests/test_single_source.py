@@ -33,12 +33,9 @@ from tests.factories import make_plan
 ROOT = Path(__file__).resolve().parent.parent
 
 # The ruleset itself, its bibliography (titles name the drug) and the migrations (history) state the facts.
-# engine.py writes the decision's own sentences from the ruleset's data (it is being split by another change);
-# the engine's words are checked by the guideline tests.
 EXEMPT = {
     "recommender/guideline/ruleset.py",
     "recommender/guideline/citations.py",
-    "recommender/guideline/engine.py",
 }
 
 
@@ -302,3 +299,28 @@ def test_the_three_times_weekly_course_is_as_long_as_the_plan_says(loading_doses
     # Monday, Wednesday, Friday, week after week.
     assert [r.on.weekday() for r in records] == [0, 2, 4] * (loading_doses // 3)
     assert records[-1].on == monday + timedelta(days=7 * (loading_doses // 3 - 1) + 4)
+
+
+def test_the_engine_words_its_sentences_from_the_ruleset_drug_dose_and_route():
+    from recommender.guideline import decide, parse_assessment
+
+    other = replace(DEFAULT_RULESET, drug="cyanocobalamin", dose_mg=2, route="SC")
+    payloads = [
+        {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True},
+        {"b12": {"value": 150, "unit": "pg/mL"}, "bariatric_surgery": True},
+        {"b12": {"value": 150, "unit": "pg/mL"}},
+        {"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True},
+        {"b12": {"value": 150, "unit": "pmol/L"}},
+    ]
+    for payload in payloads:
+        decision = decide(parse_assessment(payload), ruleset=other).as_dict()
+        sentences = [decision["headline"], *(r["text"] for r in decision["rationale"])]
+        sentences += [a["text"] for a in decision["alerts"]]
+        sentences += [(decision.get(k) or {}).get("text", "") for k in ("loading", "maintenance")]
+        words = " ".join(sentences)
+        # "intramuscular treatment gives faster improvement" is the evidence on routes, not the ruleset's route
+        assert not re.search(r"hydroxocobalamin|\bIM\b|\b1 mg\b", words, re.I), words
+        assert "cyanocobalamin" in words.lower()
+        if decision["loading"]:
+            assert decision["loading"]["text"].startswith("Cyanocobalamin 2 mg SC ")
+            assert decision["loading"]["route"] == "SC"

@@ -19,6 +19,7 @@ from recommender.guideline import (
     schedule,
 )
 from recommender.guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
+from recommender.guideline.stored import treatment_offer
 from recommender.guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
 from recommender.identifiers import nhs_number_normalise
 from recommender.injections.services import plan_reschedule
@@ -171,31 +172,19 @@ def plan_create(
     With neurological signs and an indeterminate result, the decision's treatment pending MMA may start now, with a
     reason: the plan is marked as started pending MMA. ``doses_on_closed_days``: the plan's own choice; by default
     the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
-    decision = assessment.decision
-    pending = None
-    indications = decision["indications"]
-    if decision.get("im_recommended") and decision.get("maintenance") is not None:
-        loading, maintenance = decision.get("loading"), decision["maintenance"]
-    elif pending := decision.get("treatment_pending_mma"):
-        loading, maintenance = pending.get("loading"), pending.get("maintenance")
-        # Deficiency is what is treated, pending its confirmation by the MMA result.
-        indications = pending.get("indications") or indications or ["deficiency"]
-        if not pending_mma_reason.strip():
-            raise ValidationError(
-                {"pending_mma_reason": "Give the reason for starting treatment before the MMA result."}
-            )
-    else:
+    offer = treatment_offer(assessment.decision)
+    if offer is None:
         raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
-    if maintenance is None:
-        raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
+    if offer.pending_mma and not pending_mma_reason.strip():
+        raise ValidationError({"pending_mma_reason": "Give the reason for starting treatment before the MMA result."})
     if individualised:
         errors = individualised_interval_error(
-            maintenance_every, maintenance_unit, individualised_reason, maintenance["every_months"]["max"]
+            maintenance_every, maintenance_unit, individualised_reason, offer.max_months
         )
         if errors:
             raise ValidationError(errors)
     else:
-        allowed = maintenance_month_choices(maintenance["every_months"]["min"], maintenance["every_months"]["max"])
+        allowed = maintenance_month_choices(offer.min_months, offer.max_months)
         if maintenance_unit != MONTHS or maintenance_every not in allowed:
             raise ValidationError(
                 {"maintenance_choice": f"The guideline allows every {' or '.join(map(str, allowed))} months here."}
@@ -223,23 +212,21 @@ def plan_create(
     plan = TreatmentPlan(
         patient=patient,
         assessment=assessment,
-        indications=indications,
-        loading_pattern=loading["pattern"] if loading else "",
-        loading_doses=loading.get("doses") if loading else None,
+        indications=list(offer.indications),
+        loading_pattern=offer.loading_pattern,
+        loading_doses=offer.loading_doses,
         maintenance_every=maintenance_every,
         maintenance_unit=maintenance_unit,
         individualised=individualised,
         individualised_reason=individualised_reason.strip(),
-        lifelong=maintenance["lifelong"],
-        pending_mma=pending is not None,
-        pending_mma_reason=pending_mma_reason.strip() if pending is not None else "",
+        lifelong=offer.lifelong,
+        pending_mma=offer.pending_mma,
+        pending_mma_reason=pending_mma_reason.strip() if offer.pending_mma else "",
         start_date=start_date,
         doses_on_closed_days=settings.B12_DOSES_ON_CLOSED_DAYS
         if doses_on_closed_days is None
         else doses_on_closed_days,
-        first_review_months=(decision.get("monitoring") or (pending or {}).get("monitoring") or {}).get(
-            "first_review_months"
-        ),
+        first_review_months=offer.first_review_months,
         created_by=by,
     )
     plan_reschedule(plan)
@@ -400,15 +387,14 @@ def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: 
     check_length(errors, "reason", reason.strip())
     if errors:
         raise ValidationError(errors)
-    decision = plan.assessment.decision
     # A plan started pending MMA follows the maintenance of its treatment pending MMA.
-    maintenance = decision.get("maintenance") or (decision.get("treatment_pending_mma") or {}).get("maintenance")
-    if maintenance is None:
+    offer = treatment_offer(plan.assessment.decision)
+    if offer is None:
         raise ValidationError("This plan's decision gives no maintenance interval to change.")
-    allowed = maintenance_month_choices(maintenance["every_months"]["min"], maintenance["every_months"]["max"])
+    allowed = maintenance_month_choices(offer.min_months, offer.max_months)
     individualised = not (unit == MONTHS and every in allowed)
     if individualised:
-        errors = individualised_interval_error(every, unit, reason, maintenance["every_months"]["max"])
+        errors = individualised_interval_error(every, unit, reason, offer.max_months)
         if errors:
             raise ValidationError(errors)
     plan.maintenance_every, plan.maintenance_unit = every, unit

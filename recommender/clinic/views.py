@@ -148,6 +148,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
         "plan_form": plan_form,
         "recommendation": recommendation,
         "decision": decision,
+        "panel": presenters.decision_panel(decision) if decision is not None else None,
         "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
         "plan_guidance": presenters.plan_guidance(decision, plan_form.months),
         "strip": presenters.regimen_summary(decision) if decision is not None else "",
@@ -250,6 +251,7 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
             "patient": assessment.patient,
             "plan": plan,
             "decision": assessment.decision,
+            "panel": presenters.decision_panel(assessment.decision),
             "mma_follow_up": follow_up,
         },
     )
@@ -271,6 +273,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "decision": plan.assessment.decision,
+            "panel": presenters.decision_panel(plan.assessment.decision),
             "regimen": presenters.plan_regimen(plan),
             "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
             "end_form": PlanEndForm(),

@@ -16,6 +16,9 @@ REVIEW = "review"  # a peer-reviewed review article
 STUDY = "study"  # a peer-reviewed primary study
 SECONDARY = "secondary"  # a summary of other sources, not peer reviewed
 
+# The formulary's monograph of the ruleset's drug (its id names the drug).
+BNF_MONOGRAPH = "bnf-hydroxocobalamin"
+
 
 @dataclass(frozen=True, slots=True)
 class Citation:
@@ -106,7 +109,7 @@ _ALL = (
         verified=True,
     ),
     Citation(
-        "bnf-hydroxocobalamin",
+        BNF_MONOGRAPH,
         "Hydroxocobalamin (drug monograph)",
         "British National Formulary",
         2021,

@@ -11,10 +11,11 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
 
-from .citations import CITATIONS, secondary_only
+from .citations import BNF_MONOGRAPH, CITATIONS, secondary_only
 from .inputs import Assessment
 from .ruleset import (
     DEFAULT_RULESET,
+    ROUTE_WORDS,
     Bands,
     LoadingCourse,
     MaintenanceInterval,
@@ -211,7 +212,7 @@ def _loading_dict(course: LoadingCourse, rs: Ruleset) -> dict:
     return {
         "drug": rs.drug,
         "dose_mg": rs.dose_mg,
-        "route": "IM",
+        "route": rs.route,
         "pattern": course.pattern,
         "weeks": course.weeks,
         "until": course.until,
@@ -225,7 +226,7 @@ def _maintenance_dict(interval: MaintenanceInterval, rs: Ruleset) -> dict:
     return {
         "drug": rs.drug,
         "dose_mg": rs.dose_mg,
-        "route": "IM",
+        "route": rs.route,
         "every_months": {"min": interval.min_months, "max": interval.max_months},
         "lifelong": interval.lifelong,
         "text": maintenance_text(interval, rs),
@@ -265,11 +266,11 @@ def _band_statement(prefix: str, result: tuple, status: str, bands: Bands) -> St
 def loading_text(course: LoadingCourse, rs: Ruleset) -> str:
     if course.pattern == "three_times_weekly":
         return (
-            f"{rs.drug.capitalize()} {rs.dose_mg} mg IM three times a week for {course.weeks} weeks "
+            f"{rs.drug.capitalize()} {rs.dose_mg} mg {rs.route} three times a week for {course.weeks} weeks "
             f"({course.total_doses} doses)."
         )
     return (
-        f"{rs.drug.capitalize()} {rs.dose_mg} mg IM on alternate days until there is no further improvement "
+        f"{rs.drug.capitalize()} {rs.dose_mg} mg {rs.route} on alternate days until there is no further improvement "
         "(a clinician ends this phase; it does not end by itself)."
     )
 
@@ -280,7 +281,7 @@ def maintenance_text(interval: MaintenanceInterval, rs: Ruleset) -> str:
     else:
         every = f"every {interval.min_months} to {interval.max_months} months"
     life = ", for life" if interval.lifelong else ""
-    return f"{rs.drug.capitalize()} {rs.dose_mg} mg IM {every}{life}."
+    return f"{rs.drug.capitalize()} {rs.dose_mg} mg {rs.route} {every}{life}."
 
 
 class _LoadingWords:
@@ -316,10 +317,7 @@ _CAVEAT = Statement(
     "Caveat: re-testing serum B12 on treatment is uninformative, and the homocysteine target has no guideline support.",
     ("bsh-2014", "nice-ng239"),
 )
-_NO_INDICATION = Statement(
-    "No indication for intramuscular hydroxocobalamin under this ruleset.",
-    ("afp-2025",),
-)
+_NO_INDICATION = "No indication for {0} {1} under this ruleset."
 _CONSIDER_MMA = Statement(
     "The result is indeterminate. NICE NG239 suggests considering a methylmalonic acid (MMA) test when the person "
     "has symptoms of deficiency; this ruleset lets MMA decide (above the upper limit: deficient).",
@@ -327,13 +325,14 @@ _CONSIDER_MMA = Statement(
 )
 # IM is the seed's route, not the only one the evidence supports.
 _DEFICIENCY_ROUTE = (
-    "B12 deficiency: this ruleset (the seed summary) treats it with intramuscular hydroxocobalamin. The 2025 AFP "
-    "review finds high-dose oral B12 non-inferior to IM for many patients; IM is preferred with neurological "
+    "B12 deficiency: this ruleset (the seed summary) treats it with {0} {1}. The 2025 AFP "
+    "review finds high-dose oral B12 non-inferior to {2} for many patients; {2} is preferred with neurological "
     "involvement, severe deficiency or malabsorption."
 )
-_BNF_2021 = Statement(
-    "The BNF's maintenance interval of every 2 to 3 months dates from 2021; before that it advised every 3 months.",
-    ("bnf-hydroxocobalamin",),
+# The ruleset's maintenance without neurological involvement is the BNF's: its upper end was the BNF's one interval.
+_BNF_2021 = (
+    "The BNF's maintenance interval of every {0} to {1} months dates from 2021; "
+    "before that it advised every {1} months."
 )
 _PENDING_REASON = (
     "Neurological signs with an indeterminate B12 and no MMA yet: take the MMA sample now and start alternate-day "
@@ -358,18 +357,20 @@ def _combined(intervals: list[MaintenanceInterval]) -> MaintenanceInterval:
     )
 
 
-def _headline(*, status: str, indications: list[str], pending: bool, neuro: bool, renal_caution: bool) -> str:
+def _headline(
+    rs: Ruleset, *, status: str, indications: list[str], pending: bool, neuro: bool, renal_caution: bool
+) -> str:
     """One sentence the page leads with; it says what the regimen and the alerts say, never the opposite."""
     if pending:
         return (
-            "Neurological signs with an indeterminate B12: take the MMA sample now and start alternate-day IM "
-            "hydroxocobalamin without waiting for the result."
+            "Neurological signs with an indeterminate B12: take the MMA sample now and start alternate-day "
+            f"{rs.route} {rs.drug} without waiting for the result."
         )
     if indications:
         reasons = [_INDICATION_WORDS[i] for i in indications]
         if neuro and "deficiency" in indications:
             reasons[0] += " with neurological involvement"
-        text = "IM hydroxocobalamin is recommended for " + " and ".join(reasons)
+        text = f"{rs.route} {rs.drug} is recommended for " + " and ".join(reasons)
         if renal_caution and "deficiency" in indications:
             text += ", though the raised MMA may be renal (check the caution)"
         elif status == INDETERMINATE:
@@ -377,15 +378,15 @@ def _headline(*, status: str, indications: list[str], pending: bool, neuro: bool
         return text + "."
     if status == INDETERMINATE:
         return (
-            "Indeterminate B12: IM hydroxocobalamin is not indicated under this ruleset until an MMA result decides "
+            f"Indeterminate B12: {rs.route} {rs.drug} is not indicated under this ruleset until an MMA result decides "
             "(NICE suggests considering MMA when there are symptoms)."
         )
     if neuro:
         return (
-            "IM hydroxocobalamin is not indicated on these results, but the neurological signs need urgent "
+            f"{rs.route} {rs.drug} is not indicated on these results, but the neurological signs need urgent "
             "specialist advice."
         )
-    return "IM hydroxocobalamin is not indicated: deficiency is unlikely on these results."
+    return f"{rs.route} {rs.drug} is not indicated: deficiency is unlikely on these results."
 
 
 _INDETERMINATE_NEURO_WORDS = (
@@ -492,7 +493,11 @@ def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ..
     why: list[Statement] = []
     if status == DEFICIENT:
         indications.append("deficiency")
-        why.append(Statement(_DEFICIENCY_ROUTE, rs.deficiency_im_citations))
+        why.append(
+            Statement(
+                _DEFICIENCY_ROUTE, rs.deficiency_im_citations, (ROUTE_WORDS.get(rs.route, rs.route), rs.drug, rs.route)
+            )
+        )
     resection = (a.ileal_resection_cm, rs.ileal_resection_above_cm)
     if a.ileal_resection_cm > rs.ileal_resection_above_cm:
         indications.append("ileal_resection")
@@ -580,7 +585,7 @@ def _maintenance(
         maintenance = intervals[0]
         words = [Statement("Maintenance: {0}", maintenance.citations, (_MaintenanceWords(maintenance, rs),))]  # type: ignore[arg-type]
         if maintenance == rs.maintenance_without_neuro:
-            words.append(_BNF_2021)
+            words.append(Statement(_BNF_2021, (BNF_MONOGRAPH,), (maintenance.min_months, maintenance.max_months)))
         return maintenance, words
     maintenance = _combined(intervals)
     return maintenance, [
@@ -599,11 +604,11 @@ def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tu
         return None, []
     if "deficiency" in indications:
         oral = rs.oral_after_loading
-        words = "After IM loading, oral B12 {0}–{1} µg daily may replace injections."
+        words = "After {2} loading, oral B12 {0}–{1} µg daily may replace injections."
     else:
         oral = rs.oral_bariatric
         words = "Instead of injections, oral B12 {0} µg daily is an option after bariatric surgery."
-    return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg))]
+    return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg, rs.route))]
 
 
 class AlertContext(NamedTuple):
@@ -678,7 +683,7 @@ _FOLIC_WORDS = (
     "Never give folic acid before B12 is treated: it can mask the deficiency and precipitate subacute combined "
     "degeneration of the cord. Folic acid together with B12 is allowed."
 )
-_FOLIC_CITATIONS = ("droracle-overview-2025", "praxis-replacement-2025", "bnf-hydroxocobalamin")
+_FOLIC_CITATIONS = ("droracle-overview-2025", "praxis-replacement-2025", BNF_MONOGRAPH)
 _INDETERMINATE_CITATIONS = ("bsh-2014", "nice-ng239")
 
 # The catalogue, in the order the alerts are shown: the results' own warnings first, then the contract's named
@@ -720,7 +725,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "neuro_urgent_advice",
         RED_FLAG,
         _NEURO_WORDS + "Do not delay the first injection.",
-        ("nice-ng239", "bnf-hydroxocobalamin"),
+        ("nice-ng239", BNF_MONOGRAPH),
         lambda ctx: ctx.neuro and (ctx.im or ctx.pending_mma),
     ),
     AlertRule(
@@ -728,7 +733,7 @@ ALERTS: tuple[AlertRule, ...] = (
         RED_FLAG,
         _NEURO_WORDS
         + "The B12 results do not show deficiency: the specialist can judge whether B12 is still the cause.",
-        ("nice-ng239", "bnf-hydroxocobalamin"),
+        ("nice-ng239", BNF_MONOGRAPH),
         lambda ctx: ctx.neuro and not (ctx.im or ctx.pending_mma),
     ),
     AlertRule(
@@ -803,10 +808,10 @@ ALERTS: tuple[AlertRule, ...] = (
     AlertRule(
         "cobalt_allergy",
         ADVICE,
-        "Hydroxocobalamin contains cobalt: ask about cobalt allergy or past hypersensitivity before the first "
-        "injection.",
+        "{0} contains cobalt: ask about cobalt allergy or past hypersensitivity before the first injection.",
         ("smpc-neo-cytamen",),
         attrgetter("im"),
+        lambda ctx: (ctx.ruleset.drug.capitalize(),),
     ),
     AlertRule(
         "homocysteine_above_target",
@@ -915,7 +920,7 @@ def decide(
         monitoring, words = _monitoring(a, rs)
         why.extend(words)
     elif not ctx.pending_mma:
-        why.append(_NO_INDICATION)
+        why.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
     pending = None
     if ctx.pending_mma:
         pending, statement = _pending(rs, regimen.intervals)
@@ -937,6 +942,7 @@ def decide(
         assessment=a,
         mma_limit=finding.mma_limit,
         headline=_headline(
+            rs,
             status=finding.status,
             indications=list(indications),
             pending=pending is not None,

@@ -129,6 +129,10 @@ class Monitoring:
     citations: tuple[str, ...]
 
 
+# How a route code reads in a sentence.
+ROUTE_WORDS = {"IM": "intramuscular"}
+
+
 @dataclass(frozen=True, slots=True)
 class Ruleset:
     id: str
@@ -137,7 +141,7 @@ class Ruleset:
     thresholds: Thresholds
     dose_mg: int
     drug: str
-    route: str  # "IM": intramuscular
+    route: str  # a key of ROUTE_WORDS
     # Distal ileal resection strictly longer than this (cm) is an indication; exactly 20 cm is not.
     ileal_resection_above_cm: Decimal
     ileal_resection_citations: tuple[str, ...]

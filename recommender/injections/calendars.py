@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from recommender.guideline import DEFAULT_RULESET, schedule
+from recommender.guideline.stored import treatment_offer
 from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 from recommender.models import TreatmentPlan
 from recommender.ruleset_words import RULESET_WORDS as WORDS
@@ -135,8 +137,8 @@ def _recurring(
 def _maintenance_description(plan: TreatmentPlan) -> str:
     text = f"{WORDS.drug_dose} {WORDS.route}, {plan.interval_text}, lifelong."
     if plan.individualised:
-        every = (plan.assessment.decision.get("maintenance") or {}).get("every_months") or {}
-        low, high = every.get("min"), every.get("max")
+        offer = treatment_offer(plan.assessment.decision)
+        low, high = (offer.min_months, offer.max_months) if offer else (None, None)
         span = f"every {low} months" if low == high else f"every {low} to {high} months"
         text += (
             f" Individualised regimen: {plan.interval_text}. The guideline's range for this plan: {span}."
@@ -145,113 +147,145 @@ def _maintenance_description(plan: TreatmentPlan) -> str:
     return text
 
 
-def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: list[BookedVisit] = ()) -> bytes:
-    """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
-    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run.
-    A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date."""
-    today = today or timezone.localdate()
-    window = (today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS))
-    stamp = plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC)
-    # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
-    seq = plan.calendar_sequence + closures_version()
-    cal = _calendar("B12 treatment plan")
-    facts = plan_facts(plan)
-    records = plan_dose_events(plan)
-    cancelled = plan.status != TreatmentPlan.Status.ACTIVE
-    events: list[Event] = []
-    booked_doses = {(b.phase, b.number) for b in booked if b.kind == "dose"}
-    for visit in booked:
+class _PlanCalendar(NamedTuple):
+    """What every event of a plan's calendar is built from."""
+
+    plan: TreatmentPlan
+    facts: schedule.PlanFacts
+    records: list
+    today: date
+    window: tuple[date, date]
+    seq: int
+    stamp: datetime
+    booked: tuple[BookedVisit, ...] = ()
+
+    def event(self, uid: str, title: str, day: date, **extra) -> Event:
+        return _event(uid, title, day, sequence=self.seq, stamp=self.stamp, **extra)
+
+    def booked_on(self, kind: str, phase: str = "") -> frozenset[date]:
+        """The due dates already booked at a time (their all-day occurrence gives way to the appointment)."""
+        return frozenset(b.due_on for b in self.booked if b.kind == kind and (not phase or b.phase == phase))
+
+
+def _booked_events(c: _PlanCalendar) -> list[Event]:
+    """Each booked dose or review at its time and place."""
+    events = []
+    for visit in c.booked:
         if visit.kind == "dose" and visit.phase == schedule.LOADING:
-            loading = _loading_event(plan, visit.number, visit.due_on, facts, seq, stamp)
-            summary, uid = str(loading["summary"]), f"{plan.id}-loading-{visit.number}"
+            loading = _loading_event(c.plan, visit.number, visit.due_on, c.facts, c.seq, c.stamp)
+            summary, uid = str(loading["summary"]), f"{c.plan.id}-loading-{visit.number}"
         elif visit.kind == "dose":
-            summary, uid = "Vitamin B12 injection (maintenance)", f"{plan.id}-{visit.uid}"
+            summary, uid = f"Vitamin B12 injection: {Phase.MAINTENANCE.label}", f"{c.plan.id}-{visit.uid}"
         else:
-            summary, uid = "B12 follow-up review", f"{plan.id}-{visit.uid}"
-        events.append(_booked_event(visit, summary, sequence=seq, stamp=stamp, uid=uid))
-    booked_maintenance = frozenset(b.due_on for b in booked if b.kind == "dose" and b.phase == schedule.MAINTENANCE)
-    booked_reviews = frozenset(b.due_on for b in booked if b.kind == "review")
+            summary, uid = "B12 follow-up review", f"{c.plan.id}-{visit.uid}"
+        events.append(_booked_event(visit, summary, sequence=c.seq, stamp=c.stamp, uid=uid))
+    return events
 
-    if plan.loading_pattern == schedule.THREE_TIMES_WEEKLY or (
-        plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None
-    ):
-        fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
-        # Doses given keep their day; a dose not given is offered again under its number (its event moves).
-        for record in (r for r in records if r.phase == schedule.LOADING and r.given):
-            events.append(_loading_event(plan, record.number, record.on, facts, seq, stamp))
-        if fixed:
-            horizon = today + timedelta(days=400)
-        else:
-            review = next(
-                (d for d in schedule.loading_reviews(facts, until=today + timedelta(days=400)) if d >= today), None
-            )
-            horizon = (review or today) + timedelta(days=1)
-        # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
-        # from the window's start, so the file stays bounded).
-        for dose in schedule.upcoming_doses(facts, records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
-            wanted = dose.phase == schedule.LOADING and (fixed or dose.due >= window[0])
-            if wanted and (schedule.LOADING, dose.number) not in booked_doses:
-                events.append(_loading_event(plan, dose.number, dose.due, facts, seq, stamp))
-        if not fixed:
-            reviews = [d for d in schedule.loading_reviews(facts, until=horizon) if d >= today][:1]
-            for day in reviews:
-                events.append(
-                    _event(
-                        f"{plan.id}-loading-review",
-                        "B12 loading review: is there further improvement?",
-                        day,
-                        sequence=seq,
-                        stamp=stamp,
-                        description="A clinician decides whether alternate-day loading continues.",
-                    )
+
+def _loading_events(c: _PlanCalendar) -> list[Event]:
+    """Loading doses given (on their day) and still to come, and for alternate days the next review."""
+    plan, facts = c.plan, c.facts
+    fixed = plan.loading_pattern == schedule.THREE_TIMES_WEEKLY
+    if not fixed and not (plan.loading_pattern == schedule.ALTERNATE_DAYS and plan.loading_ended_on is None):
+        return []
+    # Doses given keep their day; a dose not given is offered again under its number (its event moves).
+    events = [
+        _loading_event(plan, record.number, record.on, facts, c.seq, c.stamp)
+        for record in c.records
+        if record.phase == schedule.LOADING and record.given
+    ]
+    if fixed:
+        horizon = c.today + timedelta(days=400)
+    else:
+        until = c.today + timedelta(days=400)
+        review = next((d for d in schedule.loading_reviews(facts, until=until) if d >= c.today), None)
+        horizon = (review or c.today) + timedelta(days=1)
+    booked = {b.number for b in c.booked if b.kind == "dose" and b.phase == schedule.LOADING}
+    # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
+    # from the window's start, so the file stays bounded); a booked one is shown at its appointment instead.
+    for dose in schedule.upcoming_doses(facts, c.records, until=horizon, limit=LOADING_PROJECTION_LIMIT):
+        wanted = dose.phase == schedule.LOADING and (fixed or dose.due >= c.window[0])
+        if wanted and dose.number not in booked:
+            events.append(_loading_event(plan, dose.number, dose.due, facts, c.seq, c.stamp))
+    if not fixed:
+        for day in [d for d in schedule.loading_reviews(facts, until=horizon) if d >= c.today][:1]:
+            events.append(
+                c.event(
+                    f"{plan.id}-loading-review",
+                    "B12 loading review: is there further improvement?",
+                    day,
+                    description="A clinician decides whether alternate-day loading continues.",
                 )
+            )
+    return events
 
-    series = schedule.maintenance_series(facts, records)
-    if series is not None:
-        event = _event(
-            f"{plan.id}-maintenance",
-            f"Vitamin B12 injection: {Phase.MAINTENANCE.label}",
-            series.first_date,
-            sequence=seq,
-            stamp=stamp,
-            description=_maintenance_description(plan),
-        )
-        events.append(_recurring(event, series, facts.dose_day, window=window, booked=booked_maintenance))
 
+def _maintenance_events(c: _PlanCalendar) -> list[Event]:
+    """Lifelong maintenance as one recurring event, once the series has a first date."""
+    series = schedule.maintenance_series(c.facts, c.records)
+    if series is None:
+        return []
+    event = c.event(
+        f"{c.plan.id}-maintenance",
+        f"Vitamin B12 injection: {Phase.MAINTENANCE.label}",
+        series.first_date,
+        description=_maintenance_description(c.plan),
+    )
+    booked = c.booked_on("dose", schedule.MAINTENANCE)
+    return [_recurring(event, series, c.facts.dose_day, window=c.window, booked=booked)]
+
+
+def _monitoring_events(c: _PlanCalendar) -> list[Event]:
+    """Follow-up reviews until stable (withdrawn when the plan was stable before the first), then yearly."""
     mon = DEFAULT_RULESET.monitoring
     description = MONITORING_TEXT.format(target=mon.homocysteine_target_umol_l)
-    until_stable, after_stable = schedule.monitoring_series(facts)
-    reviews = facts.reviews
+    until_stable, after_stable = schedule.monitoring_series(c.facts)
+    reviews, booked = c.facts.reviews, c.booked_on("review")
     first_text = (
         f"first after {reviews.first_months} month{'s' if reviews.first_months != 1 else ''}, then "
         if reviews.first_months != reviews.every_months_until_stable
         else ""
     )
-    before_uid = f"{plan.id}-monitoring-{reviews.every_months_until_stable}m"
+    before_uid = f"{c.plan.id}-monitoring-{reviews.every_months_until_stable}m"
     before_title = f"B12 follow-up review ({first_text}every {reviews.every_months_until_stable} months until stable)"
     if until_stable is None:
         # Stable before the first visit: the series a client may hold is withdrawn.
-        first = schedule.add_months(plan.start_date, reviews.first_months)
-        event = _event(before_uid, before_title, first, sequence=seq, stamp=stamp)
+        event = c.event(before_uid, before_title, schedule.add_months(c.plan.start_date, reviews.first_months))
         event.add("status", "CANCELLED")
-        events.append(event)
+        events = [event]
     else:
-        event = _event(
-            before_uid, before_title, until_stable.first_date, sequence=seq, stamp=stamp, description=description
-        )
-        events.append(_recurring(event, until_stable, facts.open_day, window=window, booked=booked_reviews))
+        event = c.event(before_uid, before_title, until_stable.first_date, description=description)
+        events = [_recurring(event, until_stable, c.facts.open_day, window=c.window, booked=booked)]
     if after_stable is not None:
-        event = _event(
-            f"{plan.id}-monitoring-{reviews.every_months_after_stable}m",
+        event = c.event(
+            f"{c.plan.id}-monitoring-{reviews.every_months_after_stable}m",
             "B12 follow-up review (yearly)",
             after_stable.first_date,
-            sequence=seq,
-            stamp=stamp,
             description=description,
         )
-        events.append(_recurring(event, after_stable, facts.open_day, window=window, booked=booked_reviews))
+        events.append(_recurring(event, after_stable, c.facts.open_day, window=c.window, booked=booked))
+    return events
 
-    for event in events:
+
+def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: list[BookedVisit] = ()) -> bytes:
+    """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
+    maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run.
+    A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date."""
+    today = today or timezone.localdate()
+    c = _PlanCalendar(
+        plan=plan,
+        facts=plan_facts(plan),
+        records=plan_dose_events(plan),
+        today=today,
+        window=(today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS)),
+        # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
+        seq=plan.calendar_sequence + closures_version(),
+        stamp=plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC),
+        booked=tuple(booked),
+    )
+    cal = _calendar("B12 treatment plan")
+    cancelled = plan.status != TreatmentPlan.Status.ACTIVE
+    for event in [*_booked_events(c), *_loading_events(c), *_maintenance_events(c), *_monitoring_events(c)]:
         if cancelled and "status" not in event:
             event.add("status", "CANCELLED")
         cal.add_component(event)

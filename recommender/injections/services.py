@@ -119,6 +119,51 @@ def _refuse_if_not_due(plan: TreatmentPlan, phase: str, number: int, sequence: i
     raise DoseNotDue(DOSE_NOT_DUE)
 
 
+def _given_errors(
+    *,
+    plan: TreatmentPlan,
+    given_at,
+    details: dict,
+    early_reason: str,
+    allergy_checked: bool,
+    baseline_sample_taken: bool,
+) -> tuple[dict[str, str], date | None, str]:
+    """What is wrong with a dose recorded as given: its details, its day (one given dose a day; a reason when
+    early) and the checks before the first dose. Also the day it was given and the early reason to keep."""
+    errors = _given_details_errors(plan=plan, given_at=given_at, **details)
+    given_on = None
+    if "given_at" not in errors:
+        given_on = timezone.localdate(given_at)
+        existing = _given_same_day(plan, given_on)
+        if existing is not None:
+            errors["given_at"] = _same_day_message(existing)
+        elif not (plan.next_due_on and given_on < plan.next_due_on):
+            early_reason = ""  # kept only for a dose given before its due date
+        elif not early_reason.strip():
+            errors["early_reason"] = (
+                f"This dose is due on {plan.next_due_on.day} {plan.next_due_on:%b %Y}: "
+                "give the reason it is given early."
+            )
+    check_length(errors, "early_reason", early_reason.strip())
+    if plan_first_dose_due(plan=plan):
+        if not allergy_checked:
+            errors["allergy_checked"] = "Before the first dose, ask about cobalt allergy or hypersensitivity."
+        if not baseline_sample_taken:
+            errors["baseline_sample_taken"] = "Before the first dose, take the baseline blood sample."
+    return errors, given_on, early_reason
+
+
+def _not_given_errors(*, outcome: str, reason: str) -> dict[str, str]:
+    """What is wrong with a dose recorded as not given: a known outcome and the reason."""
+    errors: dict[str, str] = {}
+    if outcome not in DoseRecord.Outcome.values:
+        errors["outcome"] = "Choose given, missed, declined or held."
+    if not reason.strip():
+        errors["reason"] = "Give the reason the dose was not given."
+    check_length(errors, "reason", reason.strip())
+    return errors
+
+
 @transaction.atomic
 def dose_record(
     *,
@@ -146,37 +191,19 @@ def dose_record(
     DoseNotDue; and the database refuses a second live record of the dose or two given doses on one day."""
     plan = locked_active_plan(plan)
     _refuse_if_not_due(plan, phase, number, sequence)
-    errors: dict[str, str] = {}
     given_on = None
     if outcome == DoseRecord.Outcome.GIVEN:
-        errors |= _given_details_errors(
-            plan=plan, given_at=given_at, dose_mg=dose_mg, route=route, site=site, batch=batch, expiry=expiry
+        errors, given_on, early_reason = _given_errors(
+            plan=plan,
+            given_at=given_at,
+            details={"dose_mg": dose_mg, "route": route, "site": site, "batch": batch, "expiry": expiry},
+            early_reason=early_reason,
+            allergy_checked=allergy_checked,
+            baseline_sample_taken=baseline_sample_taken,
         )
-        if "given_at" not in errors:
-            given_on = timezone.localdate(given_at)
-            existing = _given_same_day(plan, given_on)
-            if existing is not None:
-                errors["given_at"] = _same_day_message(existing)
-            elif not (plan.next_due_on and given_on < plan.next_due_on):
-                early_reason = ""  # kept only for a dose given before its due date
-            elif not early_reason.strip():
-                errors["early_reason"] = (
-                    f"This dose is due on {plan.next_due_on.day} {plan.next_due_on:%b %Y}: "
-                    "give the reason it is given early."
-                )
-        check_length(errors, "early_reason", early_reason.strip())
-        if plan_first_dose_due(plan=plan):
-            if not allergy_checked:
-                errors["allergy_checked"] = "Before the first dose, ask about cobalt allergy or hypersensitivity."
-            if not baseline_sample_taken:
-                errors["baseline_sample_taken"] = "Before the first dose, take the baseline blood sample."
         reason = ""
     else:
-        if outcome not in DoseRecord.Outcome.values:
-            errors["outcome"] = "Choose given, missed, declined or held."
-        if not reason.strip():
-            errors["reason"] = "Give the reason the dose was not given."
-        check_length(errors, "reason", reason.strip())
+        errors = _not_given_errors(outcome=outcome, reason=reason)
         given_at, dose_mg, route, site, batch, expiry, early_reason = None, None, "", "", "", None, ""
         allergy_checked = baseline_sample_taken = False
     if errors:
