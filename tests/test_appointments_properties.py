@@ -20,8 +20,7 @@ from recommender.guideline import schedule
 from recommender.injections.selectors import clinic_calendar
 from recommender.models import Appointment, ClinicClosure, SessionChange
 from tests.conftest import NURSE, make_user
-from tests.factories import make_location, make_plan, make_sessions, next_weekday
-from tests.test_doses import at_once, only_postgresql
+from tests.factories import at_once, make_location, make_plan, make_sessions, next_weekday, only_postgresql
 
 PROPERTY_SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 
+from recommender.web.plaintext import PlainTextForm
 
-class TokenRevokeForm(forms.Form):
+
+class TokenRevokeForm(PlainTextForm):
     """A revoke button posts the token's id; anything that is not an id names no token."""
 
     token = forms.UUIDField()

@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from recommender.appointments.selectors import SLOT_FORMAT, slot_value
 from recommender.models import REASON_MAX_LENGTH, Location
+from recommender.web.plaintext import PlainTextForm
 from recommender.web.widgets import DayMonthYearField
 
 
-class BookingForm(forms.Form):
+class BookingForm(PlainTextForm):
     location = forms.ModelChoiceField(
         label="Location",
         queryset=Location.objects.filter(active=True),
@@ -86,7 +87,7 @@ class MoveForm(BookingForm):
     field_order = ["location", "slot", "day", "time", "reason", "window_reason", "overbook", "overbook_reason"]
 
 
-class CancelForm(forms.Form):
+class CancelForm(PlainTextForm):
     reason = forms.CharField(
         label="Reason for cancelling",
         max_length=REASON_MAX_LENGTH,

@@ -319,8 +319,6 @@ def plan_guidance(decision: dict | None, months: list[int]) -> dict:
     }
 
 
-
-
 def plan_regimen(plan) -> dict:
     """The plan's own regimen in words, and where (and why) it departs from the guideline's."""
     loading = ""

@@ -149,7 +149,7 @@ class ReasonForm(PlainTextForm):
     )
 
 
-class DoseIdentityForm(forms.Form):
+class DoseIdentityForm(PlainTextForm):
     """Which dose a posted form is for: the dose that was due when the page was opened (phase, number and the
     plan's calendar sequence, posted back with it). Anything malformed names no dose, so it is refused as not due."""
 

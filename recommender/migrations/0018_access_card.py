@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0017_booking'),
+        ("recommender", "0017_booking"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='what',
-            field=models.CharField(choices=[('patient.view', 'Patient page'), ('assessment.view', 'Assessment'), ('plan.view', 'Treatment plan (page or print)'), ('plan.month', 'Plan month view'), ('plan.ics', 'Plan calendar (.ics)'), ('appointment.card', 'Appointment card'), ('api.read', 'JSON API'), ('export.admin', 'Whole record exported (admin)'), ('export.command', 'Whole record exported (export_patient)'), ('admin.view', 'Opened in the admin')], max_length=32),
+            model_name="accessrecord",
+            name="what",
+            field=models.CharField(
+                choices=[
+                    ("patient.view", "Patient page"),
+                    ("assessment.view", "Assessment"),
+                    ("plan.view", "Treatment plan (page or print)"),
+                    ("plan.month", "Plan month view"),
+                    ("plan.ics", "Plan calendar (.ics)"),
+                    ("appointment.card", "Appointment card"),
+                    ("api.read", "JSON API"),
+                    ("export.admin", "Whole record exported (admin)"),
+                    ("export.command", "Whole record exported (export_patient)"),
+                    ("admin.view", "Opened in the admin"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -64,11 +64,27 @@ def page(page: Page) -> Page:
 
 
 def log_in(page: Page, live_server, user) -> None:
-    """Sign in through the real form at /login/ and wait for the home page."""
+    """Sign in through the real form at /login/ (and, for staff and the admin group, the code of an authenticator
+    set up beforehand: tests/browser/test_two_step_sign_in.py drives the set-up itself) and wait for the home page."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from recommender.access.twofactor import second_factor_required
+
+    device = None
+    if second_factor_required(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="browser tests", confirmed=True
+        )
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    if device is not None:
+        page.wait_for_url(f"{live_server.url}/login/verify/**")
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        page.fill("#id_token", f"{totp.token():0{device.digits}d}")
+        page.press("#id_token", "Enter")
     page.wait_for_url(f"{live_server.url}/")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
