@@ -317,3 +317,24 @@ def pending_decision(assessment):
     Assessment.objects.filter(pk=assessment.pk).update(decision=decision)
     assessment.refresh_from_db()
     return assessment
+
+
+def dose_form_data(*, phase: str, number, sequence, **overrides) -> dict:
+    """What the dose form posts for a plan's next dose, given an hour ago with an unexpired batch."""
+    now = timezone.localtime()
+    data = {
+        "phase": phase,
+        "number": str(number),
+        "sequence": str(sequence),
+        "outcome": "given",
+        "allergy_checked": "on",
+        "baseline_sample_taken": "on",
+        "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "dose_mg": "1",
+        "route": "IM",
+        "site": "right_deltoid",
+        "batch": "HX2025-118",
+        "expiry": (now.date() + timedelta(days=90)).isoformat(),
+        "reason": "",
+    }
+    return data | overrides

@@ -15,14 +15,12 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
-from django.utils import timezone
+
+from tests.factories import dose_form_data
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,25 +158,9 @@ def database_url() -> str:
 
 
 def dose_form(plan: dict) -> bytes:
-    now = timezone.now().astimezone(ZoneInfo(settings.TIME_ZONE))
-    return urlencode(
-        {
-            "csrfmiddlewaretoken": CSRF,
-            "phase": plan["phase"],
-            "number": plan["number"],
-            "sequence": plan["sequence"],
-            "outcome": "given",
-            "allergy_checked": "on",
-            "baseline_sample_taken": "on",
-            "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
-            "dose_mg": "1",
-            "route": "IM",
-            "site": "right_deltoid",
-            "batch": "HX2025-118",
-            "expiry": (now.date() + timedelta(days=90)).isoformat(),
-            "reason": "",
-        }
-    ).encode()
+    """The dose form's post for a plan's next dose (``plan``: its phase, number and sequence), with the CSRF token."""
+    fields = dose_form_data(phase=plan["phase"], number=plan["number"], sequence=plan["sequence"])
+    return urlencode({"csrfmiddlewaretoken": CSRF, **fields}).encode()
 
 
 def signed_in(session: str) -> dict:

@@ -21,6 +21,7 @@ from recommender.models import DoseRecord, TreatmentPlan
 from tests.factories import (
     at,
     correct,
+    dose_form_data,
     finish_loading,
     give,
     given_fields,
@@ -31,23 +32,8 @@ from tests.factories import (
 
 def form_post(plan: TreatmentPlan, **overrides) -> dict:
     """What the dose form posts for the plan's next dose, given an hour ago with an unexpired batch."""
-    now = timezone.localtime()
-    data = {
-        "phase": plan.next_phase,
-        "number": str(plan.next_number),
-        "sequence": str(plan.calendar_sequence),
-        "outcome": "given",
-        "allergy_checked": "on",
-        "baseline_sample_taken": "on",
-        "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
-        "dose_mg": "1",
-        "route": "IM",
-        "site": "right_deltoid",
-        "batch": "HX2025-118",
-        "expiry": (now.date() + timedelta(days=90)).isoformat(),
-        "reason": "",
-    }
-    return data | overrides
+    due = {"phase": plan.next_phase, "number": plan.next_number, "sequence": plan.calendar_sequence}
+    return dose_form_data(**(due | overrides))
 
 
 def record_url(plan) -> str:
