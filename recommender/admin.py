@@ -27,6 +27,7 @@ from recommender.access.accounts import user_deactivate, user_sign_out_everywher
 from recommender.access.audit import access_record, patient_id_of
 from recommender.clinic import selectors as clinic_selectors
 from recommender.clinic import services as clinic_services
+from recommender.guideline.units import PG_PER_ML, PMOL_PER_L, UMOL_PER_L, shown_unit
 from recommender.injections import services as injections_services
 from recommender.models import (
     AccessRecord,
@@ -43,6 +44,7 @@ from recommender.models import (
     TreatmentPlan,
 )
 from recommender.signals import clinical_ties
+from recommender.vocabulary import quantity
 
 admin.site.site_header = "B12 clinic administration"
 admin.site.site_title = "B12 clinic admin"
@@ -267,13 +269,35 @@ class LabProfileAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
     list_display = [
         "name",
         "is_default",
-        "total_b12_deficient_below",
-        "total_b12_not_deficient_above",
-        "active_b12_deficient_below",
-        "active_b12_not_deficient_above",
-        "mma_upper_limit_umol_l",
+        "total_b12_deficient",
+        "total_b12_not_deficient",
+        "active_b12_deficient",
+        "active_b12_not_deficient",
+        "mma_upper_limit",
     ]
     list_filter = ["is_default"]
+
+    # Values with their units and without spurious decimals ("180 pg/mL", not "180.00").
+    @admin.display(description="total B12 deficient below", ordering="total_b12_deficient_below")
+    def total_b12_deficient(self, obj):
+        return quantity(obj.total_b12_deficient_below, PG_PER_ML)
+
+    @admin.display(description="total B12 not deficient above", ordering="total_b12_not_deficient_above")
+    def total_b12_not_deficient(self, obj):
+        return quantity(obj.total_b12_not_deficient_above, PG_PER_ML)
+
+    @admin.display(description="active B12 deficient below", ordering="active_b12_deficient_below")
+    def active_b12_deficient(self, obj):
+        return quantity(obj.active_b12_deficient_below, PMOL_PER_L)
+
+    @admin.display(description="active B12 not deficient above", ordering="active_b12_not_deficient_above")
+    def active_b12_not_deficient(self, obj):
+        return quantity(obj.active_b12_not_deficient_above, PMOL_PER_L)
+
+    @admin.display(description="MMA upper limit", ordering="mma_upper_limit_umol_l")
+    def mma_upper_limit(self, obj):
+        return quantity(obj.mma_upper_limit_umol_l, shown_unit(UMOL_PER_L))
+
     search_fields = ["name"]
     readonly_fields = ["is_default"]
     actions = [make_default]

@@ -6,6 +6,8 @@ enums mirror them, and ``tests/test_vocabulary.py`` asserts that every code the 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 
 
@@ -121,3 +123,14 @@ def dose_label(phase: str, number: int | None, loading_doses: int | None = None)
 STATUS_WORDS = dict(Status.choices)
 BASIS_WORDS = dict(Basis.choices)
 INDICATION_WORDS = dict(Indication.choices)
+
+
+def quantity(value, unit: str = "") -> str:
+    """A measured value with its unit and without spurious decimals: 150.00 → "150 pg/mL", 0.450 → "0.45 µmol/L"."""
+    if value is None or value == "":
+        return ""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = f"{number.normalize():f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {unit}".strip()

@@ -524,3 +524,12 @@ def test_is_default_cannot_be_set_on_the_change_form(admin_client_, admin_user, 
     clinic_services.lab_profile_make_default(profile=other, by=admin_user)
     response = admin_client_.get(admin_url(LabProfile, "change", profile.pk))
     assert "is_default" not in response.context["adminform"].form.fields
+
+
+@pytest.mark.django_db
+def test_lab_profiles_list_values_with_units_and_no_spurious_decimals(admin_client_):
+    """Issue 18: "150 pg/mL", not "150.00"."""
+    LabProfile.objects.create(name="Northside lab", total_b12_deficient_below=Decimal("180.00"))
+    page = admin_client_.get("/admin/recommender/labprofile/").content.decode()
+    assert "180 pg/mL" in page
+    assert "180.00" not in page

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from django import template
 from django.utils import timezone
@@ -11,6 +10,7 @@ from django.utils.dateformat import format as date_format
 
 from recommender.identifiers import age_on
 from recommender.vocabulary import dose_label
+from recommender.vocabulary import quantity as quantity_words
 
 register = template.Library()
 
@@ -46,14 +46,8 @@ def clinic_dob(value) -> str:
 
 @register.filter
 def quantity(value, unit: str = "") -> str:
-    """A measured value with its unit and without spurious decimals: 150.00 → "150 pg/mL", 0.450 → "0.45 µmol/L"."""
-    if value is None or value == "":
-        return ""
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    text = f"{number.normalize():f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text} {unit}".strip()
+    """A measured value with its unit and without spurious decimals (recommender.vocabulary.quantity)."""
+    return quantity_words(value, unit)
 
 
 @register.filter
