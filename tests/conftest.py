@@ -54,21 +54,11 @@ def _roles_present(request):
 
 
 def mark_second_factor_verified(client: Client, user) -> None:
-    """Give a user who must (or chose to) use a second factor an authenticator, and mark the client's session as
-    having passed the second step, as signing in with a code does. The second step itself is tested through the
-    real forms in tests/test_sign_in.py."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    """The client's session has passed the second step (tests.factories.pass_second_step)."""
+    from tests.factories import pass_second_step
 
-    from recommender.access import twofactor
-
-    if twofactor.second_factor_state(user) == twofactor.NONE:
-        return
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    device = device or TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
     session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session[twofactor.STATE_SESSION_KEY] = twofactor.VERIFY
+    pass_second_step(session, user)
     session.save()
 
 

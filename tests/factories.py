@@ -338,3 +338,20 @@ def dose_form_data(*, phase: str, number, sequence, **overrides) -> dict:
         "reason": "",
     }
     return data | overrides
+
+
+def pass_second_step(session, user) -> None:
+    """Mark a session as having passed the second step, as signing in with a code does, giving a user who must
+    (or chose to) use a second factor an authenticator. The second step itself is tested through the real forms
+    in tests/test_sign_in.py."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from recommender.access import twofactor
+
+    if twofactor.second_factor_state(user) == twofactor.NONE:
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session[twofactor.STATE_SESSION_KEY] = twofactor.VERIFY

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from tests.conftest import PASSWORD
-from tests.factories import make_plan
+from tests.factories import make_plan, pass_second_step
 
 
 def _user(username: str, role: str):
@@ -29,6 +29,7 @@ def signed_in_session(user) -> str:
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "recommender.access.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    pass_second_step(session, user)  # staff and the admin group sign in with a code too
     session.create()
     return session.session_key
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth
@@ -56,6 +58,18 @@ def as_reported(case):
 
 
 LAB_PROFILE = "Schemathesis lab"
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transactions_connection():
+    """The requests run inside this test's transaction, through Django's whole WSGI handler. Its request signals
+    would close that connection between requests (on PostgreSQL), as Django's own test client avoids by
+    disconnecting them: the same here."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
