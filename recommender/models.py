@@ -569,16 +569,8 @@ class Appointment(models.Model):
     The database holds the capacity: a slot's seats are numbered from 1 and a seat takes one live appointment;
     a seat beyond the slot's capacity (kept with the booking) needs an overbooking reason."""
 
-    class Kind(models.TextChoices):
-        DOSE = "dose", "Injection"
-        REVIEW = "review", "Review"
-
-    class Status(models.TextChoices):
-        BOOKED = "booked", "Booked"
-        MOVED = "moved", "Moved"
-        CANCELLED = "cancelled", "Cancelled"
-        ATTENDED = "attended", "Attended"
-        DNA = "dna", "Did not attend"
+    Kind = vocabulary.AppointmentKind
+    Status = vocabulary.AppointmentStatus
 
     # The statuses that hold a seat (a moved or cancelled appointment frees it).
     SEATED = (Status.BOOKED, Status.ATTENDED, Status.DNA)

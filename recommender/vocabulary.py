@@ -58,6 +58,23 @@ class Outcome(models.TextChoices):
     HELD = "held", "Held (clinical reason)"
 
 
+class AppointmentKind(models.TextChoices):
+    """What an appointment is for."""
+
+    DOSE = "dose", "Injection"
+    REVIEW = "review", "Review"
+
+
+class AppointmentStatus(models.TextChoices):
+    """Where an appointment stands: a moved or cancelled one frees its seat."""
+
+    BOOKED = "booked", "Booked"
+    MOVED = "moved", "Moved"
+    CANCELLED = "cancelled", "Cancelled"
+    ATTENDED = "attended", "Attended"
+    DNA = "dna", "Did not attend"
+
+
 class PlanStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     ENDED = "ended", "Ended"
