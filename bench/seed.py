@@ -87,6 +87,7 @@ def seed(*, force: bool = False) -> dict:
     from django.utils import timezone
 
     from recommender.guideline import decide, parse_assessment
+    from recommender.injections.services import plans_next_visit_fill
     from recommender.models import Assessment, DoseRecord, Patient, TreatmentPlan
 
     people = users()
@@ -198,6 +199,7 @@ def seed(*, force: bool = False) -> dict:
                             LATERAL (SELECT %(today)s - 7 * (%(doses)s - n + 1) AS day) d""",
                     {"k": k, "doses": doses, "today": today, "by": nurse},
                 )
+            plans_next_visit_fill()
             for model in (Patient, Assessment, TreatmentPlan, DoseRecord):
                 _copy_history(c, model)
         with connection.cursor() as c:

@@ -224,6 +224,12 @@ class Assessment(models.Model):
             models.Index(fields=["patient", "-sample_date"]),
             # The home page's "your recent patients": a user's latest assessments, read a few rows at a time.
             models.Index(fields=["created_by", "-created_at"], name="assessment_author_recent"),
+            # The clinician's home page: results waiting for an MMA (a few rows among every assessment).
+            models.Index(
+                fields=["sample_date", "created_at"],
+                condition=Q(decision__next_test="mma"),
+                name="assessment_awaits_mma",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -280,12 +286,17 @@ class TreatmentPlan(models.Model):
     doses_on_closed_days = models.BooleanField(default=False)
     # Months from the start to the first monitoring review, from the decision (1 in pregnancy or breastfeeding).
     first_review_months = models.PositiveSmallIntegerField(null=True, blank=True)
-    history = HistoricalRecords()
+    # The first monitoring visit not yet done (no results sampled since it came due), kept with the next dose by
+    # the services so the home page filters on it instead of walking every plan's schedule.
+    next_visit_on = models.DateField(null=True, blank=True, editable=False)
+    # The next visit is derived from the plan and the patient's results (both with their own history): not kept twice.
+    history = HistoricalRecords(excluded_fields=["next_visit_on"])
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["next_due_on", "id"], condition=Q(status="active"), name="active_plan_next_due")
+            models.Index(fields=["next_due_on", "id"], condition=Q(status="active"), name="active_plan_next_due"),
+            models.Index(fields=["next_visit_on", "id"], condition=Q(status="active"), name="active_plan_next_visit"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -393,7 +404,15 @@ class DoseRecord(models.Model):
                 condition=Q(replaced_by__isnull=True) | Q(entered_in_error=True), name="replaced_dose_entered_in_error"
             ),
         ]
-        indexes = [models.Index(fields=["plan", "phase", "number"], name="dose_plan_slot")]
+        indexes = [
+            models.Index(fields=["plan", "phase", "number"], name="dose_plan_slot"),
+            # The nurse's home page: patients who did not attend (a few rows among every dose ever recorded).
+            models.Index(
+                fields=["recorded_at"],
+                condition=Q(outcome="missed", entered_in_error=False),
+                name="dose_did_not_attend",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_phase_display()} dose {self.number}: {self.get_outcome_display()}"

@@ -217,6 +217,16 @@ ALLOWED: set[tuple[str, str]] = {
         "recommender/injections/services.py",
         "closure.delete()  # an instance delete: simple-history keeps the row with who removed it",
     ),
+    # A plan's next monitoring visit is derived from the plan and the patient's results (each with its history) and
+    # is not in the plan's history (excluded_fields): refreshed in place when results come, filled after a bulk load.
+    (
+        "recommender/injections/services.py",
+        "TreatmentPlan.objects.filter(pk=row.pk).update(next_visit_on=plan_next_visit(row))",
+    ),
+    (
+        "recommender/injections/services.py",
+        'TreatmentPlan.objects.bulk_update(plans, ["next_visit_on"], batch_size=2000)',
+    ),
     # Sessions are not clinical and have no history: signing a user out everywhere deletes them.
     ("recommender/access/accounts.py", "Session.objects.filter(pk__in=ended).delete()"),
     # Sign-in records without history: django-axes's attempts and django-otp's devices and recovery codes.

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recommender.clinic import services
+from recommender.guideline import schedule
 from recommender.home import selectors
 from recommender.models import ClinicClosure, TreatmentPlan
 from recommender.templatetags.clinic import quantity
@@ -72,8 +73,9 @@ LISTS = {
     "exports_recent": lambda today, user: selectors.exports_recent(),
     "caseload": lambda today, user: selectors.caseload(today=today),
 }
-# Two for the lists computed from the schedule (the plans, then the clinic's closures); one for the rest.
-EXPECTED_QUERIES = {"patients_recent_for": 3, "neuro_loading_reviews_due": 2, "monitoring_due": 2}
+# Two for the reviews computed from the schedule (the plans, then the clinic's closures); one for the rest (the
+# monitoring visits are stored with each plan).
+EXPECTED_QUERIES = {"patients_recent_for": 3, "neuro_loading_reviews_due": 2}
 
 
 def test_each_home_list_is_a_constant_number_of_queries(clinician, nurse, settings):
@@ -171,3 +173,34 @@ def test_dates_and_times_are_en_gb_with_a_24_hour_clock():
 )
 def test_values_keep_their_unit_and_lose_spurious_decimals(value, unit, shown):
     assert quantity(Decimal(value), unit) == shown
+
+
+def test_a_monitoring_visit_is_due_until_results_come_then_the_next_one(clinician, nurse, settings):
+    settings.B12_CLINIC_DAYS = list(range(7))
+    today = timezone.localdate()
+    plan = factories.make_plan(clinician, start=today - timedelta(days=150), every=2, family_name="Reviewdue")
+    factories.finish_loading(plan, nurse)
+    plan.refresh_from_db()
+    first_visit = schedule.add_months(plan.start_date, 3)
+    assert plan.next_visit_on == first_visit
+    assert list(selectors.monitoring_due(today=today)) == [plan]
+    factories.make_assessment(plan.patient, clinician, sample_date=today - timedelta(days=1))
+    plan.refresh_from_db()
+    assert plan.next_visit_on == schedule.add_months(plan.start_date, 6), "the results done count for that visit"
+    assert list(selectors.monitoring_due(today=today)) == []
+    services.plan_mark_stable(plan=plan, on=today, reason="Symptoms resolved.", by=clinician)
+    plan.refresh_from_db()
+    assert plan.next_visit_on == schedule.add_months(today, 12), "once stable, the next visit is a year on"
+
+
+def test_a_long_home_list_shows_its_first_rows_and_says_how_many_more(nurse_client, clinician, settings, monkeypatch):
+    settings.B12_CLINIC_DAYS = list(range(7))
+    monkeypatch.setattr(selectors, "HOME_LIST_LIMIT", 2)
+    today = timezone.localdate()
+    for days in (3, 4, 5):
+        factories.make_plan(clinician, start=today - timedelta(days=days), family_name=f"Late{days}")
+    body = nurse_client.get(reverse("home")).content.decode()
+    overdue_section = body.split('id="home-overdue"')[1].split("</section>")[0]
+    assert overdue_section.count('<li class="list-group-item">') == 2
+    assert "LATE5" in overdue_section and "LATE3" not in overdue_section, "the longest overdue first"
+    assert "The first 2 of 3" in overdue_section and reverse("worklist") in overdue_section

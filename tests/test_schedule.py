@@ -37,6 +37,7 @@ from recommender.guideline.schedule import (
     maintenance_anchor,
     monitoring_visits,
     next_dose,
+    next_monitoring_visit,
     next_open_day,
     upcoming_doses,
 )
@@ -887,3 +888,28 @@ def test_loading_reviews_move_off_closed_days():
     plan = alternate(date(2027, 1, 2))  # a Saturday start: reviews every 14 days fall on Saturdays
     reviews = loading_reviews(plan, until=date(2027, 2, 26))
     assert reviews == [date(2027, 1, 18), date(2027, 2, 1), date(2027, 2, 15)]
+
+
+@PROPERTY_SETTINGS
+@given(
+    start=start_dates,
+    results_after=st.none() | st.integers(min_value=-30, max_value=3 * 366),
+    stable_after=st.none() | st.integers(min_value=0, max_value=2 * 366),
+    clinic_days=clinic_day_sets,
+)
+def test_the_next_monitoring_visit_is_the_first_one_no_results_have_answered(
+    start, results_after, stable_after, clinic_days
+):
+    """The date stored on each plan (and the home page's list): every earlier visit had results sampled in the
+    fortnight before it or later; this one has not; and a lifelong plan always has one, within about a year."""
+    stable_on = start + timedelta(days=stable_after) if stable_after is not None else None
+    plan = PlanFacts(start, "", THREE_MONTHLY, clinic_days=clinic_days, reviews=REVIEWS, stable_on=stable_on)
+    results_on = start + timedelta(days=results_after) if results_after is not None else None
+    visit = next_monitoring_visit(plan, results_on=results_on)
+    assert visit is not None
+    answered = lambda v: results_on is not None and v.on - timedelta(days=14) <= results_on  # noqa: E731
+    assert not answered(visit)
+    earlier = [v for v in monitoring_visits(plan, until=visit.nominal) if v.on < visit.on]
+    assert all(answered(v) for v in earlier)
+    since = max(day for day in (start, results_on, stable_on) if day is not None)
+    assert visit.on <= since + timedelta(days=366 + 14 + 7)

@@ -22,7 +22,7 @@ from recommender.guideline.plan_options import MONTHS, individualised_interval_e
 from recommender.guideline.stored import treatment_offer
 from recommender.guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
 from recommender.identifiers import nhs_number_normalise
-from recommender.injections.services import plan_reschedule
+from recommender.injections.services import patient_visit_refresh, plan_reschedule
 from recommender.models import (
     CHANGE_REASON_MAX_LENGTH,
     Assessment,
@@ -161,6 +161,7 @@ def plan_create(
     maintenance_unit: str = MONTHS,
     individualised: bool = False,
     individualised_reason: str = "",
+    patient_visit_refresh(patient_id=patient.pk)
     pending_mma_reason: str = "",
     confirm_supersede: bool = False,
     doses_on_closed_days: bool | None = None,
@@ -372,7 +373,7 @@ def plan_mark_stable(*, plan: TreatmentPlan, on: date, reason: str, by) -> Treat
         raise ValidationError(errors)
     plan.stable_on = on
     plan.stable_reason = reason.strip()
-    plan.calendar_sequence += 1
+    plan_reschedule(plan)  # monitoring becomes yearly: the next visit moves
     save_record(plan, by=by, reason="patient stable")
     return plan
 

@@ -337,6 +337,27 @@ def monitoring_visits(plan: PlanFacts, *, until: date) -> Iterator[Visit]:
             yield Visit(plan.open_day(nominal), kind, nominal)
 
 
+# Results sampled this many days before a monitoring visit count as that visit's (a clinic's blood test is
+# usually taken a week or two ahead of the review).
+RESULTS_BEFORE_VISIT_DAYS = 14
+# Visits are at most a year apart: the next one not yet done is within this of the latest of the start, the results
+# and the stable date.
+_NEXT_VISIT_HORIZON = timedelta(days=2 * 366)
+
+
+def next_monitoring_visit(
+    plan: PlanFacts, *, results_on: date | None, results_before_days: int = RESULTS_BEFORE_VISIT_DAYS
+) -> Visit | None:
+    """The plan's first monitoring visit not yet done: the first whose date is more than ``results_before_days``
+    after the latest results (``results_on``; every visit is open when there are none). It does not depend on
+    today, so it can be stored and filtered on."""
+    since = max(day for day in (plan.start, results_on, plan.stable_on) if day is not None)
+    for visit in monitoring_visits(plan, until=since + _NEXT_VISIT_HORIZON):
+        if results_on is None or visit.on - timedelta(days=results_before_days) > results_on:
+            return visit
+    return None
+
+
 def monthly_clamp_days(anchor: date) -> list[int]:
     """BYMONTHDAY values that keep an anchor's day of month, or the month's last day when it is shorter
     (with BYSETPOS=-1): the iCalendar form of ``add_months``."""

@@ -20,7 +20,7 @@ from recommender.models import AccessRecord, Assessment, ClinicClosure, DoseReco
 DUE_SOON_DAYS = 14
 # How far ahead the admin sees the clinic's closures.
 CLOSURES_AHEAD_DAYS = 120
-# The words an export leaves in the admin log (recommender/admin.py writes them).
+# How many rows each home list shows; the list's own page (worklist, recall) shows the rest.
 HOME_LIST_LIMIT = 50
 
 
@@ -44,7 +44,7 @@ def _latest_sample() -> Subquery:
     )
 
 
-def mma_awaited(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[Assessment]:
+def mma_awaited() -> QuerySet[Assessment]:
     """Patients whose latest result is indeterminate and asks for an MMA, with no plan running: their latest
     assessment, oldest sample first (the longest wait at the top)."""
     later = Assessment.objects.filter(patient=OuterRef("patient"), created_at__gt=OuterRef("created_at"))
@@ -53,11 +53,11 @@ def mma_awaited(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[Assessment]:
         Assessment.objects.filter(decision__next_test="mma")
         .filter(~Exists(later), ~Exists(active_plan))
         .select_related("patient")
-        .order_by("sample_date", "created_at")[:limit]
+        .order_by("sample_date", "created_at")
     )
 
 
-def treatment_pending_mma(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[TreatmentPlan]:
+def treatment_pending_mma() -> QuerySet[TreatmentPlan]:
     """Active plans started before the MMA result, whose MMA result has not come yet."""
     mma_since = Assessment.objects.filter(
         patient=OuterRef("patient"), created_at__gt=OuterRef("assessment__created_at"), inputs__has_key="mma"
@@ -67,7 +67,7 @@ def treatment_pending_mma(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[Treatment
         .filter(pending_mma=True)
         .filter(~Exists(mma_since))
         .select_related("assessment")
-        .order_by("start_date", "id")[:limit]
+        .order_by("start_date", "id")
     )
 
 
@@ -94,20 +94,37 @@ def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) 
     return sorted(due, key=lambda d: d.due_on)
 
 
-def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> list[DuePlan]:
-    """Active plans with a monitoring visit due by ``today`` + ``within_days`` and no assessment sampled since that
-    visit's date came into view: the earliest such visit, overdue ones first. Two queries."""
-    plans = list(_live_plans().annotate(last_sample=_latest_sample()).order_by("start_date", "id"))
-    calendar = injections_selectors.clinic_calendar()
-    due = []
-    for plan in plans:
-        facts = injections_selectors.plan_facts(plan, calendar=calendar)
-        for visit in schedule.monitoring_visits(facts, until=today + timedelta(days=within_days)):
-            # Results sampled in the fortnight before a visit count as that visit's.
-            if plan.last_sample is None or visit.on - timedelta(days=DUE_SOON_DAYS) > plan.last_sample:
-                due.append(DuePlan(plan, visit.on, visit.on < today))
-                break
-    return sorted(due, key=lambda d: d.due_on)
+def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> QuerySet[TreatmentPlan]:
+    """Active plans with a monitoring visit not yet done (no results sampled since it came near) by ``today`` +
+    ``within_days``, the longest overdue first: one query on the stored next visit (see ``plan_next_visit``)."""
+    return _live_plans().filter(next_visit_on__lte=today + timedelta(days=within_days)).order_by("next_visit_on", "id")
+
+
+def visit_due(plan: TreatmentPlan, *, today: date) -> DuePlan:
+    return DuePlan(plan, plan.next_visit_on, plan.next_visit_on < today)
+
+
+@dataclass(frozen=True, slots=True)
+class Listed[T]:
+    """The first rows of a home list and how many there are in all (the page says how many it does not show)."""
+
+    rows: list[T]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+def listed(rows: QuerySet | list, *, limit: int | None = None, row=None) -> Listed:
+    """The first ``limit`` rows: one query, and a second one to count them only when there are more."""
+    limit = limit or HOME_LIST_LIMIT
+    if isinstance(rows, list):
+        first, total = rows[:limit], len(rows)
+    else:
+        first = list(rows[:limit])
+        total = len(first) if len(first) < limit else rows.count()
+    return Listed([row(item) for item in first] if row else first, total)
 
 
 def injections_due(*, on: date) -> QuerySet[TreatmentPlan]:
@@ -120,7 +137,7 @@ def injections_overdue(*, today: date) -> QuerySet[TreatmentPlan]:
     return injections_selectors.worklist(on=today, days_ahead=0).filter(next_due_on__lt=today)
 
 
-def dnas_to_follow_up(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[DoseRecord]:
+def dnas_to_follow_up() -> QuerySet[DoseRecord]:
     """Active plans whose latest record is a dose missed (did not attend) that has not been given since."""
     later = DoseRecord.objects.filter(
         plan=OuterRef("plan"), entered_in_error=False, recorded_at__gt=OuterRef("recorded_at")
@@ -131,7 +148,7 @@ def dnas_to_follow_up(*, limit: int = HOME_LIST_LIMIT) -> QuerySet[DoseRecord]:
         )
         .filter(~Exists(later))
         .select_related("plan__patient", "recorded_by")
-        .order_by("recorded_at")[:limit]
+        .order_by("recorded_at")
     )
 
 

@@ -34,18 +34,20 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     context: dict = {"roles": roles, "today": today}
     if CLINICIAN in roles:
         context |= {
-            "mma_awaited": selectors.mma_awaited(),
-            "pending_mma": selectors.treatment_pending_mma(),
-            "neuro_reviews": selectors.neuro_loading_reviews_due(today=today),
-            "monitoring": selectors.monitoring_due(today=today),
+            "mma_awaited": selectors.listed(selectors.mma_awaited()),
+            "pending_mma": selectors.listed(selectors.treatment_pending_mma()),
+            "neuro_reviews": selectors.listed(selectors.neuro_loading_reviews_due(today=today)),
+            "monitoring": selectors.listed(
+                selectors.monitoring_due(today=today), row=lambda plan: selectors.visit_due(plan, today=today)
+            ),
             "recent": selectors.patients_recent_for(user=request.user),
             "no_monitoring_due": f"No monitoring visit is due in the next {selectors.DUE_SOON_DAYS} days.",
         }
     if NURSE in roles:
         context |= {
-            "due_today": selectors.injections_due(on=today),
-            "overdue": selectors.injections_overdue(today=today),
-            "dnas": selectors.dnas_to_follow_up(),
+            "due_today": selectors.listed(selectors.injections_due(on=today)),
+            "overdue": selectors.listed(selectors.injections_overdue(today=today)),
+            "dnas": selectors.listed(selectors.dnas_to_follow_up()),
         }
     if ADMIN in roles:
         context |= {

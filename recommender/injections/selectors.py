@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from recommender.guideline import DEFAULT_RULESET, schedule
 from recommender.models import (
+    Assessment,
     ClinicClosure,
     DoseRecord,
     TreatmentPlan,
@@ -181,6 +182,20 @@ def plan_facts(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = None) -
         reviews=plan_reviews(plan),
         stable_on=plan.stable_on,
     )
+
+
+def plan_next_visit(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = None) -> date | None:
+    """The plan's first monitoring visit not yet done, from its facts and the patient's latest results (one query)."""
+    if plan.status != TreatmentPlan.Status.ACTIVE:
+        return None
+    results_on = (
+        Assessment.objects.filter(patient_id=plan.patient_id)
+        .order_by("-sample_date")
+        .values_list("sample_date", flat=True)
+        .first()
+    )
+    visit = schedule.next_monitoring_visit(plan_facts(plan, calendar=calendar), results_on=results_on)
+    return visit.on if visit else None
 
 
 def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from recommender.guideline import (
@@ -21,8 +22,10 @@ from recommender.injections.selectors import (
     plan_dose_events,
     plan_facts,
     plan_first_dose_due,
+    plan_next_visit,
 )
 from recommender.models import (
+    Assessment,
     ClinicClosure,
     DoseRecord,
     TreatmentPlan,
@@ -40,7 +43,32 @@ def plan_reschedule(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = No
         due = schedule.next_dose(plan_facts(plan, calendar=calendar), plan_dose_events(plan) if plan.pk else [])
         plan.next_due_on, plan.next_phase, plan.next_number = due.due, due.phase, due.number
         plan.next_due_note = due.note[: TreatmentPlan._meta.get_field("next_due_note").max_length]
+    plan.next_visit_on = plan_next_visit(plan, calendar=calendar)
     plan.calendar_sequence += 1
+
+
+def plans_next_visit_fill() -> int:
+    """Every active plan's next monitoring visit at once (after a bulk load): three queries and one bulk write."""
+    calendar = clinic_calendar()
+    latest = dict(
+        Assessment.objects.values("patient_id").annotate(on=Max("sample_date")).values_list("patient_id", "on")
+    )
+    plans = list(TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE))
+    for plan in plans:
+        visit = schedule.next_monitoring_visit(
+            plan_facts(plan, calendar=calendar), results_on=latest.get(plan.patient_id)
+        )
+        plan.next_visit_on = visit.on if visit else None
+    TreatmentPlan.objects.bulk_update(plans, ["next_visit_on"], batch_size=2000)
+    return len(plans)
+
+
+def patient_visit_refresh(*, patient_id) -> None:
+    """New results for a patient: their active plan's next monitoring visit moves on (a derived date, so written
+    without a history row; the assessment itself is the record)."""
+    plan = TreatmentPlan.objects.select_for_update().filter(patient_id=patient_id, status=TreatmentPlan.Status.ACTIVE)
+    for row in plan:
+        TreatmentPlan.objects.filter(pk=row.pk).update(next_visit_on=plan_next_visit(row))
 
 
 DOSE_NOT_DUE = "The plan has changed since this form was opened: nothing was saved; check the dose now due."
@@ -374,15 +402,14 @@ def _reschedule_around(day: date, *, by) -> int:
     # changes (see calendars.plan_calendar), so no bulk write is needed here.
     calendar = clinic_calendar()
     moved = 0
+    window = (day, day + timedelta(days=CLOSURE_RESCHEDULE_DAYS))
     plans = TreatmentPlan.objects.select_for_update().filter(
-        status=TreatmentPlan.Status.ACTIVE,
-        next_due_on__gte=day,
-        next_due_on__lte=day + timedelta(days=CLOSURE_RESCHEDULE_DAYS),
+        Q(next_due_on__range=window) | Q(next_visit_on__range=window), status=TreatmentPlan.Status.ACTIVE
     )
     for plan in plans:
-        before = (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note)
+        before = (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note, plan.next_visit_on)
         plan_reschedule(plan, calendar=calendar)
-        if (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note) != before:
+        if (plan.next_due_on, plan.next_phase, plan.next_number, plan.next_due_note, plan.next_visit_on) != before:
             save_record(plan, by=by, reason=f"clinic closure changed on {day:%d %b %Y}")
             moved += 1
     return moved
