@@ -184,6 +184,33 @@ def test_moving_keeps_who_when_from_where_and_why_and_cancelling_frees_the_slot(
     assert to_book(plan).number == 1  # the dose is to book again
 
 
+def test_moving_a_loading_dose_keeps_the_rhythm_with_the_doses_booked_after_it(plan, clinic, nurse, start):
+    """Doses 1-3 booked Mon, Wed, Fri: dose 2 moved to Thursday would leave one day to dose 3 (crowding the course);
+    moved to Friday, two doses on one day. Both refused, naming the later booking; nothing changes."""
+    make_sessions(clinic, weekdays=(1, 3))  # the clinic opens every weekday
+    first, second, third = (book(plan, nurse, local(start + timedelta(days=d), 9)) for d in (0, 2, 4))
+    for day in (3, 4):
+        with pytest.raises(ValidationError) as refused:
+            services.appointment_move(
+                appointment=second,
+                location=clinic,
+                starts_at=local(start + timedelta(days=day), 10),
+                reason="Patient asked.",
+                window_reason="Patient asked.",
+                by=nurse,
+            )
+        message = refused.value.message_dict["starts_at"][0]
+        assert message.startswith("Loading 3 of 6 is booked for Fri") and "too soon" in message, message
+    assert Appointment.objects.filter(status="booked").count() == 3
+    second.refresh_from_db()
+    assert second.status == "booked"
+    # Another slot the same day keeps the rhythm.
+    services.appointment_move(
+        appointment=second, location=clinic, starts_at=local(start + timedelta(days=2), 11), reason="Later.", by=nurse
+    )
+    assert first.status == third.status == "booked"
+
+
 def test_did_not_attend_records_the_dose_missed_and_proposes_the_next_free_slot(clinician, clinic, nurse, client):
     today = timezone.localdate()
     plan = make_plan(clinician, start=today - timedelta(days=3))

@@ -251,6 +251,33 @@ def _projected(records: list[schedule.DoseEvent], booked: list[Appointment], tod
     return events
 
 
+def _dose_rank(appointment: Appointment) -> tuple[bool, int]:
+    """The order of a plan's doses: the loading course, then maintenance (each numbered from 1)."""
+    return appointment.phase != schedule.LOADING, appointment.number
+
+
+def later_dose_too_soon(
+    plan: TreatmentPlan, *, moving: Appointment, to_day: date, today: date
+) -> tuple[Appointment, date] | None:
+    """Moving a booked dose to ``to_day``: the first dose booked after it that would then come sooner than the
+    schedule allows (one clear day in loading, never two doses a day, the maintenance interval), with the first day
+    it could be; None when every later booking keeps the rhythm."""
+    if moving.kind != DOSE:
+        return None
+    facts = plan_facts(plan)
+    others = [a for a in plan_live_bookings(plan) if a.kind == DOSE and a.pk != moving.pk]
+    before = [a for a in others if _dose_rank(a) < _dose_rank(moving)]
+    events = _projected(plan_dose_events(plan), before, today)
+    events.append(schedule.DoseEvent(moving.phase, moving.number, to_day))
+    for later in sorted((a for a in others if _dose_rank(a) > _dose_rank(moving)), key=_dose_rank):
+        day = timezone.localtime(later.starts_at).date()
+        due = schedule.next_dose(facts, events)
+        if (due.phase, due.number) == (later.phase, later.number) and day < due.due:
+            return later, due.due
+        events.append(schedule.DoseEvent(later.phase, later.number, day))
+    return None
+
+
 def next_dose_to_book(
     plan: TreatmentPlan,
     *,

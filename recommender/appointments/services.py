@@ -7,7 +7,7 @@ second insert waits for the first and is refused by the unique index; it is told
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -229,6 +229,21 @@ def _locked_booking(appointment: Appointment) -> Appointment:
     return locked
 
 
+def _refuse_crowding_later_doses(plan: TreatmentPlan, old: Appointment, *, starts_at: datetime, today: date) -> None:
+    """A dose moved later must not crowd the doses booked after it (two a day, no clear day in loading)."""
+    clash = selectors.later_dose_too_soon(plan, moving=old, to_day=timezone.localtime(starts_at).date(), today=today)
+    if clash is not None:
+        later, earliest = clash
+        label = what_label(plan, later.kind, later.phase, later.number)
+        raise ValidationError(
+            {
+                "starts_at": f"{label} is booked for {_when(later.starts_at)}: with this dose on "
+                f"{_when(starts_at)} it would come too soon (not before {earliest:%a} {earliest.day} "
+                f"{earliest:%b %Y}). Move {label} first, or choose an earlier day."
+            }
+        )
+
+
 @transaction.atomic
 def appointment_move(
     *,
@@ -253,6 +268,7 @@ def appointment_move(
     due = selectors.due_to_book(
         plan, kind=old.kind, phase=old.phase, number=old.number, today=today, replacing=old
     ) or _due_as_booked(old)
+    _refuse_crowding_later_doses(plan, old, starts_at=starts_at, today=today)
     old.status = Appointment.Status.MOVED
     old.change_reason = reason
     save_record(old, by=by, reason=f"moved: {reason}")
