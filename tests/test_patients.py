@@ -22,6 +22,7 @@ from recommender.templatetags.clinic import clinic_date
 from tests.factories import (
     DEFICIENT,
     make_assessment,
+    make_location,
     make_patient,
     make_plan,
     save_with_plan,
@@ -242,6 +243,7 @@ def edit_form(patient: Patient, **overrides) -> dict:
         "given_name": patient.given_name,
         "date_of_birth": patient.date_of_birth.isoformat(),
         "nhs_number": patient.nhs_number or "",
+        "usual_location": patient.usual_location_id or "",
         "reason": "Checked against the hospital record.",
     }
     return data | overrides
@@ -447,3 +449,37 @@ def test_the_service_refuses_a_far_start_whichever_door(clinician, default_windo
             assessment=assessment, start_date=date(1900, 1, 1), maintenance_every=2, by=clinician
         )
     assert "start_date" in refused.value.message_dict
+
+
+def test_the_usual_clinic_is_chosen_at_registration_and_changed_with_a_reason(clinician_client, clinician):
+    """Booking proposes slots at the patient's usual clinic: the registration form sets it (active clinics only) and a
+    correction changes it, kept in the history."""
+    from recommender.appointments import selectors as booking
+
+    riverside, hilltop = make_location(name="Riverside"), make_location(name="Hilltop")
+    closed = make_location(name="Old Annexe")
+    closed.active = False
+    closed.save()
+    page = clinician_client.get(reverse("patient-create")).content.decode()
+    assert "Usual clinic" in page and "Hilltop" in page and "Old Annexe" not in page
+    response = clinician_client.post(
+        reverse("patient-create"),
+        {"hospital_number": "H123", "family_name": "Usual", "given_name": "Una", "date_of_birth": "1950-02-03",
+         "nhs_number": "", "usual_location": str(hilltop.pk)},
+    )  # fmt: skip
+    assert response.status_code == 302
+    patient = Patient.objects.get(hospital_number="H123")
+    assert patient.usual_location == hilltop and booking.default_location(patient) == hilltop
+    refused = clinician_client.post(
+        reverse("patient-edit", args=[patient.pk]), edit_form(patient, usual_location=str(closed.pk))
+    )
+    assert_field_error_shown(
+        refused, "usual_location", "Select a valid choice. That choice is not one of the available choices."
+    )
+    clinician_client.post(
+        reverse("patient-edit", args=[patient.pk]),
+        edit_form(patient, usual_location=str(riverside.pk), reason="Moved house."),
+    )
+    patient.refresh_from_db()
+    assert patient.usual_location == riverside
+    assert patient.history.first().history_change_reason == "Moved house."

@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Field, Fieldset, Layout, Row
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -26,6 +27,7 @@ from recommender.models import (
     CHANGE_REASON_MAX_LENGTH,
     REASON_MAX_LENGTH,
     LabProfile,
+    Location,
     Patient,
     TreatmentPlan,
 )
@@ -92,9 +94,10 @@ class PatientForm(PlainTextModelForm):
 
     class Meta:
         model = Patient
-        fields = ["hospital_number", "family_name", "given_name", "date_of_birth", "nhs_number"]
+        fields = ["hospital_number", "family_name", "given_name", "date_of_birth", "nhs_number", "usual_location"]
         field_classes = {"date_of_birth": DayMonthYearField}
         widgets = {"date_of_birth": DayMonthYearInput()}
+        labels = {"usual_location": "Usual clinic"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,6 +105,13 @@ class PatientForm(PlainTextModelForm):
             "min": EARLIEST_BIRTH.isoformat(),
             "max": timezone.localdate().isoformat(),
         }
+        location = self.fields["usual_location"]
+        # Active clinics only (a closed one stays listed for the patient who still has it, to be changed).
+        location.queryset = Location.objects.filter(Q(active=True) | Q(pk=self.instance.usual_location_id)).order_by(
+            "name"
+        )
+        location.empty_label = "Not chosen yet (set by the first booking)"
+        location.help_text = "Where the patient usually has injections: appointments are proposed there."
         self.helper = FormHelper()
         self.helper.form_tag = False
 

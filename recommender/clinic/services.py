@@ -28,6 +28,7 @@ from recommender.models import (
     Assessment,
     DoseRecord,
     LabProfile,
+    Location,
     Patient,
     TreatmentPlan,
 )
@@ -36,7 +37,14 @@ from recommender.records import check_length, locked_active_plan, reason_error, 
 
 @transaction.atomic
 def patient_create(
-    *, hospital_number: str, family_name: str, given_name: str, date_of_birth: date, nhs_number: str | None = "", by
+    *,
+    hospital_number: str,
+    family_name: str,
+    given_name: str,
+    date_of_birth: date,
+    nhs_number: str | None = "",
+    usual_location: Location | None = None,
+    by,
 ) -> Patient:
     patient = Patient(
         hospital_number=hospital_number.strip().upper(),
@@ -44,6 +52,7 @@ def patient_create(
         given_name=given_name.strip(),
         date_of_birth=date_of_birth,
         nhs_number=nhs_number_normalise(nhs_number or "") or None,
+        usual_location=usual_location,
         created_by=by,
     )
     save_record(patient, by=by)
@@ -59,10 +68,12 @@ def patient_update(
     given_name: str,
     date_of_birth: date,
     nhs_number: str | None = "",
+    usual_location: Location | None = None,
     reason: str,
     by,
 ) -> Patient:
-    """Correct a patient's demographics. The reason is kept in the patient's history with who made the change."""
+    """Correct a patient's demographics (or their usual clinic). The reason is kept in the patient's history with
+    who made the change."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     changes = {
         "hospital_number": hospital_number.strip().upper(),
@@ -70,6 +81,7 @@ def patient_update(
         "given_name": given_name.strip(),
         "date_of_birth": date_of_birth,
         "nhs_number": nhs_number_normalise(nhs_number or "") or None,
+        "usual_location": usual_location,
     }
     errors: dict[str, str] = {}
     reason = reason.strip()
@@ -149,6 +161,7 @@ def assessment_create(
         created_by=by,
     )
     save_record(assessment, by=by)
+    patient_visit_refresh(patient_id=patient.pk)
     return assessment
 
 
@@ -161,7 +174,6 @@ def plan_create(
     maintenance_unit: str = MONTHS,
     individualised: bool = False,
     individualised_reason: str = "",
-    patient_visit_refresh(patient_id=patient.pk)
     pending_mma_reason: str = "",
     confirm_supersede: bool = False,
     doses_on_closed_days: bool | None = None,
