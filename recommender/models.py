@@ -9,10 +9,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
 from recommender import vocabulary
 from recommender.guideline.ruleset import DEFAULT_RULESET
+from recommender.guideline.stored import Decision
 from recommender.identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
 
 # The longest free-text reason a clinician gives for an action (ending a plan, marking stable).
@@ -234,6 +236,11 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"Assessment of {self.sample_date:%d %b %Y}: {self.get_status_display()}"
+
+    @cached_property
+    def decided(self) -> Decision:
+        """The stored decision as a typed object (the JSON stays the record)."""
+        return Decision.from_dict(self.decision)
 
 
 class TreatmentPlan(models.Model):

@@ -34,3 +34,27 @@ def test_dose_recording_is_split_into_named_steps():
     """Its keyword-only signature lists every detail of a dose: count it too, within a little more room."""
     for service in (injection_services.dose_record, injection_services.dose_correct):
         assert len(inspect.getsource(service).splitlines()) <= MAX_BODY_LINES + 10, service.__name__
+
+
+# The engine's decision is a typed object inside the project (guideline/stored.py's Decision); its JSON is the stored
+# record and the API's shape, read by key only where it is made into that object or written as the record.
+DECISION_EDGES = {"guideline/stored.py", 'clinic/services.py:thresholds=decision["thresholds"],'}
+
+
+def test_the_decisions_json_is_read_by_key_only_at_its_edges():
+    import re
+    from pathlib import Path
+
+    root = Path(inspect.getfile(engine)).parent.parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith("migrations/") or relative in DECISION_EDGES:
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if (
+                re.search(r"decision(\.decision)?(\[|\.get\()", line)
+                and f"{relative}:{line.strip()}" not in DECISION_EDGES
+            ):
+                found.append(f"{relative}: {line.strip()}")
+    assert found == []

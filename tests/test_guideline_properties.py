@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from django.core.serializers.json import DjangoJSONEncoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -258,3 +259,27 @@ def test_decide_never_raises_and_answers_strict_json(payload):
     for statement in round_trip["rationale"]:
         assert statement["citations"]
         assert set(statement["citations"]) <= cited
+
+
+@PROPERTY_SETTINGS
+@given(pg=pg_per_ml, rest=context())
+def test_the_stored_decision_reads_back_as_the_engine_made_it(pg, rest):
+    """The typed decision the project reads (from the JSON stored with each assessment) says what the engine said."""
+    from recommender.guideline.stored import Decision
+
+    made = decide(parse_assessment({"b12": {"value": pg, "unit": "pg/mL"}, **rest}))
+    read = Decision.from_dict(json.loads(json.dumps(made.as_dict(), cls=DjangoJSONEncoder)))
+    assert (read.status, read.basis, read.im_recommended, read.indications, read.headline) == (
+        made.status, made.basis, made.im_recommended, made.indications, made.headline
+    )  # fmt: skip
+    assert [(a.code, a.level) for a in read.alerts] == [(a.code, a.level) for a in made.alerts]
+    assert (read.ruleset_id, read.ruleset_version) == (made.ruleset.id, made.ruleset.version)
+    offer = read.offer()
+    if made.im_recommended:
+        assert offer is not None and not offer.pending_mma
+        assert (offer.min_months, offer.max_months) == (read.maintenance.min_months, read.maintenance.max_months)
+        assert offer.loading_pattern == (made.loading.pattern if made.loading else "")
+    elif made.pending_mma is not None:
+        assert offer is not None and offer.pending_mma
+    else:
+        assert offer is None

@@ -6,15 +6,18 @@ from django.template.loader import render_to_string
 
 from recommender.clinic.presenters import decision_fingerprint, decision_panel
 from recommender.guideline import DEFAULT_RULESET, decide, parse_assessment
+from recommender.guideline.stored import Decision
 
 
 def decision_html(decision: dict) -> str:
     """The whole panel, as the assessment and plan pages show it."""
-    return render_to_string("recommender/_decision.html", {"panel": decision_panel(decision)})
+    return render_to_string("recommender/_decision.html", {"panel": decision_panel(Decision.from_dict(decision))})
 
 
 def decision_sources_html(decision: dict) -> str:
-    return render_to_string("recommender/_decision.html#sources", {"panel": decision_panel(decision)})
+    return render_to_string(
+        "recommender/_decision.html#sources", {"panel": decision_panel(Decision.from_dict(decision))}
+    )
 
 
 def test_panel_escapes_an_admin_defined_profile_name():

@@ -14,13 +14,14 @@ from django.utils.html import format_html as django_format_html
 from recommender.clinic import presenters
 from recommender.clinic.presenters import CitedLine, DecisionPanel, Measurement, MonitoringPlan, decision_panel
 from recommender.guideline import decide, parse_assessment
+from recommender.guideline.stored import Decision
 from tests.factories import assessment_form, htmx_headers, make_assessment, make_patient
 
 NEURO_SEVERE = {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True}
 
 
 def _panel(payload: dict) -> DecisionPanel:
-    return decision_panel(decide(parse_assessment(payload)).as_dict())
+    return decision_panel(Decision.from_dict(decide(parse_assessment(payload)).as_dict()))
 
 
 def test_the_panel_is_a_frozen_typed_view_model():
@@ -75,7 +76,10 @@ def test_the_live_fragment_and_the_stored_assessment_show_the_same_panel(clinici
 
 
 def test_a_stored_decision_reads_back_as_a_typed_treatment_offer():
-    from recommender.guideline.stored import TreatmentOffer, treatment_offer
+    from recommender.guideline.stored import TreatmentOffer
+
+    def treatment_offer(decision: dict):
+        return Decision.from_dict(decision).offer()
 
     im = treatment_offer(decide(parse_assessment(NEURO_SEVERE)).as_dict())
     assert isinstance(im, TreatmentOffer) and not im.pending_mma
@@ -100,7 +104,7 @@ def test_an_individualised_plan_started_pending_mma_states_its_guideline_range_i
         interval_text="every 4 weeks",
         individualised=True,
         individualised_reason="Symptoms return after 3 weeks.",
-        assessment=SimpleNamespace(decision=decision),
+        assessment=SimpleNamespace(decided=Decision.from_dict(decision)),
     )
     text = _maintenance_description(plan)
     assert "None" not in text

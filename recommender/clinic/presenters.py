@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from recommender.guideline.stored import treatment_offer
+from recommender.guideline.stored import Cited, Course, Decision, Maintenance, OralOption, Source
 from recommender.ruleset_words import RULESET_WORDS
 from recommender.vocabulary import BASIS_WORDS, INDICATION_WORDS, PATTERN_SENTENCES, STATUS_WORDS
 
@@ -79,15 +80,6 @@ class MonitoringPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    id: str
-    title: str
-    source: str
-    year: int
-    secondary: bool
-
-
-@dataclass(frozen=True, slots=True)
 class DecisionPanel:
     """What the results panel shows, in the clinic's words: the view model of templates/recommender/_decision.html.
 
@@ -115,7 +107,7 @@ class DecisionPanel:
     ruleset_version: str
 
 
-def _b12_line(b: dict, th: dict) -> Measurement:
+def _b12_line(b: dict, th: Mapping) -> Measurement:
     other = f"{b['pg_per_ml']} pg/mL" if b["unit"] == "pmol/L" else f"{b['pmol_per_l']} pmol/L"
     bands, molar = th["total_b12_pg_per_ml"], th.get("total_b12_pmol_per_l", {})
     return Measurement(
@@ -127,8 +119,8 @@ def _b12_line(b: dict, th: dict) -> Measurement:
     )
 
 
-def _measurements(decision: dict) -> tuple[Measurement, ...]:
-    m, th = decision.get("measurements", {}), decision["thresholds"]
+def _measurements(decision: Decision) -> tuple[Measurement, ...]:
+    m, th = decision.measurements, decision.thresholds
     lines = []
     if b := m.get("b12"):
         lines.append(_b12_line(b, th))
@@ -155,99 +147,89 @@ def _measurements(decision: dict) -> tuple[Measurement, ...]:
     return tuple(lines)
 
 
-def _cited(item: dict) -> CitedLine:
-    return CitedLine(item.get("text", ""), tuple(item.get("citations") or ()), item.get("code", ""))
+def _cited(item: Cited) -> CitedLine:
+    return CitedLine(item.text, item.citations, item.code)
 
 
-def _oral_text(oral: dict | None) -> str:
+def _oral_text(oral: OralOption | None) -> str:
     if not oral:
         return ""
-    dose = oral["dose_mcg"]
-    amount = _n(dose["min"]) if dose["min"] == dose["max"] else f"{_n(dose['min'])}–{_n(dose['max'])}"
-    return f"{amount} µg daily by mouth" + (", only after the IM loading course." if oral["after_loading"] else ".")
+    amount = _n(oral.min_mcg) if oral.min_mcg == oral.max_mcg else f"{_n(oral.min_mcg)}–{_n(oral.max_mcg)}"
+    return f"{amount} µg daily by mouth" + (", only after the IM loading course." if oral.after_loading else ".")
 
 
 def _rows(*rows: tuple[str, str, str]) -> tuple[RegimenLine, ...]:
     return tuple(RegimenLine(label, css_id, text) for label, css_id, text in rows if text)
 
 
-def _treatment(decision: dict) -> tuple[str, tuple[RegimenLine, ...], str]:
+def _text(part: Course | Maintenance | None) -> str:
+    return part.text if part else ""
+
+
+def _treatment(decision: Decision) -> tuple[str, tuple[RegimenLine, ...], str]:
     """Whether IM is indicated, started pending MMA or not indicated; the regimen's lines and the pending reason."""
-    if decision["im_recommended"]:
+    if decision.im_recommended:
         return (
             "im",
             _rows(
-                ("Loading", "loading-text", (decision.get("loading") or {}).get("text", "")),
-                ("Maintenance", "maintenance-text", (decision.get("maintenance") or {}).get("text", "")),
-                ("Oral option", "oral-text", _oral_text(decision.get("oral_option"))),
+                ("Loading", "loading-text", _text(decision.loading)),
+                ("Maintenance", "maintenance-text", _text(decision.maintenance)),
+                ("Oral option", "oral-text", _oral_text(decision.oral_option)),
             ),
             "",
         )
-    if pending := decision.get("treatment_pending_mma"):
+    if pending := decision.pending:
         return (
             "pending",
             _rows(
-                ("Loading now", "pending-loading-text", (pending.get("loading") or {}).get("text", "")),
-                ("Maintenance", "pending-maintenance-text", (pending.get("maintenance") or {}).get("text", "")),
+                ("Loading now", "pending-loading-text", _text(pending.loading)),
+                ("Maintenance", "pending-maintenance-text", _text(pending.maintenance)),
             ),
-            pending.get("reason", ""),
+            pending.reason,
         )
     return "none", (), ""
 
 
-def _monitoring_plan(decision: dict) -> MonitoringPlan | None:
-    m = decision.get("monitoring")
+def _monitoring_plan(decision: Decision) -> MonitoringPlan | None:
+    m = decision.monitoring
     if not m:
         return None
-    caveat_sources = _rationale_citations(decision, "Caveat")
-    caveats = tuple(
-        CitedLine(c.get("text", ""), tuple(c.get("citations") or caveat_sources))
-        if isinstance(c, dict)
-        else CitedLine(c, tuple(caveat_sources))
-        for c in m.get("caveats", [])
-    )
     return MonitoringPlan(
-        until_stable_months=_n(m["every_months_until_stable"]),
-        after_stable_months=_n(m["every_months_after_stable"]),
-        homocysteine_target=_n(m["homocysteine_target_umol_per_l"]),
-        first_review_months=m["first_review_months"],
-        citations=tuple(m.get("citations") or _rationale_citations(decision, "Monitoring")),
-        caveats=caveats,
+        until_stable_months=_n(m.every_months_until_stable),
+        after_stable_months=_n(m.every_months_after_stable),
+        homocysteine_target=_n(m.homocysteine_target),
+        first_review_months=m.first_review_months,
+        citations=m.citations,
+        caveats=tuple(CitedLine(c.text, c.citations) for c in m.caveats),
     )
 
 
-def decision_panel(decision: dict) -> DecisionPanel:
-    """The results panel's view model, from a decision as the engine gives it and the assessment stores it."""
-    alerts = [(a["level"], _cited(a)) for a in decision.get("alerts", [])]
+def decision_panel(decision: Decision) -> DecisionPanel:
+    """The results panel's view model, from the decision the engine gave or the assessment stored."""
+    alerts = [(a.level, _cited(a)) for a in decision.alerts]
     treatment, regimen, pending_reason = _treatment(decision)
     return DecisionPanel(
-        status=decision["status"],
-        status_words=STATUS_WORDS[decision["status"]],
-        basis_words=BASIS_WORDS[decision["basis"]],
-        headline=decision.get("headline", ""),
+        status=decision.status,
+        status_words=STATUS_WORDS[decision.status],
+        basis_words=BASIS_WORDS[decision.basis],
+        headline=decision.headline,
         measurements=_measurements(decision),
-        profile=decision["thresholds"].get("profile", ""),
+        profile=decision.thresholds.get("profile", ""),
         red_flags=tuple(line for level, line in alerts if level == "red_flag"),
         cautions=tuple(line for level, line in alerts if level == "caution"),
         advice=tuple(line for level, line in alerts if level == "advice"),
         treatment=treatment,
         drug=RULESET_WORDS.drug,
-        indications=", ".join(INDICATION_WORDS[i] for i in decision["indications"]),
+        indications=", ".join(INDICATION_WORDS[i] for i in decision.indications),
         regimen=regimen,
         pending_reason=pending_reason,
-        needs_mma=decision.get("next_test") == "mma",
+        needs_mma=decision.needs_mma,
         monitoring=_monitoring_plan(decision),
-        rationale=tuple(_cited(item) for item in decision["rationale"]),
-        sources=tuple(
-            Source(c["id"], c["title"], c["source"], c["year"], _is_secondary(c)) for c in decision["citations"]
-        ),
-        ruleset_id=decision["ruleset"]["id"],
-        ruleset_version=decision["ruleset"]["version"],
+        rationale=tuple(_cited(item) for item in decision.rationale),
+        sources=decision.sources,
+        ruleset_id=decision.ruleset_id,
+        ruleset_version=decision.ruleset_version,
     )
-
-
-def _is_secondary(citation: dict) -> bool:
-    return bool(citation.get("secondary")) or citation.get("kind") == "secondary"
 
 
 def decision_fingerprint(decision: dict) -> str:
@@ -256,39 +238,31 @@ def decision_fingerprint(decision: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def regimen_summary(decision: dict) -> str:
+def regimen_summary(decision: Decision) -> str:
     """The decision's regimen in a few words, for the strip beside the B12 field."""
 
-    def regimen(loading: dict | None, maintenance: dict | None) -> str:
+    def regimen(loading: Course | None, maintenance: Maintenance | None) -> str:
         parts = []
         if loading:
-            if loading.get("pattern") == "alternate_days":
+            if loading.pattern == "alternate_days":
                 parts.append("loading on alternate days")
             else:
-                parts.append(f"loading three times a week for {loading.get('weeks')} weeks")
+                parts.append(f"loading three times a week for {loading.weeks} weeks")
         if maintenance:
-            every = maintenance["every_months"]
             parts.append(
-                months_words(every["min"], every["max"]) + (" for life" if maintenance.get("lifelong") else "")
+                months_words(maintenance.min_months, maintenance.max_months)
+                + (" for life" if maintenance.lifelong else "")
             )
         return ", then ".join(parts)
 
-    if decision["im_recommended"]:
-        return f"IM: {regimen(decision.get('loading'), decision.get('maintenance'))}."
-    if pending := decision.get("treatment_pending_mma"):
+    if decision.im_recommended:
+        return f"IM: {regimen(decision.loading, decision.maintenance)}."
+    if pending := decision.pending:
         return (
             "Take the MMA sample, do not wait for it: "
-            f"{regimen(pending.get('loading'), pending.get('maintenance'))} can start now, pending MMA."
+            f"{regimen(pending.loading, pending.maintenance)} can start now, pending MMA."
         )
-    return "IM not indicated" + (": consider MMA if symptomatic." if decision.get("next_test") == "mma" else ".")
-
-
-def _rationale_citations(decision: dict, opening: str) -> list[str]:
-    """The sources of the rationale's statement that opens with these words (monitoring lines carry none)."""
-    for item in decision.get("rationale", []):
-        if item["text"].startswith(opening):
-            return item["citations"]
-    return []
+    return "IM not indicated" + (": consider MMA if symptomatic." if decision.needs_mma else ".")
 
 
 def error_line(label: str, message: str) -> str:
@@ -304,11 +278,11 @@ def months_words(low: int, high: int) -> str:
     return f"every {low} to {high} months"
 
 
-def plan_guidance(decision: dict | None, months: list[int]) -> dict:
+def plan_guidance(decision: Decision | None, months: list[int]) -> dict:
     """What the plan's choices may be under this decision: the state of the plan section and a hint per choice."""
     if decision is None:
         return {"state": "none", "hints": {m: "" for m in months}, "range": "", "max_months": None}
-    offer = treatment_offer(decision)
+    offer = decision.offer()
     if offer is None:
         return {"state": "no_injections", "hints": {m: "" for m in months}, "range": "", "max_months": None}
     return {
@@ -328,7 +302,7 @@ def plan_regimen(plan) -> dict:
         ).format(doses=plan.loading_doses)
     every = plan.interval_text
     # The maintenance the guideline gave for the plan's decision (or for its treatment pending MMA).
-    offer = treatment_offer(plan.assessment.decision)
+    offer = plan.assessment.decided.offer()
     guideline_range = months_words(offer.min_months, offer.max_months) if offer else ""
     life = ", for life" if plan.lifelong else ""
     maintenance = f"{RULESET_WORDS.dose_route} {every}{life}" + (" — individualised" if plan.individualised else "")

@@ -19,7 +19,6 @@ from recommender.guideline import (
     schedule,
 )
 from recommender.guideline.plan_options import MONTHS, individualised_interval_error, maintenance_month_choices
-from recommender.guideline.stored import treatment_offer
 from recommender.guideline.units import PG_PER_ML, TOTAL_B12_UNITS, convert
 from recommender.identifiers import nhs_number_normalise
 from recommender.injections.services import patient_visit_refresh, plan_reschedule
@@ -185,7 +184,7 @@ def plan_create(
     With neurological signs and an indeterminate result, the decision's treatment pending MMA may start now, with a
     reason: the plan is marked as started pending MMA. ``doses_on_closed_days``: the plan's own choice; by default
     the clinic's (B12_DOSES_ON_CLOSED_DAYS)."""
-    offer = treatment_offer(assessment.decision)
+    offer = assessment.decided.offer()
     if offer is None:
         raise ValidationError("This assessment does not recommend injections: there is no plan to create.")
     if offer.pending_mma and not pending_mma_reason.strip():
@@ -401,7 +400,7 @@ def plan_change_interval(*, plan: TreatmentPlan, every: int, unit: str, reason: 
     if errors:
         raise ValidationError(errors)
     # A plan started pending MMA follows the maintenance of its treatment pending MMA.
-    offer = treatment_offer(plan.assessment.decision)
+    offer = plan.assessment.decided.offer()
     if offer is None:
         raise ValidationError("This plan's decision gives no maintenance interval to change.")
     allowed = maintenance_month_choices(offer.min_months, offer.max_months)

@@ -26,6 +26,7 @@ from recommender.clinic.forms import (
     PlanEndForm,
     PlanForm,
 )
+from recommender.guideline.stored import Decision
 from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
@@ -133,6 +134,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     form = AssessmentForm(data)
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
+    decided = Decision.from_dict(decision) if decision is not None else None
     active_plan = None
     if isinstance(patient, Patient):
         active_plan = selectors.patient_active_plan(patient=patient)
@@ -148,10 +150,10 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
         "plan_form": plan_form,
         "recommendation": recommendation,
         "decision": decision,
-        "panel": presenters.decision_panel(decision) if decision is not None else None,
+        "panel": presenters.decision_panel(decided) if decided is not None else None,
         "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
-        "plan_guidance": presenters.plan_guidance(decision, plan_form.months),
-        "strip": presenters.regimen_summary(decision) if decision is not None else "",
+        "plan_guidance": presenters.plan_guidance(decided, plan_form.months),
+        "strip": presenters.regimen_summary(decided) if decided is not None else "",
     }
 
 
@@ -251,7 +253,7 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
             "patient": assessment.patient,
             "plan": plan,
             "decision": assessment.decision,
-            "panel": presenters.decision_panel(assessment.decision),
+            "panel": presenters.decision_panel(assessment.decided),
             "mma_follow_up": follow_up,
         },
     )
@@ -273,7 +275,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "plan": plan,
             "patient": plan.patient,
             "decision": plan.assessment.decision,
-            "panel": presenters.decision_panel(plan.assessment.decision),
+            "panel": presenters.decision_panel(plan.assessment.decided),
             "regimen": presenters.plan_regimen(plan),
             "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
             "end_form": PlanEndForm(),

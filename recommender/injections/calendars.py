@@ -24,7 +24,6 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from recommender.guideline import DEFAULT_RULESET, schedule
-from recommender.guideline.stored import treatment_offer
 from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
 from recommender.models import TreatmentPlan
 from recommender.ruleset_words import RULESET_WORDS as WORDS
@@ -137,7 +136,7 @@ def _recurring(
 def _maintenance_description(plan: TreatmentPlan) -> str:
     text = f"{WORDS.drug_dose} {WORDS.route}, {plan.interval_text}, lifelong."
     if plan.individualised:
-        offer = treatment_offer(plan.assessment.decision)
+        offer = plan.assessment.decided.offer()
         low, high = (offer.min_months, offer.max_months) if offer else (None, None)
         span = f"every {low} months" if low == high else f"every {low} to {high} months"
         text += (
