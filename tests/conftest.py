@@ -6,6 +6,7 @@ and post what is tests/test_roles.py."""
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
@@ -165,3 +166,19 @@ def recent_plan(clinician):
     from tests.factories import make_plan
 
     return make_plan(clinician, start=timezone.localdate() - timedelta(days=5))
+
+
+@pytest.fixture
+def author(db, django_user_model):
+    """A second clinician who recorded the existing records (so the user under test did not)."""
+    return make_user(django_user_model, "dr_author", CLINICIAN)
+
+
+@pytest.fixture
+def world(author):
+    """A patient (Anna Smith) with an active plan, recorded by ``author``, not by the users under test."""
+    from tests.factories import make_patient, make_plan
+
+    patient = make_patient(by=author, family_name="Smith", given_name="Anna")
+    plan = make_plan(by=author, patient=patient)
+    return SimpleNamespace(patient=patient, plan=plan, assessment=plan.assessment)

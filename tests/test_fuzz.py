@@ -339,7 +339,8 @@ def _counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def world(db, django_user_model):
+def crawl_world(db, django_user_model) -> World:
+    """A user of every role and the site's forms as each sees them (not the shared ``world`` of tests/conftest.py)."""
     return World(django_user_model)
 
 
@@ -379,7 +380,8 @@ def _send(world: World, name: str, role: str, url: str, body: dict, method: str,
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 @pytest.mark.django_db
-def test_no_5xx_and_no_partial_rows(name, world):
+def test_no_5xx_and_no_partial_rows(name, crawl_world):
+    world = crawl_world
     found, kinds = _crawl(world)
     fields = found.get(name, {})
     params = world.params(name)
@@ -477,7 +479,8 @@ def _assert_complete(before: dict[str, int], after: dict[str, int], body: dict) 
 
 
 @pytest.mark.django_db
-def test_combined_save_error_for_a_field_the_plan_form_lacks_is_shown_not_500(world):
+def test_combined_save_error_for_a_field_the_plan_form_lacks_is_shown_not_500(crawl_world):
+    world = crawl_world
     """'Save assessment and start plan' with a sample date before the date of birth: a message, nothing saved."""
     client = _client(world, CLINICIAN)
     before = _counts()

@@ -10,7 +10,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
@@ -21,14 +20,11 @@ from django.utils import timezone
 
 from recommender.clinic import services as clinic_services
 from recommender.injections import services as injections_services
-from tests.conftest import make_user
 from tests.factories import (
     DEFICIENT,
     assessment_form,
     counts,
     htmx_headers,
-    make_patient,
-    make_plan,
     save_with_plan,
 )
 
@@ -282,15 +278,6 @@ def test_role_matrix(request, records, name, role):
 
 UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 HX_LOGIN = "hx-login"  # HX-Redirect to the login page, the login form not swapped in
-
-
-@pytest.fixture
-def world(db, django_user_model):
-    """A patient with an active plan, recorded by a clinician other than the users under test."""
-    author = make_user(django_user_model, "dr_author", CLINICIAN)
-    patient = make_patient(by=author, family_name="Smith", given_name="Anna")
-    plan = make_plan(by=author, patient=patient)
-    return SimpleNamespace(patient=patient, plan=plan)
 
 
 def _requests(world) -> dict:

@@ -25,8 +25,6 @@ from recommender.clinic import forms as clinic_forms
 from recommender.clinic import services as clinic_services
 from recommender.clinic.forms import AssessmentForm
 from recommender.models import Assessment, LabProfile, Patient, TreatmentPlan
-from recommender.roles import CLINICIAN
-from tests.conftest import make_user
 from tests.factories import (
     DEFICIENT,
     DEFICIENT_NEURO,
@@ -46,19 +44,6 @@ from tests.factories import (
 
 API = "/api/v1/recommendation"
 UUID_PATH = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-@pytest.fixture
-def author(db, django_user_model):
-    """A second clinician who recorded the existing records (so the user under test did not)."""
-    return make_user(django_user_model, "dr_author", CLINICIAN)
-
-
-@pytest.fixture
-def world(author):
-    patient = make_patient(by=author, family_name="Smith", given_name="Anna")
-    plan = make_plan(by=author, patient=patient)
-    return SimpleNamespace(patient=patient, plan=plan, assessment=plan.assessment)
 
 
 # b. Invalid input: field errors, nothing saved ------------------------------------------------------------------
