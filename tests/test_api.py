@@ -65,6 +65,23 @@ def test_bearer_token_authenticates_and_revocation_ends_it(client, nurse):
     assert post(client, {"b12": {"value": 400, "unit": "ng/L"}}, Authorization=f"Bearer {raw}").status_code == 401
 
 
+def test_a_bearer_token_call_reads_the_token_and_its_role_in_one_query(client, nurse, django_assert_num_queries):
+    """The API's speed: the token with its user and whether they hold a role, then the default lab profile."""
+    _, raw = access_token_issue(user=nurse, purpose=AccessToken.Purpose.API, name="EHR")
+    post(client, {"b12": {"value": 400, "unit": "ng/L"}}, Authorization=f"Bearer {raw}")  # notes the first use
+    with django_assert_num_queries(2):
+        ok = post(client, {"b12": {"value": 400, "unit": "ng/L"}}, Authorization=f"Bearer {raw}")
+    assert ok.status_code == 200
+
+
+def test_a_token_of_a_user_without_a_role_is_403(client, django_user_model):
+    from tests.conftest import make_user
+
+    roleless = make_user(django_user_model, "no_role", None)
+    _, raw = access_token_issue(user=roleless, purpose=AccessToken.Purpose.API, name="EHR")
+    assert post(client, {"b12": {"value": 400, "unit": "ng/L"}}, Authorization=f"Bearer {raw}").status_code == 403
+
+
 def test_wrong_bearer_token_is_401(db, client):
     assert post(client, {"b12": {"value": 400, "unit": "ng/L"}}, Authorization="Bearer nope").status_code == 401
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import Group
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from recommender.models import AccessToken
+from recommender.roles import ROLES
 
 
 def calendar_tokens(*, user) -> QuerySet[AccessToken]:
@@ -19,12 +21,15 @@ def access_token_live(*, raw: str, purpose: str) -> AccessToken | None:
         return None
     token = (
         AccessToken.objects.select_related("user")
+        # Whether the user has a clinical role, in the same query (roles.has_clinical_role reads it).
+        .annotate(clinical_role=Exists(Group.objects.filter(user=OuterRef("user"), name__in=ROLES)))
         .filter(digest=AccessToken.digest_of(raw), purpose=purpose, revoked_at__isnull=True)
         .exclude(expires_at__lte=timezone.now())
         .first()
     )
     if token is None or not token.user.is_active:
         return None
+    token.user._clinical_role = token.clinical_role
     return token
 
 
