@@ -146,3 +146,26 @@ def report(rows: list[tuple[str, dict]]) -> None:
     print(f"{'endpoint':40} {'req/s':>9} {'requests':>9} {'errors':>7}")
     for name, r in rows:
         print(f"{name:40} {r['rps']:9.0f} {r['requests']:9d} {r['errors']:7d}")
+
+
+@contextmanager
+def redis_server():
+    """A throwaway Redis (Debian's redis-server) on a free port, nothing saved to disk: the nodes' shared cache."""
+    port = free_port()
+    process = subprocess.Popen(
+        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -7,7 +7,9 @@ shows the median ratio over the rounds (and its spread), and the script exits 1 
 API ≥ 0.8, htmx fragment ≥ 0.5, every other page ≥ 0.3, and the plan page with 250 doses within 10 % of the
 same plan with 5.
 
-    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/run.py [--rounds 5] [--seconds 3]
+    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/run.py [--rounds 5] [--seconds 3] [--no-redis]
+
+With redis-server installed the app runs with REDIS_URL (the shared cache of several nodes), as in production.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -28,7 +32,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PY, bench_env, gunicorn, manage, wrk  # noqa: E402
+from bench.harness import PY, bench_env, gunicorn, manage, redis_server, wrk  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://app:app@127.0.0.1:5432/app_bench")
 
@@ -112,9 +116,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="without the shared cache (default: a throwaway redis-server if installed)",
+    )
     args = parser.parse_args()
     env = bench_env(DATABASE_URL)
     env.pop("DJANGO_LOG_LEVEL", None)
+    with ExitStack() as stack:
+        if not args.no_redis and shutil.which("redis-server"):
+            env["REDIS_URL"] = stack.enter_context(redis_server())
+        return run(env, args)
+
+
+def run(env: dict[str, str], args) -> int:
     ids = prepare(env)
     points = endpoints(ids)
     bare_request = {"path": "/bench/bare", "cookie": f"sessionid={ids['sessions']['bench'][0]}"}
@@ -142,7 +158,8 @@ def main() -> int:
 
     print(
         f"bench/run.py — {started:%Y-%m-%d %H:%M} UTC, {args.rounds} rounds × {args.seconds} s per run, "
-        f"gunicorn 2 sync workers, DEBUG off, PostgreSQL ({elapsed / 60:.0f} min)"
+        f"gunicorn 2 sync workers, DEBUG off, PostgreSQL, "
+        f"{'Redis shared cache' if env.get('REDIS_URL') else 'no cache'} ({elapsed / 60:.0f} min)"
     )
     print(f"{'endpoint':36} {'req/s':>7} {'ratio':>6} {'min–max':>11} {'goal':>6} {'errors':>6}  verdict")
     print(

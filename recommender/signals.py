@@ -3,10 +3,14 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import ProtectedError
-from django.db.models.signals import pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
+
+from recommender import shared_cache
 
 log = logging.getLogger("recommender.auth")
 
@@ -71,3 +75,29 @@ def refuse_deleting_people_of_the_record(sender, instance, **kwargs):
             f"({'; '.join(ties)}). Deactivate the account instead.",
             set(),
         )
+
+
+# The nodes' shared cache (recommender/shared_cache.py): who may do what, and the default lab profile, are read from
+# it; any change to them retires the entries on every node.
+
+
+@receiver(m2m_changed, sender=get_user_model().groups.through)
+@receiver(m2m_changed, sender=get_user_model().user_permissions.through)
+@receiver(m2m_changed, sender=Group.permissions.through)
+def permissions_changed(sender, action, **kwargs):
+    if action in ("post_add", "post_remove", "post_clear"):
+        shared_cache.changed(shared_cache.PERMISSIONS)
+
+
+@receiver(post_save, sender=Group)
+@receiver(post_delete, sender=Group)
+@receiver(post_save, sender=Permission)
+@receiver(post_delete, sender=Permission)
+def permission_records_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.PERMISSIONS)
+
+
+@receiver(post_save, sender="recommender.LabProfile")
+@receiver(post_delete, sender="recommender.LabProfile")
+def lab_profile_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.LAB_PROFILES)

@@ -9,49 +9,25 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
-import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench.harness import redis_server
 from recommender.clinic import services
 from recommender.models import DoseRecord, LabProfile
 from tests.conftest import PASSWORD
 from tests.factories import make_patient, make_plan
 from tests.server_seed import signed_in_session
-from tests.servers import CSRF, app_server, at_once, database_url, dose_form, free_port, signed_in
+from tests.servers import CSRF, app_server, at_once, database_url, dose_form, signed_in
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="two nodes share a PostgreSQL database"),
 ]
-
-
-@contextmanager
-def redis_server():
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module", params=["embedded", "redis"])

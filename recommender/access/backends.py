@@ -2,20 +2,30 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from recommender import shared_cache
+
 
 class ModelBackend(ModelBackend):
     """Django's model backend, reading a user's own and group permissions in one query instead of two (every
-    page and htmx fragment checks a permission)."""
+    page and htmx fragment checks a permission), and from the nodes' shared cache when there is one."""
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            if user_obj.is_superuser:
-                perms = Permission.objects.all()
-            else:
-                perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
-                f"{app}.{codename}" for app, codename in perms.values_list("content_type__app_label", "codename")
-            }
+            # Superuser status is on the user's own row (read with it): part of the key, so no change is needed.
+            key = f"{user_obj.pk}:{int(user_obj.is_superuser)}"
+            user_obj._perm_cache = shared_cache.read_through(
+                shared_cache.PERMISSIONS, key, lambda: self._permissions(user_obj)
+            )
         return user_obj._perm_cache
+
+    @staticmethod
+    def _permissions(user_obj) -> frozenset[str]:
+        if user_obj.is_superuser:
+            perms = Permission.objects.all()
+        else:
+            perms = Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
+        return frozenset(
+            f"{app}.{codename}" for app, codename in perms.values_list("content_type__app_label", "codename")
+        )

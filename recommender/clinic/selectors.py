@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from recommender import vocabulary
+from recommender import shared_cache, vocabulary
 from recommender.guideline import DEFAULT_RULESET, Thresholds, schedule
 from recommender.identifiers import NHS_NUMBER_LENGTH, nhs_number_normalise
 from recommender.injections.selectors import plan_facts
@@ -230,4 +230,8 @@ def lab_profile_by_ref(ref: str) -> LabProfile | None:
 
 
 def lab_profile_default() -> LabProfile | None:
-    return LabProfile.objects.filter(is_default=True).first()
+    """The lab profile pre-selected on the form and used by the API when none is named (from the nodes' shared
+    cache when there is one; any change to a profile retires it everywhere)."""
+    return shared_cache.read_through(
+        shared_cache.LAB_PROFILES, "default", lambda: LabProfile.objects.filter(is_default=True).first()
+    )

@@ -1,0 +1,73 @@
+"""Reads every request makes (a user's permissions, the default lab profile), kept in the cache every node shares.
+
+With REDIS_URL set, all nodes share one cache, and a change on any node is seen by every node at once: each kind
+of entry belongs to a *generation*, and a change writes a new generation (after its transaction commits), which
+every older entry fails to match. Without it the cache is Django's dummy cache and every read goes to the database,
+which is also right however many workers run. A cache that cannot be reached is skipped, never an error."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.db import transaction
+
+log = logging.getLogger("recommender.cache")
+
+# The longest an entry lives. A change retires it at once; this bounds the one case a change cannot reach it: the
+# cache was unreachable at the moment of the change and came back still holding the entry.
+TIMEOUT_SECONDS = 300
+PERMISSIONS = "permissions"
+LAB_PROFILES = "lab-profiles"
+
+
+def _shared() -> bool:
+    return not isinstance(caches["default"], DummyCache)
+
+
+def _generation_key(name: str) -> str:
+    return f"generation:{name}"
+
+
+def read_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, from the shared cache while generation ``name`` has not changed since it was stored."""
+    if not _shared():
+        return compute()
+    generation_key, entry_key = _generation_key(name), f"{name}:{key}"
+    try:
+        found = cache.get_many([generation_key, entry_key])
+    except Exception:  # a cache outage must not take the pages down: read the database instead
+        log.warning("shared cache unavailable: reading %s from the database", name)
+        return compute()
+    generation, entry = found.get(generation_key), found.get(entry_key)
+    if generation is not None and entry is not None and entry[0] == generation:
+        return entry[1]
+    value = compute()
+    try:
+        if generation is None:
+            cache.add(generation_key, uuid.uuid4().hex, timeout=None)  # add: never overwrite another node's change
+            generation = cache.get(generation_key)
+        if generation is not None:
+            cache.set(entry_key, (generation, value), timeout=TIMEOUT_SECONDS)
+    except Exception:
+        log.warning("shared cache unavailable: %s not stored", name)
+    return value
+
+
+def changed(name: str) -> None:
+    """Retire every entry of generation ``name``: now, and again once the current transaction commits (an entry
+    stored in between, by a node that read the data before the commit, is retired by the second change)."""
+    if not _shared():
+        return
+
+    def bump() -> None:
+        try:
+            cache.set(_generation_key(name), uuid.uuid4().hex, timeout=None)
+        except Exception:
+            log.error("shared cache unavailable: %s entries expire by themselves within %s s", name, TIMEOUT_SECONDS)
+
+    bump()
+    transaction.on_commit(bump)

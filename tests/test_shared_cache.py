@@ -1,0 +1,80 @@
+"""The nodes' shared cache (REDIS_URL; here Django's memory cache stands in for it): permissions and the default lab
+profile are read from it, and a change is seen by the very next request, whichever node made it."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import caches
+from django.urls import reverse
+
+from recommender import shared_cache
+from recommender.clinic import selectors as clinic_selectors
+from recommender.clinic import services as clinic_services
+from recommender.models import LabProfile
+from recommender.roles import CLINICIAN, NURSE
+from tests.conftest import make_user
+
+SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shared-test"}}
+
+
+@pytest.fixture
+def shared(settings):
+    settings.CACHES = SHARED
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def test_permissions_come_from_the_shared_cache_and_a_new_role_is_seen_at_once(
+    shared, client, django_user_model, django_assert_num_queries
+):
+    user = make_user(django_user_model, "sam", NURSE)
+    client.force_login(user)
+    assert client.get(reverse("worklist")).status_code == 200  # reads and stores the permissions
+    assert client.get(reverse("patient-create")).status_code == 403
+    with django_assert_num_queries(2):  # the session and the user: no permission query
+        assert client.get(reverse("patient-create")).status_code == 403
+    user.groups.add(Group.objects.get(name=CLINICIAN))
+    assert client.get(reverse("patient-create")).status_code == 200, "the change retired the cached permissions"
+    user.groups.remove(Group.objects.get(name=CLINICIAN))
+    assert client.get(reverse("patient-create")).status_code == 403
+
+
+def test_the_default_lab_profile_comes_from_the_shared_cache_and_a_change_is_seen_at_once(
+    shared, admin_user, django_assert_num_queries
+):
+    first = LabProfile.objects.create(name="Lab A", total_b12_deficient_below=200, is_default=True)
+    assert clinic_selectors.lab_profile_default() == first
+    with django_assert_num_queries(0):
+        assert clinic_selectors.lab_profile_default() == first
+    second = LabProfile.objects.create(name="Lab B", total_b12_deficient_below=160)
+    clinic_services.lab_profile_make_default(profile=second, by=admin_user)
+    assert clinic_selectors.lab_profile_default() == second
+    second.total_b12_deficient_below = 170
+    second.save()
+    assert clinic_selectors.lab_profile_default().total_b12_deficient_below == 170
+
+
+def test_without_a_shared_cache_every_read_goes_to_the_database(db, django_assert_num_queries):
+    LabProfile.objects.create(name="Lab A", total_b12_deficient_below=200, is_default=True)
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            clinic_selectors.lab_profile_default()
+
+
+class _Unreachable:
+    """A cache whose server has gone: every call fails."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("cache server unreachable")
+
+        return fail
+
+
+def test_an_unreachable_cache_is_skipped_not_an_error(shared, monkeypatch, db):
+    LabProfile.objects.create(name="Lab A", total_b12_deficient_below=200, is_default=True)
+    monkeypatch.setattr(shared_cache, "cache", _Unreachable())
+    assert clinic_selectors.lab_profile_default().name == "Lab A"
+    shared_cache.changed(shared_cache.LAB_PROFILES)  # logged, not raised
