@@ -172,7 +172,10 @@ def _history(rows) -> list[dict]:
             "type": {"+": "created", "~": "changed", "-": "deleted"}[h.history_type],
             "by": h.history_user.username if h.history_user_id else None,
             "reason": h.history_change_reason or "",
-            "snapshot": {f.attname: getattr(h, f.attname) for f in h.instance_type._meta.concrete_fields},
+            # The fields the history keeps (a derived field may be left out of it, e.g. a plan's next visit).
+            "snapshot": {
+                f.attname: getattr(h, f.attname) for f in h.instance_type._meta.concrete_fields if hasattr(h, f.attname)
+            },
         }
         for h in rows.select_related("history_user").order_by("history_date")
     ]
