@@ -17,9 +17,8 @@ from fhir.resources.R4B.dosage import Dosage
 
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.schedule import ALTERNATE_DAYS, THREE_TIMES_WEEKLY, THREE_TIMES_WEEKLY_PER_WEEK
+from recommender.interop.fhir.codes import SNOMED, UCUM
 
-SNOMED = "http://snomed.info/sct"
-UCUM = "http://unitsofmeasure.org"
 ROUTE_IM = {"coding": [{"system": SNOMED, "code": "78421000", "display": "Intramuscular route"}], "text": "IM"}
 
 # The dm+d code of hydroxocobalamin 1 mg/1 mL ampoules is not verified: the coding is a setting

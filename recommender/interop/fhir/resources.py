@@ -1,0 +1,350 @@
+"""FHIR R4 resources (fhir.resources R4B models: the same fields as R4) built from the clinic's rows: pure functions
+of the rows they are given, no queries.
+
+Ids are derived from the rows, so that a read by id finds the same resource $everything lists:
+Patient ``<patient id>``; Observation ``<assessment id>-<result>`` (b12, active-b12, mma, homocysteine, egfr);
+CarePlan ``<plan id>``; MedicationRequest ``<plan id>-loading`` / ``<plan id>-maintenance``;
+MedicationAdministration ``<dose record id>``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient
+
+from recommender import vocabulary
+from recommender.guideline.inputs import INPUTS
+from recommender.interop.fhir import codes
+from recommender.interop.fhir.dosage import (
+    ROUTE_IM,
+    dose_quantity,
+    loading_dosage,
+    maintenance_dosage,
+    medication_concept,
+)
+
+LOADING, MAINTENANCE = vocabulary.Phase.LOADING, vocabulary.Phase.MAINTENANCE
+FHIR_VERSION = "4.0.1"
+READABLE = ("Patient", "Observation", "CarePlan", "MedicationRequest", "MedicationAdministration")
+CARE_PLAN_STATUS = {"active": "active", "ended": "completed", "superseded": "revoked"}
+# What the results say (the stored decision) → v3 ObservationInterpretation.
+STATUS_INTERPRETATION = {
+    "deficient": ("L", "Low"),
+    "indeterminate": ("IND", "Indeterminate"),
+    "not_deficient": ("N", "Normal"),
+}
+
+
+def _json(resource) -> dict:
+    return resource.model_dump(mode="json", exclude_none=True)
+
+
+def as_json(resource) -> bytes:
+    return resource.model_dump_json(exclude_none=True).encode()
+
+
+def patient_resource(patient) -> Patient:
+    identifiers = [{"use": "usual", "system": codes.hospital_number_system(), "value": patient.hospital_number}]
+    if patient.nhs_number:
+        identifiers.append({"use": "official", "system": codes.NHS_NUMBER_SYSTEM, "value": patient.nhs_number})
+    return Patient.model_validate(
+        {
+            "id": str(patient.pk),
+            "identifier": identifiers,
+            "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
+            "birthDate": patient.date_of_birth.isoformat(),
+        }
+    )
+
+
+def _interpretation(name: str, measurement: dict) -> list[dict] | None:
+    """From the stored decision: B12 and active B12 by their band, MMA by its upper limit; none for the others."""
+    if name in ("b12", "active_b12") and measurement.get("status") in STATUS_INTERPRETATION:
+        code, display = STATUS_INTERPRETATION[measurement["status"]]
+    elif name == "mma" and measurement.get("elevated") is not None:
+        code, display = ("H", "High") if measurement["elevated"] else ("N", "Normal")
+    else:
+        return None
+    return [{"coding": [{"system": codes.INTERPRETATION_SYSTEM, "code": code, "display": display}], "text": display}]
+
+
+def _quantity(value, unit: str) -> dict:
+    return {"value": Decimal(str(value)), "unit": unit, "system": codes.UCUM, "code": codes.UCUM_OF[unit]}
+
+
+def assessment_results(assessment) -> list[tuple[str, Decimal, str, Decimal | None]]:
+    """The results an assessment was entered with, in the engine's order: (input, value, unit, lab upper limit)."""
+    results = []
+    for name in codes.RESULT_SUFFIX:
+        entered = assessment.inputs.get(name)
+        if entered is None:
+            continue
+        if isinstance(entered, dict):
+            results.append((name, entered["value"], entered["unit"], entered.get("upper_limit")))
+        else:
+            results.append((name, entered, next(iter(INPUTS[name].units)), None))
+    return results
+
+
+def observation_resource(assessment, name: str, value, unit: str, upper_limit=None) -> Observation:
+    code, display = codes.LOINC_OF[(name, unit)]
+    resource = {
+        "id": f"{assessment.pk}-{codes.RESULT_SUFFIX[name]}",
+        "status": "final",
+        "category": [{"coding": [{"system": codes.OBSERVATION_CATEGORY_SYSTEM, "code": "laboratory"}]}],
+        "code": {"coding": [{"system": codes.LOINC, "code": code, "display": display}], "text": INPUTS[name].label},
+        "subject": {"reference": f"Patient/{assessment.patient_id}"},
+        "effectiveDateTime": assessment.sample_date.isoformat(),
+        "issued": assessment.created_at.astimezone(UTC).isoformat(),
+        "valueQuantity": _quantity(value, unit),
+    }
+    interpretation = _interpretation(name, (assessment.decision.get("measurements") or {}).get(name) or {})
+    if interpretation:
+        resource["interpretation"] = interpretation
+    if upper_limit is not None:
+        resource["referenceRange"] = [{"high": _quantity(upper_limit, unit), "text": "The lab's upper limit"}]
+    return Observation.model_validate(resource)
+
+
+def observation_resources(assessment) -> list[Observation]:
+    return [observation_resource(assessment, *result) for result in assessment_results(assessment)]
+
+
+def _loading_running(plan) -> bool:
+    return plan.status == "active" and plan.next_phase == LOADING and plan.loading_ended_on is None
+
+
+def medication_request_resource(plan, phase: str) -> MedicationRequest:
+    """The plan's loading course or its maintenance, each a MedicationRequest with its Dosage."""
+    if phase == LOADING:
+        dosage = loading_dosage(pattern=plan.loading_pattern, doses=plan.loading_doses)
+        status = "active" if _loading_running(plan) else ("completed" if plan.status == "active" else "stopped")
+    else:
+        dosage = maintenance_dosage(every=plan.maintenance_every, unit=plan.maintenance_unit, lifelong=plan.lifelong)
+        status = "active" if plan.status == "active" else "stopped"
+    resource = {
+        "id": f"{plan.pk}-{phase}",
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": _json(medication_concept()),
+        "subject": {"reference": f"Patient/{plan.patient_id}"},
+        "authoredOn": plan.created_at.astimezone(UTC).isoformat(),
+        "basedOn": [{"reference": f"CarePlan/{plan.pk}"}],
+        "reasonCode": [{"text": plan.indications_text}],
+        "dosageInstruction": [_json(dosage)],
+    }
+    if plan.individualised:
+        resource["note"] = [{"text": f"Individualised regimen: {plan.individualised_reason}"}]
+    return MedicationRequest.model_validate(resource)
+
+
+def medication_request_resources(plan) -> list[MedicationRequest]:
+    phases = [LOADING, MAINTENANCE] if plan.loading_pattern else [MAINTENANCE]
+    return [medication_request_resource(plan, phase) for phase in phases]
+
+
+def _monitoring_activity(plan, monitoring: dict) -> dict:
+    stable = plan.stable_on is not None
+    every = monitoring.get("every_months_after_stable" if stable else "every_months_until_stable") or 3
+    tests = ", ".join(monitoring.get("tests") or [])
+    words = f"every {every} months" + ("" if stable else " until stable, then yearly")
+    detail = {
+        "kind": "ServiceRequest",
+        "code": {"text": "Monitoring review"},
+        "status": "scheduled" if plan.status == "active" else "stopped",
+        "description": f"Review the response to treatment {words}" + (f" ({tests})." if tests else "."),
+        "scheduledTiming": {"repeat": {"frequency": 1, "period": every, "periodUnit": "mo"}},
+    }
+    return {"detail": detail}
+
+
+def care_plan_resource(plan, assessment) -> CarePlan:
+    """The treatment plan: its status and period, loading and maintenance (each its MedicationRequest) and the
+    monitoring reviews; ``instantiatesCanonical`` names the ruleset (id and version) that decided it."""
+    period = {"start": plan.start_date.isoformat()}
+    if plan.ended_on:
+        period["end"] = plan.ended_on.isoformat()
+    activities = [
+        {"reference": {"reference": f"MedicationRequest/{request.id}", "display": request.dosageInstruction[0].text}}
+        for request in medication_request_resources(plan)
+    ]
+    activities.append(_monitoring_activity(plan, assessment.decision.get("monitoring") or {}))
+    resource = {
+        "id": str(plan.pk),
+        "instantiatesCanonical": [codes.ruleset_canonical(assessment.ruleset_id, assessment.ruleset_version)],
+        "status": CARE_PLAN_STATUS[plan.status],
+        "intent": "plan",
+        "title": "Vitamin B12 replacement (hydroxocobalamin IM)",
+        "description": f"Indications: {plan.indications_text}. Maintenance {plan.interval_text}.",
+        "subject": {"reference": f"Patient/{plan.patient_id}"},
+        "period": period,
+        "created": plan.created_at.astimezone(UTC).isoformat(),
+        "supportingInfo": [
+            {"reference": f"Observation/{plan.assessment_id}-{codes.RESULT_SUFFIX[name]}"}
+            for name, *_ in assessment_results(assessment)
+        ],
+        "activity": activities,
+    }
+    if plan.end_reason:
+        resource["note"] = [{"text": f"Ended: {plan.end_reason}"}]
+    return CarePlan.model_validate(resource)
+
+
+def _site(dose) -> dict | None:
+    if not dose.site:
+        return None
+    site = {"text": dose.get_site_display()}
+    if dose.site in codes.SITE_SNOMED:
+        code, display = codes.SITE_SNOMED[dose.site]
+        site["coding"] = [{"system": codes.SNOMED, "code": code, "display": display}]
+    return site
+
+
+def medication_administration_resource(dose, *, patient_id, loading_doses: int | None) -> MedicationAdministration:
+    """One recorded dose: given (with its batch and expiry on a contained Medication), not given (``not-done`` with
+    the reason) or entered in error."""
+    resource: dict = {
+        "id": str(dose.pk),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "request": {"reference": f"MedicationRequest/{dose.plan_id}-{dose.phase}"},
+        "note": [{"text": vocabulary.dose_label(dose.phase, dose.number, loading_doses)}],
+    }
+    if dose.outcome == vocabulary.Outcome.GIVEN:
+        medication = _json(medication_concept())
+        resource["contained"] = [
+            {
+                "resourceType": "Medication",
+                "id": "med",
+                "code": medication,
+                "batch": {"lotNumber": dose.batch, "expirationDate": dose.expiry.isoformat()},
+            }
+        ]
+        resource["medicationReference"] = {"reference": "#med", "display": medication["text"]}
+        resource["effectiveDateTime"] = dose.given_at.astimezone(UTC).isoformat()
+        resource["performer"] = [{"actor": {"display": dose.recorded_by.get_full_name() or "clinic staff"}}]
+        dosage = {"route": ROUTE_IM, "dose": {**dose_quantity(), "value": dose.dose_mg}}
+        if (site := _site(dose)) is not None:
+            dosage["site"] = site
+        resource["dosage"] = dosage
+        resource["status"] = "completed"
+    else:
+        resource["medicationCodeableConcept"] = _json(medication_concept())
+        resource["effectiveDateTime"] = dose.due_date.isoformat()
+        resource["statusReason"] = [{"text": f"{dose.get_outcome_display()}: {dose.reason}"}]
+        resource["status"] = "not-done"
+    if dose.entered_in_error:
+        resource["status"] = "entered-in-error"
+        resource["note"].append({"text": f"Entered in error: {dose.error_reason}"})
+    return MedicationAdministration.model_validate(resource)
+
+
+def everything_bundle(record, *, base: str) -> Bundle:
+    """Patient/$everything: the patient, then each assessment's results, each plan with its requests, each dose."""
+    patient = record.patient
+    resources = [patient_resource(patient)]
+    for assessment in record.assessments:
+        resources += observation_resources(assessment)
+    assessments = {a.pk: a for a in record.assessments}
+    for plan in record.plans:
+        resources.append(care_plan_resource(plan, assessments[plan.assessment_id]))
+        resources += medication_request_resources(plan)
+    loading_doses = {plan.pk: plan.loading_doses for plan in record.plans}
+    resources += [
+        medication_administration_resource(dose, patient_id=patient.pk, loading_doses=loading_doses[dose.plan_id])
+        for dose in record.doses
+    ]
+    entries = [
+        {
+            "fullUrl": f"{base}{resource.get_resource_type()}/{resource.id}",
+            "resource": resource,
+            "search": {"mode": "match" if index == 0 else "include"},
+        }
+        for index, resource in enumerate(resources)
+    ]
+    return Bundle.model_validate(
+        {
+            "id": f"{patient.pk}-everything",
+            "type": "searchset",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "total": 1,
+            "link": [{"relation": "self", "url": f"{base}Patient/{patient.pk}/$everything"}],
+            "entry": entries,
+        }
+    )
+
+
+def operation_outcome(issues: list[tuple[str, str, str | None]], *, severity: str = "error") -> OperationOutcome:
+    """An OperationOutcome of (code, text, FHIRPath expression or None) issues: an issue names what it is about."""
+    return OperationOutcome.model_validate(
+        {
+            "issue": [
+                {"severity": severity, "code": code, "diagnostics": text, **({"expression": [where]} if where else {})}
+                for code, text, where in issues
+            ]
+        }
+    )
+
+
+def capability_statement(*, base: str, software_version: str) -> CapabilityStatement:
+    """What the server serves: read for each type, Patient/$everything, and results imported as a Bundle."""
+    resources = [
+        {
+            "type": kind,
+            "interaction": [{"code": "read"}],
+            **(
+                {
+                    "operation": [
+                        {
+                            "name": "everything",
+                            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                        }
+                    ]
+                }
+                if kind == "Patient"
+                else {}
+            ),
+        }
+        for kind in READABLE
+    ]
+    resources.append(
+        {
+            "type": "Bundle",
+            "interaction": [{"code": "create", "documentation": _IMPORT_WORDS}],
+        }
+    )
+    return CapabilityStatement.model_validate(
+        {
+            "status": "active",
+            "date": datetime.now(UTC).date().isoformat(),
+            "kind": "instance",
+            "software": {"name": "B12 clinic", "version": software_version},
+            "implementation": {"description": "Vitamin B12 deficiency clinic", "url": base.rstrip("/")},
+            "fhirVersion": FHIR_VERSION,
+            "format": ["application/fhir+json", "json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "service": [{"text": "Bearer API token, or a signed-in session"}],
+                        "description": "Authorization: Bearer <API token>, or a session; the pages' roles apply.",
+                    },
+                    "resource": resources,
+                }
+            ],
+        }
+    )
+
+
+_IMPORT_WORDS = (
+    "POST a collection or transaction Bundle of lab Observations for one patient (subject identified by hospital or "
+    "NHS number). Codes map through the admin's code table (LOINC out of the box). Nothing is stored as a decision: "
+    "the answer links to the assessment form pre-filled with the results, for a clinician to complete and save."
+)
