@@ -89,7 +89,13 @@ MODULES = {
 
 @functools.cache
 def _schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+    schema = json.loads(SCHEMA_PATH.read_text())
+    # The published R4 schema's FHIRVersion list stops at 4.0.0 (it predates the 4.0.1 technical correction, the
+    # version it ships with): 4.0.1 is added, and nothing else is changed.
+    version = schema["definitions"]["CapabilityStatement"]["properties"]["fhirVersion"]
+    assert "4.0.1" not in version["enum"]
+    version["enum"] = [*version["enum"], "4.0.1"]
+    return schema
 
 
 @functools.cache
@@ -115,8 +121,8 @@ def status_errors(resource: dict) -> list[str]:
         if field in resource and resource[field] not in allowed
     ]
     for activity in resource.get("activity", []) if kind == "CarePlan" else []:
-        if activity.get("detail", {}).get("status") not in CAREPLAN_ACTIVITY_STATUS:
-            errors.append(f"CarePlan.activity.detail.status={activity.get('detail', {}).get('status')!r}")
+        if "detail" in activity and activity["detail"].get("status") not in CAREPLAN_ACTIVITY_STATUS:
+            errors.append(f"CarePlan.activity.detail.status={activity['detail'].get('status')!r}")
     for contained in resource.get("contained", []):
         errors += status_errors(contained)
     for entry in resource.get("entry", []) if kind == "Bundle" else []:

@@ -152,10 +152,15 @@ def medication_request_resources(plan) -> list[MedicationRequest]:
 
 
 def _monitoring_activity(plan, monitoring: dict) -> dict:
-    stable = plan.stable_on is not None
-    every = monitoring.get("every_months_after_stable" if stable else "every_months_until_stable") or 3
-    tests = ", ".join(monitoring.get("tests") or [])
-    words = f"every {every} months" + ("" if stable else " until stable, then yearly")
+    until_stable, after_stable = (
+        monitoring.get("every_months_until_stable"),
+        monitoring.get("every_months_after_stable"),
+    )
+    every = (after_stable if plan.stable_on is not None else until_stable) or until_stable or after_stable or 3
+    tests = ", ".join(test.replace("_", " ") for test in monitoring.get("tests") or [])
+    words = f"every {every} months"
+    if plan.stable_on is None and after_stable:
+        words += f" until stable, then every {after_stable} months"
     detail = {
         "kind": "ServiceRequest",
         "code": {"text": "Monitoring review"},
@@ -230,7 +235,7 @@ def medication_administration_resource(dose, *, patient_id, loading_doses: int |
         resource["medicationReference"] = {"reference": "#med", "display": medication["text"]}
         resource["effectiveDateTime"] = dose.given_at.astimezone(UTC).isoformat()
         resource["performer"] = [{"actor": {"display": dose.recorded_by.get_full_name() or "clinic staff"}}]
-        dosage = {"route": ROUTE_IM, "dose": {**dose_quantity(), "value": dose.dose_mg}}
+        dosage = {"route": ROUTE_IM, "dose": {**dose_quantity(), "value": dose.dose_mg.normalize()}}
         if (site := _site(dose)) is not None:
             dosage["site"] = site
         resource["dosage"] = dosage
