@@ -36,75 +36,186 @@ def seed_loinc(apps, schema_editor):
         )
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0019_vocabulary'),
+        ("recommender", "0019_vocabulary"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='what',
-            field=models.CharField(choices=[('patient.view', 'Patient page'), ('assessment.view', 'Assessment'), ('plan.view', 'Treatment plan (page or print)'), ('plan.month', 'Plan month view'), ('plan.ics', 'Plan calendar (.ics)'), ('appointment.card', 'Appointment card'), ('api.read', 'JSON API'), ('fhir.read', 'FHIR API'), ('export.admin', 'Whole record exported (admin)'), ('export.command', 'Whole record exported (export_patient)'), ('admin.view', 'Opened in the admin')], max_length=32),
+            model_name="accessrecord",
+            name="what",
+            field=models.CharField(
+                choices=[
+                    ("patient.view", "Patient page"),
+                    ("assessment.view", "Assessment"),
+                    ("plan.view", "Treatment plan (page or print)"),
+                    ("plan.month", "Plan month view"),
+                    ("plan.ics", "Plan calendar (.ics)"),
+                    ("appointment.card", "Appointment card"),
+                    ("api.read", "JSON API"),
+                    ("fhir.read", "FHIR API"),
+                    ("export.admin", "Whole record exported (admin)"),
+                    ("export.command", "Whole record exported (export_patient)"),
+                    ("admin.view", "Opened in the admin"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='FhirCodeMapping',
+            name="FhirCodeMapping",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('system', models.CharField(help_text="The code system's URI: http://loinc.org, http://snomed.info/sct or the lab's own.", max_length=200)),
-                ('code', models.CharField(max_length=64)),
-                ('unit', models.CharField(help_text="The result's unit as its UCUM code says it, e.g. ng/L or umol/L.", max_length=32, verbose_name='UCUM unit')),
-                ('input', models.CharField(choices=[('b12', 'Total B12'), ('active_b12', 'Active B12'), ('mma', 'Methylmalonic acid (MMA)'), ('homocysteine', 'Total homocysteine'), ('egfr', 'eGFR'), ('not_used', 'Recognised, not used by the assessment (accepted and left out)')], max_length=16, verbose_name='assessment input')),
-                ('input_unit', models.CharField(blank=True, help_text="One of the input's units (pg/mL, ng/L, pmol/L, umol/L, nmol/L); empty for eGFR and unused codes.", max_length=16, verbose_name='unit the assessment takes')),
-                ('display', models.CharField(blank=True, max_length=200)),
-                ('active', models.BooleanField(default=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "system",
+                    models.CharField(
+                        help_text="The code system's URI: http://loinc.org, http://snomed.info/sct or the lab's own.",
+                        max_length=200,
+                    ),
+                ),
+                ("code", models.CharField(max_length=64)),
+                (
+                    "unit",
+                    models.CharField(
+                        help_text="The result's unit as its UCUM code says it, e.g. ng/L or umol/L.",
+                        max_length=32,
+                        verbose_name="UCUM unit",
+                    ),
+                ),
+                (
+                    "input",
+                    models.CharField(
+                        choices=[
+                            ("b12", "Total B12"),
+                            ("active_b12", "Active B12"),
+                            ("mma", "Methylmalonic acid (MMA)"),
+                            ("homocysteine", "Total homocysteine"),
+                            ("egfr", "eGFR"),
+                            ("not_used", "Recognised, not used by the assessment (accepted and left out)"),
+                        ],
+                        max_length=16,
+                        verbose_name="assessment input",
+                    ),
+                ),
+                (
+                    "input_unit",
+                    models.CharField(
+                        blank=True,
+                        help_text="One of the input's units (pg/mL, ng/L, pmol/L, umol/L, nmol/L); empty for eGFR and unused codes.",
+                        max_length=16,
+                        verbose_name="unit the assessment takes",
+                    ),
+                ),
+                ("display", models.CharField(blank=True, max_length=200)),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['input', 'system', 'code', 'unit'],
-                'constraints': [models.UniqueConstraint(fields=('system', 'code', 'unit'), name='one_mapping_per_code_and_unit')],
+                "ordering": ["input", "system", "code", "unit"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("system", "code", "unit"), name="one_mapping_per_code_and_unit")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalFhirCodeMapping',
+            name="HistoricalFhirCodeMapping",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('system', models.CharField(help_text="The code system's URI: http://loinc.org, http://snomed.info/sct or the lab's own.", max_length=200)),
-                ('code', models.CharField(max_length=64)),
-                ('unit', models.CharField(help_text="The result's unit as its UCUM code says it, e.g. ng/L or umol/L.", max_length=32, verbose_name='UCUM unit')),
-                ('input', models.CharField(choices=[('b12', 'Total B12'), ('active_b12', 'Active B12'), ('mma', 'Methylmalonic acid (MMA)'), ('homocysteine', 'Total homocysteine'), ('egfr', 'eGFR'), ('not_used', 'Recognised, not used by the assessment (accepted and left out)')], max_length=16, verbose_name='assessment input')),
-                ('input_unit', models.CharField(blank=True, help_text="One of the input's units (pg/mL, ng/L, pmol/L, umol/L, nmol/L); empty for eGFR and unused codes.", max_length=16, verbose_name='unit the assessment takes')),
-                ('display', models.CharField(blank=True, max_length=200)),
-                ('active', models.BooleanField(default=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "system",
+                    models.CharField(
+                        help_text="The code system's URI: http://loinc.org, http://snomed.info/sct or the lab's own.",
+                        max_length=200,
+                    ),
+                ),
+                ("code", models.CharField(max_length=64)),
+                (
+                    "unit",
+                    models.CharField(
+                        help_text="The result's unit as its UCUM code says it, e.g. ng/L or umol/L.",
+                        max_length=32,
+                        verbose_name="UCUM unit",
+                    ),
+                ),
+                (
+                    "input",
+                    models.CharField(
+                        choices=[
+                            ("b12", "Total B12"),
+                            ("active_b12", "Active B12"),
+                            ("mma", "Methylmalonic acid (MMA)"),
+                            ("homocysteine", "Total homocysteine"),
+                            ("egfr", "eGFR"),
+                            ("not_used", "Recognised, not used by the assessment (accepted and left out)"),
+                        ],
+                        max_length=16,
+                        verbose_name="assessment input",
+                    ),
+                ),
+                (
+                    "input_unit",
+                    models.CharField(
+                        blank=True,
+                        help_text="One of the input's units (pg/mL, ng/L, pmol/L, umol/L, nmol/L); empty for eGFR and unused codes.",
+                        max_length=16,
+                        verbose_name="unit the assessment takes",
+                    ),
+                ),
+                ("display", models.CharField(blank=True, max_length=200)),
+                ("active", models.BooleanField(default=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical fhir code mapping',
-                'verbose_name_plural': 'historical fhir code mappings',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical fhir code mapping",
+                "verbose_name_plural": "historical fhir code mappings",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='ResultImport',
+            name="ResultImport",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('sample_date', models.DateField()),
-                ('results', models.JSONField(help_text="The assessment form's fields the results fill, as text.")),
-                ('source', models.CharField(blank=True, help_text="The Bundle's identifier or id, when it has one.", max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.patient')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("sample_date", models.DateField()),
+                ("results", models.JSONField(help_text="The assessment form's fields the results fill, as text.")),
+                (
+                    "source",
+                    models.CharField(
+                        blank=True, help_text="The Bundle's identifier or id, when it has one.", max_length=200
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="recommender.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.RunPython(seed_loinc, migrations.RunPython.noop),
