@@ -465,3 +465,23 @@ def test_round_trip_import_assess_plan_dose_then_everything(clinician, nurse, re
     assert given["id"] == str(dose.pk) and given["status"] == "completed"
     assert given["request"]["reference"] == f"MedicationRequest/{plan.pk}-loading"
     assert DoseRecord.objects.count() == 1
+
+
+def test_the_openapi_description_lists_the_fhir_endpoints_and_their_answers_fit_it(clinician_client, treated):
+    from jsonschema import Draft202012Validator
+
+    doc = clinician_client.get("/api/v1/openapi.json").json()
+    assert {"/fhir/r4/metadata", "/fhir/r4/Patient/{id}/$everything", "/fhir/r4/{type}/{id}", "/fhir/r4/Bundle"} <= set(
+        doc["paths"]
+    )
+
+    def fits(response, path, method="get"):
+        documented = doc["paths"][path][method]["responses"][str(response.status_code)]
+        schema = documented["content"][FHIR_JSON]["schema"]
+        Draft202012Validator({**schema, "components": doc["components"]}).validate(_json(response))
+
+    fits(clinician_client.get("/fhir/r4/metadata"), "/fhir/r4/metadata")
+    fits(_everything(clinician_client, treated.patient_id), "/fhir/r4/Patient/{id}/$everything")
+    fits(clinician_client.get(f"/fhir/r4/CarePlan/{treated.pk}"), "/fhir/r4/{type}/{id}")
+    fits(clinician_client.get("/fhir/r4/CarePlan/nothing"), "/fhir/r4/{type}/{id}")
+    fits(_post(clinician_client, _bundle(_observation())), "/fhir/r4/Bundle", "post")
