@@ -485,3 +485,21 @@ def test_the_openapi_description_lists_the_fhir_endpoints_and_their_answers_fit_
     fits(clinician_client.get(f"/fhir/r4/CarePlan/{treated.pk}"), "/fhir/r4/{type}/{id}")
     fits(clinician_client.get("/fhir/r4/CarePlan/nothing"), "/fhir/r4/{type}/{id}")
     fits(_post(clinician_client, _bundle(_observation())), "/fhir/r4/Bundle", "post")
+
+
+def test_no_resource_leaves_unchecked_by_its_r4b_model(treated, monkeypatch):
+    """$everything checks each distinct entry once per process: a changed (here: broken) entry is checked again."""
+    from pydantic import ValidationError
+
+    from recommender.interop.fhir import resources, selectors
+
+    record = selectors.patient_record(patient_id=str(treated.patient_id))
+    resources.everything_bundle(record, base="https://clinic.example/fhir/r4/")
+    build = resources.medication_administration_resource
+
+    def broken(dose, **kwargs):
+        return {**build(dose, **kwargs), "status": None, "dosage": {"rate": "fast"}}
+
+    monkeypatch.setattr(resources, "medication_administration_resource", broken)
+    with pytest.raises(ValidationError):
+        resources.everything_bundle(record, base="https://clinic.example/fhir/r4/")

@@ -61,6 +61,7 @@ READERS = {
 
 
 def resource_by_id(*, kind: str, resource_id: str):
-    """(the resource, its patient's id), or None when there is no such resource."""
+    """(the resource, checked by its R4B model; its patient's id), or None when there is no such resource."""
     reader = READERS.get(kind)
-    return reader(resource_id) if reader else None
+    found = reader(resource_id) if reader else None
+    return (resources.checked(found[0]), found[1]) if found else None
