@@ -370,6 +370,11 @@ def _refused(response, status: int) -> list[dict]:
             "Bundle.entry[1]",
             "only Observations",
         ),
+        (
+            {"resource": {**_observation("13964-2")["resource"], "valueQuantity": None, "valueString": "pending"}},
+            "Bundle.entry[1].resource.valueQuantity",
+            "no value with its unit",
+        ),
     ],
 )
 def test_an_entry_not_understood_is_named_and_nothing_is_kept(clinician, registered, second, named, words):
@@ -503,3 +508,13 @@ def test_no_resource_leaves_unchecked_by_its_r4b_model(treated, monkeypatch):
     monkeypatch.setattr(resources, "medication_administration_resource", broken)
     with pytest.raises(ValidationError):
         resources.everything_bundle(record, base="https://clinic.example/fhir/r4/")
+
+
+def test_a_code_mapping_takes_one_of_its_inputs_units(db):
+    from django.core.exceptions import ValidationError
+
+    wrong = FhirCodeMapping(system=LOINC, code="X-1", unit="mg/dL", input="mma", input_unit="mg/dL")
+    with pytest.raises(ValidationError) as raised:
+        wrong.full_clean()
+    assert raised.value.message_dict["input_unit"] == ["Methylmalonic acid (MMA) is taken in one of: umol/L, nmol/L."]
+    FhirCodeMapping(system=LOINC, code="X-2", unit="mL/min", input="egfr").full_clean()

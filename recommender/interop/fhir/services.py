@@ -167,9 +167,6 @@ def _mapping(resource: dict, mappings: dict, index: int) -> tuple[FhirCodeMappin
 def _read_value(reading: _Reading, index: int, resource: dict, mapping: FhirCodeMapping) -> None:
     quantity = resource.get("valueQuantity") or {}
     name = mapping.input
-    if "value" not in quantity:
-        reading.issues.append(("required", f"{_where(index)}: the result has no value.", _where(index, "value")))
-        return
     if quantity.get("comparator"):
         text = f"{_where(index)}: a result given as {quantity['comparator']} a value cannot be entered exactly."
         reading.issues.append(("value", text, _where(index, "valueQuantity.comparator")))
@@ -247,6 +244,10 @@ def _read_bundle(entries: list) -> _Reading:
             continue
         _read_patient(reading, index, resource, patients_in_bundle)
         _read_date(reading, index, resource)
+        if "value" not in (resource.get("valueQuantity") or {}):
+            text = f"{_where(index)}: the result has no value with its unit (valueQuantity)."
+            reading.issues.append(("required", text, _where(index, "valueQuantity")))
+            continue
         mapping, issue = _mapping(resource, mappings, index)
         if issue is not None:
             reading.issues.append(issue)
