@@ -19,11 +19,16 @@ from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.schedule import ALTERNATE_DAYS, THREE_TIMES_WEEKLY, THREE_TIMES_WEEKLY_PER_WEEK
 from recommender.interop.fhir.codes import SNOMED, UCUM
 
-ROUTE_IM = {"coding": [{"system": SNOMED, "code": "78421000", "display": "Intramuscular route"}], "text": "IM"}
+ROUTE_IM = {
+    "coding": [{"system": SNOMED, "code": "78421000", "display": "Intramuscular route"}],
+    "text": DEFAULT_RULESET.route,
+}
 
 # The dm+d code of hydroxocobalamin 1 mg/1 mL ampoules is not verified: the coding is a setting
 # (B12_FHIR_MEDICATION_CODING, a list of {"system", "code", "display"}); the text is always present.
-MEDICATION_TEXT = "Hydroxocobalamin 1 mg/1 mL solution for injection ampoules"
+MEDICATION_TEXT = (
+    f"{DEFAULT_RULESET.drug.capitalize()} {DEFAULT_RULESET.dose_mg} mg/1 mL solution for injection ampoules"
+)
 
 # The plan's interval units (TreatmentPlan.IntervalUnit) → UCUM units of time as Timing.periodUnit takes them.
 PERIOD_UNITS = {"days": "d", "weeks": "wk", "months": "mo"}
@@ -45,7 +50,7 @@ def dose_quantity() -> dict:
 
 
 def _dose_words() -> str:
-    return f"{DEFAULT_RULESET.dose_mg} mg IM"
+    return f"{DEFAULT_RULESET.dose_mg} mg {DEFAULT_RULESET.route}"
 
 
 def _every(every: int, unit: str, every_max: int | None = None) -> str:

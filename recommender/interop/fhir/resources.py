@@ -27,6 +27,7 @@ from fhir.resources.R4B.patient import Patient
 
 from recommender import vocabulary
 from recommender.guideline.inputs import INPUTS
+from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.interop.fhir import codes
 from recommender.interop.fhir.dosage import (
     ROUTE_IM,
@@ -239,7 +240,7 @@ def care_plan_resource(plan, assessment, *, requests: list[dict] | None = None) 
         "instantiatesCanonical": [codes.ruleset_canonical(assessment.ruleset_id, assessment.ruleset_version)],
         "status": CARE_PLAN_STATUS[plan.status],
         "intent": "plan",
-        "title": "Vitamin B12 replacement (hydroxocobalamin IM)",
+        "title": f"Vitamin B12 replacement ({DEFAULT_RULESET.drug} {DEFAULT_RULESET.route})",
         "description": f"Indications: {plan.indications_text}. Maintenance {plan.interval_text}.",
         "subject": {"reference": f"Patient/{plan.patient_id}"},
         "period": period,
