@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.guideline.stored import treatment_offer
@@ -86,6 +86,7 @@ def test_medication_text_always_present_and_coding_configurable():
     assert concept["coding"] == [coding] and concept["text"]
 
 
+@settings(deadline=None)  # the first example loads the 3 MB R4 schema
 @given(
     pattern=st.sampled_from(["", "three_times_weekly", "alternate_days"]),
     doses=st.integers(1, 30),
