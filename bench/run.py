@@ -7,7 +7,8 @@ shows the median ratio over the rounds (and its spread), and the script exits 1 
 API ≥ 0.8, htmx fragment ≥ 0.5, every other page ≥ 0.3, and the plan page with 250 doses within 10 % of the
 same plan with 5.
 
-    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/run.py [--rounds 5] [--seconds 3] [--no-redis]
+    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/run.py [--rounds 5] [--seconds 3]
+        [--no-redis]
 
 With redis-server installed the app runs with REDIS_URL (the shared cache of several nodes), as in production.
 """

@@ -36,6 +36,7 @@ from recommender.models import (
     Assessment,
     ClinicClosure,
     DoseRecord,
+    FhirCodeMapping,
     LabProfile,
     Location,
     Patient,
@@ -534,3 +535,16 @@ class AppointmentAdmin(MalformedIdIs404, HistoryReadOnly, ReadOnlyMixin, SimpleH
     list_filter = ["status", "location"]
     date_hierarchy = "starts_at"
     readonly_fields = [f.name for f in Appointment._meta.concrete_fields]
+
+
+# FHIR (issue 15): the codes imported lab results map through. LOINC rows come with the migration; local SNOMED or
+# lab codes are added here.
+@admin.register(FhirCodeMapping)
+class FhirCodeMappingAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    list_display = ["code", "system", "unit", "input", "input_unit", "display", "active"]
+    list_filter = ["input", "system", "active"]
+    search_fields = ["code", "display"]
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)

@@ -453,6 +453,7 @@ class AccessRecord(models.Model):
         ICS = "plan.ics", "Plan calendar (.ics)"
         CARD = "appointment.card", "Appointment card"
         API = "api.read", "JSON API"
+        FHIR = "fhir.read", "FHIR API"
         EXPORT_ADMIN = "export.admin", "Whole record exported (admin)"
         EXPORT_COMMAND = "export.command", "Whole record exported (export_patient)"
         ADMIN = "admin.view", "Opened in the admin"
@@ -655,3 +656,78 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number} at {self.starts_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+# --- FHIR R4 (issue 15): the codes imported results map through, and imported results awaiting a clinician ------
+
+
+class FhirCodeMapping(models.Model):
+    """A lab result's code and UCUM unit (LOINC out of the box; the admin adds local SNOMED or lab codes) mapped to
+    the assessment input it fills and the unit the engine takes it in."""
+
+    class Input(models.TextChoices):
+        B12 = "b12", "Total B12"
+        ACTIVE_B12 = "active_b12", "Active B12"
+        MMA = "mma", "Methylmalonic acid (MMA)"
+        HOMOCYSTEINE = "homocysteine", "Total homocysteine"
+        EGFR = "egfr", "eGFR"
+        NOT_USED = "not_used", "Recognised, not used by the assessment (accepted and left out)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    system = models.CharField(
+        max_length=200, help_text="The code system's URI: http://loinc.org, http://snomed.info/sct or the lab's own."
+    )
+    code = models.CharField(max_length=64)
+    unit = models.CharField(
+        "UCUM unit", max_length=32, help_text="The result's unit as its UCUM code says it, e.g. ng/L or umol/L."
+    )
+    input = models.CharField("assessment input", max_length=16, choices=Input.choices)
+    input_unit = models.CharField(
+        "unit the assessment takes",
+        max_length=16,
+        blank=True,
+        help_text="One of the input's units (pg/mL, ng/L, pmol/L, umol/L, nmol/L); empty for eGFR and unused codes.",
+    )
+    display = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["input", "system", "code", "unit"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "code", "unit"], name="one_mapping_per_code_and_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} [{self.unit}] → {self.get_input_display()}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from recommender.guideline.inputs import MEASUREMENTS
+
+        spec = MEASUREMENTS.get(self.input)
+        if spec is not None and self.input_unit not in spec.units:
+            units = ", ".join(spec.units)
+            raise ValidationError({"input_unit": f"{self.get_input_display()} is taken in one of: {units}."})
+        if spec is None and self.input_unit:
+            raise ValidationError({"input_unit": f"{self.get_input_display()} takes no unit: leave it empty."})
+
+
+class ResultImport(models.Model):
+    """Results received as a FHIR Bundle for one patient. They never decide alone: they open the assessment form
+    pre-filled, for a clinician to complete the clinical picture and save."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    sample_date = models.DateField()
+    results = models.JSONField(help_text="The assessment form's fields the results fill, as text.")
+    source = models.CharField(max_length=200, blank=True, help_text="The Bundle's identifier or id, when it has one.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Results of {self.sample_date:%d %b %Y} imported {self.created_at:%Y-%m-%d %H:%M}"

@@ -32,7 +32,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             *(f"{action}_{model}" for model in _CLINICAL for action in ("add", "change", "view")),
             *(
                 f"{action}_{model}"
-                for model in ("labprofile", "accesstoken", "clinicclosure")
+                for model in ("labprofile", "accesstoken", "clinicclosure", "fhircodemapping")
                 for action in ("add", "change", "delete", "view")
             ),
             "add_doserecord",

@@ -7,6 +7,7 @@ from recommender.clinic import views as clinic_views
 from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
+from recommender.interop.fhir import views as fhir_views
 from recommender.ops import views as ops_views
 
 urlpatterns = [
@@ -52,4 +53,9 @@ urlpatterns = [
     path("feeds/worklist/<str:token>.ics", injections_views.worklist_feed, name="worklist-feed"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    # FHIR R4 (issue 15): export, read by id, and lab results in.
+    path("fhir/r4/metadata", fhir_views.metadata, name="fhir-metadata"),
+    path("fhir/r4/Patient/<str:patient_id>/$everything", fhir_views.everything, name="fhir-everything"),
+    path("fhir/r4/Bundle", fhir_views.bundle_import, name="fhir-bundle"),
+    path("fhir/r4/<str:resource_type>/<str:resource_id>", fhir_views.read, name="fhir-read"),
 ]

@@ -28,6 +28,7 @@ from recommender.models import (
     Assessment,
     ClinicClosure,
     DoseRecord,
+    FhirCodeMapping,
     LabProfile,
     Location,
     Patient,
@@ -136,6 +137,7 @@ def _instances(record, profile, admin_user, nurse_user):
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
         ),
         **_booking_instances(plan, admin_user),
+        "recommender.FhirCodeMapping": FhirCodeMapping.objects.get(code="2132-9", unit="ng/L"),  # seeded
     }
 
 
@@ -187,6 +189,7 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.Session",
         "recommender.SessionChange",
         "recommender.Appointment",
+        "recommender.FhirCodeMapping",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

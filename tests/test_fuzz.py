@@ -66,6 +66,9 @@ PARAM_MODELS = {
     "appointment_id": Appointment,
     "on": "session day",
     "key": "session key",
+    # FHIR read by id (issue 15): a dose's MedicationAdministration.
+    "resource_type": "FHIR type",
+    "resource_id": DoseRecord,
 }
 
 # Clinically valid starting points, so that generated bodies also reach the services and the database.
@@ -91,6 +94,11 @@ SEEDS = {
     "plan-end": {"reason": "Moved away."},
     "plan-interval": {"every": "2", "unit": "months", "reason": "Symptoms return early."},
     "dose-error": {"reason": "Wrong patient."},
+    "fhir-bundle": {
+        "resourceType": '"Bundle"',
+        "type": '"collection"',
+        "entry": '[{"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "B12"}}}]',
+    },
     "api-recommendation": {
         "b12": '{"value": 150, "unit": "pg/mL"}',
         "mma": '{"value": 0.5, "unit": "umol/L", "upper_limit": 0.45}',
@@ -99,6 +107,8 @@ SEEDS = {
     },
 }
 
+# Endpoints that take JSON, not a page's form: the JSON API and FHIR (issue 15).
+JSON_ENDPOINTS = ("api-", "fhir-")
 DATES = ["0001-01-01", "9999-12-31", "2026-02-30", "1899-12-31", "1950-06-15", "1900-01-01", "2026-13-01", "today"]
 NUMBERS = ["0", "-1", "1e308", "-1e308", "NaN", "Infinity", "99999999999999999999", "0.000001", "1.5", "2", "3", "12"]
 CONTROL = ["a\x00b", "\x00", "\x01\x02", "x\x1fy", "\t\r\n", "\x7f"]
@@ -285,6 +295,7 @@ class World:
             Appointment: self.appointment.pk,
             "session day": self.session.day.isoformat(),
             "session key": self.session.key,
+            "FHIR type": "MedicationAdministration",
         }
         values = {}
         for param in pattern.pattern.converters:
@@ -362,7 +373,7 @@ def _send(world: World, name: str, role: str, url: str, body: dict, method: str,
     with transaction.atomic():
         before = _counts()
         client = _client(world, role)
-        if name.startswith("api-"):
+        if name.startswith(JSON_ENDPOINTS):
             response = client.generic(
                 method.upper(), url, _json_body(body), content_type="application/json", headers=headers
             )
@@ -391,7 +402,9 @@ def test_no_5xx_and_no_partial_rows(name, crawl_world):
     if method == "post":
         # The second sign-in step shows its form only to a session with the step pending (tests/test_sign_in.py).
         pending_only = {"logout", "two-factor-verify"}
-        assert fields or name.startswith("api-") or name in pending_only, f"{name} takes POST but no page posts to it"
+        assert fields or name.startswith(JSON_ENDPOINTS) or name in pending_only, (
+            f"{name} takes POST but no page posts to it"
+        )
     seed = {k: v.replace("today", world.today) for k, v in SEEDS.get(name, {}).items()}
     base = _base_body(fields, kinds, seed)
     names = sorted({*fields, *seed})

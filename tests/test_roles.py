@@ -123,6 +123,17 @@ EXPECTED: dict[str, Row] = {
     "appointment-dna": action(LOGIN, TO_BOOKINGS, 403, TO_BOOKINGS),
     # The matrix's appointment is for a dose: only a review is marked attended.
     "appointment-attended": action(LOGIN, 404, 404, 404),
+    # FHIR R4 (issue 15): the CapabilityStatement is public; reads need the pages' roles and answer 401 themselves;
+    # results in need a clinician's or admin's role (an empty Bundle is refused: 422).
+    "fhir-metadata": page(200, 200, 200, 200),
+    "fhir-everything": page(401, 200, 200, 200),
+    "fhir-read": page(401, 200, 200, 200),
+    "fhir-bundle": Row(
+        "POST",
+        {ANONYMOUS: 401, NURSE: 403, CLINICIAN: 422, ADMIN: 422},
+        {"resourceType": "Bundle", "type": "collection"},
+        True,
+    ),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
@@ -192,6 +203,8 @@ def records(db, django_user_model):
         "appointment_id": appointment.pk,
         "on": session.day.isoformat(),
         "key": session.key,
+        "resource_type": "MedicationAdministration",
+        "resource_id": dose.pk,
     }
 
 

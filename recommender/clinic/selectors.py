@@ -17,6 +17,7 @@ from recommender.models import (
     DoseRecord,
     LabProfile,
     Patient,
+    ResultImport,
     TreatmentPlan,
 )
 from recommender.serializers import choice_words, record_fields
@@ -238,3 +239,14 @@ def lab_profile_default() -> LabProfile | None:
     return shared_cache.read_through(
         shared_cache.LAB_PROFILES, "default", lambda: LabProfile.objects.filter(is_default=True).first()
     )
+
+
+def result_import_initial(*, patient: Patient, import_id: str) -> dict | None:
+    """The assessment form's fields filled by lab results received over FHIR (interop/fhir), or None."""
+    try:
+        imported = ResultImport.objects.filter(pk=import_id, patient=patient).first()
+    except ValidationError:  # not a UUID
+        return None
+    if imported is None:
+        return None
+    return {**imported.results, "sample_date": imported.sample_date}

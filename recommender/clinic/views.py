@@ -131,7 +131,11 @@ def _plan_initial(data) -> dict:
 def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False) -> dict:
     """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving."""
     data = request.POST if request.method == "POST" else None
-    form = AssessmentForm(data)
+    imported = None
+    if data is None and isinstance(patient, Patient) and request.GET.get("import"):
+        # Results received over FHIR pre-fill the form; the clinician completes the clinical picture and saves.
+        imported = selectors.result_import_initial(patient=patient, import_id=request.GET["import"])
+    form = AssessmentForm(data, initial=imported)
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
     decided = Decision.from_dict(decision) if decision is not None else None
@@ -154,6 +158,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
         "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
         "plan_guidance": presenters.plan_guidance(decided, plan_form.months),
         "strip": presenters.regimen_summary(decided) if decided is not None else "",
+        "imported": imported is not None,
     }
 
 

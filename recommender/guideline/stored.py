@@ -98,6 +98,7 @@ class Monitoring:
     first_review_months: int | None
     citations: tuple[str, ...]
     caveats: tuple[Cited, ...]
+    tests: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, item: dict | None, *, rationale: tuple[Cited, ...] = ()) -> Monitoring | None:
@@ -111,6 +112,7 @@ class Monitoring:
             item.get("first_review_months"),
             tuple(item.get("citations") or _opening_citations(rationale, "Monitoring")),
             tuple(Cited.read(c, default_citations=caveat_sources) for c in item.get("caveats", [])),
+            tuple(item.get("tests") or ()),
         )
 
 

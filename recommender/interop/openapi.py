@@ -315,6 +315,131 @@ def _json(schema_name: str) -> dict:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
 
 
+# FHIR R4 (issue 15): resources as the specification defines them (http://hl7.org/fhir/R4/); the tests validate
+# every one the server emits against the official R4 JSON Schema, so only their outline is described here.
+FHIR_READABLE = ["Patient", "Observation", "CarePlan", "MedicationRequest", "MedicationAdministration"]
+FHIR_SCHEMAS: dict = {
+    "FhirResource": {
+        "type": "object",
+        "description": "A FHIR R4 resource (http://hl7.org/fhir/R4/): " + ", ".join(FHIR_READABLE) + ".",
+        "required": ["resourceType", "id"],
+        "properties": {"resourceType": {"enum": FHIR_READABLE}, "id": {"type": "string"}},
+    },
+    "FhirBundle": {
+        "type": "object",
+        "description": "A FHIR R4 Bundle (searchset from $everything; collection or transaction of Observations in).",
+        "required": ["resourceType", "type"],
+        "properties": {
+            "resourceType": {"const": "Bundle"},
+            "type": {"type": "string"},
+            "entry": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "CapabilityStatement": {
+        "type": "object",
+        "required": ["resourceType", "status", "kind", "fhirVersion", "format"],
+        "properties": {"resourceType": {"const": "CapabilityStatement"}, "fhirVersion": {"const": "4.0.1"}},
+    },
+    "OperationOutcome": {
+        "type": "object",
+        "description": "What went wrong (or, after an import, where to go next); each issue names its entry.",
+        "required": ["resourceType", "issue"],
+        "properties": {
+            "resourceType": {"const": "OperationOutcome"},
+            "issue": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["severity", "code"],
+                    "properties": {
+                        "severity": {"enum": ["fatal", "error", "warning", "information"]},
+                        "code": {"type": "string"},
+                        "diagnostics": {"type": "string"},
+                        "expression": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _fhir(schema_name: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/fhir+json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+    }
+
+
+_FHIR_REFUSED = {
+    "401": _fhir("OperationOutcome", "Not authenticated (an API token or a session)"),
+    "403": _fhir("OperationOutcome", "The account's role may not see this"),
+}
+
+
+def _fhir_paths() -> dict:
+    """The FHIR R4 endpoints: metadata, $everything, read by id, and lab results in."""
+    return {
+        "/fhir/r4/metadata": {
+            "get": {
+                "operationId": "fhirMetadata",
+                "summary": "The FHIR CapabilityStatement: what this server serves (no sign-in needed)",
+                "security": [],
+                "responses": {"200": _fhir("CapabilityStatement", "FHIR R4 CapabilityStatement")},
+            }
+        },
+        "/fhir/r4/Patient/{id}/$everything": {
+            "get": {
+                "operationId": "fhirPatientEverything",
+                "summary": "The patient's record as a searchset Bundle: Patient, Observations, CarePlans, "
+                "MedicationRequests, MedicationAdministrations",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _fhir("FhirBundle", "A searchset Bundle"),
+                    **_FHIR_REFUSED,
+                    "404": _fhir("OperationOutcome", "No patient with this id"),
+                },
+            }
+        },
+        "/fhir/r4/{type}/{id}": {
+            "get": {
+                "operationId": "fhirRead",
+                "summary": "One resource by its id (the fullUrl of its $everything entry)",
+                "parameters": [
+                    {"name": "type", "in": "path", "required": True, "schema": {"enum": FHIR_READABLE}},
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _fhir("FhirResource", "The resource"),
+                    **_FHIR_REFUSED,
+                    "404": _fhir("OperationOutcome", "No such resource"),
+                },
+            }
+        },
+        "/fhir/r4/Bundle": {
+            "post": {
+                "operationId": "fhirImportResults",
+                "summary": "Lab results in: a collection or transaction Bundle of Observations for one patient. "
+                "Nothing decides: the answer links to the assessment form, pre-filled",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/fhir+json": {"schema": {"$ref": "#/components/schemas/FhirBundle"}}},
+                },
+                "responses": {
+                    "201": {
+                        **_fhir("OperationOutcome", "Received; the Location header is the pre-filled assessment form"),
+                        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+                    },
+                    "400": _fhir("OperationOutcome", "Not a Bundle of the accepted type, or not valid FHIR"),
+                    **_FHIR_REFUSED,
+                    "413": _fhir("OperationOutcome", "The request body is too large"),
+                    "422": _fhir("OperationOutcome", "An entry not understood (code, unit, patient, value): named"),
+                },
+            }
+        },
+    }
+
+
 def openapi_document(server_url: str = "/") -> dict:
     return {
         "openapi": "3.1.0",
@@ -326,7 +451,7 @@ def openapi_document(server_url: str = "/") -> dict:
         },
         "servers": [{"url": server_url}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **FHIR_SCHEMAS},
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
                 "bearer": {"type": "http", "scheme": "bearer"},
@@ -369,5 +494,6 @@ def openapi_document(server_url: str = "/") -> dict:
                     },
                 }
             },
+            **_fhir_paths(),
         },
     }
