@@ -227,7 +227,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # Reminders (issue 16): the place named in a reminder when the patient has no usual location, the sender of the
 # emails, and the SMS provider: "log" (writes to the log, for development), or "notify" (GOV.UK Notify's API shape,
 # with B12_NOTIFY_API_KEY, B12_NOTIFY_TEMPLATE_ID and B12_NOTIFY_BASE_URL).
-B12_CLINIC_NAME = os.environ.get("B12_CLINIC_NAME", "the B12 clinic")
+B12_CLINIC_NAME = os.environ.get("B12_CLINIC_NAME", "the clinic")
 B12_REMINDER_FROM_EMAIL = os.environ.get("B12_REMINDER_FROM_EMAIL", "reminders@b12.invalid")
 B12_SMS_PROVIDER = os.environ.get("B12_SMS_PROVIDER", "log")
 B12_NOTIFY_API_KEY = os.environ.get("B12_NOTIFY_API_KEY", "")

@@ -127,6 +127,11 @@ EXPECTED: dict[str, Row] = {
     "appointment-dna": action(LOGIN, TO_BOOKINGS, 403, TO_BOOKINGS),
     # The matrix's appointment is for a dose: only a review is marked attended.
     "appointment-attended": action(LOGIN, 404, 404, 404),
+    # Reminders (issue 16): contact details for the roles that contact patients, not the admins (who change the
+    # reminder settings in the admin instead).
+    "patient-contact": page(LOGIN, 200, 200, 403),
+    "patient-contact-edit": page(LOGIN, 200, 200, 403),
+    "reminders-failed": page(LOGIN, 200, 200, 403),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
