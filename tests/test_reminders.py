@@ -17,7 +17,9 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from recommender.models import AccessRecord, ContactPreference, ReminderAttempt, ReminderSend, ReminderSettings
 from recommender.reminders import providers, selectors, services, tasks
@@ -146,7 +148,8 @@ def test_an_overdue_dose_is_reminded_once(clock, clinician):
     assert tasks.plan_reminders(on=MONDAY) == 1
     assert ReminderSend.objects.get().kind == "overdue"
     assert mail.outbox[0].body == (
-        "You had an appointment at the clinic on Thursday 3 December 2026. Please contact the clinic to arrange a new one."
+        "You had an appointment at the clinic on Thursday 3 December 2026. "
+        "Please contact the clinic to arrange a new one."
     )
     assert tasks.plan_reminders(on=MONDAY + timedelta(days=1)) == 0
     assert len(mail.outbox) == 1
@@ -229,7 +232,7 @@ class Inbox:
     def __init__(self):
         self.messages = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         self.messages.append(envelope)
         return "250 Message accepted for delivery"
 
