@@ -142,6 +142,24 @@ def doses_due_between(*, first: date, last: date, kind: str) -> Iterator[Due]:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _PlanDates:
+    """What the schedule needs of a plan to date its monitoring visits (read as plain values: no model per row)."""
+
+    start_date: date
+    loading_pattern: str
+    loading_doses: int | None
+    loading_ended_on: date | None
+    maintenance_every: int
+    maintenance_unit: str
+    doses_on_closed_days: bool
+    first_review_months: int | None
+    stable_on: date | None
+
+
+_PLAN_DATES = [name for name in _PlanDates.__slots__]
+
+
 def reviews_due(*, on: date, days_before: int) -> Iterator[Due]:
     """Monitoring visits not booked and without results since: a "before" reminder for a visit from ``on`` to
     ``on + days_before``, an overdue one for a visit in the week before ``on``. Two queries (plans, closures)."""
@@ -151,51 +169,41 @@ def reviews_due(*, on: date, days_before: int) -> Iterator[Due]:
     booked_review = Appointment.objects.filter(
         plan=OuterRef("pk"), status=Appointment.Status.BOOKED, kind=Appointment.Kind.REVIEW
     )
-    plans = (
+    rows = (
         _consenting_plans()
         .filter(~Exists(booked_review))
         .annotate(last_sample=latest_sample)
-        .select_related("patient__contact_preference", "patient__usual_location")
-        .only(
+        .values_list(
             "id",
-            "start_date",
-            "loading_pattern",
-            "loading_doses",
-            "loading_ended_on",
-            "maintenance_every",
-            "maintenance_unit",
-            "doses_on_closed_days",
-            "first_review_months",
-            "stable_on",
-            "patient",
+            "patient_id",
+            "last_sample",
             "patient__usual_location__name",
             *(f"patient__{field}" for field in _CONTACT_FIELDS.values()),
+            *_PLAN_DATES,
         )
     )
     calendar = clinic_calendar()
     first, last = on - timedelta(days=OVERDUE_LOOKBACK_DAYS), on + timedelta(days=days_before)
-    for plan in plans.iterator(chunk_size=2000):
-        facts = plan_facts(plan, calendar=calendar)
+    for pk, patient_id, last_sample, place, consent, email, mobile, window, *dates in rows.iterator(chunk_size=2000):
+        facts = plan_facts(_PlanDates(*dates), calendar=calendar)
         for visit in schedule.monitoring_visits(facts, until=last):
-            results_count_from = visit.on - timedelta(days=REVIEW_RESULTS_BEFORE_DAYS)
-            if plan.last_sample is not None and results_count_from <= plan.last_sample:
-                continue
-            if not first <= visit.on <= last:
-                continue
-            contact = plan.patient.contact_preference
-            location = plan.patient.usual_location
-            kind = ReminderSend.Kind.OVERDUE if visit.on < on else ReminderSend.Kind.BEFORE
+            if visit.on < first or (
+                last_sample is not None and visit.on - timedelta(days=REVIEW_RESULTS_BEFORE_DAYS) <= last_sample
+            ):
+                continue  # long past (the recall list's), or its results came
+            if visit.on > last:
+                break  # moved to an open day after the window: reminded on a later day
             yield Due(
-                f"review:{plan.pk}:{visit.on}",
-                kind,
-                plan.patient_id,
+                f"review:{pk}:{visit.on}",
+                ReminderSend.Kind.OVERDUE if visit.on < on else ReminderSend.Kind.BEFORE,
+                patient_id,
                 visit.on,
-                location.name if location else _place_default(),
-                contact.consent,
-                _address(contact.consent, contact.email, contact.mobile),
-                contact.window,
+                place or _place_default(),
+                consent,
+                _address(consent, email, mobile),
+                window,
             )
-            break
+            break  # the earliest such visit only
 
 
 def due_on(*, on: date, days_before: int) -> Iterator[Due]:
