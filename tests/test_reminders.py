@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from recommender.models import AccessRecord, ContactPreference, ReminderAttempt, ReminderSend, ReminderSettings
 from recommender.reminders import providers, selectors, services, tasks
 from recommender.reminders.messages import reminder_text
-from tests.factories import make_location, make_patient, make_plan, make_sessions
+from tests.factories import make_assessment, make_location, make_patient, make_plan, make_sessions
 
 LONDON = ZoneInfo("Europe/London")
 # Monday 7 December 2026, 10:00 in the clinic: reminders planned today go at once (the window has opened).
@@ -457,3 +457,31 @@ def test_two_claims_of_one_reminder_send_it_once(clock, clinician, sms):
     second = services.reminder_send(send_id=send_id, worker="b", now=later)
     assert first.status == "sent" and second is None and len(sms.sent) == 1
     assert ReminderAttempt.objects.filter(status="sent").count() == 1
+
+
+def test_a_monitoring_visit_is_reminded_unless_its_results_came(clock, clinician):
+    reviewed = make_plan(clinician, start=date(2026, 9, 10))  # first review three months on: Thursday 10 December
+    unreviewed = make_plan(clinician, start=date(2026, 9, 10))
+    for plan in (reviewed, unreviewed):
+        consent(plan.patient, clinician)
+    make_assessment(reviewed.patient, clinician, sample_date=date(2026, 12, 1))  # results for the visit
+    assert tasks.plan_reminders(on=MONDAY) == 1
+    send = ReminderSend.objects.get()
+    assert (send.appointment_key, send.patient_id) == (f"review:{unreviewed.pk}:2026-12-10", unreviewed.patient_id)
+    assert mail.outbox[0].body == "You have an appointment at the clinic on Thursday 10 December 2026."
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "template", "codes"),
+    [
+        ("carrier-pigeon", "", "", ["recommender.E101"]),
+        ("notify", "short", "", ["recommender.E102", "recommender.E103"]),
+        ("notify", f"b12-{SERVICE_ID}-{SECRET}", "f33517ff-2a88-4f6e-b855-c550268ce08a", []),
+        ("log", "", "", []),
+    ],
+)
+def test_a_misconfigured_sms_provider_stops_the_start(settings, provider, key, template, codes):
+    from recommender.reminders.checks import check_sms_provider
+
+    settings.B12_SMS_PROVIDER, settings.B12_NOTIFY_API_KEY, settings.B12_NOTIFY_TEMPLATE_ID = provider, key, template
+    assert [error.id for error in check_sms_provider()] == codes
