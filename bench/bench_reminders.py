@@ -215,7 +215,7 @@ def main() -> int:
     print(f"  tasks enqueued for {PATIENTS:,} patients: {tasks_enqueued}")
     ok = (
         full["seconds"] < GOAL_SECONDS
-        and full["planned"] == full["due"] == PATIENTS
+        and full["planned"] == full["due"] >= PATIENTS
         and few["read_queries"] == full["read_queries"]
         and len(set(full["batch_queries"] + few["batch_queries"])) == 1
         and again["planned"] == 0

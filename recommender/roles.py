@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],
+        # The background tasks' queue (reminders): to see that workers keep up. Arguments are reminder ids only.
+        "django_tasks_database": ["view_dbtaskresult"],
     },
 }
 

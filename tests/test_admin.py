@@ -136,6 +136,24 @@ def _instances(record, profile, admin_user, nurse_user):
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
         ),
         **_booking_instances(plan, admin_user),
+        **_reminder_instances(),
+    }
+
+
+def _reminder_instances() -> dict:
+    """The reminder settings and a queued background task (issue 16)."""
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from recommender.models import ReminderSettings
+
+    return {
+        "recommender.ReminderSettings": ReminderSettings.objects.create(pk=1),
+        "django_tasks_database.DBTaskResult": DBTaskResult.objects.create(
+            args_kwargs={"args": [[]], "kwargs": {}},
+            task_path="recommender.reminders.tasks.send_reminders_batch",
+            backend_name="default",
+            run_after=get_date_max(),
+        ),
     }
 
 
@@ -187,6 +205,8 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.Session",
         "recommender.SessionChange",
         "recommender.Appointment",
+        "recommender.ReminderSettings",
+        "django_tasks_database.DBTaskResult",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 
