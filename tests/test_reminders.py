@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from recommender.models import AccessRecord, ContactPreference, ReminderAttempt, ReminderSend, ReminderSettings
 from recommender.reminders import providers, selectors, services, tasks
 from recommender.reminders.messages import reminder_text
-from tests.factories import make_assessment, make_location, make_patient, make_plan, make_sessions
+from tests.factories import give, make_assessment, make_location, make_patient, make_plan, make_sessions
 
 LONDON = ZoneInfo("Europe/London")
 # Monday 7 December 2026, 10:00 in the clinic: reminders planned today go at once (the window has opened).
@@ -485,3 +485,30 @@ def test_a_misconfigured_sms_provider_stops_the_start(settings, provider, key, t
 
     settings.B12_SMS_PROVIDER, settings.B12_NOTIFY_API_KEY, settings.B12_NOTIFY_TEMPLATE_ID = provider, key, template
     assert [error.id for error in check_sms_provider()] == codes
+
+
+def test_a_week_day_by_day_sends_each_reminder_once(clock, clinician, nurse, sms):
+    """Monday to Sunday at 10:00: the daily run, then the nurse's doses of the day. One patient comes to every dose;
+    the other misses the first (not recorded at all): one overdue reminder, once."""
+    comes = plan_due_thursday(clinician)
+    misses = plan_due_thursday(clinician)
+    consent(comes.patient, clinician)
+    consent(misses.patient, clinician, by_sms=True)
+    for offset in range(7):
+        day = MONDAY + timedelta(days=offset)
+        clock.move_to(datetime.combine(day, datetime.min.time().replace(hour=10), tzinfo=LONDON))
+        tasks.plan_reminders(on=day)
+        tasks.plan_reminders(on=day)  # a second run the same day (a retried cron job) changes nothing
+        comes.refresh_from_db()
+        if comes.next_due_on == day:
+            give(comes, nurse)
+
+    sends = list(ReminderSend.objects.order_by("created_at"))
+    assert {send.status for send in sends} == {"sent"}
+    assert len(mail.outbox) + len(sms.sent) == len(sends)
+    came = [(s.kind, s.appointment_on) for s in sends if s.patient_id == comes.patient_id]
+    # Doses on Thursday 10 and Monday 14 December (a clear day between loading doses), each reminded once, 3 days
+    # ahead or as soon as it was due (the second only once the first was given).
+    assert came == [("before", THURSDAY), ("before", date(2026, 12, 14))]
+    missed = [(s.kind, s.appointment_on, s.channel) for s in sends if s.patient_id == misses.patient_id]
+    assert missed == [("before", THURSDAY, "sms"), ("overdue", THURSDAY, "sms")]
