@@ -512,3 +512,18 @@ def test_a_week_day_by_day_sends_each_reminder_once(clock, clinician, nurse, sms
     assert came == [("before", THURSDAY), ("before", date(2026, 12, 14))]
     missed = [(s.kind, s.appointment_on, s.channel) for s in sends if s.patient_id == misses.patient_id]
     assert missed == [("before", THURSDAY, "sms"), ("overdue", THURSDAY, "sms")]
+
+
+def test_a_send_interrupted_by_a_stopped_worker_is_listed_not_sent_again(clock, clinician, client, nurse, sms):
+    plan = plan_due_thursday(clinician)
+    consent(plan.patient, clinician, by_sms=True, window="evening")
+    tasks.plan_reminders(on=MONDAY)
+    send = ReminderSend.objects.get()
+    # A worker took it and stopped before it could say what happened.
+    ReminderSend.objects.filter(pk=send.pk).update(status="sending", attempts=1)
+    clock.shift(timedelta(hours=9))
+    assert tasks.run_due_reminders() == 0 and tasks.enqueue_lost() == 0
+    client.force_login(nurse)
+    page = client.get(reverse("reminders-failed")).content.decode()
+    assert "sending was interrupted" in page and plan.patient.display_name in page
+    assert sms.sent == []

@@ -29,6 +29,9 @@ from recommender.models import (
 OVERDUE_LOOKBACK_DAYS = 7
 # Results sampled this many days before a monitoring visit count as that visit's (as on the home page).
 REVIEW_RESULTS_BEFORE_DAYS = 14
+# A send still "sending" this long after its worker took it was interrupted (the worker stopped): the message may or
+# may not have gone, so it is not sent again but listed for staff.
+SENDING_CONFIRMED_WITHIN = timedelta(hours=1)
 CONSENTING = [ContactPreference.Consent.EMAIL, ContactPreference.Consent.SMS]
 
 

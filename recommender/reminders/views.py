@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recommender.access.audit import audited
@@ -63,4 +64,9 @@ def patient_contact_edit(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 @require_GET
 @permission_required(["recommender.view_remindersend", "recommender.view_contactpreference"], raise_exception=True)
 def reminders_failed(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "recommender/reminders/failed.html", {"sends": selectors.sends_failed()})
+    unconfirmed = selectors.sends_stuck(before=timezone.now() - selectors.SENDING_CONFIRMED_WITHIN)
+    return render(
+        request,
+        "recommender/reminders/failed.html",
+        {"sends": selectors.sends_failed(), "unconfirmed": unconfirmed.select_related("patient")},
+    )
