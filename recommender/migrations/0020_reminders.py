@@ -9,142 +9,362 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0019_vocabulary'),
+        ("recommender", "0019_vocabulary"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='what',
-            field=models.CharField(choices=[('patient.view', 'Patient page'), ('assessment.view', 'Assessment'), ('plan.view', 'Treatment plan (page or print)'), ('plan.month', 'Plan month view'), ('plan.ics', 'Plan calendar (.ics)'), ('appointment.card', 'Appointment card'), ('api.read', 'JSON API'), ('export.admin', 'Whole record exported (admin)'), ('export.command', 'Whole record exported (export_patient)'), ('admin.view', 'Opened in the admin'), ('contact.view', 'Contact details and reminders')], max_length=32),
+            model_name="accessrecord",
+            name="what",
+            field=models.CharField(
+                choices=[
+                    ("patient.view", "Patient page"),
+                    ("assessment.view", "Assessment"),
+                    ("plan.view", "Treatment plan (page or print)"),
+                    ("plan.month", "Plan month view"),
+                    ("plan.ics", "Plan calendar (.ics)"),
+                    ("appointment.card", "Appointment card"),
+                    ("api.read", "JSON API"),
+                    ("export.admin", "Whole record exported (admin)"),
+                    ("export.command", "Whole record exported (export_patient)"),
+                    ("admin.view", "Opened in the admin"),
+                    ("contact.view", "Contact details and reminders"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalContactPreference',
+            name="HistoricalContactPreference",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('mobile', models.CharField(blank=True, max_length=16, verbose_name='mobile number')),
-                ('consent', models.CharField(choices=[('email', 'Email'), ('sms', 'Text message (SMS)'), ('none', 'No reminders')], default='none', max_length=8, verbose_name='reminders by')),
-                ('window', models.CharField(choices=[('any', 'Any time (from 9:00)'), ('morning', 'Morning (9:00–12:00)'), ('afternoon', 'Afternoon (12:00–17:00)'), ('evening', 'Evening (17:00–20:00)')], default='any', max_length=12, verbose_name='preferred time')),
-                ('updated_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.patient')),
-                ('updated_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                ("mobile", models.CharField(blank=True, max_length=16, verbose_name="mobile number")),
+                (
+                    "consent",
+                    models.CharField(
+                        choices=[("email", "Email"), ("sms", "Text message (SMS)"), ("none", "No reminders")],
+                        default="none",
+                        max_length=8,
+                        verbose_name="reminders by",
+                    ),
+                ),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("any", "Any time (from 9:00)"),
+                            ("morning", "Morning (9:00–12:00)"),
+                            ("afternoon", "Afternoon (12:00–17:00)"),
+                            ("evening", "Evening (17:00–20:00)"),
+                        ],
+                        default="any",
+                        max_length=12,
+                        verbose_name="preferred time",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.patient",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical contact preference',
-                'verbose_name_plural': 'historical contact preferences',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical contact preference",
+                "verbose_name_plural": "historical contact preferences",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalReminderSettings',
+            name="HistoricalReminderSettings",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('days_before', models.PositiveSmallIntegerField(default=3, help_text='A reminder goes this many days before each injection or review.', verbose_name='days before')),
-                ('max_attempts', models.PositiveSmallIntegerField(default=4, help_text='A send that fails this many times shows on the staff list.', verbose_name='attempts before giving up')),
-                ('retry_minutes', models.PositiveSmallIntegerField(default=15, help_text='Doubled after each further failure.', verbose_name='first retry after (minutes)')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID")),
+                (
+                    "days_before",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="A reminder goes this many days before each injection or review.",
+                        verbose_name="days before",
+                    ),
+                ),
+                (
+                    "max_attempts",
+                    models.PositiveSmallIntegerField(
+                        default=4,
+                        help_text="A send that fails this many times shows on the staff list.",
+                        verbose_name="attempts before giving up",
+                    ),
+                ),
+                (
+                    "retry_minutes",
+                    models.PositiveSmallIntegerField(
+                        default=15,
+                        help_text="Doubled after each further failure.",
+                        verbose_name="first retry after (minutes)",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical reminder settings',
-                'verbose_name_plural': 'historical reminder settings',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical reminder settings",
+                "verbose_name_plural": "historical reminder settings",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='ReminderSend',
+            name="ReminderSend",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('appointment_key', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('before', 'Before the appointment'), ('overdue', 'Overdue')], max_length=8)),
-                ('appointment_on', models.DateField(verbose_name='appointment date')),
-                ('place', models.CharField(max_length=100)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=8)),
-                ('to', models.CharField(max_length=254, verbose_name='sent to')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('retry', 'Failed, will retry'), ('failed', 'Could not be sent')], default='queued', max_length=8)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('provider_id', models.CharField(blank=True, max_length=100, verbose_name="provider's id")),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.patient')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("appointment_key", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("before", "Before the appointment"), ("overdue", "Overdue")], max_length=8
+                    ),
+                ),
+                ("appointment_on", models.DateField(verbose_name="appointment date")),
+                ("place", models.CharField(max_length=100)),
+                ("channel", models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=8)),
+                ("to", models.CharField(max_length=254, verbose_name="sent to")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("retry", "Failed, will retry"),
+                            ("failed", "Could not be sent"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("provider_id", models.CharField(blank=True, max_length=100, verbose_name="provider's id")),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="recommender.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ReminderAttempt',
+            name="ReminderAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('retry', 'Failed, will retry'), ('failed', 'Could not be sent')], max_length=8)),
-                ('provider_id', models.CharField(blank=True, max_length=100, verbose_name="provider's id")),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('worker', models.CharField(blank=True, max_length=64)),
-                ('send', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='log', to='recommender.remindersend')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("retry", "Failed, will retry"),
+                            ("failed", "Could not be sent"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("provider_id", models.CharField(blank=True, max_length=100, verbose_name="provider's id")),
+                ("error", models.CharField(blank=True, max_length=300)),
+                ("worker", models.CharField(blank=True, max_length=64)),
+                (
+                    "send",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="log", to="recommender.remindersend"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReminderSettings',
+            name="ReminderSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('days_before', models.PositiveSmallIntegerField(default=3, help_text='A reminder goes this many days before each injection or review.', verbose_name='days before')),
-                ('max_attempts', models.PositiveSmallIntegerField(default=4, help_text='A send that fails this many times shows on the staff list.', verbose_name='attempts before giving up')),
-                ('retry_minutes', models.PositiveSmallIntegerField(default=15, help_text='Doubled after each further failure.', verbose_name='first retry after (minutes)')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "days_before",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="A reminder goes this many days before each injection or review.",
+                        verbose_name="days before",
+                    ),
+                ),
+                (
+                    "max_attempts",
+                    models.PositiveSmallIntegerField(
+                        default=4,
+                        help_text="A send that fails this many times shows on the staff list.",
+                        verbose_name="attempts before giving up",
+                    ),
+                ),
+                (
+                    "retry_minutes",
+                    models.PositiveSmallIntegerField(
+                        default=15,
+                        help_text="Doubled after each further failure.",
+                        verbose_name="first retry after (minutes)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reminder settings',
-                'verbose_name_plural': 'reminder settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='reminder_settings_singleton'), models.CheckConstraint(condition=models.Q(('days_before__lte', 60)), name='reminder_days_before_at_most_60'), models.CheckConstraint(condition=models.Q(('max_attempts__gte', 1)), name='reminder_max_attempts_positive'), models.CheckConstraint(condition=models.Q(('retry_minutes__gte', 1)), name='reminder_retry_minutes_positive')],
+                "verbose_name": "reminder settings",
+                "verbose_name_plural": "reminder settings",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="reminder_settings_singleton"),
+                    models.CheckConstraint(
+                        condition=models.Q(("days_before__lte", 60)), name="reminder_days_before_at_most_60"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_attempts__gte", 1)), name="reminder_max_attempts_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("retry_minutes__gte", 1)), name="reminder_retry_minutes_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ContactPreference',
+            name="ContactPreference",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email address')),
-                ('mobile', models.CharField(blank=True, max_length=16, verbose_name='mobile number')),
-                ('consent', models.CharField(choices=[('email', 'Email'), ('sms', 'Text message (SMS)'), ('none', 'No reminders')], default='none', max_length=8, verbose_name='reminders by')),
-                ('window', models.CharField(choices=[('any', 'Any time (from 9:00)'), ('morning', 'Morning (9:00–12:00)'), ('afternoon', 'Afternoon (12:00–17:00)'), ('evening', 'Evening (17:00–20:00)')], default='any', max_length=12, verbose_name='preferred time')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('patient', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='contact_preference', to='recommender.patient')),
-                ('updated_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email address")),
+                ("mobile", models.CharField(blank=True, max_length=16, verbose_name="mobile number")),
+                (
+                    "consent",
+                    models.CharField(
+                        choices=[("email", "Email"), ("sms", "Text message (SMS)"), ("none", "No reminders")],
+                        default="none",
+                        max_length=8,
+                        verbose_name="reminders by",
+                    ),
+                ),
+                (
+                    "window",
+                    models.CharField(
+                        choices=[
+                            ("any", "Any time (from 9:00)"),
+                            ("morning", "Morning (9:00–12:00)"),
+                            ("afternoon", "Afternoon (12:00–17:00)"),
+                            ("evening", "Evening (17:00–20:00)"),
+                        ],
+                        default="any",
+                        max_length=12,
+                        verbose_name="preferred time",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "patient",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contact_preference",
+                        to="recommender.patient",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('consent', 'email'), _negated=True), models.Q(('email', ''), _negated=True), _connector='OR'), name='contact_email_consent_has_email'), models.CheckConstraint(condition=models.Q(models.Q(('consent', 'sms'), _negated=True), models.Q(('mobile', ''), _negated=True), _connector='OR'), name='contact_sms_consent_has_mobile')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("consent", "email"), _negated=True),
+                            models.Q(("email", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="contact_email_consent_has_email",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("consent", "sms"), _negated=True),
+                            models.Q(("mobile", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="contact_sms_consent_has_mobile",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='remindersend',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='reminder_status_next'),
+            model_name="remindersend",
+            index=models.Index(fields=["status", "next_attempt_at"], name="reminder_status_next"),
         ),
         migrations.AddIndex(
-            model_name='remindersend',
-            index=models.Index(fields=['patient', '-created_at'], name='reminder_patient_recent'),
+            model_name="remindersend",
+            index=models.Index(fields=["patient", "-created_at"], name="reminder_patient_recent"),
         ),
         migrations.AddConstraint(
-            model_name='remindersend',
-            constraint=models.UniqueConstraint(fields=('appointment_key', 'kind'), name='one_reminder_per_kind'),
+            model_name="remindersend",
+            constraint=models.UniqueConstraint(fields=("appointment_key", "kind"), name="one_reminder_per_kind"),
         ),
     ]
