@@ -32,7 +32,10 @@ migrate: setup
 demo: migrate
 	$(PY) manage.py demo_clinic --skip-without-debug
 
+# The server and one background worker (reminders: manage.py db_worker) together; Ctrl-C stops both.
 run: demo
+	@$(PY) manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup
@@ -60,6 +63,7 @@ bench: setup
 	$(PY) bench/run.py || rc=1; \
 	$(PY) bench/load.py || rc=1; \
 	$(PY) bench/bench_booking.py || rc=1; \
+	$(PY) bench/bench_reminders.py || rc=1; \
 	exit $$rc
 
 # The README's screenshots, taken by Chromium over a fresh demo clinic in a throw-away database.

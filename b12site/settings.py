@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks_db",
     "recommender",
 ]
 
@@ -218,6 +219,20 @@ B12_BOOKING_WINDOW_AFTER_DAYS = int(os.environ.get("B12_BOOKING_WINDOW_AFTER_DAY
 
 # A plan starts at most this many days before or after today: a date further out is a typing error.
 B12_PLAN_START_WINDOW_DAYS = int(os.environ.get("B12_PLAN_START_WINDOW_DAYS", "365"))
+
+# Background work (django.tasks): queued in the project's database, run by `manage.py db_worker` (any number of
+# them, on any node: recommender/reminders/tasks.py claims each reminder so none is sent twice). Tests run tasks
+# at once (tests/conftest.py sets the ImmediateBackend).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Reminders (issue 16): the place named in a reminder when the patient has no usual location, the sender of the
+# emails, and the SMS provider: "log" (writes to the log, for development), or "notify" (GOV.UK Notify's API shape,
+# with B12_NOTIFY_API_KEY, B12_NOTIFY_TEMPLATE_ID and B12_NOTIFY_BASE_URL).
+B12_CLINIC_NAME = os.environ.get("B12_CLINIC_NAME", "the clinic")
+B12_REMINDER_FROM_EMAIL = os.environ.get("B12_REMINDER_FROM_EMAIL", "reminders@b12.invalid")
+B12_SMS_PROVIDER = os.environ.get("B12_SMS_PROVIDER", "log")
+B12_NOTIFY_API_KEY = os.environ.get("B12_NOTIFY_API_KEY", "")
+B12_NOTIFY_TEMPLATE_ID = os.environ.get("B12_NOTIFY_TEMPLATE_ID", "")
+B12_NOTIFY_BASE_URL = os.environ.get("B12_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
 
 # Locally (and in tests) WhiteNoise serves straight from the static folders; production serves collectstatic's output.
 WHITENOISE_USE_FINDERS = DEBUG

@@ -40,6 +40,7 @@ from recommender.models import (
     LabProfile,
     Location,
     Patient,
+    ReminderSettings,
     Session,
     SessionChange,
     TreatmentPlan,
@@ -546,5 +547,23 @@ class FhirCodeMappingAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin
     search_fields = ["code", "display"]
 
     def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ReminderSettings)
+class ReminderSettingsAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    """The one row of reminder settings (issue 16): only admins change it; each change is kept in its history."""
+
+    list_display = ["__str__", "days_before", "max_attempts", "retry_minutes"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not ReminderSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1  # the singleton
         obj._history_user = request.user
         super().save_model(request, obj, form, change)

@@ -12,6 +12,7 @@ class RecommenderConfig(AppConfig):
         from recommender import signals  # noqa: F401  registers the signal receivers
         from recommender.access.receivers import on_login
         from recommender.ops import checks as ops_checks  # noqa: F401  registers the operations checks
+        from recommender.reminders import checks as reminder_checks  # noqa: F401  the SMS provider's settings
         from recommender.roles import sync_roles
         from recommender.web import checks  # noqa: F401  registers the system checks
 

@@ -457,6 +457,7 @@ class AccessRecord(models.Model):
         EXPORT_ADMIN = "export.admin", "Whole record exported (admin)"
         EXPORT_COMMAND = "export.command", "Whole record exported (export_patient)"
         ADMIN = "admin.view", "Opened in the admin"
+        CONTACT = "contact.view", "Contact details and reminders"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT: an account that looked at a record can be deactivated, never deleted.
@@ -731,3 +732,118 @@ class ResultImport(models.Model):
 
     def __str__(self) -> str:
         return f"Results of {self.sample_date:%d %b %Y} imported {self.created_at:%Y-%m-%d %H:%M}"
+# ---------------------------------------------------------------------------------------------------------------
+# Reminders (issue 16 items 1, 2, 6): the patient's contact details and consent, the admins' reminder settings, and
+# one row per reminder planned (its idempotency key, its state and each attempt). Code: recommender/reminders/.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ContactPreference(models.Model):
+    """How a patient wants to be reminded: by email, by text message or not at all, and at what time of day.
+    Visible only to the roles that need it (clinicians, nurses); every change kept in the history."""
+
+    Consent = vocabulary.ReminderConsent
+    Window = vocabulary.ReminderWindow
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="contact_preference")
+    email = models.EmailField("email address", blank=True)
+    # UK mobile, stored in E.164 (+447…) so that the SMS provider and the database agree.
+    mobile = models.CharField("mobile number", max_length=16, blank=True)
+    consent = models.CharField("reminders by", max_length=8, choices=Consent.choices, default=Consent.NONE)
+    window = models.CharField("preferred time", max_length=12, choices=Window.choices, default=Window.ANY)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(consent="email") | ~Q(email=""), name="contact_email_consent_has_email"
+            ),
+            models.CheckConstraint(condition=~Q(consent="sms") | ~Q(mobile=""), name="contact_sms_consent_has_mobile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contact preference: {self.get_consent_display()}"
+
+
+class ReminderSettings(models.Model):
+    """The one row of reminder settings, changed only by admins (in the admin)."""
+
+    days_before = models.PositiveSmallIntegerField(
+        "days before", default=3, help_text="A reminder goes this many days before each injection or review."
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        "attempts before giving up", default=4, help_text="A send that fails this many times shows on the staff list."
+    )
+    retry_minutes = models.PositiveSmallIntegerField(
+        "first retry after (minutes)", default=15, help_text="Doubled after each further failure."
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "reminder settings"
+        verbose_name_plural = "reminder settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="reminder_settings_singleton"),
+            models.CheckConstraint(condition=Q(days_before__lte=60), name="reminder_days_before_at_most_60"),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="reminder_max_attempts_positive"),
+            models.CheckConstraint(condition=Q(retry_minutes__gte=1), name="reminder_retry_minutes_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminders {self.days_before} days before"
+
+
+class ReminderSend(models.Model):
+    """One reminder for one appointment (a booking, or a due dose or review not booked yet) and kind. The database
+    refuses a second row for the same appointment and kind: whoever plans it, however often, it is sent once."""
+
+    Kind = vocabulary.ReminderKind
+    Status = vocabulary.ReminderStatus
+    Channel = vocabulary.ReminderChannel
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    appointment_key = models.CharField(max_length=120)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    appointment_on = models.DateField("appointment date")
+    place = models.CharField(max_length=100)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField("sent to", max_length=254)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    provider_id = models.CharField("provider's id", max_length=100, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["appointment_key", "kind"], name="one_reminder_per_kind")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="reminder_status_next"),
+            models.Index(fields=["patient", "-created_at"], name="reminder_patient_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} reminder for {self.appointment_on:%d %b %Y} ({self.get_status_display()})"
+
+
+class ReminderAttempt(models.Model):
+    """The log of one try at sending a reminder: when, what came of it, the provider's id or the error."""
+
+    send = models.ForeignKey(ReminderSend, on_delete=models.PROTECT, related_name="log")
+    at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=vocabulary.ReminderStatus.choices)
+    provider_id = models.CharField("provider's id", max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.status}"

@@ -14,6 +14,9 @@ _CLINICAL = ("patient", "assessment", "treatmentplan")
 # Booking (issue 17): nurses and clinicians book and move; admins define locations and sessions.
 _BOOKING = ["view_appointment", "book_appointment", "view_location", "view_session", "view_sessionchange"]
 _CLINIC_SETUP = ("location", "session", "sessionchange")
+# Reminders (issue 16): the patient's contact details and the reminders sent, for the roles that contact patients;
+# the reminder settings for admins only (who do not see contact details).
+_CONTACT = ["add_contactpreference", "change_contactpreference", "view_contactpreference", "view_remindersend"]
 
 # app label → codenames, per role.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
@@ -23,9 +26,18 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_labprofile",
             "view_doserecord",
             *_BOOKING,
+            *_CONTACT,
         ]
     },
-    NURSE: {"recommender": [*(f"view_{model}" for model in _CLINICAL), "view_doserecord", "record_dose", *_BOOKING]},
+    NURSE: {
+        "recommender": [
+            *(f"view_{model}" for model in _CLINICAL),
+            "view_doserecord",
+            "record_dose",
+            *_BOOKING,
+            *_CONTACT,
+        ]
+    },
     ADMIN: {
         # Everything in the app but deleting clinical records or editing their history.
         "recommender": [
@@ -47,9 +59,15 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
                 for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure", *_CLINIC_SETUP, "appointment")
             ),
             "view_accessrecord",  # the access audit: read and export, never changed
+            "add_remindersettings",
+            "change_remindersettings",
+            "view_remindersettings",
+            "view_historicalremindersettings",
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],
+        # The background tasks' queue (reminders): to see that workers keep up. Arguments are reminder ids only.
+        "django_tasks_database": ["view_dbtaskresult"],
     },
 }
 

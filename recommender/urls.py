@@ -9,6 +9,7 @@ from recommender.injections import views as injections_views
 from recommender.interop import api
 from recommender.interop.fhir import views as fhir_views
 from recommender.ops import views as ops_views
+from recommender.reminders import views as reminder_views
 
 urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
@@ -51,6 +52,9 @@ urlpatterns = [
     path("appointments/<uuid:appointment_id>/attended/", booking_views.attended, name="appointment-attended"),
     path("account/calendar-feed/", access_views.calendar_feed_settings, name="calendar-feed"),
     path("feeds/worklist/<str:token>.ics", injections_views.worklist_feed, name="worklist-feed"),
+    path("patients/<uuid:patient_id>/contact/", reminder_views.patient_contact, name="patient-contact"),
+    path("patients/<uuid:patient_id>/contact/edit/", reminder_views.patient_contact_edit, name="patient-contact-edit"),
+    path("reminders/not-sent/", reminder_views.reminders_failed, name="reminders-failed"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     # FHIR R4 (issue 15): export, read by id, and lab results in.

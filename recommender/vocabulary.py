@@ -151,3 +151,37 @@ def quantity(value, unit: str = "") -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text} {unit}".strip()
+
+
+# Reminders (recommender/reminders/): how a patient is reminded, and what became of each reminder.
+class ReminderConsent(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message (SMS)"
+    NONE = "none", "No reminders"
+
+
+class ReminderWindow(models.TextChoices):
+    """The part of the day a patient prefers reminders in (local time); the start hour is in reminders/tasks.py."""
+
+    ANY = "any", "Any time (from 9:00)"
+    MORNING = "morning", "Morning (9:00–12:00)"
+    AFTERNOON = "afternoon", "Afternoon (12:00–17:00)"
+    EVENING = "evening", "Evening (17:00–20:00)"
+
+
+class ReminderKind(models.TextChoices):
+    BEFORE = "before", "Before the appointment"
+    OVERDUE = "overdue", "Overdue"
+
+
+class ReminderChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class ReminderStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    RETRY = "retry", "Failed, will retry"
+    FAILED = "failed", "Could not be sent"

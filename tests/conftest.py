@@ -35,6 +35,12 @@ def _plan_start_window_wide(settings):
     settings.B12_PLAN_START_WINDOW_DAYS = 100 * 365
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_immediately(settings):
+    """Background tasks run at once, in the test (production queues them in the database for db_worker)."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
 def ensure_roles() -> None:
     """The roles as migrations leave them. A transactional test with serialized_rollback flushes the database
     without the post-migrate signal (Django inhibits it then), so a later test may find no groups: re-emit it."""

@@ -138,6 +138,24 @@ def _instances(record, profile, admin_user, nurse_user):
         ),
         **_booking_instances(plan, admin_user),
         "recommender.FhirCodeMapping": FhirCodeMapping.objects.get(code="2132-9", unit="ng/L"),  # seeded
+        **_reminder_instances(),
+    }
+
+
+def _reminder_instances() -> dict:
+    """The reminder settings and a queued background task (issue 16)."""
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from recommender.models import ReminderSettings
+
+    return {
+        "recommender.ReminderSettings": ReminderSettings.objects.create(pk=1),
+        "django_tasks_database.DBTaskResult": DBTaskResult.objects.create(
+            args_kwargs={"args": [[]], "kwargs": {}},
+            task_path="recommender.reminders.tasks.send_reminders_batch",
+            backend_name="default",
+            run_after=get_date_max(),
+        ),
     }
 
 
@@ -190,6 +208,8 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.SessionChange",
         "recommender.Appointment",
         "recommender.FhirCodeMapping",
+        "recommender.ReminderSettings",
+        "django_tasks_database.DBTaskResult",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

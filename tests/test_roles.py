@@ -134,6 +134,11 @@ EXPECTED: dict[str, Row] = {
         {"resourceType": "Bundle", "type": "collection"},
         True,
     ),
+    # Reminders (issue 16): contact details for the roles that contact patients, not the admins (who change the
+    # reminder settings in the admin instead).
+    "patient-contact": page(LOGIN, 200, 200, 403),
+    "patient-contact-edit": page(LOGIN, 200, 200, 403),
+    "reminders-failed": page(LOGIN, 200, 200, 403),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
