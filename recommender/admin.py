@@ -35,10 +35,12 @@ from recommender.models import (
     Appointment,
     Assessment,
     ClinicClosure,
+    ContactAttempt,
     DoseRecord,
     LabProfile,
     Location,
     Patient,
+    RecallSettings,
     Session,
     SessionChange,
     TreatmentPlan,
@@ -534,3 +536,30 @@ class AppointmentAdmin(MalformedIdIs404, HistoryReadOnly, ReadOnlyMixin, SimpleH
     list_filter = ["status", "location"]
     date_hierarchy = "starts_at"
     readonly_fields = [f.name for f in Appointment._meta.concrete_fields]
+
+
+# ---- Recall (issue 16) ---------------------------------------------------------------------------------------------
+
+
+@admin.register(RecallSettings)
+class RecallSettingsAdmin(HistoryReadOnly, SimpleHistoryAdmin):
+    """The recall list's numbers: one row, changed by admins (the only role with change_recallsettings)."""
+
+    list_display = ["__str__", "overdue_days", "dnas_in_a_row"]
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request) and not RecallSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
+    """Contact attempts are recorded from the recall list; here they are read."""
+
+    list_display = ["patient", "at", "method", "outcome", "recorded_by"]
+    list_filter = ["method", "outcome"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]
+    date_hierarchy = "at"
+    list_select_related = ["patient", "recorded_by"]

@@ -14,6 +14,8 @@ _CLINICAL = ("patient", "assessment", "treatmentplan")
 # Booking (issue 17): nurses and clinicians book and move; admins define locations and sessions.
 _BOOKING = ["view_appointment", "book_appointment", "view_location", "view_session", "view_sessionchange"]
 _CLINIC_SETUP = ("location", "session", "sessionchange")
+# Recall (issue 16): nurses and clinicians see the recall list and record contact attempts; admins set its numbers.
+_RECALL = ["view_contactattempt", "add_contactattempt", "record_contact", "view_recallsettings"]
 
 # app label → codenames, per role.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
@@ -23,9 +25,18 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_labprofile",
             "view_doserecord",
             *_BOOKING,
+            *_RECALL,
         ]
     },
-    NURSE: {"recommender": [*(f"view_{model}" for model in _CLINICAL), "view_doserecord", "record_dose", *_BOOKING]},
+    NURSE: {
+        "recommender": [
+            *(f"view_{model}" for model in _CLINICAL),
+            "view_doserecord",
+            "record_dose",
+            *_BOOKING,
+            *_RECALL,
+        ]
+    },
     ADMIN: {
         # Everything in the app but deleting clinical records or editing their history.
         "recommender": [
@@ -47,6 +58,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
                 for model in (*_CLINICAL, "labprofile", "doserecord", "clinicclosure", *_CLINIC_SETUP, "appointment")
             ),
             "view_accessrecord",  # the access audit: read and export, never changed
+            *_RECALL,
+            "change_recallsettings",
+            "view_historicalcontactattempt",
+            "view_historicalrecallsettings",
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],

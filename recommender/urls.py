@@ -8,6 +8,7 @@ from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
 from recommender.ops import views as ops_views
+from recommender.recall import views as recall_views
 
 urlpatterns = [
     path("healthz", ops_views.healthz, name="healthz"),
@@ -50,6 +51,13 @@ urlpatterns = [
     path("appointments/<uuid:appointment_id>/attended/", booking_views.attended, name="appointment-attended"),
     path("account/calendar-feed/", access_views.calendar_feed_settings, name="calendar-feed"),
     path("feeds/worklist/<str:token>.ics", injections_views.worklist_feed, name="worklist-feed"),
+    # Recall and the clinic dashboard (issue 16).
+    path("recall/", recall_views.recall_list, name="recall-list"),
+    path("recall/plans/<uuid:plan_id>/did-not-attend/", recall_views.did_not_attend, name="recall-dna"),
+    path("recall/patients/<uuid:patient_id>/contact/", recall_views.contact_attempt, name="recall-contact"),
+    path("recall/patients/<uuid:patient_id>/letter/", recall_views.recall_letter, name="recall-letter"),
+    path("dashboard/", recall_views.dashboard, name="dashboard"),
+    path("dashboard/figures.csv", recall_views.dashboard_csv, name="dashboard-csv"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
 ]
