@@ -59,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             ),
             "view_accessrecord",  # the access audit: read and export, never changed
             *_RECALL,
+            "add_recallsettings",
             "change_recallsettings",
             "view_historicalcontactattempt",
             "view_historicalrecallsettings",

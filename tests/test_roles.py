@@ -127,6 +127,14 @@ EXPECTED: dict[str, Row] = {
     "appointment-dna": action(LOGIN, TO_BOOKINGS, 403, TO_BOOKINGS),
     # The matrix's appointment is for a dose: only a review is marked attended.
     "appointment-attended": action(LOGIN, 404, 404, 404),
+    # Recall and the dashboard (issue 16): nurses and clinicians (and admins) see them; recording "did not attend" is
+    # a nurse's (the matrix's dose is not due again yet: refused with a message, back to the list).
+    "recall-list": page(LOGIN, 200, 200, 200),
+    "recall-dna": action(LOGIN, To("recall-list"), 403, To("recall-list")),
+    "recall-contact": page(LOGIN, 200, 200, 200),
+    "recall-letter": page(LOGIN, 200, 200, 200),
+    "dashboard": page(LOGIN, 200, 200, 200),
+    "dashboard-csv": page(LOGIN, 200, 200, 200),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }
