@@ -15,7 +15,7 @@ from django.utils import timezone
 from recommender.models import AccessRecord, Appointment, ContactAttempt, DoseRecord, RecallSettings
 from recommender.recall import presenters, selectors
 from recommender.recall import services as recall_services
-from recommender.vocabulary import Outcome
+from recommender.vocabulary import DoseState, Outcome, dose_state
 from tests.factories import give, make_plan, messages_of, miss
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -342,3 +342,39 @@ def test_the_recall_letter_says_what_a_letter_needs_and_no_clinical_detail(clien
     for clinical in ("B12", "hydroxocobalamin", "deficien", "mg", "neurolog"):
         assert clinical.lower() not in letter.lower(), clinical
     assert AccessRecord.objects.filter(patient=plan.patient, what="recall.letter").count() == 1
+
+
+def test_a_week_day_by_day_dnas_appear_and_the_recall_list_fills_and_empties(clinician, nurse):
+    """Frozen clock, Mon 1 to Fri 5 March 2027, recall after 3 days waiting or 2 doses not attended in a row."""
+    from tests.factories import ILEAL
+
+    RecallSettings.objects.create(overdue_days=3, dnas_in_a_row=2)
+
+    def day(n: int):
+        return time_machine.travel(datetime(2027, 3, n, 12, 0, tzinfo=LONDON), tick=False)
+
+    def listed() -> list[str]:
+        return [p.patient.family_name for p in recalled()]
+
+    with day(1):
+        a = make_plan(clinician, ILEAL, start=date(2027, 3, 1), every=1, family_name="Adams")
+        b = make_plan(clinician, ILEAL, start=date(2027, 3, 1), every=1, family_name="Brown")
+        assert presenters.recall_rows([*recalled()], today=timezone.localdate()) == []
+    with day(2):
+        states = [dose_state(p.next_due_on, timezone.localdate()) for p in (a, b)]
+        assert states == [DoseState.NOT_YET_RECORDED] * 2
+        recall_services.dose_did_not_attend(plan=a, by=nurse)
+        assert listed() == []
+    with day(3):
+        a.refresh_from_db()
+        assert a.next_due_on == date(2027, 3, 3)
+        recall_services.dose_did_not_attend(plan=a, by=nurse)
+        assert listed() == ["Adams"]  # two in a row
+    with day(4):
+        assert listed() == ["Adams"]  # Brown has waited 3 days: not more than 3
+    with day(5):
+        assert listed() == ["Adams", "Brown"]  # the longest waiting first (both since Monday)
+        give(a, nurse, on=date(2027, 3, 5))
+        assert listed() == ["Brown"]
+        give(b, nurse, on=date(2027, 3, 5))
+        assert listed() == []

@@ -93,7 +93,11 @@ def recall_list(*, today: date, settings: RecallSettings) -> QuerySet[TreatmentP
     waiting first. One query."""
     waited_too_long = Q(due_since__lt=today - timedelta(days=settings.overdue_days))
     not_attending = Q(dnas_in_a_row__gte=settings.dnas_in_a_row)
-    return recall_candidates(today=today).filter(waited_too_long | not_attending).order_by("due_since", "pk")
+    return (
+        recall_candidates(today=today)
+        .filter(waited_too_long | not_attending)
+        .order_by("due_since", "patient__family_name", "patient__given_name", "pk")
+    )
 
 
 def recall_row(*, plan_id, today: date) -> TreatmentPlan | None:
