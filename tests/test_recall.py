@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recommender.models import AccessRecord, Appointment, ContactAttempt, DoseRecord, RecallSettings
 from recommender.recall import presenters, selectors
@@ -378,3 +381,19 @@ def test_a_week_day_by_day_dnas_appear_and_the_recall_list_fills_and_empties(cli
         assert listed() == ["Brown"]
         give(b, nurse, on=date(2027, 3, 5))
         assert listed() == []
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(waited=st.integers(0, 40), limit=st.integers(1, 30), dnas=st.integers(0, 3))
+def test_recalled_exactly_when_waiting_too_long_or_not_attending_in_a_row(clinician, nurse, waited, limit, dnas):
+    """Whatever the wait, the setting and the doses not attended: on the list if and only if the dose has waited
+    more than the setting's days (from the day it first fell due) or the last two records are did-not-attend."""
+    with transaction.atomic():
+        RecallSettings.objects.update_or_create(pk=1, defaults={"overdue_days": limit, "dnas_in_a_row": 2})
+        plan = overdue_plan(clinician, waited)
+        first_due = plan.next_due_on
+        for _ in range(dnas):
+            miss(plan, nurse)
+        waited_days = (timezone.localdate() - first_due).days
+        assert (plan.pk in [p.pk for p in recalled()]) == (waited_days > limit or dnas >= 2)
+        transaction.set_rollback(True)
