@@ -53,7 +53,8 @@ def test_missed_is_called_did_not_attend_everywhere_and_keeps_its_stored_code():
 def test_the_service_records_did_not_attend_and_offers_the_dose_again(clinician, nurse):
     plan = overdue_plan(clinician, 3)
     due = plan.next_due_on
-    record = recall_services.dose_did_not_attend(plan=plan, by=nurse)
+    record, booking = recall_services.dose_did_not_attend(plan=plan, by=nurse)
+    assert booking is None
     assert (record.outcome, record.get_outcome_display(), record.due_date) == ("missed", "Did not attend", due)
     assert record.reason == "Did not attend."
     plan.refresh_from_db()
@@ -132,7 +133,8 @@ def test_did_not_attend_marks_the_passed_booking_too(clinician, nurse):
         capacity=1,
         booked_by=nurse,
     )
-    recall_services.dose_did_not_attend(plan=plan, by=nurse)
+    _record, marked = recall_services.dose_did_not_attend(plan=plan, by=nurse)
+    assert marked == booking
     booking.refresh_from_db()
     assert booking.status == Appointment.Status.DNA
     assert DoseRecord.objects.get(plan=plan).outcome == "missed"
@@ -397,3 +399,15 @@ def test_recalled_exactly_when_waiting_too_long_or_not_attending_in_a_row(clinic
         waited_days = (timezone.localdate() - first_due).days
         assert (plan.pk in [p.pk for p in recalled()]) == (waited_days > limit or dnas >= 2)
         transaction.set_rollback(True)
+
+
+def test_a_nurse_marks_did_not_attend_from_the_worklist_and_stays_on_it(nurse_client, clinician):
+    plan = overdue_plan(clinician, 2)
+    worklist = nurse_client.get(reverse("worklist")).content.decode()
+    overdue = worklist.split('id="wl-overdue"')[1].split("</section>")[0]
+    assert reverse("recall-dna", args=[plan.pk]) in overdue and "Did not attend" in overdue
+    response = nurse_client.post(
+        reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence, "next": "/worklist/"}
+    )
+    assert response["Location"] == "/worklist/"
+    assert DoseRecord.objects.get(plan=plan).get_outcome_display() == "Did not attend"

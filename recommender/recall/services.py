@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from recommender.appointments import services as booking_services
 from recommender.injections import services as injections_services
-from recommender.models import ContactAttempt, DoseRecord, Patient, TreatmentPlan
+from recommender.models import Appointment, ContactAttempt, DoseRecord, Patient, TreatmentPlan
 from recommender.recall import selectors
 from recommender.records import check_length, locked_active_plan, save_record
 
@@ -24,11 +24,13 @@ def _long_date(day) -> str:
 
 
 @transaction.atomic
-def dose_did_not_attend(*, plan: TreatmentPlan, sequence: int | None = None, by) -> DoseRecord:
+def dose_did_not_attend(
+    *, plan: TreatmentPlan, sequence: int | None = None, by
+) -> tuple[DoseRecord, Appointment | None]:
     """The patient did not come for the dose now due: it is recorded "did not attend" (an outcome of its own, not
     declined or held) and the schedule offers it again from the next open day. A booking for it that has passed is
     marked did not attend too (the booking service does both), so the next one is proposed from the plan's
-    bookings."""
+    bookings. Returns the record and that booking, if there was one."""
     plan = locked_active_plan(plan)
     today = timezone.localdate()
     if plan.next_due_on is None or plan.next_due_on > today:
@@ -51,7 +53,7 @@ def dose_did_not_attend(*, plan: TreatmentPlan, sequence: int | None = None, by)
             reason=injections_services.DID_NOT_ATTEND_REASON,
             by=by,
         )
-    return DoseRecord.objects.filter(plan=plan, outcome=DoseRecord.Outcome.MISSED).latest("recorded_at")
+    return DoseRecord.objects.filter(plan=plan, outcome=DoseRecord.Outcome.MISSED).latest("recorded_at"), booking
 
 
 @transaction.atomic

@@ -60,7 +60,9 @@ def did_not_attend(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         return redirect(back)
     label = dose_label(plan.next_phase, plan.next_number, plan.loading_doses)
     try:
-        services.dose_did_not_attend(plan=plan, sequence=SequenceForm(request.POST).sequence_value(), by=request.user)
+        _record, booking = services.dose_did_not_attend(
+            plan=plan, sequence=SequenceForm(request.POST).sequence_value(), by=request.user
+        )
     except injections_services.DoseNotDue as refused:
         messages.warning(request, " ".join(refused.messages))
     except ValidationError as error:
@@ -73,6 +75,8 @@ def did_not_attend(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             f"It is offered again from {plan.next_due_on:%a} {plan.next_due_on.day} {plan.next_due_on:%b %Y}; "
             "book it from the plan's appointments.",
         )
+        if booking is not None:  # the booking passed: its next free slot is proposed on the plan's bookings
+            return redirect("appointment-plan", plan_id=plan.pk)
     return redirect(back)
 
 
