@@ -542,7 +542,7 @@ class AppointmentAdmin(MalformedIdIs404, HistoryReadOnly, ReadOnlyMixin, SimpleH
 
 
 @admin.register(RecallSettings)
-class RecallSettingsAdmin(HistoryReadOnly, SimpleHistoryAdmin):
+class RecallSettingsAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
     """The recall list's numbers: one row, changed by admins (the only role with change_recallsettings)."""
 
     list_display = ["__str__", "overdue_days", "dnas_in_a_row"]
