@@ -8,102 +8,283 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0019_vocabulary'),
+        ("recommender", "0019_vocabulary"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accessrecord',
-            name='what',
-            field=models.CharField(choices=[('patient.view', 'Patient page'), ('assessment.view', 'Assessment'), ('plan.view', 'Treatment plan (page or print)'), ('plan.month', 'Plan month view'), ('plan.ics', 'Plan calendar (.ics)'), ('appointment.card', 'Appointment card'), ('api.read', 'JSON API'), ('export.admin', 'Whole record exported (admin)'), ('export.command', 'Whole record exported (export_patient)'), ('admin.view', 'Opened in the admin'), ('recall.letter', 'Recall letter'), ('recall.contacts', 'Contact attempts')], max_length=32),
+            model_name="accessrecord",
+            name="what",
+            field=models.CharField(
+                choices=[
+                    ("patient.view", "Patient page"),
+                    ("assessment.view", "Assessment"),
+                    ("plan.view", "Treatment plan (page or print)"),
+                    ("plan.month", "Plan month view"),
+                    ("plan.ics", "Plan calendar (.ics)"),
+                    ("appointment.card", "Appointment card"),
+                    ("api.read", "JSON API"),
+                    ("export.admin", "Whole record exported (admin)"),
+                    ("export.command", "Whole record exported (export_patient)"),
+                    ("admin.view", "Opened in the admin"),
+                    ("recall.letter", "Recall letter"),
+                    ("recall.contacts", "Contact attempts"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='doserecord',
-            name='outcome',
-            field=models.CharField(choices=[('given', 'Given'), ('missed', 'Did not attend'), ('declined', 'Declined by the patient'), ('held', 'Held (clinical reason)')], max_length=16),
+            model_name="doserecord",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("given", "Given"),
+                    ("missed", "Did not attend"),
+                    ("declined", "Declined by the patient"),
+                    ("held", "Held (clinical reason)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='historicaldoserecord',
-            name='outcome',
-            field=models.CharField(choices=[('given', 'Given'), ('missed', 'Did not attend'), ('declined', 'Declined by the patient'), ('held', 'Held (clinical reason)')], max_length=16),
+            model_name="historicaldoserecord",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("given", "Given"),
+                    ("missed", "Did not attend"),
+                    ("declined", "Declined by the patient"),
+                    ("held", "Held (clinical reason)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='HistoricalContactAttempt',
+            name="HistoricalContactAttempt",
             fields=[
-                ('id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('at', models.DateTimeField(help_text='When the patient was contacted (or the letter sent).', verbose_name='when')),
-                ('method', models.CharField(choices=[('phone', 'Phone'), ('letter', 'Letter'), ('text', 'Text message'), ('in_person', 'In person')], max_length=16)),
-                ('outcome', models.CharField(choices=[('reached', 'Spoke to the patient'), ('booked', 'Appointment agreed'), ('message', 'Left a message'), ('no_answer', 'No answer'), ('sent', 'Sent (no reply yet)'), ('wrong_details', 'Contact details wrong'), ('declined', 'Patient declines injections')], max_length=16)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(blank=True, editable=False)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='recommender.patient')),
-                ('recorded_by', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
+                (
+                    "at",
+                    models.DateTimeField(
+                        help_text="When the patient was contacted (or the letter sent).", verbose_name="when"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone"),
+                            ("letter", "Letter"),
+                            ("text", "Text message"),
+                            ("in_person", "In person"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("reached", "Spoke to the patient"),
+                            ("booked", "Appointment agreed"),
+                            ("message", "Left a message"),
+                            ("no_answer", "No answer"),
+                            ("sent", "Sent (no reply yet)"),
+                            ("wrong_details", "Contact details wrong"),
+                            ("declined", "Patient declines injections"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("recorded_at", models.DateTimeField(blank=True, editable=False)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="recommender.patient",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical contact attempt',
-                'verbose_name_plural': 'historical contact attempts',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical contact attempt",
+                "verbose_name_plural": "historical contact attempts",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalRecallSettings',
+            name="HistoricalRecallSettings",
             fields=[
-                ('id', models.PositiveSmallIntegerField(db_index=True, default=1, editable=False)),
-                ('overdue_days', models.PositiveSmallIntegerField(default=14, help_text='A patient whose injection has waited longer than this is recalled.', verbose_name='overdue by more than (days)')),
-                ('dnas_in_a_row', models.PositiveSmallIntegerField(default=2, help_text='A patient who did not attend this many doses one after the other is recalled.', verbose_name='doses not attended in a row')),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.PositiveSmallIntegerField(db_index=True, default=1, editable=False)),
+                (
+                    "overdue_days",
+                    models.PositiveSmallIntegerField(
+                        default=14,
+                        help_text="A patient whose injection has waited longer than this is recalled.",
+                        verbose_name="overdue by more than (days)",
+                    ),
+                ),
+                (
+                    "dnas_in_a_row",
+                    models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="A patient who did not attend this many doses one after the other is recalled.",
+                        verbose_name="doses not attended in a row",
+                    ),
+                ),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical recall settings',
-                'verbose_name_plural': 'historical recall settings',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical recall settings",
+                "verbose_name_plural": "historical recall settings",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='RecallSettings',
+            name="RecallSettings",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, editable=False, primary_key=True, serialize=False)),
-                ('overdue_days', models.PositiveSmallIntegerField(default=14, help_text='A patient whose injection has waited longer than this is recalled.', verbose_name='overdue by more than (days)')),
-                ('dnas_in_a_row', models.PositiveSmallIntegerField(default=2, help_text='A patient who did not attend this many doses one after the other is recalled.', verbose_name='doses not attended in a row')),
+                ("id", models.PositiveSmallIntegerField(default=1, editable=False, primary_key=True, serialize=False)),
+                (
+                    "overdue_days",
+                    models.PositiveSmallIntegerField(
+                        default=14,
+                        help_text="A patient whose injection has waited longer than this is recalled.",
+                        verbose_name="overdue by more than (days)",
+                    ),
+                ),
+                (
+                    "dnas_in_a_row",
+                    models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="A patient who did not attend this many doses one after the other is recalled.",
+                        verbose_name="doses not attended in a row",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'recall settings',
-                'verbose_name_plural': 'recall settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='recall_settings_one_row'), models.CheckConstraint(condition=models.Q(('overdue_days__gte', 1)), name='recall_overdue_days_positive'), models.CheckConstraint(condition=models.Q(('dnas_in_a_row__gte', 1)), name='recall_dnas_in_a_row_positive')],
+                "verbose_name": "recall settings",
+                "verbose_name_plural": "recall settings",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="recall_settings_one_row"),
+                    models.CheckConstraint(
+                        condition=models.Q(("overdue_days__gte", 1)), name="recall_overdue_days_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("dnas_in_a_row__gte", 1)), name="recall_dnas_in_a_row_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ContactAttempt',
+            name="ContactAttempt",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('at', models.DateTimeField(help_text='When the patient was contacted (or the letter sent).', verbose_name='when')),
-                ('method', models.CharField(choices=[('phone', 'Phone'), ('letter', 'Letter'), ('text', 'Text message'), ('in_person', 'In person')], max_length=16)),
-                ('outcome', models.CharField(choices=[('reached', 'Spoke to the patient'), ('booked', 'Appointment agreed'), ('message', 'Left a message'), ('no_answer', 'No answer'), ('sent', 'Sent (no reply yet)'), ('wrong_details', 'Contact details wrong'), ('declined', 'Patient declines injections')], max_length=16)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='contact_attempts', to='recommender.patient')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "at",
+                    models.DateTimeField(
+                        help_text="When the patient was contacted (or the letter sent).", verbose_name="when"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone"),
+                            ("letter", "Letter"),
+                            ("text", "Text message"),
+                            ("in_person", "In person"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("reached", "Spoke to the patient"),
+                            ("booked", "Appointment agreed"),
+                            ("message", "Left a message"),
+                            ("no_answer", "No answer"),
+                            ("sent", "Sent (no reply yet)"),
+                            ("wrong_details", "Contact details wrong"),
+                            ("declined", "Patient declines injections"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="contact_attempts",
+                        to="recommender.patient",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-recorded_at'],
-                'permissions': [('record_contact', 'Can record a contact attempt with a patient')],
-                'indexes': [models.Index(fields=['patient', '-at'], name='contact_patient_at')],
+                "ordering": ["-at", "-recorded_at"],
+                "permissions": [("record_contact", "Can record a contact attempt with a patient")],
+                "indexes": [models.Index(fields=["patient", "-at"], name="contact_patient_at")],
             },
         ),
     ]
