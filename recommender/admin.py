@@ -35,11 +35,13 @@ from recommender.models import (
     Appointment,
     Assessment,
     ClinicClosure,
+    ContactAttempt,
     DoseRecord,
     FhirCodeMapping,
     LabProfile,
     Location,
     Patient,
+    RecallSettings,
     ReminderSettings,
     Session,
     SessionChange,
@@ -567,3 +569,30 @@ class ReminderSettingsAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmi
         obj.pk = 1  # the singleton
         obj._history_user = request.user
         super().save_model(request, obj, form, change)
+
+
+# ---- Recall (issue 16) ---------------------------------------------------------------------------------------------
+
+
+@admin.register(RecallSettings)
+class RecallSettingsAdmin(MalformedIdIs404, HistoryReadOnly, SimpleHistoryAdmin):
+    """The recall list's numbers: one row, changed by admins (the only role with change_recallsettings)."""
+
+    list_display = ["__str__", "overdue_days", "dnas_in_a_row"]
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request) and not RecallSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadOnlyMixin, SimpleHistoryAdmin):
+    """Contact attempts are recorded from the recall list; here they are read."""
+
+    list_display = ["patient", "at", "method", "outcome", "recorded_by"]
+    list_filter = ["method", "outcome"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]
+    date_hierarchy = "at"
+    list_select_related = ["patient", "recorded_by"]

@@ -458,6 +458,8 @@ class AccessRecord(models.Model):
         EXPORT_COMMAND = "export.command", "Whole record exported (export_patient)"
         ADMIN = "admin.view", "Opened in the admin"
         CONTACT = "contact.view", "Contact details and reminders"
+        RECALL_LETTER = "recall.letter", "Recall letter"
+        CONTACTS = "recall.contacts", "Contact attempts"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT: an account that looked at a record can be deactivated, never deleted.
@@ -732,6 +734,8 @@ class ResultImport(models.Model):
 
     def __str__(self) -> str:
         return f"Results of {self.sample_date:%d %b %Y} imported {self.created_at:%Y-%m-%d %H:%M}"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Reminders (issue 16 items 1, 2, 6): the patient's contact details and consent, the admins' reminder settings, and
 # one row per reminder planned (its idempotency key, its state and each attempt). Code: recommender/reminders/.
@@ -847,3 +851,69 @@ class ReminderAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.status}"
+
+
+# ---- Recall (issue 16, items 3–5: recommender/recall/) -------------------------------------------------------------
+
+# A patient whose dose has waited this many days is on the recall list, unless an admin sets another number.
+RECALL_OVERDUE_DAYS_DEFAULT = 14
+# Doses not attended one after the other that put a patient on the recall list however recent the last one.
+RECALL_DNAS_IN_A_ROW_DEFAULT = 2
+
+
+class RecallSettings(models.Model):
+    """The recall list's two numbers: one row (pk 1), changed by admins only (in the admin), its history kept."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    overdue_days = models.PositiveSmallIntegerField(
+        "overdue by more than (days)",
+        default=RECALL_OVERDUE_DAYS_DEFAULT,
+        help_text="A patient whose injection has waited longer than this is recalled.",
+    )
+    dnas_in_a_row = models.PositiveSmallIntegerField(
+        "doses not attended in a row",
+        default=RECALL_DNAS_IN_A_ROW_DEFAULT,
+        help_text="A patient who did not attend this many doses one after the other is recalled.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "recall settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="recall_settings_one_row"),
+            models.CheckConstraint(condition=Q(overdue_days__gte=1), name="recall_overdue_days_positive"),
+            models.CheckConstraint(condition=Q(dnas_in_a_row__gte=1), name="recall_dnas_in_a_row_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recall after {self.overdue_days} days overdue or {self.dnas_in_a_row} doses not attended in a row"
+
+    @classmethod
+    def current(cls) -> RecallSettings:
+        """The settings in force: the saved row, or the defaults while an admin has saved none (nothing written)."""
+        return cls.objects.filter(pk=1).first() or cls()
+
+
+class ContactAttempt(models.Model):
+    """One try at reaching a patient about a missed or overdue injection: never edited away (history kept)."""
+
+    Method = vocabulary.ContactMethod
+    Outcome = vocabulary.ContactOutcome
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contact_attempts")
+    at = models.DateTimeField("when", help_text="When the patient was contacted (or the letter sent).")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    note = models.CharField(max_length=REASON_MAX_LENGTH, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-at", "-recorded_at"]
+        indexes = [models.Index(fields=["patient", "-at"], name="contact_patient_at")]
+        permissions = [("record_contact", "Can record a contact attempt with a patient")]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"

@@ -17,6 +17,8 @@ _CLINIC_SETUP = ("location", "session", "sessionchange")
 # Reminders (issue 16): the patient's contact details and the reminders sent, for the roles that contact patients;
 # the reminder settings for admins only (who do not see contact details).
 _CONTACT = ["add_contactpreference", "change_contactpreference", "view_contactpreference", "view_remindersend"]
+# Recall (issue 16): nurses and clinicians see the recall list and record contact attempts; admins set its numbers.
+_RECALL = ["view_contactattempt", "add_contactattempt", "record_contact", "view_recallsettings"]
 
 # app label → codenames, per role.
 ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
@@ -27,6 +29,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "view_doserecord",
             *_BOOKING,
             *_CONTACT,
+            *_RECALL,
         ]
     },
     NURSE: {
@@ -36,6 +39,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "record_dose",
             *_BOOKING,
             *_CONTACT,
+            *_RECALL,
         ]
     },
     ADMIN: {
@@ -63,6 +67,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_remindersettings",
             "view_remindersettings",
             "view_historicalremindersettings",
+            *_RECALL,
+            "add_recallsettings",
+            "change_recallsettings",
+            "view_historicalcontactattempt",
+            "view_historicalrecallsettings",
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],

@@ -9,6 +9,7 @@ from recommender.injections import views as injections_views
 from recommender.interop import api
 from recommender.interop.fhir import views as fhir_views
 from recommender.ops import views as ops_views
+from recommender.recall import views as recall_views
 from recommender.reminders import views as reminder_views
 
 urlpatterns = [
@@ -55,6 +56,13 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/contact/", reminder_views.patient_contact, name="patient-contact"),
     path("patients/<uuid:patient_id>/contact/edit/", reminder_views.patient_contact_edit, name="patient-contact-edit"),
     path("reminders/not-sent/", reminder_views.reminders_failed, name="reminders-failed"),
+    # Recall and the clinic dashboard (issue 16).
+    path("recall/", recall_views.recall_list, name="recall-list"),
+    path("recall/plans/<uuid:plan_id>/did-not-attend/", recall_views.did_not_attend, name="recall-dna"),
+    path("recall/patients/<uuid:patient_id>/contact/", recall_views.contact_attempt, name="recall-contact"),
+    path("recall/patients/<uuid:patient_id>/letter/", recall_views.recall_letter, name="recall-letter"),
+    path("dashboard/", recall_views.dashboard, name="dashboard"),
+    path("dashboard/figures.csv", recall_views.dashboard_csv, name="dashboard-csv"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
     # FHIR R4 (issue 15): export, read by id, and lab results in.

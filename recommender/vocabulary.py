@@ -53,9 +53,47 @@ class Outcome(models.TextChoices):
     """What happened to a scheduled dose."""
 
     GIVEN = "given", "Given"
-    MISSED = "missed", "Missed (did not attend)"
+    # The code stays "missed" (stored records, the export); the words are the clinic's: one outcome, one name.
+    MISSED = "missed", "Did not attend"
     DECLINED = "declined", "Declined by the patient"
     HELD = "held", "Held (clinical reason)"
+
+
+class DoseState(models.TextChoices):
+    """Where a plan's next dose stands on a day: computed from its due date, never stored. A dose due on a day that
+    has ended with nothing recorded is "not yet recorded" until a nurse records it (given, did not attend...)."""
+
+    NOT_YET_RECORDED = "not_yet_recorded", "Not yet recorded"
+    DUE_TODAY = "due_today", "Due today"
+    UPCOMING = "upcoming", "Due"
+
+
+def dose_state(due_on, today) -> str:
+    """The state of a dose due on ``due_on`` as of ``today`` (a DoseState code)."""
+    if due_on < today:
+        return DoseState.NOT_YET_RECORDED
+    return DoseState.DUE_TODAY if due_on == today else DoseState.UPCOMING
+
+
+class ContactMethod(models.TextChoices):
+    """How staff tried to reach a patient for recall."""
+
+    PHONE = "phone", "Phone"
+    LETTER = "letter", "Letter"
+    TEXT = "text", "Text message"
+    IN_PERSON = "in_person", "In person"
+
+
+class ContactOutcome(models.TextChoices):
+    """What came of a contact attempt."""
+
+    REACHED = "reached", "Spoke to the patient"
+    BOOKED = "booked", "Appointment agreed"
+    MESSAGE = "message", "Left a message"
+    NO_ANSWER = "no_answer", "No answer"
+    SENT = "sent", "Sent (no reply yet)"
+    WRONG_DETAILS = "wrong_details", "Contact details wrong"
+    DECLINED = "declined", "Patient declines injections"
 
 
 class AppointmentKind(models.TextChoices):

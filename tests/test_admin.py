@@ -139,6 +139,7 @@ def _instances(record, profile, admin_user, nurse_user):
         **_booking_instances(plan, admin_user),
         "recommender.FhirCodeMapping": FhirCodeMapping.objects.get(code="2132-9", unit="ng/L"),  # seeded
         **_reminder_instances(),
+        **_recall_instances(patient, admin_user),
     }
 
 
@@ -155,6 +156,18 @@ def _reminder_instances() -> dict:
             task_path="recommender.reminders.tasks.send_reminders_batch",
             backend_name="default",
             run_after=get_date_max(),
+        ),
+    }
+
+
+def _recall_instances(patient, by) -> dict:
+    """The recall list's settings row and a contact attempt (issue 16)."""
+    from recommender.models import ContactAttempt, RecallSettings
+
+    return {
+        "recommender.RecallSettings": RecallSettings.objects.create(),
+        "recommender.ContactAttempt": ContactAttempt.objects.create(
+            patient=patient, at=timezone.now(), method="phone", outcome="no_answer", recorded_by=by
         ),
     }
 
@@ -210,6 +223,8 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.FhirCodeMapping",
         "recommender.ReminderSettings",
         "django_tasks_database.DBTaskResult",
+        "recommender.RecallSettings",
+        "recommender.ContactAttempt",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 
@@ -556,3 +571,22 @@ def test_lab_profiles_list_values_with_units_and_no_spurious_decimals(admin_clie
     page = admin_client_.get("/admin/recommender/labprofile/").content.decode()
     assert "180 pg/mL" in page
     assert "180.00" not in page
+
+
+def test_only_admins_change_the_recall_settings_and_the_list_follows(admin_client_, admin_user, nurse):
+    """Issue 16 item 4: the recall numbers are an admin's to change (a nurse is not let into the admin), kept with
+    their history, and the recall list says the number in force."""
+    from django.test import Client
+
+    from recommender.models import RecallSettings
+
+    nurse_client = Client()
+    nurse_client.force_login(nurse)
+    add = admin_client_.post(admin_url(RecallSettings, "add"), {"overdue_days": "21", "dnas_in_a_row": "3"})
+    assert add.status_code == 302
+    settings = RecallSettings.current()
+    assert (settings.pk, settings.overdue_days, settings.dnas_in_a_row) == (1, 21, 3)
+    assert settings.history.get().history_user == admin_user
+    assert admin_client_.get(admin_url(RecallSettings, "add")).status_code == 403  # one row only
+    assert nurse_client.get(admin_url(RecallSettings, "change", 1)).status_code == 302  # to the admin's login
+    assert "more than 21 days" in nurse_client.get(reverse("recall-list")).content.decode()

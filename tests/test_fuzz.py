@@ -269,6 +269,8 @@ class World:
         )
         self.today = timezone.localdate(now).isoformat()
         self.appointment, self.session = _booked(self.other_plan, self.users[NURSE])
+        # A first dose never recorded (issue 16): the recall list and the worklist offer "did not attend" to post to.
+        make_plan(by=by, patient=make_patient(by=by), start=timezone.localdate() - timedelta(days=30))
         self.ids = [
             str(x)
             for x in (

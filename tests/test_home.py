@@ -121,7 +121,7 @@ def test_nurse_home_lists_today_overdue_and_dnas(nurse_client, clinician, nurse,
     dna_section = body.split('id="home-did-not-attend-follow-up"')[1].split("</section>")[0]
     assert "DUETODAY" in today_section and "Loading 1 of 6" in today_section
     assert "LATECOMER" in overdue_section and reverse("plan-detail", args=[late.pk]) in overdue_section
-    assert "NOSHOW" in dna_section and "Missed (did not attend)" in dna_section
+    assert "NOSHOW" in dna_section and "Did not attend" in dna_section
     assert "Waiting for a decision from you" not in body
 
 

@@ -124,7 +124,7 @@ def test_the_month_view_grid_and_its_words_are_the_presenters():
     assert [e["label"] for e in days[date(2027, 2, 15)]["events"]] == ["Maintenance 3 due"]
     assert [e["label"] for e in days[date(2027, 2, 1)]["events"]] == ["Loading 6: given"]
     assert [e["label"] for e in days[date(2027, 2, 3)]["events"]] == [
-        "Loading 5: missed (did not attend)",
+        "Loading 5: did not attend",
         "Follow-up review",
     ]
     assert days[date(2027, 2, 14)]["closed"] == "Sunday"

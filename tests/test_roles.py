@@ -139,6 +139,14 @@ EXPECTED: dict[str, Row] = {
     "patient-contact": page(LOGIN, 200, 200, 403),
     "patient-contact-edit": page(LOGIN, 200, 200, 403),
     "reminders-failed": page(LOGIN, 200, 200, 403),
+    # Recall and the dashboard (issue 16): nurses and clinicians (and admins) see them; recording "did not attend" is
+    # a nurse's (the matrix's dose is not due again yet: refused with a message, back to the list).
+    "recall-list": page(LOGIN, 200, 200, 200),
+    "recall-dna": action(LOGIN, To("recall-list"), 403, To("recall-list")),
+    "recall-contact": page(LOGIN, 200, 200, 200),
+    "recall-letter": page(LOGIN, 200, 200, 200),
+    "dashboard": page(LOGIN, 200, 200, 200),
+    "dashboard-csv": page(LOGIN, 200, 200, 200),
     # Nurses and clinicians are not staff: the admin sends them to its own login page.
     ADMIN_INDEX: page(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
 }

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django.db.models import Subquery
 
-from ..models import AccessRecord, Assessment, DoseRecord, TreatmentPlan
+from ..models import AccessRecord, Assessment, ContactAttempt, DoseRecord, TreatmentPlan
 from ..web.requests import client_ip
 
 log = logging.getLogger("recommender.access")
@@ -43,7 +43,7 @@ def patient_id_of(instance) -> UUID:
     """The patient a clinical record belongs to."""
     if isinstance(instance, DoseRecord):
         return instance.plan.patient_id
-    if isinstance(instance, Assessment | TreatmentPlan):
+    if isinstance(instance, Assessment | TreatmentPlan | ContactAttempt):
         return instance.patient_id
     return instance.pk
 

@@ -82,6 +82,8 @@ def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
             "can_assess": can(request, "add_assessment"),
             "can_edit": can(request, "change_patient"),
             "corrections": selectors.patient_corrections(patient=patient),
+            "dnas": injections_selectors.patient_did_not_attend(patient=patient),
+            "today": timezone.localdate(),
         },
     )
 
@@ -290,6 +292,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "doses": doses,
             "older_doses": older_doses,
             "latest_dose": injections_selectors.latest_live_of(doses),
+            "dnas": injections_selectors.plan_did_not_attend(plan=plan),
             "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),
             "interval_form": IntervalChangeForm(

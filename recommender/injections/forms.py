@@ -1,4 +1,4 @@
-"""Forms for injections: a dose given, missed or declined, and its correction."""
+"""Forms for injections: a dose given, not attended, declined or held, and its correction."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class DoseRecordForm(GivenDetailsForm):
         label="Baseline blood sample taken before this first dose", required=False
     )
     reason = forms.CharField(
-        label="Reason (if not given)",
+        label="Reason (if not given; optional when the patient did not attend)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=REASON_MAX_LENGTH,

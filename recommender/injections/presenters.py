@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from recommender.guideline.schedule import add_months
-from recommender.vocabulary import Outcome, Phase, dose_label, words
+from recommender.vocabulary import DoseState, Outcome, Phase, dose_label, dose_state, words
 
 MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
 
@@ -60,6 +60,7 @@ def worklist_sections(plans, *, on: date) -> dict[str, list[dict]]:
                 "plan": plan,
                 "overdue_days": overdue_days,
                 "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
+                "state": DoseState(dose_state(plan.next_due_on, on)).label,
             }
         )
     return sections

@@ -94,6 +94,22 @@ def dose_latest_record(*, plan: TreatmentPlan, phase: str | None = None, number:
     return _in_dose_order(doses).last()
 
 
+def plan_did_not_attend(*, plan: TreatmentPlan) -> list[date]:
+    """The due dates of the plan's doses the patient did not attend (records entered in error aside), oldest first."""
+    return list(_did_not_attend().filter(plan=plan).values_list("due_date", flat=True))
+
+
+def patient_did_not_attend(*, patient) -> list[date]:
+    """The due dates of every dose the patient did not attend, on any of their plans, oldest first."""
+    return list(_did_not_attend().filter(plan__patient=patient).values_list("due_date", flat=True))
+
+
+def _did_not_attend() -> QuerySet[DoseRecord]:
+    return DoseRecord.objects.filter(outcome=DoseRecord.Outcome.MISSED, entered_in_error=False).order_by(
+        "due_date", "recorded_at"
+    )
+
+
 def plan_first_dose_due(*, plan: TreatmentPlan) -> bool:
     """No dose of the plan has been given yet (records entered in error do not count)."""
     return not plan.doses.filter(outcome=DoseRecord.Outcome.GIVEN, entered_in_error=False).exists()

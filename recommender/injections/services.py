@@ -181,11 +181,15 @@ def _given_errors(
     return errors, given_on, early_reason
 
 
+# A dose the patient did not come for needs no further reason (declined and held do).
+DID_NOT_ATTEND_REASON = "Did not attend."
+
+
 def _not_given_errors(*, outcome: str, reason: str) -> dict[str, str]:
     """What is wrong with a dose recorded as not given: a known outcome and the reason."""
     errors: dict[str, str] = {}
     if outcome not in DoseRecord.Outcome.values:
-        errors["outcome"] = "Choose given, missed, declined or held."
+        errors["outcome"] = "Choose given, did not attend, declined or held."
     if not reason.strip():
         errors["reason"] = "Give the reason the dose was not given."
     check_length(errors, "reason", reason.strip())
@@ -231,6 +235,8 @@ def dose_record(
         )
         reason = ""
     else:
+        if outcome == DoseRecord.Outcome.MISSED and not reason.strip():
+            reason = DID_NOT_ATTEND_REASON
         errors = _not_given_errors(outcome=outcome, reason=reason)
         given_at, dose_mg, route, site, batch, expiry, early_reason = None, None, "", "", "", None, ""
         allergy_checked = baseline_sample_taken = False

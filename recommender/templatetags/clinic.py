@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from recommender.identifiers import age_on
-from recommender.vocabulary import dose_label
+from recommender.vocabulary import DoseState, dose_label, dose_state
 from recommender.vocabulary import quantity as quantity_words
 
 register = template.Library()
@@ -54,3 +54,12 @@ def quantity(value, unit: str = "") -> str:
 def next_dose_label(plan) -> str:
     """The name of a plan's next dose, as everywhere else: "Loading 2 of 6", "Maintenance 3"."""
     return dose_label(plan.next_phase, plan.next_number, plan.loading_doses) if plan.next_phase else ""
+
+
+@register.filter
+def next_dose_state(plan, today=None) -> str:
+    """The plan's next dose as of ``today`` in words: "Not yet recorded" once its day has ended with nothing
+    recorded, "Due today", "Due" (recommender.vocabulary.dose_state)."""
+    if not getattr(plan, "next_due_on", None):
+        return ""
+    return str(DoseState(dose_state(plan.next_due_on, today or timezone.localdate())).label)
