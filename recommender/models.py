@@ -691,6 +691,9 @@ class CdsJwtUse(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["issuer", "jti"], name="cds_jti_once_per_issuer")]
 
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.jti}"
+
 
 class CdsCard(models.Model):
     """A card the service returned (no patient identifiers): what feedback refers to by its uuid."""

@@ -7,6 +7,7 @@ from recommender.clinic import views as clinic_views
 from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
+from recommender.interop.cds import views as cds_views
 from recommender.ops import views as ops_views
 
 urlpatterns = [
@@ -52,4 +53,8 @@ urlpatterns = [
     path("feeds/worklist/<str:token>.ics", injections_views.worklist_feed, name="worklist-feed"),
     path("api/v1/recommendation", api.recommendation, name="api-recommendation"),
     path("api/v1/openapi.json", api.openapi, name="api-openapi"),
+    # CDS Hooks 2.0.1 (no trailing slash: the spec's paths).
+    path("cds-services", cds_views.discovery, name="cds-discovery"),
+    path("cds-services/<str:service_id>", cds_views.service, name="cds-service"),
+    path("cds-services/<str:service_id>/feedback", cds_views.feedback, name="cds-feedback"),
 ]
