@@ -25,6 +25,7 @@ from recommender.clinic.forms import (
     PatientForm,
     PlanEndForm,
     PlanForm,
+    assessment_initial,
 )
 from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
@@ -130,7 +131,8 @@ def _plan_initial(data) -> dict:
 def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False) -> dict:
     """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving."""
     data = request.POST if request.method == "POST" else None
-    form = AssessmentForm(data)
+    # A GET may carry results to pre-fill (the CDS Hooks card's link): shown for the clinician to check, never saved.
+    form = AssessmentForm(data, initial=None if data is not None else assessment_initial(request.GET))
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
     active_plan = None

@@ -120,18 +120,19 @@ def _action_words(decision: dict, offer: TreatmentOffer | None) -> str:
     return "see the full assessment"
 
 
-def regimen_words(offer: TreatmentOffer) -> str:
-    """'hydroxocobalamin 1 mg IM 3 times a week for 2 weeks, then every 2–3 months'."""
+def regimen_words(offer: TreatmentOffer, *, drug: bool = True) -> str:
+    """'hydroxocobalamin 1 mg IM 3 times a week for 2 weeks, then every 2–3 months' (without the drug and dose:
+    '3 times a week for 2 weeks, then every 2–3 months')."""
     rs = DEFAULT_RULESET
     months = f"{offer.min_months}" if offer.min_months == offer.max_months else f"{offer.min_months}–{offer.max_months}"
     then = f"every {months} months"
-    head = f"{rs.drug} {rs.dose_mg} mg {rs.route}"
+    head = f"{rs.drug} {rs.dose_mg} mg {rs.route} " if drug else ""
     if offer.loading_pattern == THREE_TIMES_WEEKLY:
         weeks = -(-(offer.loading_doses or 6) // THREE_TIMES_WEEKLY_PER_WEEK)
-        return f"{head} 3 times a week for {weeks} weeks, then {then}"
+        return f"{head}3 times a week for {weeks} weeks, then {then}"
     if offer.loading_pattern == ALTERNATE_DAYS:
-        return f"{head} on alternate days until no further improvement, then {then}"
-    return f"{head} {then}"
+        return f"{head}on alternate days until no further improvement, then {then}"
+    return f"{head}{then}"
 
 
 def summary(decision: dict) -> str:
@@ -303,13 +304,18 @@ def _timing(dosage: Mapping) -> tuple[Decimal, Decimal, str, Decimal | None]:
 
 
 def timing_words(dosage: Mapping) -> str:
+    """'3 times a week', 'once every 6 months', 'once every 2–3 months' (as the draft order has it)."""
     frequency, period, unit, period_max = _timing(dosage)
     if not period or not unit:
         return "no timing"
-    units = {"d": "days", "wk": "weeks", "mo": "months", "h": "hours", "a": "years"}.get(unit, unit)
-    every = f"{_num(period)}" + (f"–{_num(period_max)}" if period_max and period_max != period else "")
+    one, many = {"d": ("day", "days"), "wk": ("week", "weeks"), "mo": ("month", "months"), "h": ("hour", "hours")}.get(
+        unit, (unit, unit)
+    )
     times = "once" if frequency == 1 else f"{_num(frequency)} times"
-    return f"{times} every {every} {units}"
+    if period == 1 and not period_max:
+        return f"{times} a {one}"
+    every = f"{_num(period)}" + (f"–{_num(period_max)}" if period_max and period_max != period else "")
+    return f"{times} every {every} {many}"
 
 
 def timing_fits(dosage: Mapping, offer: TreatmentOffer, *, deficient: bool) -> bool:
@@ -364,7 +370,8 @@ def order_cards(decision: dict, results: Results, context: Mapping, *, patient_i
             text = f"Hydroxocobalamin order: {result} is {_STATUS_WORDS[decision['status']]}; check the indication."
             suggestions = None
         else:
-            text = f"Hydroxocobalamin ordered {ordered or 'without timing'}; {result} supports {regimen_words(offer)}."
+            supported = regimen_words(offer, drug=False)
+            text = f"Hydroxocobalamin ordered {ordered or 'without timing'}; {result} supports {supported}."
             suggestions = [_order_suggestion(offer, patient_id, f"Vitamin B12 deficiency ({result})", replaces=order)]
         body = "\n\n".join(["\n".join(f"- {p}" for p in problems), detail(decision, results)])
         card = _card(text=text, decision=decision, body=body, link=link, suggestions=suggestions)

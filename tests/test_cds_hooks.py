@@ -1,0 +1,334 @@
+"""The CDS Hooks services: the prefetched FHIR results read by LOINC and UCUM unit, decided by the same validation
+path and engine as the form and the API, answered as cards (or none), and the draft order checked at order-sign."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from recommender.guideline import decide, parse_assessment
+from recommender.interop.cds import cards
+from recommender.interop.cds.prefetch import Results
+from recommender.models import CdsCard
+from tests.cds_client import NHS_NUMBER, PATIENT_ID, bundle, hook_body, observation, post, prefetch, register
+from tests.factories import make_patient
+
+REVIEW = "/cds-services/b12-review"
+ORDER = "/cds-services/b12-order-check"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def registered(db):
+    return register()
+
+
+def _cards(client, body, path=REVIEW, alg="ES384") -> list[dict]:
+    response = post(client, path, body, alg=alg)
+    assert response.status_code == 200, response.content
+    return response.json()["cards"]
+
+
+@pytest.mark.parametrize("alg", ["ES384", "RS384"])
+def test_b12_150_ng_per_l_without_neurological_signs(client, alg):
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L"))), alg=alg)
+    assert card["indicator"] == "warning"
+    assert len(card["summary"]) < 140
+    assert "150 ng/L" in card["summary"] and "below 180" in card["summary"]
+    assert "3 times a week for 2 weeks" in card["summary"]
+    # The detail gives the thresholds the engine used, and says what the record cannot tell.
+    assert "deficient below 180 ng/L" in card["detail"]
+    assert "not deficient above" in card["detail"] and "350" in card["detail"]
+    assert "neurological signs" in card["detail"]
+    assert card["source"]["label"].endswith("(rule set seed-2025 1.0.0)")
+    [suggestion] = card["suggestions"]
+    [action] = suggestion["actions"]
+    assert action["type"] == "create"
+    order = action["resource"]
+    assert (order["resourceType"], order["status"], order["intent"]) == ("MedicationRequest", "draft", "proposal")
+    assert order["subject"] == {"reference": f"Patient/{PATIENT_ID}"}
+    assert "hydroxocobalamin" in order["medicationCodeableConcept"]["text"].lower()
+    loading, maintenance = order["dosageInstruction"]
+    assert loading["timing"]["repeat"]["frequency"] == 3
+    assert loading["timing"]["repeat"]["boundsDuration"]["value"] == 2
+    assert maintenance["timing"]["repeat"]["periodUnit"] == "mo"
+    assert {r["code"] for r in card["overrideReasons"]} >= {"already-treated", "clinical-picture"}
+    assert CdsCard.objects.get(pk=card["uuid"]).summary == card["summary"]
+
+
+def test_the_card_says_what_the_api_says(client, clinician_client):
+    """One engine: the card's regimen is the API's decision for the same result."""
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("14685-2", 100, "pmol/L"))))
+    api = clinician_client.post(
+        "/api/v1/recommendation", {"b12": {"value": 100, "unit": "pmol/L"}}, content_type="application/json"
+    ).json()
+    assert api["status"] == "deficient"
+    assert api["loading"]["text"] in card["detail"]
+    assert api["headline"] in card["detail"]
+
+
+def test_molar_b12_is_not_confused_with_mass(client):
+    """150 pmol/L is 203 pg/mL: indeterminate, an info card asking for MMA, never a deficiency card."""
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("14685-2", 150, "pmol/L"))))
+    assert card["indicator"] == "info"
+    assert "indeterminate" in card["summary"] and "MMA" in card["summary"]
+    assert "suggestions" not in card
+
+
+def test_latest_final_result_decides(client):
+    older = observation("2132-9", 500, "ng/L", when="2025-01-10")
+    newer = observation("2132-9", 150, "ng/L", when="2026-11-20")
+    withdrawn = observation("2132-9", 900, "ng/L", when="2026-11-25", status="entered-in-error")
+    [card] = _cards(client, hook_body(prefetched=prefetch(older, withdrawn, newer)))
+    assert "150 ng/L" in card["summary"]
+
+
+def test_mma_decides_an_indeterminate_b12(client):
+    mma = bundle(observation("13964-2", 0.6, "umol/L"))
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 250, "ng/L"), mma=mma)))
+    assert card["indicator"] == "warning"
+    assert "MMA 0.6 µmol/L (above 0.4)" in card["summary"]
+
+
+def test_the_labs_mma_upper_limit_is_used(client):
+    mma = observation(
+        "13964-2", 350, "nmol/L", referenceRange=[{"high": {"value": 300, "unit": "nmol/L", "code": "nmol/L"}}]
+    )
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 250, "ng/L"), mma=bundle(mma))))
+    assert "(above 300)" in card["summary"]
+
+
+def test_no_advice_no_cards(client):
+    assert _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 500, "ng/L")))) == []
+
+
+def test_no_b12_result_no_cards(client):
+    assert _cards(client, hook_body(prefetched=prefetch())) == []
+
+
+def test_high_b12_is_a_caution_card(client):
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 1500, "ng/L"))))
+    assert card["indicator"] == "info"
+    assert "investigate" in card["detail"]
+
+
+# --- bad data: named, never guessed, never a 500 ---
+
+
+def _errors(response) -> dict:
+    assert response.status_code == 400, response.content
+    return response.json()["errors"]
+
+
+def test_unknown_unit_is_refused_not_guessed(client):
+    body = hook_body(prefetched=prefetch(observation("2132-9", 150, "mg/dL")))
+    [message] = _errors(post(client, REVIEW, body))["prefetch.b12"]
+    assert "'mg/dL'" in message and "never guessed" in message
+
+
+def test_a_unit_not_of_the_loinc_codes_property_is_refused(client):
+    """LOINC 2132-9 is a mass concentration: a pmol/L value under it is an error, not a conversion."""
+    body = hook_body(prefetched=prefetch(observation("2132-9", 150, "pmol/L")))
+    assert "not a unit of LOINC 2132-9" in _errors(post(client, REVIEW, body))["prefetch.b12"][0]
+
+
+def test_a_unit_not_coded_in_ucum_is_refused(client):
+    result = observation("2132-9", 150, "ng/L")
+    result["valueQuantity"] = {"value": 150, "unit": "ng/L"}
+    assert "UCUM" in _errors(post(client, REVIEW, hook_body(prefetched=prefetch(result))))["prefetch.b12"][0]
+
+
+def test_the_engines_own_validation_applies(client):
+    """The API's validation path: an implausible value is refused in its words, under the prefetch key."""
+    body = hook_body(prefetched=prefetch(observation("2132-9", 250000, "ng/L")))
+    assert "not a plausible total B12" in _errors(post(client, REVIEW, body))["prefetch.b12"][0]
+
+
+def test_a_result_given_as_a_limit_is_refused(client):
+    result = observation("2132-9", 50, "ng/L")
+    result["valueQuantity"]["comparator"] = "<"
+    errors = _errors(post(client, REVIEW, hook_body(prefetched=prefetch(result))))
+    assert "a limit, not a value" in errors["prefetch.b12"][0]
+
+
+def test_a_result_of_another_patient_is_refused(client):
+    other = observation("2132-9", 150, "ng/L", subject={"reference": "Patient/someone-else"})
+    assert "another patient" in _errors(post(client, REVIEW, hook_body(prefetched=prefetch(other))))["prefetch.b12"][0]
+
+
+def test_wrong_hook_and_no_patient(client):
+    errors = _errors(post(client, REVIEW, {"hook": "order-select", "context": {}, "prefetch": prefetch()}))
+    assert set(errors) == {"hook", "context.patientId"}
+
+
+def test_not_json(client):
+    from tests.cds_client import bearer, token
+
+    response = client.post(REVIEW, "{nope", content_type="application/json", headers=bearer(token(REVIEW)))
+    assert _errors(response) == {"body": ["The request body is not valid JSON."]}
+
+
+def test_unknown_service_is_404(client):
+    assert post(client, "/cds-services/no-such-service", hook_body(prefetched=prefetch())).status_code == 404
+
+
+# --- prefetch missing ---
+
+
+def test_missing_prefetch_without_fhir_server_is_412(client):
+    response = post(client, REVIEW, hook_body())
+    assert response.status_code == 412
+    assert "no fhirServer" in response.json()["errors"]["prefetch"][0]
+
+
+def test_a_missing_prefetch_key_is_412(client):
+    prefetched = prefetch(observation("2132-9", 150, "ng/L"))
+    del prefetched["mma"]  # an MMA the EHR did not send could change the decision: never decide without it
+    response = post(client, REVIEW, hook_body(prefetched=prefetched))
+    assert response.status_code == 412
+    assert "mma" in response.json()["errors"]["prefetch"][0]
+
+
+def test_a_null_prefetch_key_is_412(client):
+    prefetched = prefetch(observation("2132-9", 150, "ng/L"))
+    prefetched["egfr"] = None  # CDS Hooks: the client failed to prefetch it
+    assert post(client, REVIEW, hook_body(prefetched=prefetched)).status_code == 412
+
+
+# --- the link to the pre-filled assessment ---
+
+
+def test_link_opens_the_patients_assessment_pre_filled(client, clinician):
+    patient = make_patient(by=clinician, nhs_number=NHS_NUMBER)
+    mma = bundle(observation("13964-2", 0.3, "umol/L"))
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L"), mma=mma)))
+    [link] = card["links"]
+    url = urlsplit(link["url"])
+    assert link["type"] == "absolute" and url.scheme == "http" and url.netloc == "testserver"
+    assert url.path == f"/patients/{patient.pk}/assess/"
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert query == {
+        "b12_value": "150",
+        "b12_unit": "ng/L",
+        "mma_value": "0.3",
+        "mma_unit": "umol/L",
+        "sample_date": "20/11/2026",
+    }
+
+
+def test_the_pre_filled_assessment_form_shows_the_results(client, clinician_client, clinician):
+    patient = make_patient(by=clinician, nhs_number=NHS_NUMBER)
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L"))))
+    page = clinician_client.get(card["links"][0]["url"].removeprefix("http://testserver"))
+    assert page.status_code == 200
+    form = page.context["form"]
+    assert (form["b12_value"].value(), form["b12_unit"].value()) == ("150", "ng/L")
+    assert form["sample_date"].value() == "20/11/2026"
+    assert patient.display_name in page.content.decode()
+
+
+def test_unknown_patient_links_to_the_patient_list(client):
+    [card] = _cards(client, hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L"))))
+    assert card["links"][0]["url"] == "http://testserver/patients/"
+
+
+# --- order-sign: the draft order against the regimen the results support ---
+
+
+def _draft(repeat: dict, *, order_id: str = "draft-1") -> dict:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": order_id,
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "Hydroxocobalamin 1mg/1ml solution for injection ampoules"},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": repeat},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "mg", "code": "mg"}}],
+            }
+        ],
+    }
+
+
+def _order_body(*orders: dict, b12=150, unit="ng/L") -> dict:
+    draft = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": o} for o in orders]}
+    return hook_body(
+        "order-sign", prefetched=prefetch(observation("2132-9", b12, unit)), draftOrders=draft, userId="Practitioner/1"
+    )
+
+
+THREE_WEEKLY = {"frequency": 3, "period": 1, "periodUnit": "wk", "boundsDuration": {"value": 2, "unit": "wk"}}
+
+
+def test_order_sign_card_when_the_draft_frequency_disagrees(client):
+    [card] = _cards(client, _order_body(_draft({"frequency": 1, "period": 6, "periodUnit": "mo"})), path=ORDER)
+    assert card["indicator"] == "warning"
+    assert len(card["summary"]) < 140
+    assert "once every 6 months" in card["summary"]
+    assert "3 times a week for 2 weeks" in card["summary"]
+    [action] = card["suggestions"][0]["actions"]
+    assert action["type"] == "update"
+    assert action["resource"]["id"] == "draft-1"
+    assert action["resource"]["dosageInstruction"][0]["timing"]["repeat"]["frequency"] == 3
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        THREE_WEEKLY,
+        {"frequency": 1, "period": 2, "periodUnit": "d"},  # alternate days: neurological involvement is not recorded
+        {"frequency": 1, "period": 3, "periodUnit": "mo"},
+        {"frequency": 1, "period": 2, "periodMax": 3, "periodUnit": "mo"},
+    ],
+)
+def test_order_sign_no_card_when_the_draft_fits(client, repeat):
+    assert _cards(client, _order_body(_draft(repeat)), path=ORDER) == []
+
+
+def test_order_sign_daily_injections_disagree(client):
+    [card] = _cards(client, _order_body(_draft({"frequency": 1, "period": 1, "periodUnit": "d"})), path=ORDER)
+    assert "ordered once a day" in card["summary"]
+
+
+def test_order_sign_when_the_results_do_not_support_injections(client):
+    [card] = _cards(client, _order_body(_draft(THREE_WEEKLY), b12=500), path=ORDER)
+    assert card["indicator"] == "warning"
+    assert "not deficient" in card["summary"] and "check the indication" in card["summary"]
+
+
+def test_order_sign_ignores_other_medicines(client):
+    other = _draft({"frequency": 1, "period": 6, "periodUnit": "mo"})
+    other["medicationCodeableConcept"] = {"text": "Folic acid 5 mg tablets"}
+    assert _cards(client, _order_body(other), path=ORDER) == []
+
+
+# --- the cards as pure functions of a decision ---
+
+
+def _decision(**payload) -> dict:
+    return decide(parse_assessment({"b12": {"value": Decimal(150), "unit": "ng/L"}, **payload})).as_dict()
+
+
+def _results() -> Results:
+    return Results(
+        payload={"b12": {"value": Decimal(150), "unit": "ng/L"}}, dates={"b12": "2026-11-20"}, codes={"b12": "2132-9"}
+    )
+
+
+def test_neurological_red_flag_is_critical():
+    link = {"label": "x", "url": "http://x/", "type": "absolute"}
+    [card] = cards.review_cards(_decision(neurological_involvement=True), _results(), patient_id="p", link=link)
+    assert card["indicator"] == "critical"
+    assert "alternate days" in card["summary"]
+    assert "**" in card["detail"]  # the red flag stands out
+
+
+def test_summary_is_always_under_140_characters():
+    long_text = "word " * 60
+    assert len(cards.short(long_text)) < 140
+    assert cards.short(long_text).endswith("…")
