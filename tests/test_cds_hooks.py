@@ -7,11 +7,14 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recommender.guideline import decide, parse_assessment
+from recommender.guideline.units import TOTAL_B12_UNITS, convert
 from recommender.interop.cds import cards
 from recommender.interop.cds.prefetch import Results
-from recommender.models import CdsCard
+from recommender.models import CdsCard, CdsClient
 from tests.cds_client import NHS_NUMBER, PATIENT_ID, bundle, hook_body, observation, post, prefetch, register
 from tests.factories import make_patient
 
@@ -332,3 +335,102 @@ def test_summary_is_always_under_140_characters():
     long_text = "word " * 60
     assert len(cards.short(long_text)) < 140
     assert cards.short(long_text).endswith("…")
+
+
+# --- invariants (Hypothesis) ---
+
+LINK = {"label": "x", "url": "http://x/", "type": "absolute"}
+B12_VALUES = st.decimals(min_value=Decimal("0.1"), max_value=Decimal(5000), places=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=B12_VALUES, unit=st.sampled_from(["ng/L", "pg/mL", "pmol/L"]), neuro=st.booleans())
+def test_cards_follow_the_decision(value, unit, neuro):
+    """Whatever the result: at most one card, its summary under 140 characters, its indicator from the decision
+    (critical with neurological involvement, warning for deficiency), a suggestion only when injections are due."""
+    decision = decide(
+        parse_assessment({"b12": {"value": value, "unit": unit}, "neurological_involvement": neuro})
+    ).as_dict()
+    results = Results(payload={"b12": {"value": value, "unit": unit}}, dates={"b12": "2026-11-20"}, codes={"b12": "x"})
+    found = cards.review_cards(decision, results, patient_id="p", link=LINK)
+    assert len(found) <= 1
+    if not found:
+        assert decision["status"] == "not_deficient" and not decision["im_recommended"]
+        return
+    [card] = found
+    assert len(card["summary"]) < 140
+    expected = "critical" if neuro else "warning" if decision["status"] == "deficient" else "info"
+    assert card["indicator"] == expected
+    assert ("suggestions" in card) == (decision["im_recommended"] and decision["maintenance"] is not None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=B12_VALUES)
+def test_ng_per_l_and_pg_per_ml_give_the_same_card(value):
+    """The same quantity in either spelling: the same indicator and the same advice, only the unit's name differs."""
+
+    def card_for(unit):
+        decision = decide(parse_assessment({"b12": {"value": value, "unit": unit}})).as_dict()
+        results = Results(payload={"b12": {"value": value, "unit": unit}}, dates={"b12": "x"}, codes={"b12": "x"})
+        return cards.review_cards(decision, results, patient_id="p", link=LINK)
+
+    ng, pg = card_for("ng/L"), card_for("pg/mL")
+    assert [c["indicator"] for c in ng] == [c["indicator"] for c in pg]
+    assert [c["summary"].replace("ng/L", "pg/mL") for c in ng] == [c["summary"] for c in pg]
+    assert convert(value, "ng/L", "pg/mL", TOTAL_B12_UNITS) == value
+
+
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=JUNK,
+    unit=st.one_of(JUNK, st.sampled_from(["ng/L", "pmol/L", "umol/L", "mg/dL", "mL/min/{1.73_m2}"])),
+    loinc=st.sampled_from(["2132-9", "14685-2", "72160-5", "13964-2", "98979-8", "0000-0"]),
+    key=st.sampled_from(["b12", "activeB12", "mma", "egfr"]),
+    status=st.sampled_from(["final", "preliminary", "amended", None, 3]),
+)
+def test_any_prefetched_value_is_answered_never_a_500(client, value, unit, loinc, key, status):
+    """Junk in a prefetched Observation gives cards, none, or a 400 naming the prefetch key: never a 5xx, and no
+    card from a value that is not a plausible number in a known unit."""
+    if not CdsClient.objects.exists():
+        register()
+    result = observation(loinc, 150, "ng/L", status=status)
+    result["valueQuantity"] = {"value": value, "unit": "u", "system": "http://unitsofmeasure.org", "code": unit}
+    others = {key: bundle(result)} if key != "b12" else {}
+    b12 = [result] if key == "b12" else [observation("2132-9", 150, "ng/L")]
+    response = post(client, REVIEW, hook_body(prefetched=prefetch(*b12, **others)))
+    assert response.status_code in {200, 400}, response.content
+    if response.status_code == 400:
+        assert all(name.startswith("prefetch.") for name in response.json()["errors"])
+
+
+def test_openapi_lists_the_cds_endpoints(clinician_client):
+    doc = clinician_client.get("/api/v1/openapi.json").json()
+    assert {"/cds-services", "/cds-services/{id}", "/cds-services/{id}/feedback"} <= set(doc["paths"])
+    assert doc["paths"]["/cds-services/{id}"]["post"]["security"] == [{"cdsJwt": []}]
+    assert "412" in doc["paths"]["/cds-services/{id}"]["post"]["responses"]
+
+
+def test_errors_under_cds_services_are_json(client):
+    response = client.get("/cds-services/b12-review/feedback/extra")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+def test_a_prefetched_patient_other_than_the_contexts_is_refused(client):
+    prefetched = prefetch(observation("2132-9", 150, "ng/L"))
+    prefetched["patient"]["id"] = "someone-else"
+    response = post(client, REVIEW, hook_body(prefetched=prefetched))
+    assert response.status_code == 400
+    assert "prefetch.patient" in response.json()["errors"]

@@ -391,7 +391,9 @@ def test_no_5xx_and_no_partial_rows(name, world):
     if method == "post":
         # The second sign-in step shows its form only to a session with the step pending (tests/test_sign_in.py).
         pending_only = {"logout", "two-factor-verify"}
-        assert fields or name.startswith(("api-", "cds-")) or name in pending_only, f"{name} takes POST but no page posts to it"
+        assert fields or name.startswith(("api-", "cds-")) or name in pending_only, (
+            f"{name} takes POST but no page posts to it"
+        )
     seed = {k: v.replace("today", world.today) for k, v in SEEDS.get(name, {}).items()}
     base = _base_body(fields, kinds, seed)
     names = sorted({*fields, *seed})

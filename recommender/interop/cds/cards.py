@@ -6,9 +6,13 @@ a decision with nothing to say (deficiency unlikely and no caution) gives no car
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
+
+from django.conf import settings
 
 from recommender.guideline.engine import ADVICE, DEFICIENT, INDETERMINATE, RED_FLAG
 from recommender.guideline.inputs import number_words
@@ -203,16 +207,43 @@ def override_reasons() -> list[dict]:
     return [{"system": OVERRIDE_SYSTEM, "code": code, "display": display} for code, display in OVERRIDE_REASONS]
 
 
+@lru_cache(maxsize=64)
+def _regimen_json(offer: TreatmentOffer, medication: str) -> str:
+    """The offered regimen's Dosage and the medication coding as FHIR JSON, built once per regimen and coding (the
+    FHIR models validate on every construction: a card must not pay for that on every call)."""
+    return json.dumps(
+        {
+            "medicationCodeableConcept": json.loads(medication),
+            "dosageInstruction": [d.model_dump(mode="json", exclude_none=True) for d in offer_dosages(offer)],
+        }
+    )
+
+
+def _medication_json() -> str:
+    """The configured medication coding as FHIR JSON, built once per configuration (the settings it reads)."""
+    configured = (
+        getattr(settings, "B12_FHIR_MEDICATION_CODING", None),
+        getattr(settings, "B12_FHIR_MEDICATION_TEXT", ""),
+    )
+    return _medication_for(json.dumps(configured, default=str))
+
+
+@lru_cache(maxsize=8)
+def _medication_for(configured: str) -> str:
+    return json.dumps(medication_concept().model_dump(mode="json", exclude_none=True))
+
+
 def draft_request(offer: TreatmentOffer, patient_id: str, reason: str) -> dict:
     """A draft MedicationRequest for the regimen offered (the FHIR export's Dosage and medication coding)."""
+    regimen = json.loads(_regimen_json(offer, _medication_json()))
     return {
         "resourceType": "MedicationRequest",
         "status": "draft",
         "intent": "proposal",
-        "medicationCodeableConcept": medication_concept().model_dump(mode="json", exclude_none=True),
+        "medicationCodeableConcept": regimen["medicationCodeableConcept"],
         "subject": {"reference": f"Patient/{patient_id}"},
         "reasonCode": [{"text": reason}],
-        "dosageInstruction": [d.model_dump(mode="json", exclude_none=True) for d in offer_dosages(offer)],
+        "dosageInstruction": regimen["dosageInstruction"],
     }
 
 
@@ -268,7 +299,7 @@ def is_hydroxocobalamin(resource: Mapping) -> bool:
     concept = resource.get("medicationCodeableConcept")
     if not isinstance(concept, Mapping):
         return False
-    configured = {coding.get("code") for coding in medication_concept().model_dump().get("coding") or []}
+    configured = {coding.get("code") for coding in json.loads(_medication_json()).get("coding") or []}
     words = [concept.get("text") or ""]
     for coding in concept.get("coding") or []:
         if isinstance(coding, Mapping):

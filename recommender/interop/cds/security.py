@@ -7,6 +7,7 @@ beyond what the client sent)."""
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -21,6 +22,7 @@ ALGORITHMS = ("ES384", "RS384")
 # The key type each algorithm needs: an RSA key can never verify an ES384 token, nor an EC key an RS384 one.
 _KEY_TYPE = {"ES384": "EC", "RS384": "RSA"}
 REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+_SWEEP_ONE_IN = 50
 
 
 class Unauthorised(Exception):
@@ -117,12 +119,17 @@ def _remember_jti(issuer: str, claims: dict) -> None:
     if expires_at > now + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
         raise Unauthorised(f"The JWT must expire within {lifetime} seconds of being sent.")
     keep_until = expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
+    seen = CdsJwtUse(issuer=issuer, jti=jti, expires_at=keep_until)
     try:
-        with transaction.atomic():
-            CdsJwtUse.objects.create(issuer=issuer, jti=jti, expires_at=keep_until)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
+                seen.save(force_insert=True)
+        else:
+            seen.save(force_insert=True)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
     except IntegrityError:
         raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
-    CdsJwtUse.objects.filter(expires_at__lt=now).delete()
+    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
+        CdsJwtUse.objects.filter(expires_at__lt=now).delete()
 
 
 def client_authenticate(request: HttpRequest) -> CdsClient:

@@ -77,8 +77,8 @@ def _prefill(results: Results) -> dict[str, str]:
 
 
 def _link(base_url: str, patient_prefetch: object, results: Results) -> dict:
-    patient = selectors.patient_for(patient_prefetch)
-    if patient is None:
+    patient_id = selectors.patient_for(patient_prefetch)
+    if patient_id is None:
         return {
             "label": "Find or add the patient in the B12 clinic, then assess",
             "url": base_url + reverse("patient-list"),
@@ -87,7 +87,7 @@ def _link(base_url: str, patient_prefetch: object, results: Results) -> dict:
     query = urlencode(_prefill(results))
     return {
         "label": "Open the full B12 assessment, pre-filled with these results",
-        "url": f"{base_url}{reverse('assessment-create', args=[patient.pk])}?{query}",
+        "url": f"{base_url}{reverse('assessment-create', args=[patient_id])}?{query}",
         "type": "absolute",
     }
 
@@ -100,6 +100,11 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
     Raises HookError (400 bad input, 412 prefetch missing)."""
     context, patient_id = _context(body, service_id)
     prefetch = _prefetch(body)
+    patient = prefetch["patient"]
+    if not isinstance(patient, Mapping) or patient.get("id", patient_id) != patient_id:
+        raise HookError(400, {"prefetch.patient": ["The prefetched Patient is not the patient of context.patientId."]})
+    if service_id == ORDER_CHECK and not card_words.draft_orders(context):
+        return {"cards": []}  # no hydroxocobalamin among the draft orders: nothing to check
     try:
         results = results_from_prefetch(prefetch, patient_id)
     except PrefetchError as invalid:
@@ -121,18 +126,21 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
 
 def cards_remember(*, client: CdsClient, service: str, cards: list[dict], ruleset: dict) -> None:
     """Each card issued, without patient data beyond its summary: what feedback refers to."""
-    if cards:
-        CdsCard.objects.bulk_create(
-            CdsCard(
-                id=card["uuid"],
-                client=client,
-                service=service,
-                summary=card["summary"],
-                indicator=card["indicator"],
-                ruleset=f"{ruleset['id']} {ruleset['version']}",
-            )
-            for card in cards
+    rows = [
+        CdsCard(
+            id=card["uuid"],
+            client=client,
+            service=service,
+            summary=card["summary"],
+            indicator=card["indicator"],
+            ruleset=f"{ruleset['id']} {ruleset['version']}",
         )
+        for card in cards
+    ]
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction round trips
+    elif rows:
+        CdsCard.objects.bulk_create(rows)
 
 
 def _feedback_item(item: object, where: str, issued: dict, errors: dict) -> CdsFeedback | None:

@@ -93,7 +93,7 @@ def feedback(request: HttpRequest, service_id: str) -> JsonResponse:
     if service_id not in SERVICES:
         return _errors(404, {"service": [f"No CDS service '{service_id[:64]}': see GET /cds-services."]})
     try:
-        services.feedback_record(client=client, service_id=service_id, body=_body(request))
+        stored = services.feedback_record(client=client, service_id=service_id, body=_body(request))
     except services.HookError as error:
         return _errors(error.status, error.errors)
-    return JsonResponse({})
+    return JsonResponse({"stored": len(stored)})
