@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from django.conf import settings
@@ -76,9 +77,16 @@ def _key(client: CdsClient, header: dict):
     if not candidates:
         raise Unauthorised("No registered key of this issuer matches the JWT's 'kid' and algorithm.")
     try:
-        return [jwt.PyJWK(key, algorithm=alg).key for key in candidates]
+        return [_loaded_key(json.dumps(key, sort_keys=True), alg) for key in candidates]
     except jwt.PyJWTError:
         raise Unauthorised("The issuer's registered key cannot verify this algorithm.") from None
+
+
+@lru_cache(maxsize=128)
+def _loaded_key(jwk: str, alg: str):
+    """A registered public key, loaded once per process (loading an EC key checks its point: not on every call).
+    Keyed by the key's own JSON, so a replaced or rotated key is loaded afresh."""
+    return jwt.PyJWK(json.loads(jwk), algorithm=alg).key
 
 
 def _verified_claims(token: str, keys: list, alg: str, audience: str) -> dict:
