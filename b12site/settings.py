@@ -354,6 +354,8 @@ B12_CDS_JWT_LEEWAY_SECONDS = int(os.environ.get("B12_CDS_JWT_LEEWAY_SECONDS", "3
 # CDS Hooks asks clients for JWTs that expire within 5 minutes; a longer-lived one is refused (its jti is kept
 # until it expires, so this also bounds the replay table).
 B12_CDS_JWT_MAX_LIFETIME_SECONDS = int(os.environ.get("B12_CDS_JWT_MAX_LIFETIME_SECONDS", "600"))
+# What the EHR did not prefetch is read from its fhirServer (https only), each read within this many seconds.
+B12_CDS_FHIR_TIMEOUT_SECONDS = int(os.environ.get("B12_CDS_FHIR_TIMEOUT_SECONDS", "5"))
 # django-cors-headers: only under /cds-services, and only for the origins of active registered clients (a signal
 # handler consults them); no other path of the site answers cross-origin requests.
 CORS_URLS_REGEX = r"^/cds-services(/.*)?$"

@@ -434,3 +434,49 @@ def test_a_prefetched_patient_other_than_the_contexts_is_refused(client):
     response = post(client, REVIEW, hook_body(prefetched=prefetched))
     assert response.status_code == 400
     assert "prefetch.patient" in response.json()["errors"]
+
+
+# --- what the EHR did not prefetch, read from its fhirServer ---
+
+FHIR_SERVER = "https://ehr.example.org/fhir"
+
+
+def test_missing_prefetch_is_read_from_the_fhir_server(client, monkeypatch):
+    from recommender.interop.cds import fhirserver
+
+    asked = []
+    served = prefetch(observation("2132-9", 150, "ng/L"))
+
+    def fhir_get(url, token):
+        asked.append((url, token))
+        return served["b12"] if "2132-9" in url else bundle()
+
+    monkeypatch.setattr(fhirserver, "fhir_get", fhir_get)
+    body = hook_body(prefetched={"patient": served["patient"]})
+    body |= {"fhirServer": FHIR_SERVER, "fhirAuthorization": {"access_token": "ehr-token", "token_type": "Bearer"}}
+    [card] = _cards(client, body)
+    assert "150 ng/L" in card["summary"]
+    assert {token for _, token in asked} == {"ehr-token"}
+    assert all(url.startswith(f"{FHIR_SERVER}/Observation?patient={PATIENT_ID}&code=") for url, _ in asked)
+    assert len(asked) == 5  # the five result searches; the patient was prefetched
+
+
+def test_a_fhir_server_that_fails_is_412(client, monkeypatch):
+    from recommender.interop.cds import fhirserver
+
+    def fhir_get(url, token):
+        raise fhirserver.FetchFailed("The FHIR server did not answer.")
+
+    monkeypatch.setattr(fhirserver, "fhir_get", fhir_get)
+    response = post(client, REVIEW, hook_body() | {"fhirServer": FHIR_SERVER})
+    assert response.status_code == 412
+    assert "did not answer" in response.json()["errors"]["fhirServer"][0]
+
+
+def test_a_plain_http_fhir_server_is_not_queried(client, monkeypatch):
+    from recommender.interop.cds import fhirserver
+
+    monkeypatch.setattr(fhirserver, "fhir_get", lambda url, token: pytest.fail("queried"))
+    response = post(client, REVIEW, hook_body() | {"fhirServer": "http://ehr.example.org/fhir"})
+    assert response.status_code == 412
+    assert "https://" in response.json()["errors"]["fhirServer"][0]

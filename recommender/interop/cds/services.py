@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from recommender.guideline import InvalidAssessment
 from recommender.interop.cds import cards as card_words
-from recommender.interop.cds import selectors
+from recommender.interop.cds import fhirserver, selectors
 from recommender.interop.cds.discovery import ORDER_CHECK, PREFETCH, SERVICES
 from recommender.interop.cds.prefetch import PREFETCH_KEYS, PrefetchError, Results, results_from_prefetch
 from recommender.interop.decisions import recommendation_for
@@ -45,19 +45,23 @@ def _context(body: object, service_id: str) -> tuple[dict, str]:
     return dict(context), patient_id
 
 
-def _prefetch(body: Mapping) -> dict:
-    """The prefetched resources; 412 when some are missing and there is no FHIR server to fetch them from."""
+def _prefetch(body: Mapping, patient_id: str) -> dict:
+    """The prefetched resources, and what is missing read from the hook's fhirServer; 412 when something is
+    missing and there is no FHIR server to read it from (or it cannot be read)."""
     prefetch = body.get("prefetch")
-    prefetch = prefetch if isinstance(prefetch, Mapping) else {}
+    prefetch = dict(prefetch) if isinstance(prefetch, Mapping) else {}
     missing = [key for key in PREFETCH if prefetch.get(key) is None]
-    if missing:
-        how = (
-            "this service does not query the FHIR server itself yet"
-            if body.get("fhirServer")
-            else "and no fhirServer was given to fetch them from"
+    if not missing:
+        return prefetch
+    if not body.get("fhirServer"):
+        raise HookError(
+            412, {"prefetch": [f"Prefetch {', '.join(missing)} missing, and no fhirServer to read it from."]}
         )
-        raise HookError(412, {"prefetch": [f"Prefetch {', '.join(missing)} missing, {how}; send the prefetch."]})
-    return dict(prefetch)
+    try:
+        prefetch.update(fhirserver.prefetch_fetch(body, PREFETCH, missing, patient_id))
+    except fhirserver.FetchFailed as failed:
+        raise HookError(412, {"fhirServer": [f"Prefetch {', '.join(missing)} missing: {failed}"]}) from None
+    return prefetch
 
 
 def _prefill(results: Results) -> dict[str, str]:
@@ -99,7 +103,7 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
     """The cards for a hook request (``{"cards": []}`` when there is no advice), remembered for feedback.
     Raises HookError (400 bad input, 412 prefetch missing)."""
     context, patient_id = _context(body, service_id)
-    prefetch = _prefetch(body)
+    prefetch = _prefetch(body, patient_id)
     patient = prefetch["patient"]
     if not isinstance(patient, Mapping) or patient.get("id", patient_id) != patient_id:
         raise HookError(400, {"prefetch.patient": ["The prefetched Patient is not the patient of context.patientId."]})
