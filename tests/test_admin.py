@@ -26,6 +26,8 @@ from recommender.models import (
     AccessToken,
     Appointment,
     Assessment,
+    CdsCard,
+    CdsFeedback,
     ClinicClosure,
     DoseRecord,
     LabProfile,
@@ -136,7 +138,22 @@ def _instances(record, profile, admin_user, nurse_user):
             closure=ClinicClosure(date=date(2026, 12, 24), reason="Christmas Eve: clinic closed"), by=admin_user
         ),
         **_booking_instances(plan, admin_user),
+        **_cds_instances(),
     }
+
+
+def _cds_instances() -> dict:
+    """A registered EHR, a card it was given and the clinician's override of it (CDS Hooks, issue 15)."""
+    from tests.cds_client import register
+
+    client = register()
+    card = CdsCard.objects.create(
+        client=client, service="b12-review", summary="B12 150 ng/L: deficient", indicator="warning", ruleset="seed"
+    )
+    feedback = CdsFeedback.objects.create(
+        card=card, outcome="overridden", override_code="already-treated", outcome_at=timezone.now()
+    )
+    return {"recommender.CdsClient": client, "recommender.CdsCard": card, "recommender.CdsFeedback": feedback}
 
 
 def _booking_instances(plan, by) -> dict:
@@ -187,6 +204,9 @@ def test_the_instance_table_covers_every_registered_model():
         "recommender.Session",
         "recommender.SessionChange",
         "recommender.Appointment",
+        "recommender.CdsClient",
+        "recommender.CdsCard",
+        "recommender.CdsFeedback",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

@@ -306,7 +306,7 @@ def is_hydroxocobalamin(resource: Mapping) -> bool:
             if coding.get("code") in configured - {None}:
                 return True
             words.append(coding.get("display") or "")
-    return any("hydroxocobalamin" in str(word).lower() for word in words)
+    return any(DEFAULT_RULESET.drug in str(word).lower() for word in words)
 
 
 def draft_orders(context: Mapping) -> list[dict]:
@@ -367,7 +367,8 @@ def _dose_fits(dosage: Mapping) -> bool:
         quantity = dose_and_rate.get("doseQuantity") if isinstance(dose_and_rate, Mapping) else None
         if isinstance(quantity, Mapping):
             value, code = Decimal(str(quantity.get("value", 0))), quantity.get("code") or quantity.get("unit")
-            return (value, code) in {(Decimal(1), "mg"), (Decimal(1000), "ug"), (Decimal(1000), "mcg")}
+            mg = Decimal(DEFAULT_RULESET.dose_mg)
+            return (value, code) in {(mg, "mg"), (mg * 1000, "ug"), (mg * 1000, "mcg")}
     return True  # no dose given: the timing is what is checked
 
 
@@ -383,7 +384,8 @@ def order_problems(order: Mapping, decision: dict, offer: TreatmentOffer | None)
         if not timing_fits(dosage, offer, deficient=deficient):
             problems.append(f"Ordered {timing_words(dosage)}; the results support {regimen_words(offer)}.")
         if not _dose_fits(dosage):
-            problems.append("The dose is not hydroxocobalamin 1 mg (1000 micrograms).")
+            rs = DEFAULT_RULESET
+            problems.append(f"The dose is not {rs.drug} {rs.dose_mg} mg ({rs.dose_mg * 1000} micrograms).")
     return problems
 
 
@@ -397,12 +399,13 @@ def order_cards(decision: dict, results: Results, context: Mapping, *, patient_i
             continue
         ordered = ", ".join(timing_words(d) for d in order.get("dosageInstruction") or [] if isinstance(d, Mapping))
         result = result_words(decision["basis"], decision)
+        drug = DEFAULT_RULESET.drug.capitalize()
         if offer is None:
-            text = f"Hydroxocobalamin order: {result} is {_STATUS_WORDS[decision['status']]}; check the indication."
+            text = f"{drug} order: {result} is {_STATUS_WORDS[decision['status']]}; check the indication."
             suggestions = None
         else:
             supported = regimen_words(offer, drug=False)
-            text = f"Hydroxocobalamin ordered {ordered or 'without timing'}; {result} supports {supported}."
+            text = f"{drug} ordered {ordered or 'without timing'}; {result} supports {supported}."
             suggestions = [_order_suggestion(offer, patient_id, f"Vitamin B12 deficiency ({result})", replaces=order)]
         body = "\n\n".join(["\n".join(f"- {p}" for p in problems), detail(decision, results)])
         card = _card(text=text, decision=decision, body=body, link=link, suggestions=suggestions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.interop.cds.prefetch import LOINC, PREFETCH_KEYS, RESULT_CODES
 
 REVIEW = "b12-review"
@@ -45,6 +46,7 @@ class Service:
         }
 
 
+_RS = DEFAULT_RULESET
 SERVICES = {
     service.id: service
     for service in (
@@ -53,14 +55,15 @@ SERVICES = {
             "patient-view",
             "Vitamin B12 deficiency: treatment and monitoring",
             "Interprets the latest total B12, active B12, MMA, homocysteine and eGFR results (NICE NG239 bands, or "
-            "the clinic's lab profile) and says whether IM hydroxocobalamin is indicated and which regimen.",
+            f"the clinic's lab profile) and says whether {_RS.route} {_RS.drug} is indicated and which regimen.",
         ),
         Service(
             ORDER_CHECK,
             "order-sign",
-            "Hydroxocobalamin order check",
-            "Checks a draft hydroxocobalamin MedicationRequest against the regimen the B12 results support "
-            "(loading 1 mg three times a week for 2 weeks, or alternate days if neurological; then every 2-3 months).",
+            f"{_RS.drug.capitalize()} order check",
+            f"Checks a draft {_RS.drug} MedicationRequest against the regimen the B12 results support (the loading "
+            "course, alternate days being accepted as neurological involvement is not in the record, then maintenance "
+            "within the guideline's interval).",
         ),
     )
 }
