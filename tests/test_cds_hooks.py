@@ -480,3 +480,18 @@ def test_a_plain_http_fhir_server_is_not_queried(client, monkeypatch):
     response = post(client, REVIEW, hook_body() | {"fhirServer": "http://ehr.example.org/fhir"})
     assert response.status_code == 412
     assert "https://" in response.json()["errors"]["fhirServer"][0]
+
+
+def test_the_query_count_does_not_grow_with_the_prefetch(client, clinician):
+    """A client, a jti, the lab profile, the patient, the card: however many results the EHR sends."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_patient(by=clinician, nhs_number=NHS_NUMBER)
+    counts = []
+    for results in (1, 25):
+        observations = [observation("2132-9", 150 + n, "ng/L", when=f"2026-10-{n + 1:02d}") for n in range(results)]
+        with CaptureQueriesContext(connection) as queries:
+            assert len(_cards(client, hook_body(prefetched=prefetch(*observations)))) == 1
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
