@@ -7,74 +7,111 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recommender', '0019_vocabulary'),
+        ("recommender", "0019_vocabulary"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CdsClient',
+            name="CdsClient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issuer', models.CharField(help_text="The 'iss' of the client's JWTs, exactly.", max_length=255, unique=True)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('jwks', models.JSONField(help_text='A JSON Web Key Set: {"keys": [...]}, public keys only.', verbose_name='public keys (JWKS)')),
-                ('allowed_jku', models.JSONField(blank=True, default=list, help_text="The key-set URLs the client may name in a JWT's 'jku' header; a JWT naming another is refused.", verbose_name='allowed jku URLs')),
-                ('origin', models.CharField(blank=True, help_text="For CORS: the EHR's origin, e.g. https://ehr.example.org (no path). Blank: none.", max_length=255, verbose_name='browser origin')),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "issuer",
+                    models.CharField(help_text="The 'iss' of the client's JWTs, exactly.", max_length=255, unique=True),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                (
+                    "jwks",
+                    models.JSONField(
+                        help_text='A JSON Web Key Set: {"keys": [...]}, public keys only.',
+                        verbose_name="public keys (JWKS)",
+                    ),
+                ),
+                (
+                    "allowed_jku",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="The key-set URLs the client may name in a JWT's 'jku' header; a JWT naming another is refused.",
+                        verbose_name="allowed jku URLs",
+                    ),
+                ),
+                (
+                    "origin",
+                    models.CharField(
+                        blank=True,
+                        help_text="For CORS: the EHR's origin, e.g. https://ehr.example.org (no path). Blank: none.",
+                        max_length=255,
+                        verbose_name="browser origin",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'CDS Hooks client',
-                'ordering': ['issuer'],
+                "verbose_name": "CDS Hooks client",
+                "ordering": ["issuer"],
             },
         ),
         migrations.CreateModel(
-            name='CdsCard',
+            name="CdsCard",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('service', models.CharField(max_length=64)),
-                ('summary', models.CharField(max_length=140)),
-                ('indicator', models.CharField(max_length=16)),
-                ('ruleset', models.CharField(max_length=64)),
-                ('issued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cards', to='recommender.cdsclient')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("service", models.CharField(max_length=64)),
+                ("summary", models.CharField(max_length=140)),
+                ("indicator", models.CharField(max_length=16)),
+                ("ruleset", models.CharField(max_length=64)),
+                ("issued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="cards", to="recommender.cdsclient"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CDS card issued',
-                'ordering': ['-issued_at'],
+                "verbose_name": "CDS card issued",
+                "ordering": ["-issued_at"],
             },
         ),
         migrations.CreateModel(
-            name='CdsFeedback',
+            name="CdsFeedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('outcome', models.CharField(choices=[('accepted', 'Accepted'), ('overridden', 'Overridden')], max_length=16)),
-                ('accepted_suggestions', models.JSONField(blank=True, default=list)),
-                ('override_code', models.CharField(blank=True, max_length=64)),
-                ('override_display', models.CharField(blank=True, max_length=255)),
-                ('user_comment', models.CharField(blank=True, max_length=500)),
-                ('outcome_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('card', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='feedback', to='recommender.cdscard')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "outcome",
+                    models.CharField(choices=[("accepted", "Accepted"), ("overridden", "Overridden")], max_length=16),
+                ),
+                ("accepted_suggestions", models.JSONField(blank=True, default=list)),
+                ("override_code", models.CharField(blank=True, max_length=64)),
+                ("override_display", models.CharField(blank=True, max_length=255)),
+                ("user_comment", models.CharField(blank=True, max_length=500)),
+                ("outcome_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "card",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="feedback", to="recommender.cdscard"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CDS feedback',
-                'verbose_name_plural': 'CDS feedback',
-                'ordering': ['-outcome_at'],
+                "verbose_name": "CDS feedback",
+                "verbose_name_plural": "CDS feedback",
+                "ordering": ["-outcome_at"],
             },
         ),
         migrations.CreateModel(
-            name='CdsJwtUse',
+            name="CdsJwtUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issuer', models.CharField(max_length=255)),
-                ('jti', models.CharField(max_length=255)),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("issuer", models.CharField(max_length=255)),
+                ("jti", models.CharField(max_length=255)),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('issuer', 'jti'), name='cds_jti_once_per_issuer')],
+                "constraints": [models.UniqueConstraint(fields=("issuer", "jti"), name="cds_jti_once_per_issuer")],
             },
         ),
     ]
