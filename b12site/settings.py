@@ -60,12 +60,15 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_tasks_db",
+    "corsheaders",
     "recommender",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # CORS on the CDS Hooks endpoints only, for registered clients' origins (recommender/interop/cds/receivers.py).
+    "corsheaders.middleware.CorsMiddleware",
     # After WhiteNoise (static files keep their caching): a request id, then no-store and Permissions-Policy.
     "recommender.web.requests.RequestIdMiddleware",
     "recommender.web.headers.SecurityHeadersMiddleware",
@@ -358,3 +361,19 @@ LOGGING = {
 
 # Bootstrap's alert classes: an error message is "danger" there.
 MESSAGE_TAGS = {message_constants.ERROR: "danger"}
+
+# CDS Hooks (recommender/interop/cds/): the EHR's JWT names this endpoint's URL as its 'aud'. Behind a proxy that
+# rewrites the host, set the public base URL (https://b12.example.org); else the request's scheme and host apply.
+B12_CDS_BASE_URL = os.environ.get("B12_CDS_BASE_URL", "")
+B12_CDS_JWT_LEEWAY_SECONDS = int(os.environ.get("B12_CDS_JWT_LEEWAY_SECONDS", "30"))  # clock skew allowed
+# CDS Hooks asks clients for JWTs that expire within 5 minutes; a longer-lived one is refused (its jti is kept
+# until it expires, so this also bounds the replay table).
+B12_CDS_JWT_MAX_LIFETIME_SECONDS = int(os.environ.get("B12_CDS_JWT_MAX_LIFETIME_SECONDS", "600"))
+# What the EHR did not prefetch is read from its fhirServer (https only), each read within this many seconds.
+B12_CDS_FHIR_TIMEOUT_SECONDS = int(os.environ.get("B12_CDS_FHIR_TIMEOUT_SECONDS", "5"))
+# django-cors-headers: only under /cds-services, and only for the origins of active registered clients (a signal
+# handler consults them); no other path of the site answers cross-origin requests.
+CORS_URLS_REGEX = r"^/cds-services(/.*)?$"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type"]

@@ -34,6 +34,9 @@ from recommender.models import (
     AccessToken,
     Appointment,
     Assessment,
+    CdsCard,
+    CdsClient,
+    CdsFeedback,
     ClinicClosure,
     ContactAttempt,
     DoseRecord,
@@ -596,3 +599,50 @@ class ContactAttemptAdmin(MalformedIdIs404, HistoryReadOnly, AuditedAdmin, ReadO
     search_fields = ["patient__hospital_number", "patient__family_name"]
     date_hierarchy = "at"
     list_select_related = ["patient", "recorded_by"]
+
+
+# CDS Hooks (recommender/interop/cds/): the EHRs allowed to call, the cards issued, and what clinicians did with them.
+
+
+@admin.register(CdsClient)
+class CdsClientAdmin(MalformedIdIs404, admin.ModelAdmin):
+    list_display = ["issuer", "name", "origin", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["issuer", "name", "origin"]
+
+
+class ReadOnlyReport(MalformedIdIs404, admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CdsCard)
+class CdsCardAdmin(ReadOnlyReport):
+    list_display = ["issued_at", "service", "indicator", "summary", "ruleset", "client"]
+    list_filter = ["service", "indicator", "client"]
+    date_hierarchy = "issued_at"
+
+
+@admin.register(CdsFeedback)
+class CdsFeedbackAdmin(ReadOnlyReport):
+    """The report of advice set aside: filter on 'Overridden' to see which cards, and why."""
+
+    list_display = ["outcome_at", "outcome", "advice", "service", "override_display", "user_comment"]
+    list_filter = ["outcome", "override_code", "card__service", "card__indicator"]
+    search_fields = ["card__summary", "user_comment"]
+    date_hierarchy = "outcome_at"
+    list_select_related = ["card"]
+
+    @admin.display(description="advice", ordering="card__summary")
+    def advice(self, feedback):
+        return feedback.card.summary
+
+    @admin.display(description="service", ordering="card__service")
+    def service(self, feedback):
+        return feedback.card.service

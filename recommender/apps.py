@@ -20,3 +20,9 @@ class RecommenderConfig(AppConfig):
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="recommender.sync_roles")
         # Sign-in: the second-factor state and the absolute lifetime's start (recommender/access/).
         user_logged_in.connect(on_login, dispatch_uid="recommender.access.on_login")
+        # CDS Hooks: CORS for the registered EHR clients' origins on /cds-services only.
+        from corsheaders.signals import check_request_enabled
+
+        from recommender.interop.cds.receivers import cors_allow_registered_origin
+
+        check_request_enabled.connect(cors_allow_registered_origin, dispatch_uid="recommender.cds.cors")

@@ -917,3 +917,111 @@ class ContactAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_method_display()} {self.at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"
+
+
+# --- CDS Hooks (issue 15, item 3): registered EHR clients, the JWT ids they used, the cards issued, feedback ---
+
+
+class CdsClient(models.Model):
+    """An EHR allowed to call the CDS Hooks service: its JWTs' issuer, its public keys and where it may call from."""
+
+    issuer = models.CharField(max_length=255, unique=True, help_text="The 'iss' of the client's JWTs, exactly.")
+    name = models.CharField(max_length=100, blank=True)
+    jwks = models.JSONField("public keys (JWKS)", help_text='A JSON Web Key Set: {"keys": [...]}, public keys only.')
+    allowed_jku = models.JSONField(
+        "allowed jku URLs",
+        default=list,
+        blank=True,
+        help_text="The key-set URLs the client may name in a JWT's 'jku' header; a JWT naming another is refused.",
+    )
+    origin = models.CharField(
+        "browser origin",
+        max_length=255,
+        blank=True,
+        help_text="For CORS: the EHR's origin, e.g. https://ehr.example.org (no path). Blank: none.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["issuer"]
+        verbose_name = "CDS Hooks client"
+
+    def __str__(self) -> str:
+        return self.name or self.issuer
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        keys = self.jwks.get("keys") if isinstance(self.jwks, dict) else None
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+            errors["jwks"] = 'A JSON Web Key Set is an object with a non-empty list of keys: {"keys": [...]}.'
+        elif any(private in key for key in keys for private in ("d", "p", "q")):
+            errors["jwks"] = "This key set holds a private key: register the public keys only."
+        if not isinstance(self.allowed_jku, list) or not all(isinstance(u, str) for u in self.allowed_jku):
+            errors["allowed_jku"] = 'A list of URLs, e.g. ["https://ehr.example.org/jwks.json"], or [].'
+        if self.origin and (
+            self.origin.rstrip("/").count("/") != 2 or not self.origin.startswith(("https://", "http://"))
+        ):
+            errors["origin"] = "An origin is a scheme and host (and port), e.g. https://ehr.example.org."
+        if errors:
+            raise ValidationError(errors)
+
+
+class CdsJwtUse(models.Model):
+    """A JWT id seen from an issuer, kept until the JWT expires: the unique pair refuses a replay on every node."""
+
+    issuer = models.CharField(max_length=255)
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "jti"], name="cds_jti_once_per_issuer")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.jti}"
+
+
+class CdsCard(models.Model):
+    """A card the service returned (no patient identifiers): what feedback refers to by its uuid."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(CdsClient, on_delete=models.PROTECT, related_name="cards")
+    service = models.CharField(max_length=64)
+    summary = models.CharField(max_length=140)
+    indicator = models.CharField(max_length=16)
+    ruleset = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        verbose_name = "CDS card issued"
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+class CdsFeedback(models.Model):
+    """What the clinician did with a card: accepted (which suggestions) or overridden (why)."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        OVERRIDDEN = "overridden", "Overridden"
+
+    card = models.ForeignKey(CdsCard, on_delete=models.PROTECT, related_name="feedback")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    accepted_suggestions = models.JSONField(default=list, blank=True)
+    override_code = models.CharField(max_length=64, blank=True)
+    override_display = models.CharField(max_length=255, blank=True)
+    user_comment = models.CharField(max_length=REASON_MAX_LENGTH, blank=True)
+    outcome_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-outcome_at"]
+        verbose_name = "CDS feedback"
+        verbose_name_plural = "CDS feedback"
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.card}"

@@ -72,6 +72,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, list[str]]] = {
             "change_recallsettings",
             "view_historicalcontactattempt",
             "view_historicalrecallsettings",
+            # CDS Hooks: register EHR clients; read the cards issued and the clinicians' feedback on them.
+            *(f"{action}_cdsclient" for action in ("add", "change", "delete", "view")),
+            "view_cdscard",
+            "view_cdsfeedback",
         ],
         "auth": ["add_user", "change_user", "view_user", "add_group", "change_group", "view_group", "view_permission"],
         "axes": ["view_accessattempt", "delete_accessattempt", "view_accesslog", "view_accessfailurelog"],

@@ -7,6 +7,7 @@ from recommender.clinic import views as clinic_views
 from recommender.home import views as home_views
 from recommender.injections import views as injections_views
 from recommender.interop import api
+from recommender.interop.cds import views as cds_views
 from recommender.interop.fhir import views as fhir_views
 from recommender.ops import views as ops_views
 from recommender.recall import views as recall_views
@@ -70,4 +71,8 @@ urlpatterns = [
     path("fhir/r4/Patient/<str:patient_id>/$everything", fhir_views.everything, name="fhir-everything"),
     path("fhir/r4/Bundle", fhir_views.bundle_import, name="fhir-bundle"),
     path("fhir/r4/<str:resource_type>/<str:resource_id>", fhir_views.read, name="fhir-read"),
+    # CDS Hooks 2.0.1 (no trailing slash: the spec's paths).
+    path("cds-services", cds_views.discovery, name="cds-discovery"),
+    path("cds-services/<str:service_id>", cds_views.service, name="cds-service"),
+    path("cds-services/<str:service_id>/feedback", cds_views.feedback, name="cds-feedback"),
 ]

@@ -26,6 +26,8 @@ from recommender.models import (
     AccessToken,
     Appointment,
     Assessment,
+    CdsCard,
+    CdsFeedback,
     ClinicClosure,
     DoseRecord,
     FhirCodeMapping,
@@ -140,6 +142,7 @@ def _instances(record, profile, admin_user, nurse_user):
         "recommender.FhirCodeMapping": FhirCodeMapping.objects.get(code="2132-9", unit="ng/L"),  # seeded
         **_reminder_instances(),
         **_recall_instances(patient, admin_user),
+        **_cds_instances(),
     }
 
 
@@ -170,6 +173,20 @@ def _recall_instances(patient, by) -> dict:
             patient=patient, at=timezone.now(), method="phone", outcome="no_answer", recorded_by=by
         ),
     }
+
+
+def _cds_instances() -> dict:
+    """A registered EHR, a card it was given and the clinician's override of it (CDS Hooks, issue 15)."""
+    from tests.cds_client import register
+
+    client = register()
+    card = CdsCard.objects.create(
+        client=client, service="b12-review", summary="B12 150 ng/L: deficient", indicator="warning", ruleset="seed"
+    )
+    feedback = CdsFeedback.objects.create(
+        card=card, outcome="overridden", override_code="already-treated", outcome_at=timezone.now()
+    )
+    return {"recommender.CdsClient": client, "recommender.CdsCard": card, "recommender.CdsFeedback": feedback}
 
 
 def _booking_instances(plan, by) -> dict:
@@ -225,6 +242,9 @@ def test_the_instance_table_covers_every_registered_model():
         "django_tasks_database.DBTaskResult",
         "recommender.RecallSettings",
         "recommender.ContactAttempt",
+        "recommender.CdsClient",
+        "recommender.CdsCard",
+        "recommender.CdsFeedback",
     }
     assert set(REGISTERED) == expected, "a model was added to or removed from the admin: update _instances"
 

@@ -69,6 +69,7 @@ PARAM_MODELS = {
     # FHIR read by id (issue 15): a dose's MedicationAdministration.
     "resource_type": "FHIR type",
     "resource_id": DoseRecord,
+    "service_id": "cds service",
 }
 
 # Clinically valid starting points, so that generated bodies also reach the services and the database.
@@ -108,7 +109,7 @@ SEEDS = {
 }
 
 # Endpoints that take JSON, not a page's form: the JSON API and FHIR (issue 15).
-JSON_ENDPOINTS = ("api-", "fhir-")
+JSON_ENDPOINTS = ("api-", "fhir-", "cds-")
 DATES = ["0001-01-01", "9999-12-31", "2026-02-30", "1899-12-31", "1950-06-15", "1900-01-01", "2026-13-01", "today"]
 NUMBERS = ["0", "-1", "1e308", "-1e308", "NaN", "Infinity", "99999999999999999999", "0.000001", "1.5", "2", "3", "12"]
 CONTROL = ["a\x00b", "\x00", "\x01\x02", "x\x1fy", "\t\r\n", "\x7f"]
@@ -298,6 +299,7 @@ class World:
             "session day": self.session.day.isoformat(),
             "session key": self.session.key,
             "FHIR type": "MedicationAdministration",
+            "cds service": "b12-review",
         }
         values = {}
         for param in pattern.pattern.converters:

@@ -106,6 +106,10 @@ EXPECTED: dict[str, Row] = {
     # The JSON API answers 401 itself rather than redirecting to a login page.
     "api-recommendation": Row("POST", {ANONYMOUS: 401, NURSE: 200, CLINICIAN: 200, ADMIN: 200}, DEFICIENT, True),
     "api-openapi": page(401, 200, 200, 200),
+    # CDS Hooks: only the EHR's signed JWT opens them; a session, whoever's, does not (tests/test_cds_security.py).
+    "cds-discovery": page(401, 401, 401, 401),
+    "cds-service": Row("POST", dict.fromkeys(ROLES, 401), {"hook": "patient-view"}, True),
+    "cds-feedback": Row("POST", dict.fromkeys(ROLES, 401), {"feedback": []}, True),
     # The monitoring probes answer everyone, signed in or not (tests/test_ops_health.py).
     "healthz": page(200, 200, 200, 200),
     "readyz": page(200, 200, 200, 200),
@@ -218,6 +222,7 @@ def records(db, django_user_model):
         "key": session.key,
         "resource_type": "MedicationAdministration",
         "resource_id": dose.pk,
+        "service_id": "b12-review",
     }
 
 

@@ -82,6 +82,13 @@ def _input_fields() -> dict[str, forms.Field]:
 AssessmentInputs = type("AssessmentInputs", (PlainTextForm,), _input_fields())
 
 
+def assessment_initial(query) -> dict[str, str]:
+    """The assessment form's inputs named in a query string (a link from the EHR's card): initial values only, so
+    the clinician sees and checks them; the form validates them like anything typed when it is posted."""
+    names = {*(name for name in AssessmentInputs.base_fields if name not in FLAGS), "sample_date"}  # flags: by hand
+    return {name: query[name][:40] for name in names if query.get(name) and "\x00" not in query[name]}
+
+
 class PatientForm(PlainTextModelForm):
     # Wider than the stored 10 digits: people type the number in groups ("943 476 5919").
     nhs_number = forms.CharField(

@@ -25,6 +25,7 @@ from recommender.clinic.forms import (
     PatientForm,
     PlanEndForm,
     PlanForm,
+    assessment_initial,
 )
 from recommender.guideline.stored import Decision
 from recommender.injections import selectors as injections_selectors
@@ -137,7 +138,10 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     if data is None and isinstance(patient, Patient) and request.GET.get("import"):
         # Results received over FHIR pre-fill the form; the clinician completes the clinical picture and saves.
         imported = selectors.result_import_initial(patient=patient, import_id=request.GET["import"])
-    form = AssessmentForm(data, initial=imported)
+    # Else a GET may carry results to pre-fill (the CDS Hooks card's link): shown for the clinician to check, never
+    # saved.
+    initial = imported if imported is not None else (assessment_initial(request.GET) if data is None else None)
+    form = AssessmentForm(data, initial=initial)
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
     decided = Decision.from_dict(decision) if decision is not None else None

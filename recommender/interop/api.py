@@ -8,8 +8,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from recommender.access import services as access_services
-from recommender.clinic import selectors as clinic_selectors
-from recommender.guideline import InvalidAssessment, decide, parse_assessment
+from recommender.guideline import InvalidAssessment
+from recommender.interop.decisions import recommendation_for
 from recommender.interop.openapi import openapi_document
 from recommender.models import AccessToken
 from recommender.roles import has_clinical_role
@@ -66,20 +66,11 @@ def recommendation(request: HttpRequest) -> JsonResponse:
         return errors_response({duplicate.key: [str(duplicate)]})
     except (ValueError, RecursionError):
         return errors_response({"body": ["The request body is not valid JSON."]})
-    errors: dict[str, list[str]] = {}
-    profile = clinic_selectors.lab_profile_default()
-    if isinstance(payload, dict) and "profile" in payload:
-        ref = payload.pop("profile")
-        profile = clinic_selectors.lab_profile_by_ref(ref) if isinstance(ref, str) and ref else None
-        if profile is None:
-            errors["profile"] = ["No lab profile by that name or id; leave it out to use the default thresholds."]
     try:
-        assessment = parse_assessment(payload)
+        recommendation = recommendation_for(payload)
     except InvalidAssessment as invalid:
-        errors = {**invalid.errors, **errors}
-    if errors:
-        return errors_response(errors)
-    return JsonResponse(decide(assessment, thresholds=clinic_selectors.thresholds_for(profile)).as_dict())
+        return errors_response(invalid.errors)
+    return JsonResponse(recommendation.as_dict())
 
 
 @login_not_required

@@ -6,6 +6,7 @@ from recommender.guideline.citations import GUIDELINE, REVIEW, SECONDARY, STUDY
 from recommender.guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.units import UMOL_PER_L
+from recommender.interop.cds import openapi as cds_openapi
 from recommender.vocabulary import Basis, Indication, Level, Pattern, Status, WarningCode
 
 STATUSES = Status.values
@@ -451,10 +452,11 @@ def openapi_document(server_url: str = "/") -> dict:
         },
         "servers": [{"url": server_url}],
         "components": {
-            "schemas": {**SCHEMAS, **FHIR_SCHEMAS},
+            "schemas": {**SCHEMAS, **FHIR_SCHEMAS, **cds_openapi.SCHEMAS},
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
                 "bearer": {"type": "http", "scheme": "bearer"},
+                **cds_openapi.SECURITY_SCHEMES,
             },
         },
         "security": [{"session": []}, {"bearer": []}],
@@ -495,5 +497,6 @@ def openapi_document(server_url: str = "/") -> dict:
                 }
             },
             **_fhir_paths(),
+            **cds_openapi.PATHS,
         },
     }

@@ -38,8 +38,12 @@ MESSAGES = {
 _API_KEYS = {400: "request", 403: "permission", 404: "path", 405: "method", 500: "server"}
 
 
+# Endpoints for other systems, whose errors are JSON: the JSON API and the CDS Hooks service.
+MACHINE_PREFIXES = (API_PREFIX, "/cds-services")
+
+
 def is_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    return request.path_info.startswith(MACHINE_PREFIXES)
 
 
 def api_error(status: int, message: str | None = None, *, key: str | None = None) -> JsonResponse:

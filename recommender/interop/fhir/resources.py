@@ -303,7 +303,10 @@ def medication_administration_resource(
     else:
         resource["medicationCodeableConcept"] = medication
         resource["effectiveDateTime"] = dose.due_date.isoformat()
-        resource["statusReason"] = [{"text": f"{dose.get_outcome_display()}: {dose.reason}"}]
+        outcome, reason = dose.get_outcome_display(), dose.reason.strip()
+        # "Did not attend" needs no reason of its own (the service stores the outcome's words): say it once.
+        same = reason.rstrip(".").casefold() == outcome.casefold()
+        resource["statusReason"] = [{"text": outcome if same or not reason else f"{outcome}: {reason}"}]
         resource["status"] = "not-done"
     if dose.entered_in_error:
         resource["status"] = "entered-in-error"

@@ -1,0 +1,175 @@
+"""The client's JWT, checked on every call (CDS Hooks 2.0.1 "Trusting CDS Clients"): signed ES384 or RS384 with a
+key of a registered, active client; ``aud`` the exact endpoint URL; ``exp`` in the near future; ``jti`` used once.
+
+Any failure raises ``Unauthorised`` with a reason for the client's developer (never which part of a key was wrong
+beyond what the client sent)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from recommender.models import CdsClient, CdsJwtUse
+
+ALGORITHMS = ("ES384", "RS384")
+# The key type each algorithm needs: an RSA key can never verify an ES384 token, nor an EC key an RS384 one.
+_KEY_TYPE = {"ES384": "EC", "RS384": "RSA"}
+REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
+_SWEEP_ONE_IN = 50
+
+
+class Unauthorised(Exception):
+    pass
+
+
+def endpoint_url(request: HttpRequest) -> str:
+    """The URL the client called, as the JWT's ``aud`` must name it: ``B12_CDS_BASE_URL`` when set (a proxy that
+    rewrites the host), else the request's own scheme and host (SECURE_PROXY_SSL_HEADER and USE_X_FORWARDED_HOST
+    apply behind a trusted proxy)."""
+    base = settings.B12_CDS_BASE_URL
+    if base:
+        return base.rstrip("/") + request.path
+    return request.build_absolute_uri(request.path)
+
+
+def _bearer(request: HttpRequest) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorised("Send the client's signed JWT as 'Authorization: Bearer <jwt>'.")
+    return token.strip()
+
+
+def _header_and_issuer(token: str) -> tuple[dict, str]:
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Unauthorised("The bearer token is not a JWT.") from None
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise Unauthorised(f"The JWT's algorithm must be ES384 or RS384, not {str(alg)[:20]!r}.")
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise Unauthorised("The JWT has no issuer ('iss').")
+    return header, issuer
+
+
+def _key(client: CdsClient, header: dict):
+    jku = header.get("jku")
+    if jku is not None and jku not in client.allowed_jku:
+        raise Unauthorised("The JWT's 'jku' is not a key-set URL registered for this issuer.")
+    kid, alg = header.get("kid"), header["alg"]
+    if not isinstance(kid, str) or not kid:
+        raise Unauthorised("The JWT's header must name its key ('kid').")
+    candidates = [
+        key
+        for key in client.jwks.get("keys", [])
+        if key.get("kid") == kid and key.get("kty") == _KEY_TYPE[alg] and key.get("crv", "P-384") == "P-384"
+    ]
+    if not candidates:
+        raise Unauthorised("No registered key of this issuer matches the JWT's 'kid' and algorithm.")
+    try:
+        return [_loaded_key(json.dumps(key, sort_keys=True), alg) for key in candidates]
+    except jwt.PyJWTError:
+        raise Unauthorised("The issuer's registered key cannot verify this algorithm.") from None
+
+
+@lru_cache(maxsize=128)
+def _loaded_key(jwk: str, alg: str):
+    """A registered public key, loaded once per process (loading an EC key checks its point: not on every call).
+    Keyed by the key's own JSON, so a replaced or rotated key is loaded afresh."""
+    return jwt.PyJWK(json.loads(jwk), algorithm=alg).key
+
+
+def _verified_claims(token: str, keys: list, alg: str, audience: str) -> dict:
+    leeway = settings.B12_CDS_JWT_LEEWAY_SECONDS
+    last_error: jwt.PyJWTError | None = None
+    for key in keys:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=audience,
+                leeway=leeway,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+            )
+        except jwt.InvalidSignatureError as error:
+            last_error = error
+            continue
+        except jwt.ExpiredSignatureError:
+            raise Unauthorised("The JWT has expired.") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorised(f"The JWT's 'aud' must be this endpoint's URL exactly: {audience}") from None
+        except jwt.MissingRequiredClaimError as missing:
+            raise Unauthorised(f"The JWT must carry the '{missing.claim}' claim.") from None
+        except jwt.PyJWTError as error:
+            raise Unauthorised(f"The JWT is not valid: {error}.") from None
+    raise Unauthorised("The JWT's signature does not verify with the issuer's registered keys.") from last_error
+
+
+def _remember_jti(issuer: str, claims: dict) -> None:
+    """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint."""
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti or len(jti) > 255:
+        raise Unauthorised("The JWT's 'jti' must be a non-empty string (at most 255 characters).")
+    lifetime = settings.B12_CDS_JWT_MAX_LIFETIME_SECONDS
+    now = timezone.now()
+    expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    if expires_at > now + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
+        raise Unauthorised(f"The JWT must expire within {lifetime} seconds of being sent.")
+    keep_until = expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
+    seen = CdsJwtUse(issuer=issuer, jti=jti, expires_at=keep_until)
+    try:
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
+                seen.save(force_insert=True)
+        else:
+            seen.save(force_insert=True)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
+    except IntegrityError:
+        raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
+    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
+        CdsJwtUse.objects.filter(expires_at__lt=now).delete()
+
+
+def client_authenticate(request: HttpRequest) -> CdsClient:
+    """The registered client whose JWT authenticates this request, or Unauthorised."""
+    token = _bearer(request)
+    header, issuer = _header_and_issuer(token)
+    client = CdsClient.objects.filter(issuer=issuer, active=True).first()
+    if client is None:
+        raise Unauthorised("The JWT's issuer is not a registered CDS Hooks client.")
+    claims = _verified_claims(token, _key(client, header), header["alg"], endpoint_url(request))
+    _remember_jti(issuer, claims)
+    return client
+
+
+def jwks_load(text: str) -> dict:
+    """A JWKS from a file's text, checked: public EC P-384 or RSA keys that PyJWT can use. Raises ValueError."""
+    try:
+        jwks = json.loads(text)
+    except ValueError:
+        raise ValueError("The key set is not JSON.") from None
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ValueError('A JSON Web Key Set is an object with a list of keys: {"keys": [...]}.')
+    for number, key in enumerate(keys, 1):
+        if not isinstance(key, dict) or key.get("kty") not in _KEY_TYPE.values() or key.get("crv", "P-384") != "P-384":
+            raise ValueError(f"Key {number}: only EC (P-384) and RSA keys are accepted.")
+        if not key.get("kid"):
+            raise ValueError(f"Key {number} has no 'kid': the client's JWTs name their key by it.")
+        if any(private in key for private in ("d", "p", "q")):
+            raise ValueError(f"Key {number} is a private key: register the public keys only.")
+        try:
+            jwt.PyJWK(key, algorithm="ES384" if key["kty"] == "EC" else "RS384")
+        except jwt.PyJWTError as error:
+            raise ValueError(f"Key {number} cannot be used: {error}.") from None
+    return jwks
