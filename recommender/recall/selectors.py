@@ -13,7 +13,6 @@ from recommender.guideline import schedule
 from recommender.injections import selectors as injections_selectors
 from recommender.models import (
     Appointment,
-    Assessment,
     ContactAttempt,
     DoseRecord,
     Patient,
@@ -152,8 +151,6 @@ def plan_booking_ahead(*, plan: TreatmentPlan, after: date) -> Appointment | Non
 # ---- The clinic dashboard -----------------------------------------------------------------------------------------
 
 DASHBOARD_WEEKS = 26  # about six months, the current week last
-# Results sampled this long before a monitoring visit count as that visit's (as on the clinician's home page).
-VISIT_RESULTS_BEFORE_DAYS = 14
 
 
 def dashboard_weeks(*, today: date, weeks: int = DASHBOARD_WEEKS) -> list[date]:
@@ -233,24 +230,17 @@ def dashboard_schedule_share(*, today: date) -> dict[str, int]:
 
 def dashboard_monitoring_overdue(*, first: date, today: date) -> tuple[int, dict[date, int]]:
     """Monitoring visits past their day with no results sampled since (from the fortnight before the visit): how many
-    patients are overdue one now, and the overdue visits by the week they fell due. Two queries (the plans with their
-    latest sample, the clinic's closures); the visit dates are the schedule's, computed per plan."""
-    latest_sample = Subquery(
-        Assessment.objects.filter(patient=OuterRef("patient")).order_by("-sample_date").values("sample_date")[:1]
-    )
-    plans = TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).annotate(last_sample=latest_sample)
+    patients are overdue one now, and the overdue visits by the week they fell due. Each plan keeps its first visit
+    not yet done (``next_visit_on``): only the plans overdue one are read (one query, and the clinic's closures),
+    and their later visits up to today come from the schedule."""
+    plans = TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE, next_visit_on__lt=today)
     calendar = injections_selectors.clinic_calendar()
     patients, by_week = 0, {}
     for plan in plans:
+        patients += 1
         facts = injections_selectors.plan_facts(plan, calendar=calendar)
-        overdue = [
-            visit.on
-            for visit in schedule.monitoring_visits(facts, until=today - timedelta(days=1))
-            if plan.last_sample is None or visit.on - timedelta(days=VISIT_RESULTS_BEFORE_DAYS) > plan.last_sample
-        ]
-        patients += bool(overdue)
-        for day in overdue:
-            if day >= first:
-                monday = day - timedelta(days=day.weekday())
+        for visit in schedule.monitoring_visits(facts, until=today - timedelta(days=1)):
+            if plan.next_visit_on <= visit.on < today and visit.on >= first:
+                monday = visit.on - timedelta(days=visit.on.weekday())
                 by_week[monday] = by_week.get(monday, 0) + 1
     return patients, by_week
