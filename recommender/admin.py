@@ -397,14 +397,8 @@ def export_access_csv(modeladmin, request, queryset):
     return response
 
 
-@admin.register(AccessRecord)
-class AccessRecordAdmin(MalformedIdIs404, admin.ModelAdmin):
-    list_display = ["at", "username", "what", "patient", "ip"]
-    list_filter = ["what", "at", "user"]
-    search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name", "username", "ip"]
-    date_hierarchy = "at"
-    list_select_related = ["patient"]
-    actions = [export_access_csv]
+class ReadOnlyReport(MalformedIdIs404, admin.ModelAdmin):
+    """A record the service writes and people only read: the access audit, the CDS cards and their feedback."""
 
     def has_add_permission(self, request):
         return False
@@ -414,6 +408,16 @@ class AccessRecordAdmin(MalformedIdIs404, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(ReadOnlyReport):
+    list_display = ["at", "username", "what", "patient", "ip"]
+    list_filter = ["what", "at", "user"]
+    search_fields = ["patient__hospital_number", "patient__family_name", "patient__given_name", "username", "ip"]
+    date_hierarchy = "at"
+    list_select_related = ["patient"]
+    actions = [export_access_csv]
 
 
 # Users: the admin group manages accounts within the three roles; only a superuser grants anything more.
@@ -609,17 +613,6 @@ class CdsClientAdmin(MalformedIdIs404, admin.ModelAdmin):
     list_display = ["issuer", "name", "origin", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["issuer", "name", "origin"]
-
-
-class ReadOnlyReport(MalformedIdIs404, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CdsCard)

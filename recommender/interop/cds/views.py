@@ -61,10 +61,8 @@ def discovery(request: HttpRequest) -> JsonResponse:
     return JsonResponse(discovery_document())
 
 
-@csrf_exempt
-@login_not_required
-@never_cache
-def service(request: HttpRequest, service_id: str) -> JsonResponse:
+def _hook_call(request: HttpRequest, service_id: str, call) -> JsonResponse:
+    """A POST to one of the services: the client's JWT, a known service, then ``call(client, body)``."""
     if request.method != "POST":
         return _wrong_method("POST")
     client = _authenticated(request)
@@ -73,27 +71,30 @@ def service(request: HttpRequest, service_id: str) -> JsonResponse:
     if service_id not in SERVICES:
         return _errors(404, {"service": [f"No CDS service '{service_id[:64]}': see GET /cds-services."]})
     try:
-        answer = services.hook_answer(
-            client=client, service_id=service_id, body=_body(request), base_url=_base_url(request)
-        )
+        return JsonResponse(call(client, _body(request)))
     except services.HookError as error:
         return _errors(error.status, error.errors)
-    return JsonResponse(answer)
+
+
+@csrf_exempt
+@login_not_required
+@never_cache
+def service(request: HttpRequest, service_id: str) -> JsonResponse:
+    return _hook_call(
+        request,
+        service_id,
+        lambda client, body: services.hook_answer(
+            client=client, service_id=service_id, body=body, base_url=_base_url(request)
+        ),
+    )
 
 
 @csrf_exempt
 @login_not_required
 @never_cache
 def feedback(request: HttpRequest, service_id: str) -> JsonResponse:
-    if request.method != "POST":
-        return _wrong_method("POST")
-    client = _authenticated(request)
-    if isinstance(client, JsonResponse):
-        return client
-    if service_id not in SERVICES:
-        return _errors(404, {"service": [f"No CDS service '{service_id[:64]}': see GET /cds-services."]})
-    try:
-        stored = services.feedback_record(client=client, service_id=service_id, body=_body(request))
-    except services.HookError as error:
-        return _errors(error.status, error.errors)
-    return JsonResponse({"stored": len(stored)})
+    return _hook_call(
+        request,
+        service_id,
+        lambda client, body: {"stored": len(services.feedback_record(client=client, service_id=service_id, body=body))},
+    )
