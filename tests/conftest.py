@@ -48,6 +48,14 @@ def ensure_roles() -> None:
         emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
 
 
+def pytest_itemcollected(item):
+    """A transactional test without serialized_rollback would flush the database with the post-migrate signal, so
+    the roles it recreates collide with the next serialized test's restore on that worker (PostgreSQL): refused."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+        raise pytest.UsageError(f"{item.nodeid}: use django_db(transaction=True, serialized_rollback=True)")
+
+
 @pytest.fixture(autouse=True)
 def _roles_present(request):
     """Every test with database access starts with the roles in place (see ensure_roles)."""

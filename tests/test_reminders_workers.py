@@ -71,7 +71,7 @@ def run_together(*workers: Worker) -> None:
 
 
 @only_postgresql
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as every transactional test: see conftest
 def test_two_workers_running_the_same_due_tasks_send_each_reminder_once(clinician, database_queue):
     with time_machine.travel(datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("Europe/London")), tick=False):
         due_patients(clinician, PATIENTS)
@@ -94,7 +94,7 @@ def test_two_workers_running_the_same_due_tasks_send_each_reminder_once(clinicia
 
 
 @only_postgresql
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as every transactional test: see conftest
 def test_two_workers_claiming_one_reminder_at_the_same_moment_send_it_once(clinician, database_queue):
     with time_machine.travel(datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo("Europe/London")), tick=False):
         due_patients(clinician, 1)
