@@ -3,6 +3,7 @@ plan's calendar at booked times."""
 
 from __future__ import annotations
 
+import html
 import itertools
 from datetime import date, datetime, time, timedelta
 
@@ -184,7 +185,7 @@ def test_moving_keeps_who_when_from_where_and_why_and_cancelling_frees_the_slot(
     assert to_book(plan).number == 1  # the dose is to book again
 
 
-def test_moving_a_loading_dose_keeps_the_rhythm_with_the_doses_booked_after_it(plan, clinic, nurse, start):
+def test_moving_a_loading_dose_keeps_the_rhythm_with_the_doses_booked_after_it(plan, clinic, nurse, start, client):
     """Doses 1-3 booked Mon, Wed, Fri: dose 2 moved to Thursday would leave one day to dose 3 (crowding the course);
     moved to Friday, two doses on one day. Both refused, naming the later booking; nothing changes."""
     make_sessions(clinic, weekdays=(1, 3))  # the clinic opens every weekday
@@ -204,6 +205,17 @@ def test_moving_a_loading_dose_keeps_the_rhythm_with_the_doses_booked_after_it(p
     assert Appointment.objects.filter(status="booked").count() == 3
     second.refresh_from_db()
     assert second.status == "booked"
+    # The same through the move form, as a nurse does it: the page says why, on the slot's field; nothing moves.
+    client.force_login(nurse)
+    thursday = start + timedelta(days=3)
+    page = client.post(
+        reverse("appointment-move", args=[second.pk]),
+        {"location": clinic.pk, "day": thursday.strftime("%d/%m/%Y"), "time": "10:00", "reason": "Patient asked.",
+         "window_reason": "Patient asked."},
+    )  # fmt: skip
+    assert page.status_code == 200
+    assert "Loading 3 of 6 is booked for Fri" in html.unescape(page.content.decode())
+    assert Appointment.objects.filter(status="booked").count() == 3
     # Another slot the same day keeps the rhythm.
     services.appointment_move(
         appointment=second, location=clinic, starts_at=local(start + timedelta(days=2), 11), reason="Later.", by=nurse

@@ -66,8 +66,8 @@ def plans_next_visit_fill() -> int:
 def patient_visit_refresh(*, patient_id) -> None:
     """New results for a patient: their active plan's next monitoring visit moves on (a derived date, so written
     without a history row; the assessment itself is the record)."""
-    plan = TreatmentPlan.objects.select_for_update().filter(patient_id=patient_id, status=TreatmentPlan.Status.ACTIVE)
-    for row in plan:
+    plans = TreatmentPlan.objects.select_for_update().filter(patient_id=patient_id, status=TreatmentPlan.Status.ACTIVE)
+    for row in plans:
         TreatmentPlan.objects.filter(pk=row.pk).update(next_visit_on=plan_next_visit(row))
 
 
