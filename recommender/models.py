@@ -639,6 +639,8 @@ class Appointment(models.Model):
                 fields=["location", "starts_at", "seat"],
                 condition=Q(status__in=["booked", "attended", "dna"]),
                 name="one_appointment_per_seat",
+                violation_error_code="seat_taken",
+                violation_error_message="This seat of the slot has just been taken by another booking.",
             ),
             models.CheckConstraint(
                 condition=Q(seat__gte=1) & (Q(seat__lte=F("capacity")) | ~Q(overbook_reason="")),

@@ -406,3 +406,27 @@ def test_a_day_out_of_the_clinics_range_shows_today_not_a_500(nurse_client, type
     response = nurse_client.get(reverse("appointment-sessions"), {"on": typed})
     assert response.status_code == 200
     assert response.context["on"] == timezone.localdate()
+
+
+def test_a_seat_taken_between_the_count_and_the_save_is_counted_again_not_a_constraint_message(
+    clinician, clinic, nurse, start, monkeypatch
+):
+    """The interleaving two nurses hit on PostgreSQL, made deterministic: the other nurse's booking commits after
+    this one counted the seats and before it is validated. The nurse is told the slot has just filled, in words."""
+    plans = [make_plan(clinician, start=start) for _ in range(3)]
+    book(plans[0], nurse, local(start, 9))
+    real_count = services._seats_taken
+    raced = []
+
+    def other_nurse_books_after_the_count(appointment):
+        taken = real_count(appointment)
+        if not raced:
+            raced.append(plans[1])
+            book(plans[1], nurse, local(start, 9))  # takes the last seat, seat 2, after this count
+        return taken
+
+    monkeypatch.setattr(services, "_seats_taken", other_nurse_books_after_the_count)
+    with pytest.raises(ValidationError) as refused:
+        book(plans[2], nurse, local(start, 9))
+    assert "just booked the last place" in refused.value.message_dict["starts_at"][0]
+    assert not Appointment.objects.filter(plan=plans[2]).exists()

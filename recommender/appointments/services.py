@@ -86,14 +86,24 @@ def _passed_booking(plan: TreatmentPlan, due: selectors.Due) -> Appointment | No
     ).first()
 
 
+def _seat_taken(error: ValidationError) -> bool:
+    """The constraint ``one_appointment_per_seat`` refused the seat (a booking committed since the count)."""
+    errors = error.error_dict.values() if hasattr(error, "error_dict") else [error.error_list]
+    return any(e.code == "seat_taken" for group in errors for e in group)
+
+
+def _seats_taken(appointment: Appointment) -> set[int]:
+    return set(
+        Appointment.objects.filter(
+            location_id=appointment.location_id, starts_at=appointment.starts_at, status__in=selectors.SEATED
+        ).values_list("seat", flat=True)
+    )
+
+
 def _take_seat(appointment: Appointment, *, slot: selectors.Slot, overbook_reason: str, by) -> None:
     """Number the seat and save; a seat taken meanwhile (another nurse) is retried, and a full slot refused."""
     for _ in range(slot.session.capacity + 2):
-        taken = set(
-            Appointment.objects.filter(
-                location_id=appointment.location_id, starts_at=appointment.starts_at, status__in=selectors.SEATED
-            ).values_list("seat", flat=True)
-        )
+        taken = _seats_taken(appointment)
         free = [seat for seat in range(1, slot.session.capacity + 1) if seat not in taken]
         if free:
             appointment.seat, appointment.overbook_reason = free[0], ""
@@ -107,6 +117,10 @@ def _take_seat(appointment: Appointment, *, slot: selectors.Slot, overbook_reaso
             return
         except IntegrityError:
             continue  # the seat went to someone else between the count and the insert: count again
+        except ValidationError as error:
+            if not _seat_taken(error):
+                raise
+            continue  # ... or, committed before this one was validated, seen by the constraint check: count again
     raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=_when(appointment.starts_at))})
 
 
