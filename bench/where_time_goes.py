@@ -1,0 +1,99 @@
+"""Where the time of a page goes, in-process: each endpoint of bench/run.py requested through Django's test client
+(the same middleware, no gunicorn, no wrk) on the seeded benchmark database; prints milliseconds per request next
+to the bare view's, the ratio, the queries, and with --top N the N costliest functions of one endpoint (cProfile).
+A tool for finding what to make cheaper; the goals are judged by bench/run.py only.
+
+    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/where_time_goes.py [--only worklist]
+        [--top 25] [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import PY, bench_env  # noqa: E402
+from bench.run import DATABASE_URL, endpoints  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="endpoints whose name contains this")
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--top", type=int, default=0, help="profile: the N costliest functions (cumulative)")
+    args = parser.parse_args()
+    env = bench_env(DATABASE_URL)
+    env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
+    os.environ.update(env)
+    import json
+
+    out = subprocess.run([PY, "-m", "bench.seed"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    ids = json.loads(out.stdout.strip().splitlines()[-1])
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    def request(spec: dict):
+        client = Client()
+        for part in filter(None, (spec.get("cookie") or "").split("; ")):
+            name, value = part.split("=", 1)
+            client.cookies[name] = value
+        headers = {}
+        for header in spec.get("headers", ()):
+            name, value = header.split(": ", 1)
+            headers[name] = value
+        if "body" in spec:
+            content_type = spec.get("content_type", "application/json")
+            body = spec["body"]
+            data = dict(parse_qsl(body)) if content_type.startswith("application/x-www") else body
+            if isinstance(data, dict):
+                return lambda: client.post(spec["path"], data, headers=headers)
+            return lambda: client.post(spec["path"], data, content_type=content_type, headers=headers)
+        return lambda: client.get(spec["path"], headers=headers)
+
+    def timed(call) -> float:
+        for _ in range(5):
+            response = call()
+            assert response.status_code == 200, (response.status_code, response.content[:300])
+        start = time.perf_counter()
+        for _ in range(args.repeat):
+            call()
+        return (time.perf_counter() - start) / args.repeat * 1000
+
+    bare = request({"path": "/bench/bare", "cookie": f"sessionid={ids['sessions']['bench'][0]}"})
+    bare_ms = timed(bare)
+    print(f"{'bare view':44} {bare_ms:7.2f} ms")
+    for name, goal, spec in endpoints(ids):
+        if args.only and args.only not in name:
+            continue
+        call = request(spec)
+        ms = timed(call)
+        with CaptureQueriesContext(connection) as queries:
+            call()
+        print(f"{name:44} {ms:7.2f} ms  ratio {bare_ms / ms:5.2f} (goal {goal})  {len(queries)} queries")
+        if args.top:
+            profile = cProfile.Profile()
+            profile.enable()
+            for _ in range(20):
+                call()
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
