@@ -4,7 +4,9 @@ to the bare view's, the ratio, the queries, and with --top N the N costliest fun
 A tool for finding what to make cheaper; the goals are judged by bench/run.py only.
 
     BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/where_time_goes.py [--only worklist]
-        [--top 25] [--repeat 50]
+        [--top 25] [--repeat 50] [--no-redis]
+
+Like bench/run.py, with a throwaway redis-server as the shared cache when one is installed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +25,7 @@ from urllib.parse import parse_qsl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PY, bench_env  # noqa: E402
+from bench.harness import PY, bench_env, redis_server  # noqa: E402
 from bench.run import DATABASE_URL, endpoints  # noqa: E402
 
 
@@ -31,8 +34,19 @@ def main() -> int:
     parser.add_argument("--only", default="", help="endpoints whose name contains this")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--top", type=int, default=0, help="profile: the N costliest functions (cumulative)")
+    parser.add_argument("--callers", default="", help="profile: who calls the functions matching this")
+    parser.add_argument("--no-redis", action="store_true", help="without the shared cache (as bench/run.py)")
     args = parser.parse_args()
+    if args.no_redis or not shutil.which("redis-server"):
+        return measure(args, None)
+    with redis_server() as url:
+        return measure(args, url)
+
+
+def measure(args, redis_url: str | None) -> int:
     env = bench_env(DATABASE_URL)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
     os.environ.update(env)
     import json
@@ -86,12 +100,18 @@ def main() -> int:
             call()
         print(f"{name:44} {ms:7.2f} ms  ratio {bare_ms / ms:5.2f} (goal {goal})  {len(queries)} queries")
         if args.top:
+            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:8]:
+                print(f"   {float(query['time']) * 1000:6.2f} ms  {query['sql'][:150]}")
             profile = cProfile.Profile()
             profile.enable()
             for _ in range(20):
                 call()
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+            stats = pstats.Stats(profile).sort_stats("cumulative")
+            if args.callers:
+                stats.print_callers(args.callers)
+            else:
+                stats.print_stats(args.top)
     return 0
 
 

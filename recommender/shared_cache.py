@@ -22,6 +22,8 @@ log = logging.getLogger("recommender.cache")
 TIMEOUT_SECONDS = 300
 PERMISSIONS = "permissions"
 LAB_PROFILES = "lab-profiles"
+# The home page's caseload figures: counted over every plan, retired by any plan or assessment saved.
+CASELOAD = "caseload"
 
 
 def _shared() -> bool:

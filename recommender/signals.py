@@ -101,3 +101,11 @@ def permission_records_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.LabProfile")
 def lab_profile_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.LAB_PROFILES)
+
+
+@receiver(post_save, sender="recommender.TreatmentPlan")
+@receiver(post_delete, sender="recommender.TreatmentPlan")
+@receiver(post_save, sender="recommender.Assessment")
+@receiver(post_delete, sender="recommender.Assessment")
+def caseload_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.CASELOAD)

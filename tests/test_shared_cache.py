@@ -78,3 +78,26 @@ def test_an_unreachable_cache_is_skipped_not_an_error(shared, monkeypatch, db):
     monkeypatch.setattr(shared_cache, "cache", _Unreachable())
     assert clinic_selectors.lab_profile_default().name == "Lab A"
     shared_cache.changed(shared_cache.LAB_PROFILES)  # logged, not raised
+
+
+def test_the_caseload_comes_from_the_shared_cache_and_a_dose_or_a_new_plan_is_counted_at_once(
+    shared, clinician, nurse, settings, django_assert_num_queries
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.home import selectors as home_selectors
+    from tests import factories
+
+    settings.B12_CLINIC_DAYS = list(range(7))
+    today = timezone.localdate()
+    plan = factories.make_plan(clinician, start=today - timedelta(days=3))
+    assert home_selectors.caseload(today=today)["overdue"] == 1
+    with django_assert_num_queries(0):
+        assert home_selectors.caseload(today=today)["overdue"] == 1
+    factories.give(plan, nurse, on=today)  # the overdue dose given today: the next one is not overdue
+    assert home_selectors.caseload(today=today)["overdue"] == 0
+    factories.make_plan(clinician, start=today, neuro=True)
+    assert home_selectors.caseload(today=today)["loading_neuro"] == 1
+    assert home_selectors.caseload(today=today + timedelta(days=30))["overdue"] >= 1, "another day, another count"

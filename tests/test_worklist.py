@@ -32,7 +32,7 @@ make_plan = partial(factories.make_plan, family_name="Zebedee", given_name="Quen
 
 
 def bucket_ids(response, bucket: str) -> list:
-    return [row["plan"].pk for row in response.context[bucket]]
+    return [row.plan.pk for row in response.context[bucket]]
 
 
 def row_html(html: str, plan: TreatmentPlan) -> str:
@@ -82,7 +82,7 @@ def test_worklist_is_sorted_soonest_first(nurse_client, clinician):
     plans = [make_plan(clinician, start=today + timedelta(days=d)) for d in (5, -4, 1, -1)]
     response = nurse_client.get(WORKLIST)
     rows = response.context["overdue"] + response.context["due_today"] + response.context["upcoming"]
-    assert [r["plan"].pk for r in rows] == [plans[1].pk, plans[3].pk, plans[2].pk, plans[0].pk]
+    assert [r.plan.pk for r in rows] == [plans[1].pk, plans[3].pk, plans[2].pk, plans[0].pk]
 
 
 def test_filter_by_date(nurse_client, clinician):

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.clinic import selectors as clinic_selectors
 from recommender.guideline import schedule
 from recommender.injections import selectors as injections_selectors
@@ -194,7 +195,12 @@ def _indicated(indication: str) -> Q:
 
 
 def caseload(*, today: date) -> dict[str, int]:
-    """How many patients are in each state of treatment: one query."""
+    """How many patients are in each state of treatment: one query, kept in the shared cache until a plan or an
+    assessment changes (the count reads every plan)."""
+    return shared_cache.read_through(shared_cache.CASELOAD, today.isoformat(), lambda: _caseload(today=today))
+
+
+def _caseload(*, today: date) -> dict[str, int]:
     active = Q(status=TreatmentPlan.Status.ACTIVE)
     counts = TreatmentPlan.objects.aggregate(
         loading_three_weekly=Count(

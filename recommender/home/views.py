@@ -13,7 +13,7 @@ from recommender.clinic import selectors as clinic_selectors
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from recommender.web.http import HtmxHttpRequest
 
-from . import selectors
+from . import presenters, selectors
 
 # How many matches the header's live results show; the results page shows the rest.
 SEARCH_PREVIEW_LIMIT = 8
@@ -34,20 +34,25 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     context: dict = {"roles": roles, "today": today}
     if CLINICIAN in roles:
         context |= {
-            "mma_awaited": selectors.listed(selectors.mma_awaited()),
-            "pending_mma": selectors.listed(selectors.treatment_pending_mma()),
-            "neuro_reviews": selectors.listed(selectors.neuro_loading_reviews_due(today=today)),
-            "monitoring": selectors.listed(
-                selectors.monitoring_due(today=today), row=lambda plan: selectors.visit_due(plan, today=today)
+            "mma_awaited": presenters.mma_rows(selectors.listed(selectors.mma_awaited()), today=today),
+            "pending_mma": presenters.pending_rows(selectors.listed(selectors.treatment_pending_mma()), today=today),
+            "neuro_reviews": presenters.due_rows(
+                selectors.listed(selectors.neuro_loading_reviews_due(today=today)), today=today
+            ),
+            "monitoring": presenters.due_rows(
+                selectors.listed(
+                    selectors.monitoring_due(today=today), row=lambda plan: selectors.visit_due(plan, today=today)
+                ),
+                today=today,
             ),
             "recent": selectors.patients_recent_for(user=request.user),
             "no_monitoring_due": f"No monitoring visit is due in the next {selectors.DUE_SOON_DAYS} days.",
         }
     if NURSE in roles:
         context |= {
-            "due_today": selectors.listed(selectors.injections_due(on=today)),
-            "overdue": selectors.listed(selectors.injections_overdue(today=today)),
-            "dnas": selectors.listed(selectors.dnas_to_follow_up()),
+            "due_today": presenters.dose_rows(selectors.listed(selectors.injections_due(on=today)), today=today),
+            "overdue": presenters.dose_rows(selectors.listed(selectors.injections_overdue(today=today)), today=today),
+            "dnas": presenters.dna_rows(selectors.listed(selectors.dnas_to_follow_up()), today=today),
         }
     if ADMIN in roles:
         context |= {

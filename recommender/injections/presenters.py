@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from urllib.parse import quote
 
 from recommender.guideline.schedule import add_months
+from recommender.identifiers import age_on
 from recommender.vocabulary import DoseState, Outcome, Phase, dose_label, dose_state, words
+from recommender.web.formats import clinic_date, clinic_dob, url_for_each
 
 MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
 
@@ -49,18 +53,57 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
     }
 
 
-def worklist_sections(plans, *, on: date) -> dict[str, list[dict]]:
-    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up."""
-    sections: dict[str, list[dict]] = {"overdue": [], "due_today": [], "upcoming": []}
+@dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One line of the worklist with its words and links ready: the page shows fifty of them."""
+
+    plan: object
+    name: str
+    born: str
+    age: int
+    hospital_number: str
+    nhs_number: str
+    dose_label: str
+    due: str
+    note: str
+    overdue_days: int
+    overdue: str
+    state: str
+    plan_url: str
+    record_url: str
+    dna_url: str
+    sequence: int
+
+
+def worklist_sections(plans, *, on: date, today: date | None = None, back_to: str = "") -> dict[str, list]:
+    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up. ``back_to``
+    is the page a recording returns to."""
+    today = today or on
+    plan_url, record_url, dna_url = (url_for_each(n) for n in ("plan-detail", "dose-record", "recall-dna"))
+    record_query = f"?next={quote(back_to, safe='/')}" if back_to else ""  # as the urlencode filter writes it
+    sections: dict[str, list[WorklistRow]] = {"overdue": [], "due_today": [], "upcoming": []}
     for plan in plans:
+        patient = plan.patient
         overdue_days = (on - plan.next_due_on).days
         section = "overdue" if overdue_days > 0 else "due_today" if overdue_days == 0 else "upcoming"
         sections[section].append(
-            {
-                "plan": plan,
-                "overdue_days": overdue_days,
-                "dose_label": dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
-                "state": DoseState(dose_state(plan.next_due_on, on)).label,
-            }
+            WorklistRow(
+                plan=plan,
+                name=patient.display_name,
+                born=clinic_dob(patient.date_of_birth),
+                age=age_on(patient.date_of_birth, today),
+                hospital_number=patient.hospital_number,
+                nhs_number=patient.nhs_number_display,
+                dose_label=dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
+                due=clinic_date(plan.next_due_on, this_year=today.year),
+                note=plan.next_due_note,
+                overdue_days=overdue_days,
+                overdue=f"{overdue_days} day{'s' if overdue_days != 1 else ''}",
+                state=DoseState(dose_state(plan.next_due_on, on)).label,
+                plan_url=plan_url(plan.pk),
+                record_url=f"{record_url(plan.pk)}{record_query}",
+                dna_url=dna_url(plan.pk),
+                sequence=plan.calendar_sequence,
+            )
         )
     return sections

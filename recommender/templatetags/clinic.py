@@ -6,11 +6,11 @@ from datetime import date, datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 
 from recommender.identifiers import age_on
 from recommender.vocabulary import DoseState, dose_label, dose_state
 from recommender.vocabulary import quantity as quantity_words
+from recommender.web import formats
 
 register = template.Library()
 
@@ -25,9 +25,7 @@ def _as_date(value) -> date | None:
 def clinic_date(value) -> str:
     """ "Mon 02 Jan" in the current year, "Mon 02 Jan 2028" in any other: a date never passes for another year's."""
     day = _as_date(value)
-    if day is None:
-        return ""
-    return date_format(day, "D d M" if day.year == timezone.localdate().year else "D d M Y")
+    return "" if day is None else formats.clinic_date(day, this_year=timezone.localdate().year)
 
 
 @register.filter
@@ -41,7 +39,7 @@ def age(born) -> int | str:
 def clinic_dob(value) -> str:
     """A date of birth, always with its year: "14 Mar 1951"."""
     day = _as_date(value)
-    return "" if day is None else date_format(day, "d M Y")
+    return "" if day is None else formats.clinic_dob(day)
 
 
 @register.filter

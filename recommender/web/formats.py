@@ -1,0 +1,36 @@
+"""Dates and links as long lists show them, made cheap: a list of fifty rows formats a hundred dates and reverses
+a hundred and fifty URLs, and Django's general ``date`` filter and ``{% url %}`` tag cost a page a few milliseconds
+each time. These give the same text (tests compare them with Django's) from Django's own translated month and
+weekday names, and a route's URL from one reverse() per page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from django.urls import reverse
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+
+# An id no record has, put where the row's id goes; reverse() checks it against the route's converter.
+_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
+def url_for_each(name: str) -> Callable[[object], str]:
+    """The URL of route ``name`` (one UUID argument) for any id: reversed once, then the id put in its place."""
+    prefix, _, suffix = reverse(name, args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+def _month(day: date) -> str:
+    return str(MONTHS_3[day.month]).title()
+
+
+def clinic_date(day: date, *, this_year: int) -> str:
+    """ "Mon 02 Jan" in the current year, "Mon 02 Jan 2028" in any other (Django's "D d M" / "D d M Y")."""
+    text = f"{WEEKDAYS_ABBR[day.weekday()]} {day.day:02d} {_month(day)}"
+    return text if day.year == this_year else f"{text} {day.year}"
+
+
+def clinic_dob(day: date) -> str:
+    """A date of birth, always with its year: "14 Mar 1951" (Django's "d M Y")."""
+    return f"{day.day:02d} {_month(day)} {day.year}"

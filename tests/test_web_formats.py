@@ -1,0 +1,33 @@
+"""The cheap formats long lists use say exactly what Django's date filter and url tag say."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recommender.web import formats
+
+dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31))
+
+
+@given(day=dates, this_year=st.integers(1900, 2200))
+def test_clinic_date_is_djangos_with_the_year_only_in_another_year(day, this_year):
+    expected = date_format(day, "D d M" if day.year == this_year else "D d M Y")
+    assert formats.clinic_date(day, this_year=this_year) == expected
+
+
+@given(day=dates)
+def test_a_date_of_birth_always_has_its_year(day):
+    assert formats.clinic_dob(day) == date_format(day, "d M Y")
+
+
+@settings(deadline=None)  # the first call loads the URLconf
+@given(pk=st.uuids())
+def test_a_url_for_each_row_is_the_url_reverse_gives(pk: uuid.UUID):
+    for name in ("plan-detail", "dose-record", "patient-detail", "recall-dna"):
+        assert formats.url_for_each(name)(pk) == reverse(name, args=[pk])
