@@ -100,7 +100,7 @@ def measure(args, redis_url: str | None) -> int:
             call()
         print(f"{name:44} {ms:7.2f} ms  ratio {bare_ms / ms:5.2f} (goal {goal})  {len(queries)} queries")
         if args.top:
-            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:8]:
+            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[: max(8, args.top)]:
                 print(f"   {float(query['time']) * 1000:6.2f} ms  {query['sql'][:150]}")
             profile = cProfile.Profile()
             profile.enable()

@@ -304,6 +304,20 @@ class TreatmentPlan(models.Model):
         indexes = [
             models.Index(fields=["next_due_on", "id"], condition=Q(status="active"), name="active_plan_next_due"),
             models.Index(fields=["next_visit_on", "id"], condition=Q(status="active"), name="active_plan_next_visit"),
+            # The home page's short lists, read without scanning every plan: treatment started pending an MMA
+            # result, and alternate-day loading still running (its reviews).
+            models.Index(
+                fields=["start_date", "id"],
+                condition=Q(status="active", pending_mma=True),
+                name="active_plan_pending_mma",
+            ),
+            models.Index(
+                fields=["start_date", "id"],
+                condition=Q(
+                    status="active", loading_pattern=vocabulary.Pattern.ALTERNATE_DAYS, loading_ended_on__isnull=True
+                ),
+                name="active_plan_neuro_loading",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -101,3 +101,15 @@ def test_the_caseload_comes_from_the_shared_cache_and_a_dose_or_a_new_plan_is_co
     factories.make_plan(clinician, start=today, neuro=True)
     assert home_selectors.caseload(today=today)["loading_neuro"] == 1
     assert home_selectors.caseload(today=today + timedelta(days=30))["overdue"] >= 1, "another day, another count"
+
+
+def test_the_home_page_reads_the_users_roles_from_the_shared_cache_and_sees_a_new_role_at_once(
+    shared, client, django_user_model
+):
+    user = make_user(django_user_model, "sam", NURSE)
+    client.force_login(user)
+    assert "Waiting for a decision from you" not in client.get(reverse("home")).content.decode()
+    user.groups.add(Group.objects.get(name=CLINICIAN))
+    assert "Waiting for a decision from you" in client.get(reverse("home")).content.decode()
+    user.groups.remove(Group.objects.get(name=CLINICIAN))
+    assert "Waiting for a decision from you" not in client.get(reverse("home")).content.decode()

@@ -34,6 +34,10 @@ class DuePlan:
     overdue: bool
 
 
+# What a home list shows of a plan's patient (the rows read nothing else: a plan row carries its JSON too).
+_LISTED_FIELDS = ("id", "patient__id", "patient__family_name", "patient__given_name", "patient__hospital_number")
+
+
 def _live_plans() -> QuerySet[TreatmentPlan]:
     return TreatmentPlan.objects.filter(status=TreatmentPlan.Status.ACTIVE).select_related("patient")
 
@@ -98,7 +102,12 @@ def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) 
 def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> QuerySet[TreatmentPlan]:
     """Active plans with a monitoring visit not yet done (no results sampled since it came near) by ``today`` +
     ``within_days``, the longest overdue first: one query on the stored next visit (see ``plan_next_visit``)."""
-    return _live_plans().filter(next_visit_on__lte=today + timedelta(days=within_days)).order_by("next_visit_on", "id")
+    return (
+        _live_plans()
+        .filter(next_visit_on__lte=today + timedelta(days=within_days))
+        .only(*_LISTED_FIELDS, "next_visit_on")
+        .order_by("next_visit_on", "id")
+    )
 
 
 def visit_due(plan: TreatmentPlan, *, today: date) -> DuePlan:

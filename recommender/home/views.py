@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from recommender import shared_cache
 from recommender.clinic import selectors as clinic_selectors
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from recommender.web.http import HtmxHttpRequest
@@ -20,10 +21,13 @@ SEARCH_PREVIEW_LIMIT = 8
 
 
 def user_roles(user) -> list[str]:
-    """The roles whose home sections this user sees, in the service's order (a superuser without a role: admin)."""
-    names = {group.name for group in user.groups.all()}
+    """The roles whose home sections this user sees, in the service's order (a superuser without a role: admin).
+    The user's groups come from the shared cache, retired with the permissions when a membership changes."""
+    names = shared_cache.read_through(
+        shared_cache.PERMISSIONS, f"groups:{user.pk}", lambda: frozenset(user.groups.values_list("name", flat=True))
+    )
     if user.is_superuser:
-        names.add(ADMIN)
+        names |= {ADMIN}
     return [role for role in (CLINICIAN, NURSE, ADMIN) if role in names]
 
 
