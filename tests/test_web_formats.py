@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils.dateformat import format as date_format
 from hypothesis import given, settings
@@ -31,3 +32,20 @@ def test_a_date_of_birth_always_has_its_year(day):
 def test_a_url_for_each_row_is_the_url_reverse_gives(pk: uuid.UUID):
     for name in ("plan-detail", "dose-record", "patient-detail", "recall-dna"):
         assert formats.url_for_each(name)(pk) == reverse(name, args=[pk])
+
+
+@given(day=dates)
+def test_a_weekday_date_is_djangos(day):
+    assert formats.weekday_date(day) == date_format(day, "D d M Y")
+
+
+@settings(deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
+def test_the_template_filters_say_what_the_date_filter_says_of_dates_and_moments(moment):
+    """An aware moment is shown on its day in the clinic's time zone, as Django's date filter shows it."""
+    rendered = Template(
+        '{% load clinic %}{{ m|day_month_year }}|{{ m|date:"d M Y" }}|{{ m|weekday_date }}|{{ m|date:"D d M Y" }}|'
+        '{{ d|day_month_year }}|{{ d|date:"d M Y" }}'
+    ).render(Context({"m": moment, "d": moment.date()}))
+    ours_moment, django_moment, ours_weekday, django_weekday, ours_day, django_day = rendered.split("|")
+    assert (ours_moment, ours_weekday, ours_day) == (django_moment, django_weekday, django_day)

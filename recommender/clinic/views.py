@@ -28,6 +28,7 @@ from recommender.clinic.forms import (
     assessment_initial,
 )
 from recommender.guideline.stored import Decision
+from recommender.injections import presenters as injections_presenters
 from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
@@ -279,6 +280,8 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     except TreatmentPlan.DoesNotExist:
         raise Http404("No such plan") from None
     doses, older_doses = injections_selectors.plan_recent_doses(plan=plan)
+    latest_dose = injections_selectors.latest_live_of(doses)
+    can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE
     return render(
         request,
         "recommender/plan_detail.html",
@@ -292,10 +295,11 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "end_form": PlanEndForm(),
             "stable_form": MarkStableForm(),
             "can_change": can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
-            "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
+            "can_record": can_record,
             "doses": doses,
+            "dose_rows": injections_presenters.dose_rows(doses, latest_dose=latest_dose, can_record=can_record),
             "older_doses": older_doses,
-            "latest_dose": injections_selectors.latest_live_of(doses),
+            "latest_dose": latest_dose,
             "dnas": injections_selectors.plan_did_not_attend(plan=plan),
             "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),

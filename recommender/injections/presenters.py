@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote
 
+from django.template.defaultfilters import floatformat
+from django.utils import timezone
+
 from recommender.guideline.schedule import add_months
 from recommender.identifiers import age_on
 from recommender.vocabulary import DoseState, Outcome, Phase, dose_label, dose_state, words
@@ -107,3 +110,77 @@ def worklist_sections(plans, *, on: date, today: date | None = None, back_to: st
             )
         )
     return sections
+
+
+@dataclass(frozen=True, slots=True)
+class DoseRow:
+    """One record in a plan's dose table, its words ready (the plan page shows ten, the all-doses page fifty)."""
+
+    pk: object
+    entered_in_error: bool
+    label: str
+    due: str
+    outcome: str
+    early: bool
+    when: str
+    details: str
+    by: str
+    correct_url: str  # empty: no correcting it here
+    error_url: str  # empty: not the record a nurse may mark entered in error
+
+
+def _dose_details(dose) -> str:
+    if dose.outcome != Outcome.GIVEN:
+        details = dose.reason
+    else:
+        details = (
+            f"{floatformat(dose.dose_mg, '-2')} mg {dose.route}, {dose.get_site_display()}, batch {dose.batch} "
+            f"(exp {dose.expiry.month:02d}/{dose.expiry.year})"
+        )
+        if dose.early_reason:
+            details += f" · early: {dose.early_reason}"
+        checks = [
+            words
+            for done, words in (
+                (dose.allergy_checked, "cobalt allergy asked"),
+                (dose.baseline_sample_taken, "baseline sample taken"),
+            )
+            if done
+        ]
+        if checks:
+            details += f" · first dose: {', '.join(checks)}"
+    if dose.entered_in_error:
+        details += f" · {dose.error_reason}"
+        if dose.replaced_by_id:
+            details += " (replaced by the corrected record)"
+    return details
+
+
+def dose_rows(doses, *, latest_dose, can_record: bool) -> list[DoseRow]:
+    """The rows of a plan's dose table: what was recorded, by whom, and the corrections a nurse may make."""
+    correct_url, error_url = url_for_each("dose-correct"), url_for_each("dose-error")
+    latest_pk = latest_dose.pk if latest_dose is not None else None
+    rows = []
+    for dose in doses:
+        live = can_record and not dose.entered_in_error
+        if dose.given_at:
+            given = timezone.localtime(dose.given_at)
+            when = f"{clinic_dob(given)} {given:%H:%M}"
+        else:
+            when = clinic_dob(timezone.localdate(dose.recorded_at))
+        rows.append(
+            DoseRow(
+                pk=dose.pk,
+                entered_in_error=dose.entered_in_error,
+                label=f"{dose.get_phase_display()} {dose.number}",
+                due=clinic_dob(dose.due_date),
+                outcome=dose.get_outcome_display(),
+                early=bool(dose.early_reason),
+                when=when,
+                details=_dose_details(dose),
+                by=dose.recorded_by.get_full_name() or dose.recorded_by.username,
+                correct_url=correct_url(dose.pk) if live and dose.outcome == Outcome.GIVEN else "",
+                error_url=error_url(dose.pk) if live and dose.pk == latest_pk else "",
+            )
+        )
+    return rows

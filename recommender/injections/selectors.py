@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 import holidays
 from django.conf import settings
 from django.db.models import Case, QuerySet, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from recommender.guideline import DEFAULT_RULESET, schedule
@@ -50,6 +51,11 @@ def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
 def plans_with_patient() -> QuerySet[TreatmentPlan]:
     """Plans with their patient (and assessment) at hand, for a page that names both."""
     return TreatmentPlan.objects.select_related("patient", "assessment")
+
+
+def plans_with_patient_only() -> QuerySet[TreatmentPlan]:
+    """Plans with their patient, for a page that names the patient but not the decision (whose JSON is large)."""
+    return TreatmentPlan.objects.select_related("patient")
 
 
 def doses_with_plan() -> QuerySet[DoseRecord]:
@@ -215,16 +221,12 @@ def plan_next_visit(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = No
 
 
 def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
-    """The plan's doses as the schedule sees them (records entered in error do not count)."""
-    rows = plan.doses.filter(entered_in_error=False).values_list(
-        "phase", "number", "outcome", "given_at", "recorded_at"
-    )
-    return [
-        schedule.DoseEvent(
-            phase, number, timezone.localdate(given_at or recorded_at), given=outcome == DoseRecord.Outcome.GIVEN
-        )
-        for phase, number, outcome, given_at, recorded_at in rows
-    ]
+    """The plan's doses as the schedule sees them (records entered in error do not count), each on its day in the
+    clinic's time zone (the database works the day out: a long history costs no time zone arithmetic here)."""
+    on = TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
+    rows = plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on)
+    given = DoseRecord.Outcome.GIVEN
+    return [schedule.DoseEvent(phase, number, day, given=outcome == given) for phase, number, outcome, day in rows]
 
 
 # How far ahead the plan page, the month view and the .ics agree date for date.
@@ -261,7 +263,13 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
     first = month.replace(day=1)
     last = schedule.add_months(first, 1) - timedelta(days=1)
     events: dict[date, list[dict]] = {}
-    for record in plan.doses.filter(entered_in_error=False, due_date__lte=last + timedelta(days=62)):
+    # The records of the month's days (a day's edges in any time zone inside the bounds): not the whole history.
+    starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
+    ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
+    recorded = plan.doses.annotate(on=Coalesce("given_at", "recorded_at")).filter(
+        entered_in_error=False, on__gte=starts, on__lt=ends
+    )
+    for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at"):
         day = timezone.localdate(record.given_at or record.recorded_at)
         if first <= day <= last:
             kind = "given" if record.outcome == DoseRecord.Outcome.GIVEN else "missed"

@@ -184,7 +184,7 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(selectors.plans_with_patient(), pk=plan_id)
+    plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
     today = timezone.localdate()
     month = date_param(request, "month", today.replace(day=1)).replace(day=1)
     return render(
@@ -218,8 +218,10 @@ DOSES_PAGE_SIZE = 50
 @audited(AccessRecord.What.PLAN)
 def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
-    plan = get_object_or_404(selectors.plans_with_patient(), pk=plan_id)
+    plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
     page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
+    latest_dose = selectors.dose_latest_record(plan=plan)
+    can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE
     return render(
         request,
         "recommender/plan_doses.html",
@@ -228,8 +230,9 @@ def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "patient": plan.patient,
             "page": page,
             "doses": page.object_list,
-            "latest_dose": selectors.dose_latest_record(plan=plan),
-            "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
+            "dose_rows": presenters.dose_rows(page.object_list, latest_dose=latest_dose, can_record=can_record),
+            "latest_dose": latest_dose,
+            "can_record": can_record,
             "reason_max_length": REASON_MAX_LENGTH,
         },
     )

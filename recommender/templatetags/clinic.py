@@ -43,6 +43,20 @@ def clinic_dob(value) -> str:
 
 
 @register.filter
+def day_month_year(value) -> str:
+    """ "14 Mar 2027": Django's ``date:"d M Y"``, without its general formatter (lists print many dates)."""
+    day = _as_date(value)
+    return "" if day is None else formats.clinic_dob(day)
+
+
+@register.filter
+def weekday_date(value) -> str:
+    """ "Sun 14 Mar 2027": Django's ``date:"D d M Y"``, without its general formatter."""
+    day = _as_date(value)
+    return "" if day is None else formats.weekday_date(day)
+
+
+@register.filter
 def quantity(value, unit: str = "") -> str:
     """A measured value with its unit and without spurious decimals (recommender.vocabulary.quantity)."""
     return quantity_words(value, unit)

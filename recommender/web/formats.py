@@ -34,3 +34,8 @@ def clinic_date(day: date, *, this_year: int) -> str:
 def clinic_dob(day: date) -> str:
     """A date of birth, always with its year: "14 Mar 1951" (Django's "d M Y")."""
     return f"{day.day:02d} {_month(day)} {day.year}"
+
+
+def weekday_date(day: date) -> str:
+    """ "Sun 14 Mar 2027" (Django's "D d M Y")."""
+    return f"{WEEKDAYS_ABBR[day.weekday()]} {day.day:02d} {_month(day)} {day.year}"
