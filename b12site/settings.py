@@ -127,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "recommender.web.context_processors.ruleset_words",
+                "recommender.web.context_processors.site_shell",
                 "recommender.access.receivers.session_timing",
             ],
         },

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -73,10 +72,8 @@ def measure(args, redis_url: str | None) -> int:
         if "body" in spec:
             content_type = spec.get("content_type", "application/json")
             body = spec["body"]
-            data = dict(parse_qsl(body)) if content_type.startswith("application/x-www") else body
-            if isinstance(data, dict):
-                return lambda: client.post(spec["path"], data, headers=headers)
-            return lambda: client.post(spec["path"], data, content_type=content_type, headers=headers)
+            # The body as bench/run.py sends it (urlencoded, not the test client's multipart).
+            return lambda: client.post(spec["path"], body, content_type=content_type, headers=headers)
         return lambda: client.get(spec["path"], headers=headers)
 
     def timed(call) -> float:

@@ -150,6 +150,15 @@ def test_500_page_renders_without_database_or_session():
     assert response.status_code == 500
     assert len(queries) == 0
     assert HOME_LINK in response.content.decode()
+    assert "/static/css/app." in response.content.decode(), "styled, without the context processors"
+
+
+@pytest.mark.django_db
+def test_the_503_page_of_an_outage_is_styled_and_links_home():
+    from recommender.ops import outages
+
+    body = outages.service_unavailable(RequestFactory().get("/")).content.decode()
+    assert "/static/css/app." in body and "/static/vendor/bootstrap/bootstrap.min." in body and HOME_LINK in body
 
 
 # 400: control characters never reach the database

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
 from recommender.web import errors
+from recommender.web.context_processors import site_shell
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     if errors.is_api(request):
         response = JsonResponse({"errors": {"service": [UNAVAILABLE]}}, status=503)
     else:
-        page = loader.get_template("503.html").render({"status": 503, "message": UNAVAILABLE})
+        context = {"status": 503, "message": UNAVAILABLE, **site_shell(None)}  # the stylesheets and links
+        page = loader.get_template("503.html").render(context)
         response = HttpResponse(page, status=503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"

@@ -14,6 +14,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.template import loader
 
+from .context_processors import site_shell
 from .jsonbody import too_large_message
 from .plaintext import CONTROL_IN_TEXT, control_character_message
 
@@ -54,6 +55,8 @@ def error_page(request: HttpRequest | None, status: int, *, detail: str = "", **
     """The styled page for ``status``; rendered without the request (no session, no database) when there is none."""
     template = loader.get_template(f"{status}.html")
     context = {"status": status, "message": MESSAGES[status], "detail": detail, **context}
+    if request is None:
+        context |= site_shell(None)  # the stylesheets and the home link, without the context processors
     return HttpResponse(template.render(context, request), status=status)
 
 
