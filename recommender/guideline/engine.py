@@ -208,6 +208,17 @@ class Recommendation:
         }
 
 
+class _Unfrozen:
+    """The slots of ``Recommendation`` without its frozen ``__setattr__``: ``decide`` fills one with plain attribute
+    stores and then makes it a ``Recommendation`` (``__class__`` assignment; the two layouts are the same).
+
+    A frozen dataclass sets each of its 17 fields through ``object.__setattr__``; that alone was about a third of a
+    simple decision. The object handed out is an ordinary frozen ``Recommendation`` (its ``__init__``, equality and
+    immutability unchanged); every field is set by ``decide`` (tests/test_engine_speed.py checks both)."""
+
+    __slots__ = Recommendation.__slots__
+
+
 def _loading_dict(course: LoadingCourse, rs: Ruleset) -> dict:
     return {
         "drug": rs.drug,
@@ -925,29 +936,33 @@ def decide(
     if ctx.pending_mma:
         pending, statement = _pending(rs, regimen.intervals)
         why.append(statement)
-    return Recommendation(
+    rec = _new(_Unfrozen)  # every field below, then the frozen class (see _Unfrozen)
+    rec.status = finding.status
+    rec.basis = finding.basis
+    rec.next_test = finding.next_test
+    rec.im_recommended = ctx.im
+    rec.indications = indications
+    rec.loading = regimen.loading
+    rec.maintenance = regimen.maintenance
+    rec.oral_option = regimen.oral
+    rec.alerts = _alerts(ctx)
+    rec.monitoring = monitoring
+    rec.rationale = tuple(why)
+    rec.ruleset = rs
+    rec.thresholds = th
+    rec.assessment = a
+    rec.mma_limit = finding.mma_limit
+    rec.headline = _headline(
+        rs,
         status=finding.status,
-        basis=finding.basis,
-        next_test=finding.next_test,
-        im_recommended=ctx.im,
-        indications=indications,
-        loading=regimen.loading,
-        maintenance=regimen.maintenance,
-        oral_option=regimen.oral,
-        alerts=_alerts(ctx),
-        monitoring=monitoring,
-        rationale=tuple(why),
-        ruleset=rs,
-        thresholds=th,
-        assessment=a,
-        mma_limit=finding.mma_limit,
-        headline=_headline(
-            rs,
-            status=finding.status,
-            indications=list(indications),
-            pending=pending is not None,
-            neuro=ctx.neuro,
-            renal_caution=finding.renal_caution,
-        ),
-        pending_mma=pending,
+        indications=list(indications),
+        pending=pending is not None,
+        neuro=ctx.neuro,
+        renal_caution=finding.renal_caution,
     )
+    rec.pending_mma = pending
+    rec.__class__ = Recommendation
+    return rec  # type: ignore[return-value]
+
+
+_new = object.__new__

@@ -1,0 +1,41 @@
+"""The engine's shortcuts for speed (issue 14, item 8) change nothing a caller sees.
+
+``decide`` builds its frozen ``Recommendation`` without the per-field ``object.__setattr__`` of a frozen dataclass,
+and reuses the parts of a decision that depend only on the ruleset and on which rules apply. These tests hold the
+invariants those shortcuts rely on; the golden snapshot (tests/test_engine_golden.py) holds the words."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from recommender.guideline import DEFAULT_RULESET, Recommendation, decide, parse_assessment
+
+REQUESTS = [
+    {"b12": {"value": 150, "unit": "pg/mL"}, "neurological_involvement": True, "severe": True},
+    {"b12": {"value": 250, "unit": "ng/L"}, "mma": {"value": 450, "unit": "nmol/L"}, "egfr": 45},
+    {"b12": {"value": 600, "unit": "pg/mL"}},
+    {"b12": {"value": 150, "unit": "pmol/L"}, "neurological_involvement": True},
+]
+
+
+@pytest.mark.parametrize("request_body", REQUESTS)
+def test_a_decision_is_an_ordinary_frozen_recommendation(request_body):
+    decision = decide(parse_assessment(request_body))
+    assert type(decision) is Recommendation and dataclasses.is_dataclass(decision)
+    # Every field is set (a missing one would raise here) and the dataclass's own constructor gives an equal object.
+    values = {f.name: getattr(decision, f.name) for f in dataclasses.fields(Recommendation)}
+    assert Recommendation(**values) == decision
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.status = "not_deficient"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del decision.alerts  # type: ignore[misc]
+    assert not hasattr(decision, "__dict__")
+
+
+def test_the_unfrozen_twin_has_exactly_the_recommendation_fields():
+    from recommender.guideline.engine import _Unfrozen
+
+    assert _Unfrozen.__slots__ == tuple(f.name for f in dataclasses.fields(Recommendation))
+    assert DEFAULT_RULESET is decide(parse_assessment(REQUESTS[0])).ruleset
