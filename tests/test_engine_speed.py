@@ -39,3 +39,18 @@ def test_the_unfrozen_twin_has_exactly_the_recommendation_fields():
 
     assert _Unfrozen.__slots__ == tuple(f.name for f in dataclasses.fields(Recommendation))
     assert DEFAULT_RULESET is decide(parse_assessment(REQUESTS[0])).ruleset
+
+
+def test_a_changed_ruleset_gets_its_own_regimen_and_words_at_once():
+    """Regimens are worked out once per ruleset: a ruleset built later (as a test or a new version would) is never
+    answered with another ruleset's regimen, and the first ruleset keeps its own."""
+    body = parse_assessment({"b12": {"value": 150, "unit": "pg/mL"}})
+    before = decide(body)
+    slower = dataclasses.replace(DEFAULT_RULESET.maintenance_without_neuro, min_months=1, max_months=1)
+    changed = dataclasses.replace(DEFAULT_RULESET, maintenance_without_neuro=slower, drug="cyanocobalamin")
+    after = decide(body, changed)
+    assert (before.maintenance.min_months, before.maintenance.max_months) == (2, 3)
+    assert (after.maintenance.min_months, after.maintenance.max_months) == (1, 1)
+    assert after.as_dict()["maintenance"]["text"] == "Cyanocobalamin 1 mg IM every month, for life."
+    assert "ydroxocobalamin" not in " ".join(s.text for s in after.rationale)
+    assert decide(body).as_dict() == before.as_dict()

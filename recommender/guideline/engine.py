@@ -549,13 +549,33 @@ class Regimen(NamedTuple):
 
 
 def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regimen:
-    """Loading follows the deficiency; maintenance takes the shortest interval that applies."""
+    """Loading follows the deficiency; maintenance takes the shortest interval that applies.
+
+    The regimen and its words depend only on the ruleset, the indications, neurological involvement and
+    malabsorption: each combination is worked out once per ruleset (a ruleset is frozen, so it never goes stale)."""
     if not indications:
         return _NO_REGIMEN
+    key = (id(rs), indications, a.neurological_involvement, a.malabsorption)
+    known = _REGIMENS.get(key)
+    if known is not None and known[0] is rs:
+        return known[1]
+    if len(_REGIMENS) >= _MEMO_LIMIT:
+        _REGIMENS.clear()
+    regimen = _work_out_regimen(rs, indications, a.neurological_involvement, a.malabsorption)
+    _REGIMENS[key] = (rs, regimen)  # the entry holds its ruleset: the id is not reused while it is here
+    return regimen
+
+
+# Memos of answers that depend on a ruleset and a few discrete facts: small (a few dozen combinations in practice),
+# emptied if they ever grow past this (many rulesets built at run time, as tests do).
+_MEMO_LIMIT = 4096
+_REGIMENS: dict[tuple, tuple[Ruleset, Regimen]] = {}
+
+
+def _work_out_regimen(rs: Ruleset, indications: tuple[str, ...], neuro: bool, malabsorption: bool) -> Regimen:
     loading: LoadingCourse | None = None
     intervals: list[MaintenanceInterval] = []
     why: list[Statement] = []
-    neuro = a.neurological_involvement
     if "deficiency" in indications:
         loading = rs.loading_with_neuro if neuro else rs.loading_without_neuro
         intervals.append(rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro)
@@ -572,14 +592,14 @@ def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regime
         intervals.append(rs.maintenance_bariatric)
     maintenance, words = _maintenance(intervals, rs)
     why.extend(words)
-    if a.malabsorption and indications:
+    if malabsorption and indications:
         why.append(
             Statement(
                 "A malabsorptive cause: treatment stays parenteral and lifelong; oral B12 is not offered.",
                 rs.malabsorption_citations,
             )
         )
-    oral, words = _oral_option(a, rs, indications)
+    oral, words = _oral_option(rs, indications, neuro, malabsorption)
     why.extend(words)
     return Regimen(loading, maintenance, tuple(intervals), oral, tuple(why))
 
@@ -608,10 +628,12 @@ def _maintenance(
     ]
 
 
-def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tuple[OralDose | None, list[Statement]]:
+def _oral_option(
+    rs: Ruleset, indications: tuple[str, ...], neuro: bool, malabsorption: bool
+) -> tuple[OralDose | None, list[Statement]]:
     """Only after IM loading and only without neurological involvement, malabsorption or ileal resection; for
     bariatric prophylaxis alone, 1 mg daily."""
-    if not indications or a.neurological_involvement or a.malabsorption or "ileal_resection" in indications:
+    if not indications or neuro or malabsorption or "ileal_resection" in indications:
         return None, []
     if "deficiency" in indications:
         oral = rs.oral_after_loading
