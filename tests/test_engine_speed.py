@@ -54,3 +54,39 @@ def test_a_changed_ruleset_gets_its_own_regimen_and_words_at_once():
     assert after.as_dict()["maintenance"]["text"] == "Cyanocobalamin 1 mg IM every month, for life."
     assert "ydroxocobalamin" not in " ".join(s.text for s in after.rationale)
     assert decide(body).as_dict() == before.as_dict()
+
+
+def _alert_texts(decision) -> dict[str, str]:
+    return {alert.code: alert.text for alert in decision.alerts}
+
+
+def test_alerts_that_print_a_value_print_this_cases_value():
+    """Which alerts apply is worked out once per set of facts; the eGFR and homocysteine they print are each case's."""
+    first, second = (
+        decide(
+            parse_assessment(
+                {
+                    "b12": {"value": 250, "unit": "ng/L"},
+                    "mma": {"value": 450, "unit": "nmol/L"},
+                    "egfr": egfr,
+                    "homocysteine": {"value": hcy, "unit": "umol/L"},
+                }
+            )
+        )
+        for egfr, hcy in ((45, 12), (30.5, 19))
+    )
+    assert _alert_texts(first)["mma_renal"].startswith("eGFR 45 is below 60")
+    assert _alert_texts(second)["mma_renal"].startswith("eGFR 30.5 is below 60")
+    assert _alert_texts(first)["homocysteine_above_target"].startswith("Homocysteine 12 µmol/L")
+    assert _alert_texts(second)["homocysteine_above_target"].startswith("Homocysteine 19 µmol/L")
+
+
+def test_a_changed_ruleset_gets_its_own_alerts_at_once():
+    body = parse_assessment({"b12": {"value": 150, "unit": "pg/mL"}, "pregnant": True})
+    before = _alert_texts(decide(body))
+    changed = dataclasses.replace(DEFAULT_RULESET, drug="cyanocobalamin", pregnancy_first_review_months=2)
+    after = _alert_texts(decide(body, changed))
+    assert before["cobalt_allergy"].startswith("Hydroxocobalamin contains cobalt")
+    assert after["cobalt_allergy"].startswith("Cyanocobalamin contains cobalt")
+    assert "review 2 month after" in after["pregnancy"] and "review 1 month after" in before["pregnancy"]
+    assert _alert_texts(decide(body)) == before

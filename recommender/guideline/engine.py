@@ -644,68 +644,81 @@ def _oral_option(
     return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg, rs.route))]
 
 
-class AlertContext(NamedTuple):
-    """What an alert's condition may look at: the inputs, the ruleset and the answers decided before the alerts."""
+class AlertFacts(NamedTuple):
+    """Everything an alert's condition may look at: what the results and flags say, and the answers decided before
+    the alerts. Only booleans and codes, so hashable: which entries of the catalogue apply is worked out once per
+    set of facts and ruleset (``_alerts``). A value an alert prints (eGFR, homocysteine) is never part of the
+    facts: those entries take it from the assessment on every decision (``AlertRule.case_args``)."""
 
-    assessment: Assessment
-    ruleset: Ruleset
-    finding: StatusFinding
-    indications: tuple[str, ...]
     status: str
+    basis: str
     deficient: bool
     neuro: bool
+    severe: bool
+    folic_acid: bool
+    pregnant: bool
     im: bool  # IM hydroxocobalamin is recommended (some indication applies)
     indeterminate: bool  # the MMA test is the next step
     pending_mma: bool  # neurological signs with an indeterminate result: treatment starts before the MMA result
+    mma_elevated: bool
+    renal_caution: bool
+    high_b12: bool  # total B12 above the ruleset's "investigate" level
     homocysteine_above_target: bool
 
 
-def _context(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertContext:
-    neuro = a.neurological_involvement
+def _facts(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertFacts:
+    neuro = bool(a.neurological_involvement)
     indeterminate = finding.next_test == "mma"
-    h = a.homocysteine
     status = finding.status
-    return AlertContext(
-        a,
-        rs,
-        finding,
-        indications,
-        status,
-        status == DEFICIENT,
-        neuro,
-        bool(indications),
-        indeterminate,
-        neuro and indeterminate,
-        h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
-    )  # positional, in field order: this runs on every decision
+    b, h = a.b12, a.homocysteine
+    return _new_facts(
+        AlertFacts,
+        (
+            status,
+            finding.basis,
+            status == DEFICIENT,
+            neuro,
+            bool(a.severe),
+            bool(a.folic_acid),
+            bool(a.pregnant),
+            bool(indications),
+            indeterminate,
+            neuro and indeterminate,
+            finding.mma_elevated,
+            finding.renal_caution,
+            b is not None and convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > rs.high_b12_above_pg_ml,
+            h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
+        ),
+    )  # in field order, without the NamedTuple's Python-level __new__: this runs on every decision
 
 
-def _no_args(ctx: AlertContext) -> tuple:
+_new_facts = tuple.__new__
+
+
+def _no_args(rs: Ruleset) -> tuple:
     return ()
 
 
 class AlertRule(NamedTuple):
     """One entry of the catalogue: the alert it raises and the condition under which it applies.
 
-    ``citations`` is a tuple, or a function of the context when the ruleset names the sources; ``args`` fill the
-    template's placeholders. Several entries may share a code (variants of one warning); their conditions exclude
-    each other."""
+    ``condition`` reads the facts only. ``citations`` is a tuple, or a function of the ruleset when the ruleset
+    names the sources; ``args`` fill the template's placeholders from the ruleset, or ``case_args`` from the
+    assessment and the ruleset (an entry that prints a result's value). Several entries may share a code (variants
+    of one warning); their conditions exclude each other."""
 
     code: str
     level: str
     template: str
-    citations: tuple[str, ...] | Callable[[AlertContext], tuple[str, ...]]
-    condition: Callable[[AlertContext], bool]
-    args: Callable[[AlertContext], tuple] = _no_args
+    citations: tuple[str, ...] | Callable[[Ruleset], tuple[str, ...]]
+    condition: Callable[[AlertFacts], bool]
+    args: Callable[[Ruleset], tuple] = _no_args
+    case_args: Callable[[Assessment, Ruleset], tuple] | None = None
 
-    def alert(self, ctx: AlertContext) -> Alert:
-        citations = self.citations(ctx) if callable(self.citations) else self.citations
-        return Alert(self.code, self.level, self.template, citations, self.args(ctx))
-
-
-def _high_b12(ctx: AlertContext) -> bool:
-    b = ctx.assessment.b12
-    return b is not None and convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > ctx.ruleset.high_b12_above_pg_ml
+    def alert(self, a: Assessment | None, rs: Ruleset) -> Alert:
+        citations = self.citations(rs) if callable(self.citations) else self.citations
+        args = self.args(rs) if self.case_args is None else self.case_args(a, rs)  # type: ignore[arg-type]
+        return Alert(self.code, self.level, self.template, citations, args)
 
 
 _NEURO_WORDS = (
@@ -726,40 +739,40 @@ ALERTS: tuple[AlertRule, ...] = (
         "high_b12",
         CAUTION,
         "Total B12 above {0:f} pg/mL: if it stays high, investigate the cause; it is not a reason to treat.",
-        lambda ctx: ctx.ruleset.high_b12_citations,
-        _high_b12,
-        lambda ctx: (ctx.ruleset.high_b12_above_pg_ml,),
+        attrgetter("high_b12_citations"),
+        attrgetter("high_b12"),
+        lambda rs: (rs.high_b12_above_pg_ml,),
     ),
     AlertRule(
         "mma_discordant",
         CAUTION,
         "MMA is raised although B12 is not low: weigh the clinical picture, renal function and a repeat test.",
         ("nice-ng239", "bsh-2014"),
-        lambda ctx: ctx.finding.mma_elevated and ctx.finding.basis != "mma" and ctx.status == NOT_DEFICIENT,
+        lambda f: f.mma_elevated and f.basis != "mma" and f.status == NOT_DEFICIENT,
     ),
     AlertRule(
         "mma_renal",
         CAUTION,
         "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 deficiency.",
-        lambda ctx: ctx.ruleset.egfr_citations,
-        attrgetter("finding.renal_caution"),
-        lambda ctx: (ctx.assessment.egfr, ctx.ruleset.egfr_renal_below),
+        attrgetter("egfr_citations"),
+        attrgetter("renal_caution"),
+        case_args=lambda a, rs: (a.egfr, rs.egfr_renal_below),
     ),
     # Red flag when folic acid is being given or started; otherwise a caution not to start it alone.
-    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("assessment.folic_acid")),
+    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("folic_acid")),
     AlertRule(
         "folic_acid",
         CAUTION,
         _FOLIC_WORDS,
         _FOLIC_CITATIONS,
-        lambda ctx: not ctx.assessment.folic_acid and ctx.status != NOT_DEFICIENT,
+        lambda f: not f.folic_acid and f.status != NOT_DEFICIENT,
     ),
     AlertRule(
         "neuro_urgent_advice",
         RED_FLAG,
         _NEURO_WORDS + "Do not delay the first injection.",
         ("nice-ng239", BNF_MONOGRAPH),
-        lambda ctx: ctx.neuro and (ctx.im or ctx.pending_mma),
+        lambda f: f.neuro and (f.im or f.pending_mma),
     ),
     AlertRule(
         "neuro_urgent_advice",
@@ -767,7 +780,7 @@ ALERTS: tuple[AlertRule, ...] = (
         _NEURO_WORDS
         + "The B12 results do not show deficiency: the specialist can judge whether B12 is still the cause.",
         ("nice-ng239", BNF_MONOGRAPH),
-        lambda ctx: ctx.neuro and not (ctx.im or ctx.pending_mma),
+        lambda f: f.neuro and not (f.im or f.pending_mma),
     ),
     AlertRule(
         "nitrous_oxide",
@@ -775,14 +788,14 @@ ALERTS: tuple[AlertRule, ...] = (
         "Ask about recreational nitrous oxide ('laughing gas'): it inactivates B12, so serum B12 can look normal or "
         "borderline while B12 function is impaired (MMA and homocysteine rise). If it is used, seek specialist advice.",
         ("nice-ng239",),
-        lambda ctx: ctx.neuro or (ctx.assessment.severe and ctx.status != DEFICIENT),
+        lambda f: f.neuro or (f.severe and f.status != DEFICIENT),
     ),
     AlertRule(
         "severe_prefer_im",
         ADVICE,
         "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
         ("afp-2017",),
-        attrgetter("assessment.severe"),
+        attrgetter("severe"),
     ),
     AlertRule(
         "potassium_platelets",
@@ -790,7 +803,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "In the first weeks of treating severe deficiency, monitor plasma potassium (arrhythmias from hypokalaemia) "
         "and platelets (reactive thrombocytosis).",
         ("smpc-neo-cytamen",),
-        lambda ctx: ctx.assessment.severe and ctx.deficient,
+        lambda f: f.severe and f.deficient,
     ),
     AlertRule(
         "pregnancy",
@@ -798,8 +811,8 @@ ALERTS: tuple[AlertRule, ...] = (
         "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review {0} month "
         "after starting treatment.",
         ("nice-ng239", "smpc-neo-cytamen"),
-        attrgetter("assessment.pregnant"),
-        lambda ctx: (ctx.ruleset.pregnancy_first_review_months,),
+        attrgetter("pregnant"),
+        lambda rs: (rs.pregnancy_first_review_months,),
     ),
     AlertRule(
         "sample_before_treatment",
@@ -821,14 +834,14 @@ ALERTS: tuple[AlertRule, ...] = (
         "Severe symptoms with an indeterminate result: when the clinical picture is strong, a clinician may start "
         "treatment without waiting for the MMA result (take the sample first).",
         _INDETERMINATE_CITATIONS,
-        lambda ctx: ctx.indeterminate and not ctx.neuro and ctx.assessment.severe,
+        lambda f: f.indeterminate and not f.neuro and f.severe,
     ),
     AlertRule(
         "individualised_regimen",
         ADVICE,
         "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly to every "
         "2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
-        lambda ctx: ctx.ruleset.individualised_citations,
+        attrgetter("individualised_citations"),
         attrgetter("im"),
     ),
     AlertRule(
@@ -844,38 +857,39 @@ ALERTS: tuple[AlertRule, ...] = (
         "{0} contains cobalt: ask about cobalt allergy or past hypersensitivity before the first injection.",
         ("smpc-neo-cytamen",),
         attrgetter("im"),
-        lambda ctx: (ctx.ruleset.drug.capitalize(),),
+        lambda rs: (rs.drug.capitalize(),),
     ),
     AlertRule(
         "homocysteine_above_target",
         ADVICE,
         "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline backs; "
         "folate, B6 and renal function also raise it).",
-        lambda ctx: (*ctx.ruleset.monitoring.citations, "afp-2017"),
+        lambda rs: (*rs.monitoring.citations, "afp-2017"),
         attrgetter("homocysteine_above_target"),
-        lambda ctx: (ctx.assessment.homocysteine.value, ctx.ruleset.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
+        case_args=lambda a, rs: (a.homocysteine.value, rs.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
     ),
 )
 
 
-# Entries whose words and sources do not depend on the case are built once (the engine's speed is benchmarked).
-_PREBUILT: tuple[tuple[Callable[[AlertContext], bool], Alert | None, AlertRule], ...] = tuple(
-    (
-        rule.condition,
-        None if callable(rule.citations) or rule.args is not _no_args else rule.alert(None),  # type: ignore[arg-type]
-        rule,
-    )
-    for rule in ALERTS
-)
+_ALERT_PLANS: dict[tuple, tuple[Ruleset, tuple[Alert, ...] | None, tuple[Alert | AlertRule, ...]]] = {}
 
 
-def _alerts(ctx: AlertContext) -> tuple[Alert, ...]:
-    """Every catalogue entry whose condition holds, in catalogue order."""
-    out = []
-    for condition, prebuilt, rule in _PREBUILT:
-        if condition(ctx):
-            out.append(prebuilt or rule.alert(ctx))
-    return tuple(out)
+def _alerts(facts: AlertFacts, a: Assessment, rs: Ruleset) -> tuple[Alert, ...]:
+    """Every catalogue entry whose condition holds, in catalogue order.
+
+    The entries that apply, and every alert whose words and sources come from the ruleset alone, are worked out once
+    per ruleset and set of facts; an entry that prints a result's value is built from this assessment each time."""
+    key = (id(rs), facts)
+    plan = _ALERT_PLANS.get(key)
+    if plan is None or plan[0] is not rs:
+        if len(_ALERT_PLANS) >= _MEMO_LIMIT:
+            _ALERT_PLANS.clear()
+        steps = tuple(rule if rule.case_args else rule.alert(None, rs) for rule in ALERTS if rule.condition(facts))
+        fixed = None if any(type(step) is AlertRule for step in steps) else steps
+        plan = _ALERT_PLANS[key] = (rs, fixed, steps)  # the entry holds its ruleset: its id is not reused meanwhile
+    if plan[1] is not None:
+        return plan[1]
+    return tuple(step.alert(a, rs) if type(step) is AlertRule else step for step in plan[2])
 
 
 def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
@@ -946,28 +960,28 @@ def decide(
     finding = _status(a, rs, th)
     indications, indication_words = _indications(a, rs, finding.status)
     regimen = _regimen(a, rs, indications)
-    ctx = _context(a, rs, finding, indications)
+    facts = _facts(a, rs, finding, indications)
     why = [*finding.rationale, *indication_words, *regimen.rationale]
     monitoring = None
-    if ctx.im:
+    if facts.im:
         monitoring, words = _monitoring(a, rs)
         why.extend(words)
-    elif not ctx.pending_mma:
+    elif not facts.pending_mma:
         why.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
     pending = None
-    if ctx.pending_mma:
+    if facts.pending_mma:
         pending, statement = _pending(rs, regimen.intervals)
         why.append(statement)
     rec = _new(_Unfrozen)  # every field below, then the frozen class (see _Unfrozen)
     rec.status = finding.status
     rec.basis = finding.basis
     rec.next_test = finding.next_test
-    rec.im_recommended = ctx.im
+    rec.im_recommended = facts.im
     rec.indications = indications
     rec.loading = regimen.loading
     rec.maintenance = regimen.maintenance
     rec.oral_option = regimen.oral
-    rec.alerts = _alerts(ctx)
+    rec.alerts = _alerts(facts, a, rs)
     rec.monitoring = monitoring
     rec.rationale = tuple(why)
     rec.ruleset = rs
@@ -979,7 +993,7 @@ def decide(
         status=finding.status,
         indications=list(indications),
         pending=pending is not None,
-        neuro=ctx.neuro,
+        neuro=facts.neuro,
         renal_caution=finding.renal_caution,
     )
     rec.pending_mma = pending
