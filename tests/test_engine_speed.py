@@ -90,3 +90,16 @@ def test_a_changed_ruleset_gets_its_own_alerts_at_once():
     assert after["cobalt_allergy"].startswith("Cyanocobalamin contains cobalt")
     assert "review 2 month after" in after["pregnancy"] and "review 1 month after" in before["pregnancy"]
     assert _alert_texts(decide(body)) == before
+
+
+def test_monitoring_and_headline_follow_the_ruleset_and_the_case_at_once():
+    body = {"b12": {"value": 150, "unit": "pg/mL"}}
+    plain = decide(parse_assessment(body))
+    pregnant = decide(parse_assessment({**body, "pregnant": True}))
+    assert plain.monitoring["first_review_months"] == 3 and pregnant.monitoring["first_review_months"] == 1
+    monitoring = dataclasses.replace(DEFAULT_RULESET.monitoring, every_months_until_stable=6)
+    changed = decide(parse_assessment(body), dataclasses.replace(DEFAULT_RULESET, monitoring=monitoring, route="SC"))
+    assert changed.monitoring["every_months_until_stable"] == 6 and changed.monitoring["first_review_months"] == 6
+    assert changed.headline.startswith("SC hydroxocobalamin is recommended")
+    assert "Monitoring every 6 months" in " ".join(s.text for s in changed.rationale)
+    assert decide(parse_assessment(body)).as_dict() == plain.as_dict()

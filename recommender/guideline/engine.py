@@ -871,43 +871,47 @@ ALERTS: tuple[AlertRule, ...] = (
 )
 
 
-_ALERT_PLANS: dict[tuple, tuple[Ruleset, tuple[Alert, ...] | None, tuple[Alert | AlertRule, ...]]] = {}
+def _alert_steps(facts: AlertFacts, rs: Ruleset) -> tuple[Alert | tuple, ...]:
+    """Every catalogue entry whose condition holds, in catalogue order: the alert itself when its words and sources
+    come from the ruleset alone, else its fixed part and the function of the case that fills its placeholders."""
+    steps: list[Alert | tuple] = []
+    for rule in ALERTS:
+        if not rule.condition(facts):
+            continue
+        if rule.case_args is None:
+            steps.append(rule.alert(None, rs))
+        else:
+            citations = rule.citations(rs) if callable(rule.citations) else rule.citations
+            steps.append(((rule.code, rule.level, rule.template, citations), rule.case_args))
+    return tuple(steps)
 
 
-def _alerts(facts: AlertFacts, a: Assessment, rs: Ruleset) -> tuple[Alert, ...]:
-    """Every catalogue entry whose condition holds, in catalogue order.
-
-    The entries that apply, and every alert whose words and sources come from the ruleset alone, are worked out once
-    per ruleset and set of facts; an entry that prints a result's value is built from this assessment each time."""
-    key = (id(rs), facts)
-    plan = _ALERT_PLANS.get(key)
-    if plan is None or plan[0] is not rs:
-        if len(_ALERT_PLANS) >= _MEMO_LIMIT:
-            _ALERT_PLANS.clear()
-        steps = tuple(rule if rule.case_args else rule.alert(None, rs) for rule in ALERTS if rule.condition(facts))
-        fixed = None if any(type(step) is AlertRule for step in steps) else steps
-        plan = _ALERT_PLANS[key] = (rs, fixed, steps)  # the entry holds its ruleset: its id is not reused meanwhile
-    if plan[1] is not None:
-        return plan[1]
-    return tuple(step.alert(a, rs) if type(step) is AlertRule else step for step in plan[2])
-
-
-def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
-    """Monitoring, only when something is recommended: its schedule, tests, target and caveats. The words depend on
-    the ruleset alone, so they are built once per ruleset; each decision gets its own copy of the containers."""
-    fixed, schedule = _monitoring_words(rs)
+def _monitoring(pregnant: bool, rs: Ruleset) -> dict:
+    """Monitoring, only when something is recommended: its schedule, tests, target and caveats. It depends on the
+    ruleset (and pregnancy, for the first review) alone: this is the template each decision copies (_own_copy)."""
+    fixed, _ = _monitoring_words(rs)
     mon = rs.monitoring
-    monitoring = {
+    return {
         "every_months_until_stable": mon.every_months_until_stable,
         "every_months_after_stable": mon.every_months_after_stable,
-        "tests": list(mon.tests),
+        "tests": mon.tests,
         "homocysteine_target_umol_per_l": _num(mon.homocysteine_target_umol_l),
-        "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
-        "caveats": list(fixed["caveats"]),
-        "statements": [{**line, "citations": list(line["citations"])} for line in fixed["statements"]],
-        "citations": list(fixed["citations"]),
+        "first_review_months": rs.pregnancy_first_review_months if pregnant else mon.every_months_until_stable,
+        "caveats": fixed["caveats"],
+        "statements": fixed["statements"],
+        "citations": fixed["citations"],
     }
-    return monitoring, [schedule, _CAVEAT]
+
+
+def _own_copy(template: dict) -> dict:
+    """A decision's own monitoring: every container new, so a caller changing one decision's lists changes no other."""
+    return {
+        **template,
+        "tests": list(template["tests"]),
+        "caveats": list(template["caveats"]),
+        "statements": [{**line, "citations": list(line["citations"])} for line in template["statements"]],
+        "citations": list(template["citations"]),
+    }
 
 
 _MONITORING_WORDS: dict[int, tuple[dict, Statement, Ruleset]] = {}
@@ -950,6 +954,61 @@ def _pending(rs: Ruleset, intervals: tuple[MaintenanceInterval, ...]) -> tuple[P
     return pending, statement
 
 
+class _Outline(NamedTuple):
+    """The parts of a decision that depend only on the ruleset, the facts and the indications, worked out once per
+    combination (a ruleset is frozen and the facts hold no value of the case, so an outline never goes stale)."""
+
+    ruleset: Ruleset  # held, so that its id is not reused while the outline is memoised
+    alerts: tuple[Alert, ...] | None  # None when an alert prints a value of the case: built from ``steps``
+    steps: tuple[Alert | tuple, ...]
+    headline: str
+    pending: PendingTreatment | None
+    closing: tuple[Statement, ...]  # the rationale after the regimen's words
+    monitoring: dict | None  # a template: each decision gets its own copy of the containers
+
+
+_OUTLINES: dict[tuple, _Outline] = {}
+
+
+def _outline(rs: Ruleset, facts: AlertFacts, indications: tuple[str, ...], regimen: Regimen) -> _Outline:
+    """The regimen's intervals follow from the ruleset, the indications and neurological involvement (in the key)."""
+    key = (id(rs), facts, indications)
+    outline = _OUTLINES.get(key)
+    if outline is not None and outline.ruleset is rs:
+        return outline
+    if len(_OUTLINES) >= _MEMO_LIMIT:
+        _OUTLINES.clear()
+    closing: list[Statement] = []
+    monitoring = None
+    if facts.im:
+        monitoring = _monitoring(facts.pregnant, rs)
+        closing += [_monitoring_words(rs)[1], _CAVEAT]
+    elif not facts.pending_mma:
+        closing.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
+    pending = None
+    if facts.pending_mma:
+        pending, statement = _pending(rs, regimen.intervals)
+        closing.append(statement)
+    steps = _alert_steps(facts, rs)
+    outline = _OUTLINES[key] = _Outline(
+        rs,
+        None if any(type(step) is tuple for step in steps) else steps,
+        steps,
+        _headline(
+            rs,
+            status=facts.status,
+            indications=list(indications),
+            pending=pending is not None,
+            neuro=facts.neuro,
+            renal_caution=facts.renal_caution,
+        ),
+        pending,
+        tuple(closing),
+        monitoring,
+    )
+    return outline
+
+
 def decide(
     assessment: Assessment,
     ruleset: Ruleset = DEFAULT_RULESET,
@@ -961,17 +1020,12 @@ def decide(
     indications, indication_words = _indications(a, rs, finding.status)
     regimen = _regimen(a, rs, indications)
     facts = _facts(a, rs, finding, indications)
-    why = [*finding.rationale, *indication_words, *regimen.rationale]
-    monitoring = None
-    if facts.im:
-        monitoring, words = _monitoring(a, rs)
-        why.extend(words)
-    elif not facts.pending_mma:
-        why.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
-    pending = None
-    if facts.pending_mma:
-        pending, statement = _pending(rs, regimen.intervals)
-        why.append(statement)
+    outline = _outline(rs, facts, indications, regimen)
+    alerts = outline.alerts
+    if alerts is None:  # an alert prints a value of this case (eGFR, homocysteine)
+        alerts = tuple(
+            step if type(step) is not tuple else _tuple_new(Alert, (*step[0], step[1](a, rs))) for step in outline.steps
+        )
     rec = _new(_Unfrozen)  # every field below, then the frozen class (see _Unfrozen)
     rec.status = finding.status
     rec.basis = finding.basis
@@ -981,24 +1035,18 @@ def decide(
     rec.loading = regimen.loading
     rec.maintenance = regimen.maintenance
     rec.oral_option = regimen.oral
-    rec.alerts = _alerts(facts, a, rs)
-    rec.monitoring = monitoring
-    rec.rationale = tuple(why)
+    rec.alerts = alerts
+    rec.monitoring = None if outline.monitoring is None else _own_copy(outline.monitoring)
+    rec.rationale = (*finding.rationale, *indication_words, *regimen.rationale, *outline.closing)
     rec.ruleset = rs
     rec.thresholds = th
     rec.assessment = a
     rec.mma_limit = finding.mma_limit
-    rec.headline = _headline(
-        rs,
-        status=finding.status,
-        indications=list(indications),
-        pending=pending is not None,
-        neuro=facts.neuro,
-        renal_caution=finding.renal_caution,
-    )
-    rec.pending_mma = pending
+    rec.headline = outline.headline
+    rec.pending_mma = outline.pending
     rec.__class__ = Recommendation
     return rec  # type: ignore[return-value]
 
 
 _new = object.__new__
+_tuple_new = tuple.__new__
