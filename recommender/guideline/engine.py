@@ -251,9 +251,10 @@ def _num(value: Decimal) -> int | float:
 
 
 def _classify(value: Decimal, unit: str, bands: Bands, units: dict[str, Decimal]) -> str:
-    if value < threshold_in(bands.deficient_below, unit, units):
+    factor = units[unit]  # each threshold in the unit entered, exactly: threshold_in, inlined (every decision)
+    if value < bands.deficient_below * factor:
         return DEFICIENT
-    if value <= threshold_in(bands.not_deficient_above, unit, units):
+    if value <= bands.not_deficient_above * factor:
         return INDETERMINATE
     return NOT_DEFICIENT
 
@@ -431,7 +432,7 @@ def _b12_status(a: Assessment, th: Thresholds) -> tuple[str, str, list[Statement
         b = a.b12
         status, basis = _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS), "b12"
         other_unit = PG_PER_ML if b.unit == PMOL_PER_L else PMOL_PER_L
-        other = convert(b.value, b.unit, other_unit, TOTAL_B12_UNITS)
+        other = b.value / TOTAL_B12_UNITS[b.unit] * TOTAL_B12_UNITS[other_unit]  # convert(), inlined
         why.append(
             _band_statement(
                 "Total B12 {0:f} {1} (= {2:.1f} {3})", (b.value, b.unit, other, other_unit), status, th.total_b12
@@ -504,38 +505,59 @@ def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ..
     why: list[Statement] = []
     if status == DEFICIENT:
         indications.append("deficiency")
-        why.append(
-            Statement(
-                _DEFICIENCY_ROUTE, rs.deficiency_im_citations, (ROUTE_WORDS.get(rs.route, rs.route), rs.drug, rs.route)
-            )
-        )
-    resection = (a.ileal_resection_cm, rs.ileal_resection_above_cm)
-    if a.ileal_resection_cm > rs.ileal_resection_above_cm:
+        why.append(_ruleset_words(rs).deficiency_route)
+    cm = a.ileal_resection_cm
+    if cm > rs.ileal_resection_above_cm:
         indications.append("ileal_resection")
         why.append(
             Statement(
                 "Distal ileal resection of {0:f} cm (more than {1:f} cm): prophylactic injections for life, whatever "
                 "the B12 level.",
                 rs.ileal_resection_citations,
-                resection,
+                (cm, rs.ileal_resection_above_cm),
             )
         )
-    elif a.ileal_resection_cm > 0:
+    elif cm > 0:
         why.append(
             Statement(
                 "Distal ileal resection of {0:f} cm is not more than {1:f} cm: not an indication on its own.",
                 rs.ileal_resection_citations,
-                resection,
+                (cm, rs.ileal_resection_above_cm),
             )
         )
     if a.bariatric_surgery:
         indications.append("bariatric_surgery")
-        why.append(
-            Statement(
-                "After bariatric surgery, B12 supplementation is given whatever the B12 level.", rs.bariatric_citations
-            )
-        )
+        why.append(_ruleset_words(rs).bariatric)
     return tuple(indications), why
+
+
+class _RulesetWords(NamedTuple):
+    """Sentences whose words and sources come from the ruleset alone, built once per ruleset."""
+
+    ruleset: Ruleset  # held, so that its id is not reused while its words are memoised
+    deficiency_route: Statement
+    bariatric: Statement
+
+
+_RULESET_WORDS: dict[int, _RulesetWords] = {}
+
+
+def _ruleset_words(rs: Ruleset) -> _RulesetWords:
+    words = _RULESET_WORDS.get(id(rs))
+    if words is not None and words.ruleset is rs:
+        return words
+    if len(_RULESET_WORDS) >= _MEMO_LIMIT:
+        _RULESET_WORDS.clear()
+    words = _RULESET_WORDS[id(rs)] = _RulesetWords(
+        rs,
+        Statement(
+            _DEFICIENCY_ROUTE, rs.deficiency_im_citations, (ROUTE_WORDS.get(rs.route, rs.route), rs.drug, rs.route)
+        ),
+        Statement(
+            "After bariatric surgery, B12 supplementation is given whatever the B12 level.", rs.bariatric_citations
+        ),
+    )
+    return words
 
 
 class Regimen(NamedTuple):
