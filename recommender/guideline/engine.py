@@ -669,7 +669,7 @@ def _oral_option(
 class AlertFacts(NamedTuple):
     """Everything an alert's condition may look at: what the results and flags say, and the answers decided before
     the alerts. Only booleans and codes, so hashable: which entries of the catalogue apply is worked out once per
-    set of facts and ruleset (``_alerts``). A value an alert prints (eGFR, homocysteine) is never part of the
+    set of facts and ruleset (``_outline``). A value an alert prints (eGFR, homocysteine) is never part of the
     facts: those entries take it from the assessment on every decision (``AlertRule.case_args``)."""
 
     status: str
