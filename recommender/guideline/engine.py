@@ -208,6 +208,17 @@ class Recommendation:
         }
 
 
+class _Unfrozen:
+    """The slots of ``Recommendation`` without its frozen ``__setattr__``: ``decide`` fills one with plain attribute
+    stores and then makes it a ``Recommendation`` (``__class__`` assignment; the two layouts are the same).
+
+    A frozen dataclass sets each of its 17 fields through ``object.__setattr__``; that alone was about a third of a
+    simple decision. The object handed out is an ordinary frozen ``Recommendation`` (its ``__init__``, equality and
+    immutability unchanged); every field is set by ``decide`` (tests/test_engine_speed.py checks both)."""
+
+    __slots__ = Recommendation.__slots__
+
+
 def _loading_dict(course: LoadingCourse, rs: Ruleset) -> dict:
     return {
         "drug": rs.drug,
@@ -240,9 +251,10 @@ def _num(value: Decimal) -> int | float:
 
 
 def _classify(value: Decimal, unit: str, bands: Bands, units: dict[str, Decimal]) -> str:
-    if value < threshold_in(bands.deficient_below, unit, units):
+    factor = units[unit]  # each threshold in the unit entered, exactly: threshold_in, inlined (every decision)
+    if value < bands.deficient_below * factor:
         return DEFICIENT
-    if value <= threshold_in(bands.not_deficient_above, unit, units):
+    if value <= bands.not_deficient_above * factor:
         return INDETERMINATE
     return NOT_DEFICIENT
 
@@ -420,7 +432,7 @@ def _b12_status(a: Assessment, th: Thresholds) -> tuple[str, str, list[Statement
         b = a.b12
         status, basis = _classify(b.value, b.unit, th.total_b12, TOTAL_B12_UNITS), "b12"
         other_unit = PG_PER_ML if b.unit == PMOL_PER_L else PMOL_PER_L
-        other = convert(b.value, b.unit, other_unit, TOTAL_B12_UNITS)
+        other = b.value / TOTAL_B12_UNITS[b.unit] * TOTAL_B12_UNITS[other_unit]  # convert(), inlined
         why.append(
             _band_statement(
                 "Total B12 {0:f} {1} (= {2:.1f} {3})", (b.value, b.unit, other, other_unit), status, th.total_b12
@@ -493,38 +505,59 @@ def _indications(a: Assessment, rs: Ruleset, status: str) -> tuple[tuple[str, ..
     why: list[Statement] = []
     if status == DEFICIENT:
         indications.append("deficiency")
-        why.append(
-            Statement(
-                _DEFICIENCY_ROUTE, rs.deficiency_im_citations, (ROUTE_WORDS.get(rs.route, rs.route), rs.drug, rs.route)
-            )
-        )
-    resection = (a.ileal_resection_cm, rs.ileal_resection_above_cm)
-    if a.ileal_resection_cm > rs.ileal_resection_above_cm:
+        why.append(_ruleset_words(rs).deficiency_route)
+    cm = a.ileal_resection_cm
+    if cm > rs.ileal_resection_above_cm:
         indications.append("ileal_resection")
         why.append(
             Statement(
                 "Distal ileal resection of {0:f} cm (more than {1:f} cm): prophylactic injections for life, whatever "
                 "the B12 level.",
                 rs.ileal_resection_citations,
-                resection,
+                (cm, rs.ileal_resection_above_cm),
             )
         )
-    elif a.ileal_resection_cm > 0:
+    elif cm > 0:
         why.append(
             Statement(
                 "Distal ileal resection of {0:f} cm is not more than {1:f} cm: not an indication on its own.",
                 rs.ileal_resection_citations,
-                resection,
+                (cm, rs.ileal_resection_above_cm),
             )
         )
     if a.bariatric_surgery:
         indications.append("bariatric_surgery")
-        why.append(
-            Statement(
-                "After bariatric surgery, B12 supplementation is given whatever the B12 level.", rs.bariatric_citations
-            )
-        )
+        why.append(_ruleset_words(rs).bariatric)
     return tuple(indications), why
+
+
+class _RulesetWords(NamedTuple):
+    """Sentences whose words and sources come from the ruleset alone, built once per ruleset."""
+
+    ruleset: Ruleset  # held, so that its id is not reused while its words are memoised
+    deficiency_route: Statement
+    bariatric: Statement
+
+
+_RULESET_WORDS: dict[int, _RulesetWords] = {}
+
+
+def _ruleset_words(rs: Ruleset) -> _RulesetWords:
+    words = _RULESET_WORDS.get(id(rs))
+    if words is not None and words.ruleset is rs:
+        return words
+    if len(_RULESET_WORDS) >= _MEMO_LIMIT:
+        _RULESET_WORDS.clear()
+    words = _RULESET_WORDS[id(rs)] = _RulesetWords(
+        rs,
+        Statement(
+            _DEFICIENCY_ROUTE, rs.deficiency_im_citations, (ROUTE_WORDS.get(rs.route, rs.route), rs.drug, rs.route)
+        ),
+        Statement(
+            "After bariatric surgery, B12 supplementation is given whatever the B12 level.", rs.bariatric_citations
+        ),
+    )
+    return words
 
 
 class Regimen(NamedTuple):
@@ -538,13 +571,33 @@ class Regimen(NamedTuple):
 
 
 def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regimen:
-    """Loading follows the deficiency; maintenance takes the shortest interval that applies."""
+    """Loading follows the deficiency; maintenance takes the shortest interval that applies.
+
+    The regimen and its words depend only on the ruleset, the indications, neurological involvement and
+    malabsorption: each combination is worked out once per ruleset (a ruleset is frozen, so it never goes stale)."""
     if not indications:
         return _NO_REGIMEN
+    key = (id(rs), indications, a.neurological_involvement, a.malabsorption)
+    known = _REGIMENS.get(key)
+    if known is not None and known[0] is rs:
+        return known[1]
+    if len(_REGIMENS) >= _MEMO_LIMIT:
+        _REGIMENS.clear()
+    regimen = _work_out_regimen(rs, indications, a.neurological_involvement, a.malabsorption)
+    _REGIMENS[key] = (rs, regimen)  # the entry holds its ruleset: the id is not reused while it is here
+    return regimen
+
+
+# Memos of answers that depend on a ruleset and a few discrete facts: small (a few dozen combinations in practice),
+# emptied if they ever grow past this (many rulesets built at run time, as tests do).
+_MEMO_LIMIT = 4096
+_REGIMENS: dict[tuple, tuple[Ruleset, Regimen]] = {}
+
+
+def _work_out_regimen(rs: Ruleset, indications: tuple[str, ...], neuro: bool, malabsorption: bool) -> Regimen:
     loading: LoadingCourse | None = None
     intervals: list[MaintenanceInterval] = []
     why: list[Statement] = []
-    neuro = a.neurological_involvement
     if "deficiency" in indications:
         loading = rs.loading_with_neuro if neuro else rs.loading_without_neuro
         intervals.append(rs.maintenance_with_neuro if neuro else rs.maintenance_without_neuro)
@@ -561,14 +614,14 @@ def _regimen(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> Regime
         intervals.append(rs.maintenance_bariatric)
     maintenance, words = _maintenance(intervals, rs)
     why.extend(words)
-    if a.malabsorption and indications:
+    if malabsorption and indications:
         why.append(
             Statement(
                 "A malabsorptive cause: treatment stays parenteral and lifelong; oral B12 is not offered.",
                 rs.malabsorption_citations,
             )
         )
-    oral, words = _oral_option(a, rs, indications)
+    oral, words = _oral_option(rs, indications, neuro, malabsorption)
     why.extend(words)
     return Regimen(loading, maintenance, tuple(intervals), oral, tuple(why))
 
@@ -597,10 +650,12 @@ def _maintenance(
     ]
 
 
-def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tuple[OralDose | None, list[Statement]]:
+def _oral_option(
+    rs: Ruleset, indications: tuple[str, ...], neuro: bool, malabsorption: bool
+) -> tuple[OralDose | None, list[Statement]]:
     """Only after IM loading and only without neurological involvement, malabsorption or ileal resection; for
     bariatric prophylaxis alone, 1 mg daily."""
-    if not indications or a.neurological_involvement or a.malabsorption or "ileal_resection" in indications:
+    if not indications or neuro or malabsorption or "ileal_resection" in indications:
         return None, []
     if "deficiency" in indications:
         oral = rs.oral_after_loading
@@ -611,68 +666,81 @@ def _oral_option(a: Assessment, rs: Ruleset, indications: tuple[str, ...]) -> tu
     return oral, [Statement(words, oral.citations, (oral.min_mcg, oral.max_mcg, rs.route))]
 
 
-class AlertContext(NamedTuple):
-    """What an alert's condition may look at: the inputs, the ruleset and the answers decided before the alerts."""
+class AlertFacts(NamedTuple):
+    """Everything an alert's condition may look at: what the results and flags say, and the answers decided before
+    the alerts. Only booleans and codes, so hashable: which entries of the catalogue apply is worked out once per
+    set of facts and ruleset (``_outline``). A value an alert prints (eGFR, homocysteine) is never part of the
+    facts: those entries take it from the assessment on every decision (``AlertRule.case_args``)."""
 
-    assessment: Assessment
-    ruleset: Ruleset
-    finding: StatusFinding
-    indications: tuple[str, ...]
     status: str
+    basis: str
     deficient: bool
     neuro: bool
+    severe: bool
+    folic_acid: bool
+    pregnant: bool
     im: bool  # IM hydroxocobalamin is recommended (some indication applies)
     indeterminate: bool  # the MMA test is the next step
     pending_mma: bool  # neurological signs with an indeterminate result: treatment starts before the MMA result
+    mma_elevated: bool
+    renal_caution: bool
+    high_b12: bool  # total B12 above the ruleset's "investigate" level
     homocysteine_above_target: bool
 
 
-def _context(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertContext:
-    neuro = a.neurological_involvement
+def _facts(a: Assessment, rs: Ruleset, finding: StatusFinding, indications: tuple[str, ...]) -> AlertFacts:
+    neuro = bool(a.neurological_involvement)
     indeterminate = finding.next_test == "mma"
-    h = a.homocysteine
     status = finding.status
-    return AlertContext(
-        a,
-        rs,
-        finding,
-        indications,
-        status,
-        status == DEFICIENT,
-        neuro,
-        bool(indications),
-        indeterminate,
-        neuro and indeterminate,
-        h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
-    )  # positional, in field order: this runs on every decision
+    b, h = a.b12, a.homocysteine
+    return _new_facts(
+        AlertFacts,
+        (
+            status,
+            finding.basis,
+            status == DEFICIENT,
+            neuro,
+            bool(a.severe),
+            bool(a.folic_acid),
+            bool(a.pregnant),
+            bool(indications),
+            indeterminate,
+            neuro and indeterminate,
+            finding.mma_elevated,
+            finding.renal_caution,
+            b is not None and convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > rs.high_b12_above_pg_ml,
+            h is not None and h.value >= rs.monitoring.homocysteine_target_umol_l,
+        ),
+    )  # in field order, without the NamedTuple's Python-level __new__: this runs on every decision
 
 
-def _no_args(ctx: AlertContext) -> tuple:
+_new_facts = tuple.__new__
+
+
+def _no_args(rs: Ruleset) -> tuple:
     return ()
 
 
 class AlertRule(NamedTuple):
     """One entry of the catalogue: the alert it raises and the condition under which it applies.
 
-    ``citations`` is a tuple, or a function of the context when the ruleset names the sources; ``args`` fill the
-    template's placeholders. Several entries may share a code (variants of one warning); their conditions exclude
-    each other."""
+    ``condition`` reads the facts only. ``citations`` is a tuple, or a function of the ruleset when the ruleset
+    names the sources; ``args`` fill the template's placeholders from the ruleset, or ``case_args`` from the
+    assessment and the ruleset (an entry that prints a result's value). Several entries may share a code (variants
+    of one warning); their conditions exclude each other."""
 
     code: str
     level: str
     template: str
-    citations: tuple[str, ...] | Callable[[AlertContext], tuple[str, ...]]
-    condition: Callable[[AlertContext], bool]
-    args: Callable[[AlertContext], tuple] = _no_args
+    citations: tuple[str, ...] | Callable[[Ruleset], tuple[str, ...]]
+    condition: Callable[[AlertFacts], bool]
+    args: Callable[[Ruleset], tuple] = _no_args
+    case_args: Callable[[Assessment, Ruleset], tuple] | None = None
 
-    def alert(self, ctx: AlertContext) -> Alert:
-        citations = self.citations(ctx) if callable(self.citations) else self.citations
-        return Alert(self.code, self.level, self.template, citations, self.args(ctx))
-
-
-def _high_b12(ctx: AlertContext) -> bool:
-    b = ctx.assessment.b12
-    return b is not None and convert(b.value, b.unit, PG_PER_ML, TOTAL_B12_UNITS) > ctx.ruleset.high_b12_above_pg_ml
+    def alert(self, a: Assessment | None, rs: Ruleset) -> Alert:
+        citations = self.citations(rs) if callable(self.citations) else self.citations
+        args = self.args(rs) if self.case_args is None else self.case_args(a, rs)  # type: ignore[arg-type]
+        return Alert(self.code, self.level, self.template, citations, args)
 
 
 _NEURO_WORDS = (
@@ -693,40 +761,40 @@ ALERTS: tuple[AlertRule, ...] = (
         "high_b12",
         CAUTION,
         "Total B12 above {0:f} pg/mL: if it stays high, investigate the cause; it is not a reason to treat.",
-        lambda ctx: ctx.ruleset.high_b12_citations,
-        _high_b12,
-        lambda ctx: (ctx.ruleset.high_b12_above_pg_ml,),
+        attrgetter("high_b12_citations"),
+        attrgetter("high_b12"),
+        lambda rs: (rs.high_b12_above_pg_ml,),
     ),
     AlertRule(
         "mma_discordant",
         CAUTION,
         "MMA is raised although B12 is not low: weigh the clinical picture, renal function and a repeat test.",
         ("nice-ng239", "bsh-2014"),
-        lambda ctx: ctx.finding.mma_elevated and ctx.finding.basis != "mma" and ctx.status == NOT_DEFICIENT,
+        lambda f: f.mma_elevated and f.basis != "mma" and f.status == NOT_DEFICIENT,
     ),
     AlertRule(
         "mma_renal",
         CAUTION,
         "eGFR {0:f} is below {1:f}: renal impairment raises MMA, so the raised MMA may not mean B12 deficiency.",
-        lambda ctx: ctx.ruleset.egfr_citations,
-        attrgetter("finding.renal_caution"),
-        lambda ctx: (ctx.assessment.egfr, ctx.ruleset.egfr_renal_below),
+        attrgetter("egfr_citations"),
+        attrgetter("renal_caution"),
+        case_args=lambda a, rs: (a.egfr, rs.egfr_renal_below),
     ),
     # Red flag when folic acid is being given or started; otherwise a caution not to start it alone.
-    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("assessment.folic_acid")),
+    AlertRule("folic_acid", RED_FLAG, _FOLIC_WORDS, _FOLIC_CITATIONS, attrgetter("folic_acid")),
     AlertRule(
         "folic_acid",
         CAUTION,
         _FOLIC_WORDS,
         _FOLIC_CITATIONS,
-        lambda ctx: not ctx.assessment.folic_acid and ctx.status != NOT_DEFICIENT,
+        lambda f: not f.folic_acid and f.status != NOT_DEFICIENT,
     ),
     AlertRule(
         "neuro_urgent_advice",
         RED_FLAG,
         _NEURO_WORDS + "Do not delay the first injection.",
         ("nice-ng239", BNF_MONOGRAPH),
-        lambda ctx: ctx.neuro and (ctx.im or ctx.pending_mma),
+        lambda f: f.neuro and (f.im or f.pending_mma),
     ),
     AlertRule(
         "neuro_urgent_advice",
@@ -734,7 +802,7 @@ ALERTS: tuple[AlertRule, ...] = (
         _NEURO_WORDS
         + "The B12 results do not show deficiency: the specialist can judge whether B12 is still the cause.",
         ("nice-ng239", BNF_MONOGRAPH),
-        lambda ctx: ctx.neuro and not (ctx.im or ctx.pending_mma),
+        lambda f: f.neuro and not (f.im or f.pending_mma),
     ),
     AlertRule(
         "nitrous_oxide",
@@ -742,14 +810,14 @@ ALERTS: tuple[AlertRule, ...] = (
         "Ask about recreational nitrous oxide ('laughing gas'): it inactivates B12, so serum B12 can look normal or "
         "borderline while B12 function is impaired (MMA and homocysteine rise). If it is used, seek specialist advice.",
         ("nice-ng239",),
-        lambda ctx: ctx.neuro or (ctx.assessment.severe and ctx.status != DEFICIENT),
+        lambda f: f.neuro or (f.severe and f.status != DEFICIENT),
     ),
     AlertRule(
         "severe_prefer_im",
         ADVICE,
         "Severe deficiency or severe neurological symptoms: intramuscular treatment gives faster improvement.",
         ("afp-2017",),
-        attrgetter("assessment.severe"),
+        attrgetter("severe"),
     ),
     AlertRule(
         "potassium_platelets",
@@ -757,7 +825,7 @@ ALERTS: tuple[AlertRule, ...] = (
         "In the first weeks of treating severe deficiency, monitor plasma potassium (arrhythmias from hypokalaemia) "
         "and platelets (reactive thrombocytosis).",
         ("smpc-neo-cytamen",),
-        lambda ctx: ctx.assessment.severe and ctx.deficient,
+        lambda f: f.severe and f.deficient,
     ),
     AlertRule(
         "pregnancy",
@@ -765,8 +833,8 @@ ALERTS: tuple[AlertRule, ...] = (
         "Pregnant or breastfeeding: total B12 falls in pregnancy (active B12 is the better test); review {0} month "
         "after starting treatment.",
         ("nice-ng239", "smpc-neo-cytamen"),
-        attrgetter("assessment.pregnant"),
-        lambda ctx: (ctx.ruleset.pregnancy_first_review_months,),
+        attrgetter("pregnant"),
+        lambda rs: (rs.pregnancy_first_review_months,),
     ),
     AlertRule(
         "sample_before_treatment",
@@ -788,14 +856,14 @@ ALERTS: tuple[AlertRule, ...] = (
         "Severe symptoms with an indeterminate result: when the clinical picture is strong, a clinician may start "
         "treatment without waiting for the MMA result (take the sample first).",
         _INDETERMINATE_CITATIONS,
-        lambda ctx: ctx.indeterminate and not ctx.neuro and ctx.assessment.severe,
+        lambda f: f.indeterminate and not f.neuro and f.severe,
     ),
     AlertRule(
         "individualised_regimen",
         ADVICE,
         "Up to half of patients need a more frequent, individualised regimen (from daily or twice weekly to every "
         "2–4 weeks) to stay symptom-free; the plan can set one, with a reason.",
-        lambda ctx: ctx.ruleset.individualised_citations,
+        attrgetter("individualised_citations"),
         attrgetter("im"),
     ),
     AlertRule(
@@ -811,56 +879,61 @@ ALERTS: tuple[AlertRule, ...] = (
         "{0} contains cobalt: ask about cobalt allergy or past hypersensitivity before the first injection.",
         ("smpc-neo-cytamen",),
         attrgetter("im"),
-        lambda ctx: (ctx.ruleset.drug.capitalize(),),
+        lambda rs: (rs.drug.capitalize(),),
     ),
     AlertRule(
         "homocysteine_above_target",
         ADVICE,
         "Homocysteine {0:f} µmol/L is not below the seed target of {1:f} µmol/L (a target no guideline backs; "
         "folate, B6 and renal function also raise it).",
-        lambda ctx: (*ctx.ruleset.monitoring.citations, "afp-2017"),
+        lambda rs: (*rs.monitoring.citations, "afp-2017"),
         attrgetter("homocysteine_above_target"),
-        lambda ctx: (ctx.assessment.homocysteine.value, ctx.ruleset.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
+        case_args=lambda a, rs: (a.homocysteine.value, rs.monitoring.homocysteine_target_umol_l),  # type: ignore[union-attr]
     ),
 )
 
 
-# Entries whose words and sources do not depend on the case are built once (the engine's speed is benchmarked).
-_PREBUILT: tuple[tuple[Callable[[AlertContext], bool], Alert | None, AlertRule], ...] = tuple(
-    (
-        rule.condition,
-        None if callable(rule.citations) or rule.args is not _no_args else rule.alert(None),  # type: ignore[arg-type]
-        rule,
-    )
-    for rule in ALERTS
-)
+def _alert_steps(facts: AlertFacts, rs: Ruleset) -> tuple[Alert | tuple, ...]:
+    """Every catalogue entry whose condition holds, in catalogue order: the alert itself when its words and sources
+    come from the ruleset alone, else its fixed part and the function of the case that fills its placeholders."""
+    steps: list[Alert | tuple] = []
+    for rule in ALERTS:
+        if not rule.condition(facts):
+            continue
+        if rule.case_args is None:
+            steps.append(rule.alert(None, rs))
+        else:
+            citations = rule.citations(rs) if callable(rule.citations) else rule.citations
+            steps.append(((rule.code, rule.level, rule.template, citations), rule.case_args))
+    return tuple(steps)
 
 
-def _alerts(ctx: AlertContext) -> tuple[Alert, ...]:
-    """Every catalogue entry whose condition holds, in catalogue order."""
-    out = []
-    for condition, prebuilt, rule in _PREBUILT:
-        if condition(ctx):
-            out.append(prebuilt or rule.alert(ctx))
-    return tuple(out)
-
-
-def _monitoring(a: Assessment, rs: Ruleset) -> tuple[dict, list[Statement]]:
-    """Monitoring, only when something is recommended: its schedule, tests, target and caveats. The words depend on
-    the ruleset alone, so they are built once per ruleset; each decision gets its own copy of the containers."""
-    fixed, schedule = _monitoring_words(rs)
+def _monitoring(pregnant: bool, rs: Ruleset) -> dict:
+    """Monitoring, only when something is recommended: its schedule, tests, target and caveats. It depends on the
+    ruleset (and pregnancy, for the first review) alone: this is the template each decision copies (_own_copy)."""
+    fixed, _ = _monitoring_words(rs)
     mon = rs.monitoring
-    monitoring = {
+    return {
         "every_months_until_stable": mon.every_months_until_stable,
         "every_months_after_stable": mon.every_months_after_stable,
-        "tests": list(mon.tests),
+        "tests": mon.tests,
         "homocysteine_target_umol_per_l": _num(mon.homocysteine_target_umol_l),
-        "first_review_months": rs.pregnancy_first_review_months if a.pregnant else mon.every_months_until_stable,
-        "caveats": list(fixed["caveats"]),
-        "statements": [{**line, "citations": list(line["citations"])} for line in fixed["statements"]],
-        "citations": list(fixed["citations"]),
+        "first_review_months": rs.pregnancy_first_review_months if pregnant else mon.every_months_until_stable,
+        "caveats": fixed["caveats"],
+        "statements": fixed["statements"],
+        "citations": fixed["citations"],
     }
-    return monitoring, [schedule, _CAVEAT]
+
+
+def _own_copy(template: dict) -> dict:
+    """A decision's own monitoring: every container new, so a caller changing one decision's lists changes no other."""
+    return {
+        **template,
+        "tests": list(template["tests"]),
+        "caveats": list(template["caveats"]),
+        "statements": [{**line, "citations": list(line["citations"])} for line in template["statements"]],
+        "citations": list(template["citations"]),
+    }
 
 
 _MONITORING_WORDS: dict[int, tuple[dict, Statement, Ruleset]] = {}
@@ -903,6 +976,61 @@ def _pending(rs: Ruleset, intervals: tuple[MaintenanceInterval, ...]) -> tuple[P
     return pending, statement
 
 
+class _Outline(NamedTuple):
+    """The parts of a decision that depend only on the ruleset, the facts and the indications, worked out once per
+    combination (a ruleset is frozen and the facts hold no value of the case, so an outline never goes stale)."""
+
+    ruleset: Ruleset  # held, so that its id is not reused while the outline is memoised
+    alerts: tuple[Alert, ...] | None  # None when an alert prints a value of the case: built from ``steps``
+    steps: tuple[Alert | tuple, ...]
+    headline: str
+    pending: PendingTreatment | None
+    closing: tuple[Statement, ...]  # the rationale after the regimen's words
+    monitoring: dict | None  # a template: each decision gets its own copy of the containers
+
+
+_OUTLINES: dict[tuple, _Outline] = {}
+
+
+def _outline(rs: Ruleset, facts: AlertFacts, indications: tuple[str, ...], regimen: Regimen) -> _Outline:
+    """The regimen's intervals follow from the ruleset, the indications and neurological involvement (in the key)."""
+    key = (id(rs), facts, indications)
+    outline = _OUTLINES.get(key)
+    if outline is not None and outline.ruleset is rs:
+        return outline
+    if len(_OUTLINES) >= _MEMO_LIMIT:
+        _OUTLINES.clear()
+    closing: list[Statement] = []
+    monitoring = None
+    if facts.im:
+        monitoring = _monitoring(facts.pregnant, rs)
+        closing += [_monitoring_words(rs)[1], _CAVEAT]
+    elif not facts.pending_mma:
+        closing.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
+    pending = None
+    if facts.pending_mma:
+        pending, statement = _pending(rs, regimen.intervals)
+        closing.append(statement)
+    steps = _alert_steps(facts, rs)
+    outline = _OUTLINES[key] = _Outline(
+        rs,
+        None if any(type(step) is tuple for step in steps) else steps,
+        steps,
+        _headline(
+            rs,
+            status=facts.status,
+            indications=list(indications),
+            pending=pending is not None,
+            neuro=facts.neuro,
+            renal_caution=facts.renal_caution,
+        ),
+        pending,
+        tuple(closing),
+        monitoring,
+    )
+    return outline
+
+
 def decide(
     assessment: Assessment,
     ruleset: Ruleset = DEFAULT_RULESET,
@@ -913,41 +1041,34 @@ def decide(
     finding = _status(a, rs, th)
     indications, indication_words = _indications(a, rs, finding.status)
     regimen = _regimen(a, rs, indications)
-    ctx = _context(a, rs, finding, indications)
-    why = [*finding.rationale, *indication_words, *regimen.rationale]
-    monitoring = None
-    if ctx.im:
-        monitoring, words = _monitoring(a, rs)
-        why.extend(words)
-    elif not ctx.pending_mma:
-        why.append(Statement(_NO_INDICATION, ("afp-2025",), (ROUTE_WORDS.get(rs.route, rs.route), rs.drug)))
-    pending = None
-    if ctx.pending_mma:
-        pending, statement = _pending(rs, regimen.intervals)
-        why.append(statement)
-    return Recommendation(
-        status=finding.status,
-        basis=finding.basis,
-        next_test=finding.next_test,
-        im_recommended=ctx.im,
-        indications=indications,
-        loading=regimen.loading,
-        maintenance=regimen.maintenance,
-        oral_option=regimen.oral,
-        alerts=_alerts(ctx),
-        monitoring=monitoring,
-        rationale=tuple(why),
-        ruleset=rs,
-        thresholds=th,
-        assessment=a,
-        mma_limit=finding.mma_limit,
-        headline=_headline(
-            rs,
-            status=finding.status,
-            indications=list(indications),
-            pending=pending is not None,
-            neuro=ctx.neuro,
-            renal_caution=finding.renal_caution,
-        ),
-        pending_mma=pending,
-    )
+    facts = _facts(a, rs, finding, indications)
+    outline = _outline(rs, facts, indications, regimen)
+    alerts = outline.alerts
+    if alerts is None:  # an alert prints a value of this case (eGFR, homocysteine)
+        alerts = tuple(
+            step if type(step) is not tuple else _tuple_new(Alert, (*step[0], step[1](a, rs))) for step in outline.steps
+        )
+    rec = _new(_Unfrozen)  # every field below, then the frozen class (see _Unfrozen)
+    rec.status = finding.status
+    rec.basis = finding.basis
+    rec.next_test = finding.next_test
+    rec.im_recommended = facts.im
+    rec.indications = indications
+    rec.loading = regimen.loading
+    rec.maintenance = regimen.maintenance
+    rec.oral_option = regimen.oral
+    rec.alerts = alerts
+    rec.monitoring = None if outline.monitoring is None else _own_copy(outline.monitoring)
+    rec.rationale = (*finding.rationale, *indication_words, *regimen.rationale, *outline.closing)
+    rec.ruleset = rs
+    rec.thresholds = th
+    rec.assessment = a
+    rec.mma_limit = finding.mma_limit
+    rec.headline = outline.headline
+    rec.pending_mma = outline.pending
+    rec.__class__ = Recommendation
+    return rec  # type: ignore[return-value]
+
+
+_new = object.__new__
+_tuple_new = tuple.__new__
