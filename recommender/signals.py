@@ -101,3 +101,9 @@ def permission_records_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.LabProfile")
 def lab_profile_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.LAB_PROFILES)
+
+
+@receiver(post_save, sender="recommender.CdsClient")
+@receiver(post_delete, sender="recommender.CdsClient")
+def cds_client_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.CDS_CLIENTS)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
+from recommender import shared_cache
 from recommender.guideline import InvalidAssessment
 from recommender.guideline.stored import Decision
 from recommender.interop.cds import cards as card_words
@@ -245,6 +246,10 @@ def cds_client_register(
     return client, created
 
 
+@transaction.atomic
 def cds_client_deactivate(*, issuer: str) -> bool:
-    """Stop accepting an issuer's JWTs (its cards and feedback stay). False when no such client."""
-    return CdsClient.objects.filter(issuer=issuer).update(active=False) > 0
+    """Stop accepting an issuer's JWTs, from the next request on every node (its cards and feedback stay). False
+    when no such client."""
+    found = CdsClient.objects.filter(issuer=issuer).update(active=False) > 0
+    shared_cache.changed(shared_cache.CDS_CLIENTS)  # an update() sends no post_save: retire the held clients here
+    return found

@@ -1,0 +1,139 @@
+"""The CDS Hooks service's cost per call (issue 15, Performance) without loss of safety: the registered clients and
+their parsed keys are kept in each process while the nodes' shared cache (REDIS_URL; here Django's memory cache
+stands in for it) says they are unchanged, and any change (deactivated, keys replaced, removed, whether from the
+admin, the command or the service) is refused or honoured by the very next call."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from recommender.interop.cds import security
+from recommender.interop.cds.services import cds_client_deactivate
+from recommender.models import CdsClient
+from tests.cds_client import ISSUER, ORIGIN, bearer, jwks, public_jwk, register, token
+
+DISCOVERY = "/cds-services"
+SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cds-test"}}
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shared(settings):
+    settings.CACHES = SHARED
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
+def no_sweep(monkeypatch):
+    monkeypatch.setattr(security, "_SWEEP_ONE_IN", 10**18)  # the occasional sweep of expired ids is not counted
+
+
+def _discover(client, alg: str = "ES384", **claims) -> int:
+    return client.get(DISCOVERY, headers=bearer(token(DISCOVERY, alg=alg, **claims))).status_code
+
+
+def _queries(call) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]  # the test's transaction
+
+
+def test_with_a_shared_cache_the_clients_are_read_once(shared, client):
+    register()
+    assert _discover(client) == 200  # reads the clients and keeps them
+    for alg in ("ES384", "RS384"):
+        sql = _queries(lambda alg=alg: _discover(client, alg))
+        assert len(sql) == 1 and "cdsjwtuse" in sql[0].lower(), sql  # the jti only: never skipped
+
+
+def test_without_a_shared_cache_the_clients_are_read_on_every_call(client):
+    register()
+    for _ in range(2):
+        sql = _queries(lambda: _discover(client))
+        assert any("cdsclient" in statement.lower() for statement in sql), sql
+
+
+def test_a_client_deactivated_by_the_service_is_refused_at_once(shared, client):
+    register()
+    assert _discover(client) == 200
+    assert cds_client_deactivate(issuer=ISSUER)  # an update(): no post_save signal
+    assert _discover(client) == 401
+
+
+def test_a_client_deactivated_in_the_admin_is_refused_at_once(shared, client, admin_client_):
+    registered = register()
+    assert _discover(client) == 200
+    response = admin_client_.post(
+        f"/admin/recommender/cdsclient/{registered.pk}/change/",
+        {"issuer": ISSUER, "name": "EHR", "jwks": json.dumps(jwks()), "allowed_jku": "[]", "origin": ""},
+    )  # "active" unticked
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    client.logout()
+    assert _discover(client) == 401
+
+
+def test_a_client_removed_with_the_command_is_refused_at_once(shared, client):
+    register()
+    assert _discover(client) == 200
+    call_command("cds_client", "remove", ISSUER, stdout=StringIO())
+    assert _discover(client) == 401
+
+
+def test_a_deleted_client_is_refused_at_once(shared, client):
+    registered = register()
+    assert _discover(client) == 200
+    CdsClient.objects.filter(pk=registered.pk).delete()  # no cards yet: nothing protects it
+    assert _discover(client) == 401
+
+
+def test_replaced_keys_are_used_at_once(shared, client):
+    register()
+    assert _discover(client, "ES384") == 200 and _discover(client, "RS384") == 200
+    register(jwks={"keys": [public_jwk("RS384")]})  # the EC key withdrawn
+    assert _discover(client, "ES384") == 401
+    assert _discover(client, "RS384") == 200
+    register(jwks={"keys": [public_jwk("ES384", kid="rotated")]})
+    assert _discover(client, "RS384") == 401
+    assert client.get(DISCOVERY, headers=bearer(token(DISCOVERY, kid="rotated"))).status_code == 200
+
+
+def test_a_new_client_is_let_in_at_once(shared, client):
+    register()
+    assert _discover(client) == 200
+    register(issuer="https://second-ehr.example")
+    assert _discover(client, iss="https://second-ehr.example") == 200
+
+
+def test_cors_follows_the_registered_origin_at_once(shared, client):
+    register()
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    assert client.options(DISCOVERY, headers=preflight).headers.get("Access-Control-Allow-Origin") == ORIGIN
+    cds_client_deactivate(issuer=ISSUER)
+    assert "Access-Control-Allow-Origin" not in client.options(DISCOVERY, headers=preflight).headers
+
+
+def test_an_unreachable_shared_cache_reads_the_database(shared, client, monkeypatch):
+    from recommender import shared_cache
+
+    class Unreachable:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("cache server unreachable")
+
+            return fail
+
+    register()
+    assert _discover(client) == 200
+    monkeypatch.setattr(shared_cache, "cache", Unreachable())
+    cds_client_deactivate(issuer=ISSUER)  # the change cannot be announced: the clients are read every time
+    assert _discover(client) == 401
