@@ -16,8 +16,19 @@ from django.test.utils import CaptureQueriesContext
 
 from recommender.interop.cds import security
 from recommender.interop.cds.services import cds_client_deactivate
-from recommender.models import CdsClient
-from tests.cds_client import ISSUER, ORIGIN, bearer, jwks, public_jwk, register, token
+from recommender.models import CdsCard, CdsClient, CdsFeedback, CdsJwtUse
+from tests.cds_client import (
+    ISSUER,
+    ORIGIN,
+    bearer,
+    hook_body,
+    jwks,
+    observation,
+    prefetch,
+    public_jwk,
+    register,
+    token,
+)
 
 DISCOVERY = "/cds-services"
 SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cds-test"}}
@@ -137,3 +148,79 @@ def test_an_unreachable_shared_cache_reads_the_database(shared, client, monkeypa
     monkeypatch.setattr(shared_cache, "cache", Unreachable())
     cds_client_deactivate(issuer=ISSUER)  # the change cannot be announced: the clients are read every time
     assert _discover(client) == 401
+
+
+# --- One commit per call: the JWT's one use is stored with the cards (or the feedback), not in a commit of its own ---
+
+REVIEW = "/cds-services/b12-review"
+FEEDBACK = "/cds-services/b12-review/feedback"
+
+
+def _review(raw: str, client, body: dict | None = None):
+    body = body if body is not None else hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L")))
+    return client.post(REVIEW, json.dumps(body), content_type="application/json", headers=bearer(raw))
+
+
+def test_a_replayed_service_call_is_refused_and_stores_nothing(client):
+    register()
+    raw = token(REVIEW)
+    assert len(_review(raw, client).json()["cards"]) == 1
+    replayed = _review(raw, client)
+    assert replayed.status_code == 401 and "replayed" in replayed.json()["errors"]["auth"][0]
+    assert CdsCard.objects.count() == 1
+
+
+def test_a_refused_call_uses_its_jwt_up(client):
+    register()
+    raw = token(REVIEW)
+    assert _review(raw, client, {"hook": "patient-view"}).status_code == 400
+    assert _review(raw, client).status_code == 401  # the same JWT with a good body: a replay
+    unknown = token("/cds-services/no-such-service")
+    assert (
+        client.post(
+            "/cds-services/no-such-service", "{}", content_type="application/json", headers=bearer(unknown)
+        ).status_code
+        == 404
+    )
+    assert CdsJwtUse.objects.count() == 2 and not CdsCard.objects.exists()
+
+
+def test_a_replayed_feedback_is_refused_and_stores_nothing(client):
+    register()
+    [card] = _review(token(REVIEW), client).json()["cards"]
+    item = {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-12-02T09:31:00Z"}
+    raw = token(FEEDBACK)
+
+    def send():
+        return client.post(
+            FEEDBACK, json.dumps({"feedback": [item]}), content_type="application/json", headers=bearer(raw)
+        )
+
+    assert send().json() == {"stored": 1}
+    assert send().status_code == 401
+    assert CdsFeedback.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_card_and_the_jwts_use_are_one_commit(client, monkeypatch):
+    """Each commit waits for the database's log to reach the disk: a call that stores its JWT id and its card in
+    two commits waits twice."""
+    register()
+    commits = []
+    real_commit = connection.commit
+
+    def counted_commit():
+        commits.append("commit")
+        real_commit()
+
+    def autocommitted(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) and not connection.in_atomic_block:
+            commits.append(sql.split()[2])  # a write in autocommit: a commit of its own
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(connection, "commit", counted_commit)
+    with connection.execute_wrapper(autocommitted):
+        response = _review(token(REVIEW), client)
+    assert len(response.json()["cards"]) == 1
+    assert len(commits) == 1, commits
+    assert CdsCard.objects.count() == 1 and CdsJwtUse.objects.count() == 1

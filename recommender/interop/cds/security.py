@@ -139,40 +139,67 @@ def _verified_claims(token: str, keys: tuple, alg: str, audience: str) -> dict:
     raise Unauthorised("The JWT's signature does not verify with the issuer's registered keys.") from last_error
 
 
-def _remember_jti(issuer: str, claims: dict) -> None:
-    """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A registered client whose JWT verified (signature, audience, expiry), its one use not yet recorded."""
+
+    client: CdsClient
+    issuer: str
+    jti: str
+    keep_until: datetime
+
+
+def _jti(issuer: str, claims: dict) -> tuple[str, datetime]:
+    """The JWT id and how long to keep it: until the token expires (it must expire soon)."""
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > 255:
         raise Unauthorised("The JWT's 'jti' must be a non-empty string (at most 255 characters).")
     lifetime = settings.B12_CDS_JWT_MAX_LIFETIME_SECONDS
-    now = timezone.now()
     expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
-    if expires_at > now + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
+    if expires_at > timezone.now() + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
         raise Unauthorised(f"The JWT must expire within {lifetime} seconds of being sent.")
-    keep_until = expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
-    seen = CdsJwtUse(issuer=issuer, jti=jti, expires_at=keep_until)
-    try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
-                seen.save(force_insert=True)
-        else:
-            seen.save(force_insert=True)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
-    except IntegrityError:
-        raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
-    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
-        CdsJwtUse.objects.filter(expires_at__lt=now).delete()
+    return jti, expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
 
 
-def client_authenticate(request: HttpRequest) -> CdsClient:
-    """The registered client whose JWT authenticates this request, or Unauthorised."""
+def caller_verify(request: HttpRequest) -> Caller:
+    """The registered client whose JWT this request carries, or Unauthorised. The JWT's use is recorded by
+    ``jti_record``, in the transaction of what the call stores (one commit per call)."""
     token = _bearer(request)
     header, issuer = _header_and_issuer(token)
     registered = clients_registered().get(issuer)
     if registered is None:
         raise Unauthorised("The JWT's issuer is not a registered CDS Hooks client.")
     claims = _verified_claims(token, _key(registered, header), header["alg"], endpoint_url(request))
-    _remember_jti(issuer, claims)
-    return registered.client
+    jti, keep_until = _jti(issuer, claims)
+    return Caller(registered.client, issuer, jti, keep_until)
+
+
+def jti_record(caller: Caller) -> None:
+    """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint and is
+    Unauthorised. Inside a transaction, a refused insert ends it: let the Unauthorised out of the atomic block."""
+    try:
+        CdsJwtUse(issuer=caller.issuer, jti=caller.jti, expires_at=caller.keep_until).save(force_insert=True)
+    except IntegrityError:
+        raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
+    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
+        CdsJwtUse.objects.filter(expires_at__lt=timezone.now()).delete()
+
+
+def jti_record_now(caller: Caller) -> None:
+    """``jti_record`` for a call that stores nothing else: one INSERT in autocommit."""
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
+            jti_record(caller)
+    else:
+        jti_record(caller)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
+
+
+def client_authenticate(request: HttpRequest) -> CdsClient:
+    """The registered client whose JWT authenticates this request (a call that stores nothing: discovery), its
+    use recorded, or Unauthorised."""
+    caller = caller_verify(request)
+    jti_record_now(caller)
+    return caller.client
 
 
 def jwks_load(text: str) -> dict:

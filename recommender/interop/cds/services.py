@@ -4,10 +4,11 @@ the cards remembered for feedback, and feedback stored."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
 
 from django.db import transaction
+from django.db.models import Model
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
@@ -15,7 +16,7 @@ from recommender import shared_cache
 from recommender.guideline import InvalidAssessment
 from recommender.guideline.stored import Decision
 from recommender.interop.cds import cards as card_words
-from recommender.interop.cds import fhirserver, selectors
+from recommender.interop.cds import fhirserver, security, selectors
 from recommender.interop.cds.discovery import ORDER_CHECK, PREFETCH, SERVICES
 from recommender.interop.cds.prefetch import PREFETCH_KEYS, PrefetchError, Results, results_from_prefetch
 from recommender.interop.decisions import recommendation_for
@@ -29,6 +30,28 @@ class HookError(Exception):
         super().__init__(status, errors)
         self.status = status
         self.errors = errors
+
+
+def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]]]) -> dict:
+    """The answer of ``work()``: its rows stored in one transaction with the JWT's one use (one commit, one flush of
+    the database's log, per call; the work's reads, and any read from the EHR's FHIR server, before it). A replayed
+    JWT is Unauthorised and stores nothing; a request refused (HookError, or any failure) uses its JWT up all the
+    same."""
+    try:
+        answer, rows = work()
+    except Exception:
+        security.jti_record_now(caller)
+        raise
+    if not rows:
+        security.jti_record_now(caller)
+        return answer
+    with transaction.atomic():
+        security.jti_record(caller)
+        if len(rows) == 1:
+            rows[0].save(force_insert=True)  # one INSERT, without bulk_create's extra steps
+        else:
+            type(rows[0]).objects.bulk_create(rows)
+    return answer
 
 
 def _context(body: object, service_id: str) -> tuple[dict, str]:
@@ -101,22 +124,22 @@ def _link(base_url: str, patient_prefetch: object, results: Results) -> dict:
 _ERROR_KEYS = {field: f"prefetch.{key}" for field, key in PREFETCH_KEYS.items()}
 
 
-def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: str) -> dict:
-    """The cards for a hook request (``{"cards": []}`` when there is no advice), remembered for feedback.
-    Raises HookError (400 bad input, 412 prefetch missing)."""
+def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: str) -> tuple[dict, list[CdsCard]]:
+    """The cards for a hook request (``{"cards": []}`` when there is no advice), and the rows that remember them
+    for feedback (for ``call_once`` to store). Raises HookError (400 bad input, 412 prefetch missing)."""
     context, patient_id = _context(body, service_id)
     prefetch = _prefetch(body, patient_id)
     patient = prefetch["patient"]
     if not isinstance(patient, Mapping) or patient.get("id", patient_id) != patient_id:
         raise HookError(400, {"prefetch.patient": ["The prefetched Patient is not the patient of context.patientId."]})
     if service_id == ORDER_CHECK and not card_words.draft_orders(context):
-        return {"cards": []}  # no hydroxocobalamin among the draft orders: nothing to check
+        return {"cards": []}, []  # no hydroxocobalamin among the draft orders: nothing to check
     try:
         results = results_from_prefetch(prefetch, patient_id)
     except PrefetchError as invalid:
         raise HookError(400, invalid.errors) from None
     if "b12" not in results.payload and "active_b12" not in results.payload:
-        return {"cards": []}  # no B12 result: nothing to advise on
+        return {"cards": []}, []  # no B12 result: nothing to advise on
     try:
         decision = Decision.from_dict(recommendation_for(results.payload).as_dict())
     except InvalidAssessment as invalid:
@@ -126,15 +149,13 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
         cards = card_words.order_cards(decision, results, context, patient_id=patient_id, link=link)
     else:
         cards = card_words.review_cards(decision, results, patient_id=patient_id, link=link)
-    cards_remember(
-        client=client, service=service_id, cards=cards, ruleset=f"{decision.ruleset_id} {decision.ruleset_version}"
-    )
-    return {"cards": cards}
+    ruleset = f"{decision.ruleset_id} {decision.ruleset_version}"
+    return {"cards": cards}, cards_issued(client=client, service=service_id, cards=cards, ruleset=ruleset)
 
 
-def cards_remember(*, client: CdsClient, service: str, cards: list[dict], ruleset: str) -> None:
-    """Each card issued, without patient data beyond its summary: what feedback refers to."""
-    rows = [
+def cards_issued(*, client: CdsClient, service: str, cards: list[dict], ruleset: str) -> list[CdsCard]:
+    """A row for each card issued, without patient data beyond its summary: what feedback refers to."""
+    return [
         CdsCard(
             id=card["uuid"],
             client=client,
@@ -145,10 +166,6 @@ def cards_remember(*, client: CdsClient, service: str, cards: list[dict], rulese
         )
         for card in cards
     ]
-    if len(rows) == 1:
-        rows[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction round trips
-    elif rows:
-        CdsCard.objects.bulk_create(rows)
 
 
 def _feedback_item(item: object, where: str, issued: dict, errors: dict) -> CdsFeedback | None:
@@ -200,9 +217,8 @@ def _feedback_item(item: object, where: str, issued: dict, errors: dict) -> CdsF
     )
 
 
-@transaction.atomic
-def feedback_record(*, client: CdsClient, service_id: str, body: object) -> list[CdsFeedback]:
-    """Every feedback item stored, or none (HookError 400 naming each bad one)."""
+def feedback_rows(*, client: CdsClient, service_id: str, body: object) -> list[CdsFeedback]:
+    """A checked row for every feedback item (for ``call_once`` to store), or HookError 400 naming each bad one."""
     items = body.get("feedback") if isinstance(body, Mapping) else None
     if not isinstance(items, list) or not items:
         raise HookError(400, {"feedback": ['A CDS Hooks feedback body: {"feedback": [ {...}, ... ]}.']})
@@ -216,7 +232,7 @@ def feedback_record(*, client: CdsClient, service_id: str, body: object) -> list
         raise HookError(400, errors)
     for row in rows:
         row.full_clean()
-    return CdsFeedback.objects.bulk_create(rows)
+    return rows
 
 
 def _is_uuid(text: str) -> bool:
