@@ -19,6 +19,7 @@ from recommender.interop.cds.services import cds_client_deactivate
 from recommender.models import CdsCard, CdsClient, CdsFeedback, CdsJwtUse
 from tests.cds_client import (
     ISSUER,
+    NHS_NUMBER,
     ORIGIN,
     bearer,
     hook_body,
@@ -29,6 +30,7 @@ from tests.cds_client import (
     register,
     token,
 )
+from tests.factories import make_patient
 
 DISCOVERY = "/cds-services"
 SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cds-test"}}
@@ -214,7 +216,7 @@ def test_a_card_and_the_jwts_use_are_one_commit(client, monkeypatch):
         real_commit()
 
     def autocommitted(execute, sql, params, many, context):
-        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) and not connection.in_atomic_block:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH")) and not connection.in_atomic_block:
             commits.append(sql.split()[2])  # a write in autocommit: a commit of its own
         return execute(sql, params, many, context)
 
@@ -224,3 +226,15 @@ def test_a_card_and_the_jwts_use_are_one_commit(client, monkeypatch):
     assert len(response.json()["cards"]) == 1
     assert len(commits) == 1, commits
     assert CdsCard.objects.count() == 1 and CdsJwtUse.objects.count() == 1
+
+
+def test_with_a_shared_cache_a_card_costs_the_patient_and_one_write(shared, client, clinician):
+    """No client, key or lab profile read per call: the patient the card links to, and its JWT id and card."""
+    make_patient(by=clinician, nhs_number=NHS_NUMBER)
+    register()
+    assert len(_review(token(REVIEW), client).json()["cards"]) == 1  # reads and keeps the clients and the profile
+    sql = _queries(lambda: _review(token(REVIEW), client))
+    assert not any(table in " ".join(sql).lower() for table in ("cdsclient", "labprofile")), sql
+    assert sum("recommender_patient" in statement for statement in sql) == 1, sql
+    expected = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT"]  # one statement, or one commit
+    assert [statement.split()[0] for statement in sql if "recommender_patient" not in statement] == expected, sql

@@ -174,15 +174,29 @@ def caller_verify(request: HttpRequest) -> Caller:
     return Caller(registered.client, issuer, jti, keep_until)
 
 
+JTI_CONSTRAINT = "cds_jti_once_per_issuer"
+REPLAYED = "This JWT has been used already ('jti' replayed); sign a new one per call."
+
+
+def jti_row(caller: Caller) -> CdsJwtUse:
+    """The record of the JWT's one use, kept until the token expires (unsaved)."""
+    return CdsJwtUse(issuer=caller.issuer, jti=caller.jti, expires_at=caller.keep_until)
+
+
+def jti_sweep() -> None:
+    """Now and then, not on every call: the ids of expired tokens go."""
+    if secrets.randbelow(_SWEEP_ONE_IN) == 0:
+        CdsJwtUse.objects.filter(expires_at__lt=timezone.now()).delete()
+
+
 def jti_record(caller: Caller) -> None:
     """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint and is
     Unauthorised. Inside a transaction, a refused insert ends it: let the Unauthorised out of the atomic block."""
     try:
-        CdsJwtUse(issuer=caller.issuer, jti=caller.jti, expires_at=caller.keep_until).save(force_insert=True)
+        jti_row(caller).save(force_insert=True)
     except IntegrityError:
-        raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
-    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
-        CdsJwtUse.objects.filter(expires_at__lt=timezone.now()).delete()
+        raise Unauthorised(REPLAYED) from None
+    jti_sweep()
 
 
 def jti_record_now(caller: Caller) -> None:

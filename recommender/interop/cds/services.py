@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from urllib.parse import urlencode
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
+from django.db.models.sql import InsertQuery
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
@@ -33,10 +35,10 @@ class HookError(Exception):
 
 
 def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]]]) -> dict:
-    """The answer of ``work()``: its rows stored in one transaction with the JWT's one use (one commit, one flush of
-    the database's log, per call; the work's reads, and any read from the EHR's FHIR server, before it). A replayed
-    JWT is Unauthorised and stores nothing; a request refused (HookError, or any failure) uses its JWT up all the
-    same."""
+    """The answer of ``work()``, its rows stored in one commit with the JWT's one use (each commit waits for the
+    database's log to reach the disk; the work's reads, and any read from the EHR's FHIR server, come before it).
+    A replayed JWT is Unauthorised and stores nothing; a refused request (HookError, or any failure) uses its JWT
+    up all the same."""
     try:
         answer, rows = work()
     except Exception:
@@ -44,14 +46,45 @@ def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Mo
         raise
     if not rows:
         security.jti_record_now(caller)
-        return answer
-    with transaction.atomic():
-        security.jti_record(caller)
-        if len(rows) == 1:
-            rows[0].save(force_insert=True)  # one INSERT, without bulk_create's extra steps
-        else:
-            type(rows[0]).objects.bulk_create(rows)
+    elif connection.vendor == "postgresql":
+        _store_in_one_statement(security.jti_row(caller), rows)
+        security.jti_sweep()
+    else:
+        with transaction.atomic():
+            security.jti_record(caller)
+            _insert(rows)
     return answer
+
+
+def _insert(rows: list[Model]) -> None:
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)  # one INSERT, without bulk_create's extra steps
+    else:
+        type(rows[0]).objects.bulk_create(rows)
+
+
+def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
+    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters."""
+    model = type(rows[0])
+    query = InsertQuery(model)
+    query.insert_values([f for f in model._meta.concrete_fields if not f.db_returning], rows)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
+
+
+def _store_in_one_statement(jti: Model, rows: list[Model]) -> None:
+    """PostgreSQL: the JWT's id and the rows in one statement (a data-modifying WITH, run whole or not at all): one
+    round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised."""
+    jti_sql, jti_params = _insert_sql([jti])
+    rows_sql, rows_params = _insert_sql(rows)
+    try:
+        nested = transaction.atomic() if connection.in_atomic_block else nullcontext()  # a savepoint when nested
+        with nested, connection.cursor() as cursor:
+            cursor.execute(f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params)
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == security.JTI_CONSTRAINT:
+            raise security.Unauthorised(security.REPLAYED) from None
+        raise
 
 
 def _context(body: object, service_id: str) -> tuple[dict, str]:
