@@ -238,3 +238,17 @@ def test_with_a_shared_cache_a_card_costs_the_patient_and_one_write(shared, clie
     assert sum("recommender_patient" in statement for statement in sql) == 1, sql
     expected = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT"]  # one statement, or one commit
     assert [statement.split()[0] for statement in sql if "recommender_patient" not in statement] == expected, sql
+
+
+def test_clients_are_held_no_longer_than_a_shared_entry(shared, client, monkeypatch):
+    """A change made while the shared cache was unreachable is not announced: it is seen within TIMEOUT_SECONDS."""
+    from recommender import shared_cache
+
+    now = [1000.0]
+    monkeypatch.setattr(shared_cache, "_clock", lambda: now[0])
+    register()
+    assert _discover(client) == 200
+    CdsClient.objects.update(active=False)  # no signal: as if the announcement had been lost
+    assert _discover(client) == 200
+    now[0] += shared_cache.TIMEOUT_SECONDS
+    assert _discover(client) == 401

@@ -149,7 +149,7 @@ class Caller:
     keep_until: datetime
 
 
-def _jti(issuer: str, claims: dict) -> tuple[str, datetime]:
+def _jti(claims: dict) -> tuple[str, datetime]:
     """The JWT id and how long to keep it: until the token expires (it must expire soon)."""
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > 255:
@@ -162,19 +162,19 @@ def _jti(issuer: str, claims: dict) -> tuple[str, datetime]:
 
 
 def caller_verify(request: HttpRequest) -> Caller:
-    """The registered client whose JWT this request carries, or Unauthorised. The JWT's use is recorded by
-    ``jti_record``, in the transaction of what the call stores (one commit per call)."""
+    """The registered client whose JWT this request carries, or Unauthorised. The JWT's use is not recorded yet:
+    that is done with whatever the call stores, in the same commit (services.call_once; discovery: jti_record_now)."""
     token = _bearer(request)
     header, issuer = _header_and_issuer(token)
     registered = clients_registered().get(issuer)
     if registered is None:
         raise Unauthorised("The JWT's issuer is not a registered CDS Hooks client.")
     claims = _verified_claims(token, _key(registered, header), header["alg"], endpoint_url(request))
-    jti, keep_until = _jti(issuer, claims)
+    jti, keep_until = _jti(claims)
     return Caller(registered.client, issuer, jti, keep_until)
 
 
-JTI_CONSTRAINT = "cds_jti_once_per_issuer"
+JTI_CONSTRAINT = CdsJwtUse._meta.constraints[0].name  # the unique (issuer, jti) that refuses a replay
 REPLAYED = "This JWT has been used already ('jti' replayed); sign a new one per call."
 
 
