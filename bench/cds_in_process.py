@@ -1,14 +1,16 @@
 """Where the time of a CDS Hooks call goes, in-process: POST /cds-services/b12-review with bench/bench_cds.py's
 prefetch and a freshly signed JWT per call (ES384, then RS384; tokens signed before the clock starts), through
-Django's test client (the same middleware, no gunicorn, no wrk) on the seeded benchmark database; prints
-milliseconds per call next to the bare view's, the ratio, the queries, and with --top N the N costliest functions
-(cProfile). A tool for finding what to make cheaper; the goal is judged by bench/bench_cds.py.
+Django's test client (the same middleware, no gunicorn, no wrk) on the seeded benchmark database, called in turn
+with the bare view; prints milliseconds per call beside the bare view's and the ratio, both in wall-clock time and
+in CPU time (this process, its database backend and the Redis server: steadier on a busy machine), the queries,
+and with --top N the N costliest functions (cProfile). A tool for finding what to make cheaper; the goal is judged
+by bench/bench_cds.py.
 
 Registers the benchmark's client and its patient as bench/bench_cds.py does (the patient authored by the API user,
 so no clinician's home page changes); every call stores its jti and its card, as a real call does.
 
-    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/cds_in_process.py [--repeat 200]
-        [--top 30] [--redis]
+    BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/cds_in_process.py [--redis]
+        [--repeat 100] [--rounds 5] [--top 30] [--sort tottime]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -73,8 +76,8 @@ def _redis_pids() -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3, help="bare view and service in turn, this many times")
+    parser.add_argument("--repeat", type=int, default=100, help="calls of each per round")
+    parser.add_argument("--rounds", type=int, default=5, help="the ratios shown are the median of the rounds'")
     parser.add_argument("--top", type=int, default=0, help="profile: the N costliest functions (cumulative)")
     parser.add_argument("--sort", default="cumulative", help="profile order: cumulative or tottime")
     parser.add_argument("--redis", action="store_true", help="with a throwaway redis-server as the shared cache")
@@ -124,42 +127,42 @@ def run(args) -> int:
 
         return call
 
-    cpu: dict = {}
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        servers = [cursor.fetchone()[0], *_redis_pids()]
+        pids = ["self", cursor.fetchone()[0], *_redis_pids()]
 
-    def timed(call, repeat: int) -> float:
-        """Wall-clock ms per call; and into ``cpu[call]`` the CPU ms per call of this process plus its database
-        backend and Redis server (steadier than the clock on a busy machine: what the call costs the cores)."""
-        start, start_cpu = time.perf_counter(), _cpu_ns(["self", *servers])
+    def alternated(call, repeat: int) -> dict[str, float]:
+        """The bare view and the service called in turn, one each, so that both meet the same load on a busy
+        machine: wall-clock and CPU ms per call of each (CPU: this process, its database backend and the Redis
+        server: what a call costs the cores)."""
+        spent = dict.fromkeys(("bare", "service", "bare cpu", "service cpu"), 0.0)
         for _ in range(repeat):
-            call()
-        cpu.setdefault(call, []).append((_cpu_ns(["self", *servers]) - start_cpu) / repeat / 1e6)
-        return (time.perf_counter() - start) / repeat * 1000
+            for name, target in (("bare", bare), ("service", call)):
+                start, start_cpu = time.perf_counter(), _cpu_ns(pids)
+                target()
+                spent[f"{name} cpu"] += (_cpu_ns(pids) - start_cpu) / 1e6
+                spent[name] += (time.perf_counter() - start) * 1000
+        return {name: total / repeat for name, total in spent.items()}
 
-    print(f"cache: {'Redis' if os.environ.get('REDIS_URL') else 'none'}; {args.repeat} calls per measurement")
+    print(f"cache: {'Redis' if os.environ.get('REDIS_URL') else 'none'}; bare view and service called in turn")
     for alg in ("ES384", "RS384"):
         call = signed(alg, args.repeat * args.rounds + 30)
         for _ in range(5):
             bare()
             call()
-        ratios, service_ms, bare_ms = [], [], []
-        for _ in range(args.rounds):
-            bare_ms.append(timed(bare, args.repeat))
-            service_ms.append(timed(call, args.repeat))
-            ratios.append(bare_ms[-1] / service_ms[-1])
+        rounds = [alternated(call, args.repeat) for _ in range(args.rounds)]
         with CaptureQueriesContext(connection) as queries:
             call()
+
+        def median(name: str, rounds=rounds) -> float:
+            return statistics.median(r[name] for r in rounds)
+
+        wall_ratio = statistics.median(r["bare"] / r["service"] for r in rounds)
+        cpu_ratio = statistics.median(r["bare cpu"] / r["service cpu"] for r in rounds)
         print(
-            f"{'bare view':24} {min(bare_ms):7.3f} ms   "
-            f"POST {PATH} (JWT {alg}) {min(service_ms):7.3f} ms   "
-            f"ratio {sorted(ratios)[len(ratios) // 2]:5.2f} (fastest rounds: {min(bare_ms) / min(service_ms):4.2f};"
-            f" goal 0.4)  {len(queries)} queries"
-        )
-        print(
-            f"{'  CPU (+ db, redis)':24} {min(cpu[bare]):7.3f} ms   {'':>39} {min(cpu[call]):7.3f} ms   "
-            f"ratio {min(cpu[bare]) / min(cpu[call]):5.2f}"
+            f"POST {PATH} (JWT {alg}): {median('service'):6.2f} ms, bare view {median('bare'):5.2f} ms, "
+            f"ratio {wall_ratio:4.2f}; CPU {median('service cpu'):5.2f} ms, bare {median('bare cpu'):5.2f} ms, "
+            f"ratio {cpu_ratio:4.2f} (goal 0.4); {len(queries)} queries"
         )
         if args.top:
             for query in queries:
