@@ -6,6 +6,7 @@ admin, the command or the service) is refused or honoured by the very next call.
 from __future__ import annotations
 
 import json
+import uuid
 from io import StringIO
 
 import pytest
@@ -252,3 +253,31 @@ def test_clients_are_held_no_longer_than_a_shared_entry(shared, client, monkeypa
     assert _discover(client) == 200
     now[0] += shared_cache.TIMEOUT_SECONDS
     assert _discover(client) == 401
+
+
+def test_two_cards_are_stored_with_the_jwt_in_one_write(client):
+    """order-sign with two draft orders that disagree: two cards, both stored with the JWT's id, and feedback on
+    the second is accepted."""
+    from tests.test_cds_hooks import _draft, _order_body
+
+    register()
+    order = "/cds-services/b12-order-check"
+    monthly = _draft({"frequency": 1, "period": 6, "periodUnit": "mo"}, order_id="draft-1")
+    daily = _draft({"frequency": 1, "period": 1, "periodUnit": "d"}, order_id="draft-2")
+    raw = token(order)
+    answer = client.post(
+        order, json.dumps(_order_body(monthly, daily)), content_type="application/json", headers=bearer(raw)
+    )
+    cards = answer.json()["cards"]
+    assert len(cards) == 2
+    assert set(CdsCard.objects.values_list("pk", flat=True)) == {uuid.UUID(card["uuid"]) for card in cards}
+    assert CdsJwtUse.objects.count() == 1
+    item = {"card": cards[1]["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-12-02T09:31:00Z"}
+    feedback = f"{order}/feedback"
+    sent = client.post(
+        feedback,
+        json.dumps({"feedback": [item, item]}),
+        content_type="application/json",
+        headers=bearer(token(feedback)),
+    )
+    assert sent.json() == {"stored": 2}
