@@ -4,9 +4,10 @@ freshly signed JWT (ES384, then RS384: signature, aud, exp and a jti never seen 
 view served in the same run. Rounds interleave bare view and service; the ratio is the service's requests/s over
 the bare view's measured just before it. Goal: median ratio ≥ 0.4 with 0 errors.
 
-SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is migrated in place).
+SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is migrated in place). With
+redis-server installed the app runs with REDIS_URL (the nodes' shared cache), as in production and bench/run.py.
 
-    python bench/bench_cds.py [--rounds 3] [--seconds 5]
+    python bench/bench_cds.py [--rounds 3] [--seconds 5] [--no-redis]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import jwt
@@ -30,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, gunicorn, manage, prepare, run_python, wrk
+from bench.harness import bench_env, gunicorn, manage, prepare, redis_server, run_python, wrk
 
 ISSUER = "https://bench-ehr.example"
 PATH = "/cds-services/b12-review"
@@ -187,13 +189,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="without the shared cache (default: a throwaway redis-server if installed)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the load benchmarks: apt-get install -y wrk")
     private = keys()
     body = hook_body()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         env = bench_env(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3")
+        if not args.no_redis and shutil.which("redis-server"):
+            env["REDIS_URL"] = stack.enter_context(redis_server())
         session = prepare(env)
         run_python(env, "from bench.bench_cds import seed_patient; seed_patient(); print('ok')")
         jwks_file = Path(tmp, "jwks.json")
@@ -220,7 +229,8 @@ def main() -> int:
                 print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
     print(
         f"bench/bench_cds.py — {args.rounds} rounds × {args.seconds} s per run, gunicorn 2 sync workers, DEBUG off, "
-        f"{'PostgreSQL' if os.environ.get('BENCH_DATABASE_URL') else 'SQLite'}; wrk {THREADS} threads, "
+        f"{'PostgreSQL' if os.environ.get('BENCH_DATABASE_URL') else 'SQLite'}, "
+        f"{'Redis shared cache' if env.get('REDIS_URL') else 'no cache'}; wrk {THREADS} threads, "
         f"{CONNECTIONS} connections"
     )
     print(f"card: [{card['indicator']}] {card['summary']}")

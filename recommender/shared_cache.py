@@ -8,6 +8,7 @@ which is also right however many workers run. A cache that cannot be reached is 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -73,3 +74,36 @@ def changed(name: str) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+# --- Kept in this process, checked against the shared generation on every read (the CDS Hooks clients) ---
+
+CDS_CLIENTS = "cds-clients"
+_held: dict[tuple[str, str], tuple[str, float, object]] = {}
+_clock = time.monotonic
+
+
+def process_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in this process while generation ``name`` has not changed: for a value dearer to rebuild
+    than to check (parsed public keys). Each read costs one read of the generation from the shared cache, so a
+    change on any node is seen by the next request everywhere. Without a shared cache (or when it cannot be
+    reached), ``compute()`` every time: a process alone cannot know that another one changed the data. Held at
+    most TIMEOUT_SECONDS, like a shared entry (a change made while the cache was unreachable is not announced)."""
+    if not _shared():
+        return compute()
+    generation_key = _generation_key(name)
+    try:
+        generation = cache.get(generation_key)
+        if generation is None:
+            cache.add(generation_key, uuid.uuid4().hex, timeout=None)  # add: never overwrite another node's change
+            generation = cache.get(generation_key)
+    except Exception:
+        log.warning("shared cache unavailable: reading %s from the database", name)
+        return compute()
+    held = _held.get((name, key))
+    if generation is not None and held is not None and held[0] == generation and _clock() < held[1]:
+        return held[2]
+    value = compute()  # read after the generation: a change committed meanwhile has bumped it past this one
+    if generation is not None:
+        _held[(name, key)] = (generation, _clock() + TIMEOUT_SECONDS, value)
+    return value

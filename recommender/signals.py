@@ -109,3 +109,9 @@ def lab_profile_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.Assessment")
 def caseload_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.CASELOAD)
+
+
+@receiver(post_save, sender="recommender.CdsClient")
+@receiver(post_delete, sender="recommender.CdsClient")
+def cds_client_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.CDS_CLIENTS)

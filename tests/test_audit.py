@@ -241,14 +241,13 @@ ALLOWED: set[tuple[str, str]] = {
     ("recommender/access/twofactor.py", "StaticDevice.objects.filter(user=user).delete()"),
     # CDS Hooks (no history): the ids of expired JWTs swept, a client deactivated, a dict, the cards and feedback
     # written once (never changed).
-    ("recommender/interop/cds/security.py", "CdsJwtUse.objects.filter(expires_at__lt=now).delete()"),
+    ("recommender/interop/cds/security.py", "CdsJwtUse.objects.filter(expires_at__lt=timezone.now()).delete()"),
     (
         "recommender/interop/cds/services.py",
         "prefetch.update(fhirserver.prefetch_fetch(body, PREFETCH, missing, patient_id))",
     ),
-    ("recommender/interop/cds/services.py", "return CdsClient.objects.filter(issuer=issuer).update(active=False) > 0"),
-    ("recommender/interop/cds/services.py", "CdsCard.objects.bulk_create(rows)"),
-    ("recommender/interop/cds/services.py", "return CdsFeedback.objects.bulk_create(rows)"),
+    ("recommender/interop/cds/services.py", "found = CdsClient.objects.filter(issuer=issuer).update(active=False) > 0"),
+    ("recommender/interop/cds/services.py", "type(rows[0]).objects.bulk_create(rows)"),  # CdsCard or CdsFeedback rows
 } | {
     # demo_clinic --reset (DEBUG only) removes the fictional demo patients and all their records, by design.
     ("recommender/management/commands/demo_clinic.py", line)

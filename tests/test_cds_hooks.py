@@ -486,7 +486,7 @@ def test_a_plain_http_fhir_server_is_not_queried(client, monkeypatch):
 
 
 def test_the_query_count_does_not_grow_with_the_prefetch(client, clinician, monkeypatch):
-    """A client, a jti, the lab profile, the patient, the card: however many results the EHR sends."""
+    """The clients, the lab profile, the patient, then the jti and the card: however many results the EHR sends."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

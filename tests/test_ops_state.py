@@ -17,7 +17,6 @@ ALLOWED = {
     ("recommender/guideline/schedule.py", "_loading_offsets"): "pure arithmetic on its arguments",
     ("recommender/guideline/citations.py", "_secondary_only"): "the citations are constants in the code",
     ("recommender/clinic/presenters.py", "citation_refs"): "links for a set of citation ids, constants in the code",
-    ("recommender/interop/cds/security.py", "_loaded_key"): "a public key loaded from its JWK, the JWK being the key",
     ("recommender/interop/cds/cards.py", "_regimen_json"): "FHIR JSON of a regimen and a coding, both the key",
     ("recommender/interop/cds/cards.py", "_medication_for"): "the medication coding of the settings given as the key",
     ("recommender/web/context_processors.py", "_shell"): "the routes and static files' names, fixed for a deployment",

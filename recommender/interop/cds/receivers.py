@@ -7,11 +7,11 @@ import re
 
 from django.conf import settings
 
-from recommender.models import CdsClient
+from recommender.interop.cds.security import clients_registered
 
 
 def cors_allow_registered_origin(sender, request, **kwargs) -> bool:
     if not re.match(settings.CORS_URLS_REGEX, request.path_info):
         return False
-    origin = request.headers.get("Origin", "")
-    return bool(origin) and CdsClient.objects.filter(origin=origin.rstrip("/"), active=True).exists()
+    origin = request.headers.get("Origin", "").rstrip("/")
+    return bool(origin) and any(registered.client.origin == origin for registered in clients_registered().values())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 import jwt
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.models import CdsClient, CdsJwtUse
 
 ALGORITHMS = ("ES384", "RS384")
@@ -48,11 +49,11 @@ def _bearer(request: HttpRequest) -> str:
 
 
 def _header_and_issuer(token: str) -> tuple[dict, str]:
-    try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+    try:  # header and claims in one parse: which client, which key (nothing is trusted before the signature check)
+        unverified = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise Unauthorised("The bearer token is not a JWT.") from None
+    header, claims = unverified["header"], unverified["payload"]
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise Unauthorised(f"The JWT's algorithm must be ES384 or RS384, not {str(alg)[:20]!r}.")
@@ -62,34 +63,56 @@ def _header_and_issuer(token: str) -> tuple[dict, str]:
     return header, issuer
 
 
-def _key(client: CdsClient, header: dict):
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """An active client with its public keys loaded, by the ``kid`` and algorithm a JWT names."""
+
+    client: CdsClient
+    keys: dict[tuple[str, str], tuple]
+    unusable: frozenset[tuple[str, str]]  # registered under this kid for this algorithm, but not loadable
+
+
+def _registered(client: CdsClient) -> Registered:
+    keys: dict[tuple[str, str], list] = {}
+    unusable = set()
+    for jwk in client.jwks.get("keys", []):
+        for alg, kty in _KEY_TYPE.items():
+            if jwk.get("kty") != kty or jwk.get("crv", "P-384") != "P-384" or not isinstance(jwk.get("kid"), str):
+                continue
+            try:
+                keys.setdefault((jwk["kid"], alg), []).append(jwt.PyJWK(jwk, algorithm=alg).key)
+            except jwt.PyJWTError:
+                unusable.add((jwk["kid"], alg))
+    return Registered(client, {pair: tuple(found) for pair, found in keys.items()}, frozenset(unusable))
+
+
+def clients_registered() -> dict[str, Registered]:
+    """Every active client by issuer, its keys loaded (loading an EC key checks its point: not on every call).
+    Kept in each process while the clients are unchanged: any change to a client (deactivated, keys replaced) is
+    seen by the next request on every node (recommender/shared_cache.py; without a shared cache, read every time)."""
+    return shared_cache.process_through(
+        shared_cache.CDS_CLIENTS,
+        "active",
+        lambda: {client.issuer: _registered(client) for client in CdsClient.objects.filter(active=True)},
+    )
+
+
+def _key(registered: Registered, header: dict) -> tuple:
     jku = header.get("jku")
-    if jku is not None and jku not in client.allowed_jku:
+    if jku is not None and jku not in registered.client.allowed_jku:
         raise Unauthorised("The JWT's 'jku' is not a key-set URL registered for this issuer.")
     kid, alg = header.get("kid"), header["alg"]
     if not isinstance(kid, str) or not kid:
         raise Unauthorised("The JWT's header must name its key ('kid').")
-    candidates = [
-        key
-        for key in client.jwks.get("keys", [])
-        if key.get("kid") == kid and key.get("kty") == _KEY_TYPE[alg] and key.get("crv", "P-384") == "P-384"
-    ]
-    if not candidates:
-        raise Unauthorised("No registered key of this issuer matches the JWT's 'kid' and algorithm.")
-    try:
-        return [_loaded_key(json.dumps(key, sort_keys=True), alg) for key in candidates]
-    except jwt.PyJWTError:
-        raise Unauthorised("The issuer's registered key cannot verify this algorithm.") from None
+    keys = registered.keys.get((kid, alg))
+    if keys:
+        return keys
+    if (kid, alg) in registered.unusable:
+        raise Unauthorised("The issuer's registered key cannot verify this algorithm.")
+    raise Unauthorised("No registered key of this issuer matches the JWT's 'kid' and algorithm.")
 
 
-@lru_cache(maxsize=128)
-def _loaded_key(jwk: str, alg: str):
-    """A registered public key, loaded once per process (loading an EC key checks its point: not on every call).
-    Keyed by the key's own JSON, so a replaced or rotated key is loaded afresh."""
-    return jwt.PyJWK(json.loads(jwk), algorithm=alg).key
-
-
-def _verified_claims(token: str, keys: list, alg: str, audience: str) -> dict:
+def _verified_claims(token: str, keys: tuple, alg: str, audience: str) -> dict:
     leeway = settings.B12_CDS_JWT_LEEWAY_SECONDS
     last_error: jwt.PyJWTError | None = None
     for key in keys:
@@ -116,40 +139,81 @@ def _verified_claims(token: str, keys: list, alg: str, audience: str) -> dict:
     raise Unauthorised("The JWT's signature does not verify with the issuer's registered keys.") from last_error
 
 
-def _remember_jti(issuer: str, claims: dict) -> None:
-    """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint."""
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A registered client whose JWT verified (signature, audience, expiry), its one use not yet recorded."""
+
+    client: CdsClient
+    issuer: str
+    jti: str
+    keep_until: datetime
+
+
+def _jti(claims: dict) -> tuple[str, datetime]:
+    """The JWT id and how long to keep it: until the token expires (it must expire soon)."""
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > 255:
         raise Unauthorised("The JWT's 'jti' must be a non-empty string (at most 255 characters).")
     lifetime = settings.B12_CDS_JWT_MAX_LIFETIME_SECONDS
-    now = timezone.now()
     expires_at = datetime.fromtimestamp(claims["exp"], tz=UTC)
-    if expires_at > now + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
+    if expires_at > timezone.now() + timedelta(seconds=lifetime + settings.B12_CDS_JWT_LEEWAY_SECONDS):
         raise Unauthorised(f"The JWT must expire within {lifetime} seconds of being sent.")
-    keep_until = expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
-    seen = CdsJwtUse(issuer=issuer, jti=jti, expires_at=keep_until)
+    return jti, expires_at + timedelta(seconds=settings.B12_CDS_JWT_LEEWAY_SECONDS)
+
+
+def caller_verify(request: HttpRequest) -> Caller:
+    """The registered client whose JWT this request carries, or Unauthorised. The JWT's use is not recorded yet:
+    that is done with whatever the call stores, in the same commit (services.call_once; discovery: jti_record_now)."""
+    token = _bearer(request)
+    header, issuer = _header_and_issuer(token)
+    registered = clients_registered().get(issuer)
+    if registered is None:
+        raise Unauthorised("The JWT's issuer is not a registered CDS Hooks client.")
+    claims = _verified_claims(token, _key(registered, header), header["alg"], endpoint_url(request))
+    jti, keep_until = _jti(claims)
+    return Caller(registered.client, issuer, jti, keep_until)
+
+
+JTI_CONSTRAINT = CdsJwtUse._meta.constraints[0].name  # the unique (issuer, jti) that refuses a replay
+REPLAYED = "This JWT has been used already ('jti' replayed); sign a new one per call."
+
+
+def jti_row(caller: Caller) -> CdsJwtUse:
+    """The record of the JWT's one use, kept until the token expires (unsaved)."""
+    return CdsJwtUse(issuer=caller.issuer, jti=caller.jti, expires_at=caller.keep_until)
+
+
+def jti_sweep() -> None:
+    """Now and then, not on every call: the ids of expired tokens go."""
+    if secrets.randbelow(_SWEEP_ONE_IN) == 0:
+        CdsJwtUse.objects.filter(expires_at__lt=timezone.now()).delete()
+
+
+def jti_record(caller: Caller) -> None:
+    """Record the JWT id until the token expires; a second use (on any node) hits the unique constraint and is
+    Unauthorised. Inside a transaction, a refused insert ends it: let the Unauthorised out of the atomic block."""
     try:
-        if transaction.get_connection().in_atomic_block:
-            with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
-                seen.save(force_insert=True)
-        else:
-            seen.save(force_insert=True)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
+        jti_row(caller).save(force_insert=True)
     except IntegrityError:
-        raise Unauthorised("This JWT has been used already ('jti' replayed); sign a new one per call.") from None
-    if secrets.randbelow(_SWEEP_ONE_IN) == 0:  # now and then, not on every call: the ids of expired tokens go
-        CdsJwtUse.objects.filter(expires_at__lt=now).delete()
+        raise Unauthorised(REPLAYED) from None
+    jti_sweep()
+
+
+def jti_record_now(caller: Caller) -> None:
+    """``jti_record`` for a call that stores nothing else: one INSERT in autocommit."""
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():  # a savepoint, so that a refused insert leaves the outer transaction usable
+            jti_record(caller)
+    else:
+        jti_record(caller)  # one INSERT in autocommit: no BEGIN and COMMIT round trips
 
 
 def client_authenticate(request: HttpRequest) -> CdsClient:
-    """The registered client whose JWT authenticates this request, or Unauthorised."""
-    token = _bearer(request)
-    header, issuer = _header_and_issuer(token)
-    client = CdsClient.objects.filter(issuer=issuer, active=True).first()
-    if client is None:
-        raise Unauthorised("The JWT's issuer is not a registered CDS Hooks client.")
-    claims = _verified_claims(token, _key(client, header), header["alg"], endpoint_url(request))
-    _remember_jti(issuer, claims)
-    return client
+    """The registered client whose JWT authenticates this request (a call that stores nothing: discovery), its
+    use recorded, or Unauthorised."""
+    caller = caller_verify(request)
+    jti_record_now(caller)
+    return caller.client
 
 
 def jwks_load(text: str) -> dict:

@@ -4,17 +4,21 @@ the cards remembered for feedback, and feedback stored."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from urllib.parse import urlencode
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.db.models.sql import InsertQuery
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
+from recommender import shared_cache
 from recommender.guideline import InvalidAssessment
 from recommender.guideline.stored import Decision
 from recommender.interop.cds import cards as card_words
-from recommender.interop.cds import fhirserver, selectors
+from recommender.interop.cds import fhirserver, security, selectors
 from recommender.interop.cds.discovery import ORDER_CHECK, PREFETCH, SERVICES
 from recommender.interop.cds.prefetch import PREFETCH_KEYS, PrefetchError, Results, results_from_prefetch
 from recommender.interop.decisions import recommendation_for
@@ -28,6 +32,59 @@ class HookError(Exception):
         super().__init__(status, errors)
         self.status = status
         self.errors = errors
+
+
+def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]]]) -> dict:
+    """The answer of ``work()``, its rows stored in one commit with the JWT's one use (each commit waits for the
+    database's log to reach the disk; the work's reads, and any read from the EHR's FHIR server, come before it).
+    A replayed JWT is Unauthorised and stores nothing; a refused request (HookError, or any failure) uses its JWT
+    up all the same."""
+    try:
+        answer, rows = work()
+    except Exception:
+        security.jti_record_now(caller)
+        raise
+    if not rows:
+        security.jti_record_now(caller)
+    elif connection.vendor == "postgresql":
+        _store_in_one_statement(security.jti_row(caller), rows)
+        security.jti_sweep()
+    else:
+        with transaction.atomic():
+            security.jti_record(caller)
+            _insert(rows)
+    return answer
+
+
+def _insert(rows: list[Model]) -> None:
+    if len(rows) == 1:
+        rows[0].save(force_insert=True)  # one INSERT, without bulk_create's extra steps
+    else:
+        type(rows[0]).objects.bulk_create(rows)
+
+
+def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
+    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters."""
+    model = type(rows[0])
+    query = InsertQuery(model)
+    query.insert_values([f for f in model._meta.concrete_fields if not f.db_returning], rows)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
+
+
+def _store_in_one_statement(jti: Model, rows: list[Model]) -> None:
+    """PostgreSQL: the JWT's id and the rows in one statement (a data-modifying WITH, run whole or not at all): one
+    round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised."""
+    jti_sql, jti_params = _insert_sql([jti])
+    rows_sql, rows_params = _insert_sql(rows)
+    try:
+        nested = transaction.atomic() if connection.in_atomic_block else nullcontext()  # a savepoint when nested
+        with nested, connection.cursor() as cursor:
+            cursor.execute(f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params)
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == security.JTI_CONSTRAINT:
+            raise security.Unauthorised(security.REPLAYED) from None
+        raise
 
 
 def _context(body: object, service_id: str) -> tuple[dict, str]:
@@ -100,22 +157,22 @@ def _link(base_url: str, patient_prefetch: object, results: Results) -> dict:
 _ERROR_KEYS = {field: f"prefetch.{key}" for field, key in PREFETCH_KEYS.items()}
 
 
-def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: str) -> dict:
-    """The cards for a hook request (``{"cards": []}`` when there is no advice), remembered for feedback.
-    Raises HookError (400 bad input, 412 prefetch missing)."""
+def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: str) -> tuple[dict, list[CdsCard]]:
+    """The cards for a hook request (``{"cards": []}`` when there is no advice), and the rows that remember them
+    for feedback (for ``call_once`` to store). Raises HookError (400 bad input, 412 prefetch missing)."""
     context, patient_id = _context(body, service_id)
     prefetch = _prefetch(body, patient_id)
     patient = prefetch["patient"]
     if not isinstance(patient, Mapping) or patient.get("id", patient_id) != patient_id:
         raise HookError(400, {"prefetch.patient": ["The prefetched Patient is not the patient of context.patientId."]})
     if service_id == ORDER_CHECK and not card_words.draft_orders(context):
-        return {"cards": []}  # no hydroxocobalamin among the draft orders: nothing to check
+        return {"cards": []}, []  # no hydroxocobalamin among the draft orders: nothing to check
     try:
         results = results_from_prefetch(prefetch, patient_id)
     except PrefetchError as invalid:
         raise HookError(400, invalid.errors) from None
     if "b12" not in results.payload and "active_b12" not in results.payload:
-        return {"cards": []}  # no B12 result: nothing to advise on
+        return {"cards": []}, []  # no B12 result: nothing to advise on
     try:
         decision = Decision.from_dict(recommendation_for(results.payload).as_dict())
     except InvalidAssessment as invalid:
@@ -125,15 +182,13 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
         cards = card_words.order_cards(decision, results, context, patient_id=patient_id, link=link)
     else:
         cards = card_words.review_cards(decision, results, patient_id=patient_id, link=link)
-    cards_remember(
-        client=client, service=service_id, cards=cards, ruleset=f"{decision.ruleset_id} {decision.ruleset_version}"
-    )
-    return {"cards": cards}
+    ruleset = f"{decision.ruleset_id} {decision.ruleset_version}"
+    return {"cards": cards}, cards_issued(client=client, service=service_id, cards=cards, ruleset=ruleset)
 
 
-def cards_remember(*, client: CdsClient, service: str, cards: list[dict], ruleset: str) -> None:
-    """Each card issued, without patient data beyond its summary: what feedback refers to."""
-    rows = [
+def cards_issued(*, client: CdsClient, service: str, cards: list[dict], ruleset: str) -> list[CdsCard]:
+    """A row for each card issued, without patient data beyond its summary: what feedback refers to."""
+    return [
         CdsCard(
             id=card["uuid"],
             client=client,
@@ -144,10 +199,6 @@ def cards_remember(*, client: CdsClient, service: str, cards: list[dict], rulese
         )
         for card in cards
     ]
-    if len(rows) == 1:
-        rows[0].save(force_insert=True)  # one INSERT, without bulk_create's transaction round trips
-    elif rows:
-        CdsCard.objects.bulk_create(rows)
 
 
 def _feedback_item(item: object, where: str, issued: dict, errors: dict) -> CdsFeedback | None:
@@ -199,9 +250,8 @@ def _feedback_item(item: object, where: str, issued: dict, errors: dict) -> CdsF
     )
 
 
-@transaction.atomic
-def feedback_record(*, client: CdsClient, service_id: str, body: object) -> list[CdsFeedback]:
-    """Every feedback item stored, or none (HookError 400 naming each bad one)."""
+def feedback_rows(*, client: CdsClient, service_id: str, body: object) -> list[CdsFeedback]:
+    """A checked row for every feedback item (for ``call_once`` to store), or HookError 400 naming each bad one."""
     items = body.get("feedback") if isinstance(body, Mapping) else None
     if not isinstance(items, list) or not items:
         raise HookError(400, {"feedback": ['A CDS Hooks feedback body: {"feedback": [ {...}, ... ]}.']})
@@ -215,7 +265,7 @@ def feedback_record(*, client: CdsClient, service_id: str, body: object) -> list
         raise HookError(400, errors)
     for row in rows:
         row.full_clean()
-    return CdsFeedback.objects.bulk_create(rows)
+    return rows
 
 
 def _is_uuid(text: str) -> bool:
@@ -245,6 +295,10 @@ def cds_client_register(
     return client, created
 
 
+@transaction.atomic
 def cds_client_deactivate(*, issuer: str) -> bool:
-    """Stop accepting an issuer's JWTs (its cards and feedback stay). False when no such client."""
-    return CdsClient.objects.filter(issuer=issuer).update(active=False) > 0
+    """Stop accepting an issuer's JWTs, from the next request on every node (its cards and feedback stay). False
+    when no such client."""
+    found = CdsClient.objects.filter(issuer=issuer).update(active=False) > 0
+    shared_cache.changed(shared_cache.CDS_CLIENTS)  # an update() sends no post_save: retire the held clients here
+    return found

@@ -23,14 +23,18 @@ def _wrong_method(allowed: str) -> JsonResponse:
     return response
 
 
+def _refused(refused: security.Unauthorised) -> JsonResponse:
+    response = _errors(401, {"auth": [str(refused)]})
+    response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services", error="invalid_token"'
+    return response
+
+
 def _authenticated(request: HttpRequest):
     """The registered client, or a 401 response saying why."""
     try:
         return security.client_authenticate(request)
     except security.Unauthorised as refused:
-        response = _errors(401, {"auth": [str(refused)]})
-        response.headers["WWW-Authenticate"] = 'Bearer realm="cds-services", error="invalid_token"'
-        return response
+        return _refused(refused)
 
 
 def _body(request: HttpRequest):
@@ -62,16 +66,24 @@ def discovery(request: HttpRequest) -> JsonResponse:
 
 
 def _hook_call(request: HttpRequest, service_id: str, call) -> JsonResponse:
-    """A POST to one of the services: the client's JWT, a known service, then ``call(client, body)``."""
+    """A POST to one of the services: the client's JWT, a known service, then ``call(client, body)`` (the answer
+    and the rows to store with the JWT's one use)."""
     if request.method != "POST":
         return _wrong_method("POST")
-    client = _authenticated(request)
-    if isinstance(client, JsonResponse):
-        return client
-    if service_id not in SERVICES:
-        return _errors(404, {"service": [f"No CDS service '{service_id[:64]}': see GET /cds-services."]})
     try:
-        return JsonResponse(call(client, _body(request)))
+        caller = security.caller_verify(request)
+    except security.Unauthorised as refused:
+        return _refused(refused)
+
+    def work() -> tuple[dict, list]:
+        if service_id not in SERVICES:
+            raise services.HookError(404, {"service": [f"No CDS service '{service_id[:64]}': see GET /cds-services."]})
+        return call(caller.client, _body(request))
+
+    try:
+        return JsonResponse(services.call_once(caller=caller, work=work))
+    except security.Unauthorised as refused:
+        return _refused(refused)
     except services.HookError as error:
         return _errors(error.status, error.errors)
 
@@ -89,6 +101,10 @@ def service(request: HttpRequest, service_id: str) -> JsonResponse:
     )
 
 
+def _stored(rows: list) -> tuple[dict, list]:
+    return {"stored": len(rows)}, rows
+
+
 @csrf_exempt
 @login_not_required
 @never_cache
@@ -96,5 +112,5 @@ def feedback(request: HttpRequest, service_id: str) -> JsonResponse:
     return _hook_call(
         request,
         service_id,
-        lambda client, body: {"stored": len(services.feedback_record(client=client, service_id=service_id, body=body))},
+        lambda client, body: _stored(services.feedback_rows(client=client, service_id=service_id, body=body)),
     )
