@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from recommender.appointments import selectors, services
 from recommender.injections.calendars import BookedVisit
@@ -49,16 +52,37 @@ def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
 
 @dataclass(frozen=True, slots=True)
 class DayListRow:
+    """One booked patient of a day list, with the words and links of the row ready to print."""
+
     appointment: Appointment
     what: str
     outcome: str  # "" until something is recorded: "given", "missed", "attended", "did not attend"
     record_due: bool  # the plan's dose due now is this one: the row offers the dose form
+    time: str
+    patient_name: str
+    born: str
+    hospital_number: str
+    bookings_url: str
+    record_url: str
+    dna_url: str
+    attended_url: str
+
+
+_ID = uuid.UUID(int=0)
+
+
+def url_for_each(name: str) -> Callable[[object], str]:
+    """The URL named, for one object after another: reversed once for a page of rows, then each row's id put in."""
+    head, tail = reverse(name, args=[_ID]).split(str(_ID))
+    return lambda pk: f"{head}{pk}{tail}"
 
 
 def day_list_rows(appointments: list[Appointment]) -> list[DayListRow]:
+    bookings_url, record_url = url_for_each("appointment-plan"), url_for_each("dose-record")
+    dna_url, attended_url = url_for_each("appointment-dna"), url_for_each("appointment-attended")
     rows = []
     for a in appointments:
-        plan = a.plan
+        plan, patient = a.plan, a.plan.patient
         record = getattr(a, "recorded", None)
         if record is not None:
             outcome = "given" if record.outcome == DoseRecord.Outcome.GIVEN else record.get_outcome_display().lower()
@@ -75,7 +99,23 @@ def day_list_rows(appointments: list[Appointment]) -> list[DayListRow]:
             and plan.status == TreatmentPlan.Status.ACTIVE
             and (a.phase, a.number) == (plan.next_phase, plan.next_number)
         )
-        rows.append(DayListRow(a, services.what_label(plan, a.kind, a.phase, a.number), outcome, due_now))
+        plan_url = bookings_url(a.plan_id)
+        rows.append(
+            DayListRow(
+                appointment=a,
+                what=services.what_label(plan, a.kind, a.phase, a.number),
+                outcome=outcome,
+                record_due=due_now,
+                time=timezone.localtime(a.starts_at).strftime("%H:%M"),
+                patient_name=patient.display_name,
+                born=dateformat.format(patient.date_of_birth, "d M Y"),
+                hospital_number=patient.hospital_number,
+                bookings_url=plan_url,
+                record_url=f"{record_url(a.plan_id)}?next={plan_url}",
+                dna_url=dna_url(a.pk),
+                attended_url=attended_url(a.pk),
+            )
+        )
     return rows
 
 
@@ -89,13 +129,16 @@ class ProposalRow:
 def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
     """The plan's booked appointments, and for each dose or review due and not booked the first free slot."""
     today = timezone.localdate()
-    upcoming = list(selectors.plan_upcoming(plan=plan, since=selectors.start_of(today)))
+    appointments = selectors.plan_appointments(plan)  # one read for the list and for what is still to book
+    since = selectors.start_of(today)
+    upcoming = [a for a in appointments if a.status == Appointment.Status.BOOKED and a.starts_at >= since]
     location = selectors.default_location(plan.patient)
     proposals = []
     if location is not None:
         calendar = selectors.clinic_calendar()  # one read of the closures for the schedule and the slots
-        for due in selectors.plan_to_book(plan, today=today, calendar=calendar):
-            proposal = selectors.slot_proposal(due=due, location=location, today=today, calendar=calendar)
+        dues = selectors.plan_to_book(plan, today=today, calendar=calendar, appointments=appointments)
+        for proposal in selectors.slot_proposals(dues=dues, location=location, today=today, calendar=calendar):
+            due = proposal.due
             proposals.append(
                 ProposalRow(
                     proposal,
