@@ -22,6 +22,8 @@ log = logging.getLogger("recommender.cache")
 TIMEOUT_SECONDS = 300
 PERMISSIONS = "permissions"
 LAB_PROFILES = "lab-profiles"
+# Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
+CLINIC_SESSIONS = "clinic-sessions"
 
 
 def _shared() -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.core.cache import caches
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -165,3 +166,52 @@ def test_the_day_list_shows_the_dose_recorded_since_the_booking_not_one_before_o
     outcomes = {row.appointment.plan_id: row.outcome for row in page.context["rows"]}
     assert outcomes == {ash.pk: "given", birch.pk: "", cedar.pk: ""}
     assert page.content.decode().count(">Given</span>") == 1
+
+
+@pytest.fixture
+def shared(settings):
+    """The nodes' shared cache (REDIS_URL in production; Django's memory cache stands in for it here)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "booking"}}
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
+
+
+def test_with_the_shared_cache_a_proposal_reads_no_sessions_and_any_change_to_them_is_seen_at_once(
+    shared, clinician, nurse, client, django_assert_num_queries
+):
+    start = next_weekday(timezone.localdate(), 0)
+    location = make_location()
+    monday = make_sessions(location)[0]
+    plan = make_plan(clinician, start=start)
+    plan.patient.usual_location = location
+    plan.patient.save()
+    client.force_login(nurse)
+    url = reverse("appointment-plan", args=[plan.pk])
+
+    def proposed() -> datetime:
+        page = client.get(url, headers={"HX-Request": "true"})
+        return page.context["proposals"][0].proposal.slot.starts_at
+
+    assert proposed() == _at(start, time(9))
+    with django_assert_num_queries(6):  # the session, the user, the plan, its bookings, its doses, the full slots
+        assert proposed() == _at(start, time(9))
+    cancel = SessionChange.objects.create(kind="cancel", date=start, session=monday, reason="Nurse off sick")
+    assert proposed() == _at(start + timedelta(days=2), time(9))
+    tuesday = start + timedelta(days=1)
+    extra = SessionChange.objects.create(
+        kind="extra", date=tuesday, location=location, start=time(14), end=time(15), slot_minutes=15, capacity=1,
+        reason="Catch-up",
+    )  # fmt: skip
+    assert proposed() == _at(tuesday, time(14))
+    cancel.delete()
+    assert proposed() == _at(start, time(9))
+    closure = ClinicClosure.objects.create(date=start, reason="Training day")
+    assert proposed() == _at(tuesday, time(14))
+    extra.start = time(13)
+    extra.save()
+    assert proposed() == _at(tuesday, time(13))
+    closure.delete()
+    monday.start = time(8)
+    monday.save()
+    assert proposed() == _at(start, time(8))

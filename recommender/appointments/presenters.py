@@ -135,7 +135,7 @@ def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
     location = selectors.default_location(plan.patient)
     proposals = []
     if location is not None:
-        calendar = selectors.clinic_calendar()  # one read of the closures for the schedule and the slots
+        calendar = selectors.clinic_calendar_shared()  # one read of the closures for the schedule and the slots
         dues = selectors.plan_to_book(plan, today=today, calendar=calendar, appointments=appointments)
         for proposal in selectors.slot_proposals(dues=dues, location=location, today=today, calendar=calendar):
             due = proposal.due

@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.guideline import schedule
-from recommender.injections.selectors import ClinicCalendar, clinic_calendar, plan_dose_events, plan_facts
+from recommender.injections.selectors import ClinicCalendar, plan_dose_events, plan_facts
 from recommender.models import (
     Appointment,
     ClinicClosure,
@@ -93,36 +94,87 @@ def sessions_between(
     """The sessions held from ``first`` to ``last`` (at one location, when given), in time order: the recurring
     ones on their weekdays, less those cancelled, plus the extra ones; none on a day the clinic is closed (its own
     closures and the public holidays). Three queries."""
-    calendar = calendar or clinic_calendar()
+    calendar = calendar or clinic_calendar_shared()
     return _held(_session_rules(first=first, last=last, location=location), first=first, last=last, calendar=calendar)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recurring:
+    """A recurring session as the rules keep it (plain values: the rules live in the nodes' shared cache)."""
+
+    id: object
+    location_id: object
+    location_name: str
+    start: time
+    end: time
+    slot_minutes: int
+    capacity: int
+    valid_from: date | None
+    valid_until: date | None
 
 
 @dataclass(frozen=True, slots=True)
 class _SessionRules:
     """The recurring sessions by weekday, and the one-off changes between two dates, as read from the database."""
 
-    by_weekday: dict[int, list[Session]]
-    cancelled: set[tuple[object, date]]
-    extra: list[SessionChange]
+    by_weekday: dict[int, list[_Recurring]]
+    cancelled: frozenset[tuple[object, date]]
+    extra: list[SessionDay]
 
 
 def _session_rules(*, first: date, last: date, location=None) -> _SessionRules:
-    """Two queries: the recurring sessions (at active locations) and the changes from ``first`` to ``last``."""
+    """The session rules from ``first`` to ``last`` (at one location, when given): two queries, or none while the
+    nodes' shared cache holds them (any change to a session, a session change, a location or a closure retires
+    them at once: recommender/signals.py)."""
+    where = getattr(location, "pk", location) or "all"
+    return shared_cache.read_through(
+        shared_cache.CLINIC_SESSIONS,
+        f"rules:{where}:{first}:{last}",
+        lambda: _read_session_rules(first=first, last=last, location=location),
+    )
+
+
+def _read_session_rules(*, first: date, last: date, location=None) -> _SessionRules:
     sessions = Session.objects.select_related("location").filter(location__active=True)
     changes = SessionChange.objects.select_related("location", "session__location").filter(date__range=(first, last))
     if location is not None:
         sessions = sessions.filter(location=location)
         changes = changes.filter(Q(location=location) | Q(session__location=location))
-    by_weekday: dict[int, list[Session]] = {}
-    for session in sessions:
-        by_weekday.setdefault(session.weekday, []).append(session)
+    by_weekday: dict[int, list[_Recurring]] = {}
+    for s in sessions:
+        by_weekday.setdefault(s.weekday, []).append(
+            _Recurring(
+                s.id,
+                s.location_id,
+                s.location.name,
+                s.start,
+                s.end,
+                s.slot_minutes,
+                s.capacity,
+                s.valid_from,
+                s.valid_until,
+            )
+        )
     cancelled, extra = set(), []
-    for change in changes:
-        if change.kind == SessionChange.Kind.CANCEL:
-            cancelled.add((change.session_id, change.date))
-        elif change.location.active:
-            extra.append(change)
-    return _SessionRules(by_weekday, cancelled, extra)
+    for c in changes:
+        if c.kind == SessionChange.Kind.CANCEL:
+            cancelled.add((c.session_id, c.date))
+        elif c.location.active:
+            extra.append(
+                SessionDay(
+                    c.location_id, c.location.name, c.date, c.start, c.end, c.slot_minutes, c.capacity, None, c.id
+                )
+            )
+    return _SessionRules(by_weekday, frozenset(cancelled), extra)
+
+
+def clinic_calendar_shared() -> ClinicCalendar:
+    """The clinic calendar (its closures and the public holidays), its closures read once for every node while
+    none changes (from the shared cache when there is one; else one query, as ``clinic_calendar``)."""
+    own = shared_cache.read_through(
+        shared_cache.CLINIC_SESSIONS, "closures", lambda: dict(ClinicClosure.objects.values_list("date", "reason"))
+    )
+    return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
 
 
 def _held(rules: _SessionRules, *, first: date, last: date, calendar: ClinicCalendar) -> list[SessionDay]:
@@ -138,16 +190,10 @@ def _held(rules: _SessionRules, *, first: date, last: date, calendar: ClinicCale
                 if s.valid_until and day > s.valid_until:
                     continue
                 out.append(
-                    SessionDay(s.location_id, s.location.name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
+                    SessionDay(s.location_id, s.location_name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
                 )
         day += timedelta(days=1)
-    for c in rules.extra:
-        if first <= c.date <= last and not calendar.get(c.date):
-            out.append(
-                SessionDay(
-                    c.location_id, c.location.name, c.date, c.start, c.end, c.slot_minutes, c.capacity, None, c.id
-                )
-            )
+    out.extend(c for c in rules.extra if first <= c.day <= last and not calendar.get(c.day))
     return sorted(out, key=lambda s: (s.starts_at, s.location_name))
 
 
@@ -406,7 +452,7 @@ def plan_to_book(
     ``appointments``: the plan's, as ``plan_appointments`` reads them, when already read."""
     if plan.status != TreatmentPlan.Status.ACTIVE:
         return []
-    calendar = calendar or clinic_calendar()
+    calendar = calendar or clinic_calendar_shared()
     facts = plan_facts(plan, calendar=calendar)
     if appointments is None:
         appointments = plan_appointments(plan)
@@ -463,7 +509,7 @@ def slot_proposals(*, dues: list[Due], location: Location, today: date, calendar
     calendar), the sessions and the full slots of every search read at once."""
     if not dues:
         return []
-    calendar = calendar or clinic_calendar()
+    calendar = calendar or clinic_calendar_shared()
     spans = [_search_span(due, today) for due in dues]
     rules = _session_rules(first=min(f for f, _ in spans), last=max(last for _, last in spans), location=location)
     held = [_held(rules, first=first, last=last, calendar=calendar) for first, last in spans]
