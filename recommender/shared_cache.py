@@ -30,6 +30,11 @@ def _shared() -> bool:
     return not isinstance(caches["default"], DummyCache)
 
 
+def is_shared() -> bool:
+    """Whether there is a shared cache (else every read goes to the database)."""
+    return _shared()
+
+
 def _generation_key(name: str) -> str:
     return f"generation:{name}"
 

@@ -264,7 +264,7 @@ def test_the_day_list_shows_patients_in_slot_order_with_identification_and_one_a
     assert (summary.booked, summary.places) == (2, 36)
     page = client.get(reverse("appointment-day-list", args=[start.isoformat(), summary.session.key]))
     rows = page.context["rows"]
-    assert [r.appointment.plan_id for r in rows] == [early.pk, late.pk]
+    assert [r.plan_id for r in rows] == [early.pk, late.pk]
     html = page.content.decode()
     assert "ZED, Ann" in html and "Born 04 Mar 1950" in html and early.patient.hospital_number in html
     assert html.index("ZED, Ann") < html.index("ABBOT, Bo")

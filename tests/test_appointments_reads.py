@@ -163,7 +163,7 @@ def test_the_day_list_shows_the_dose_recorded_since_the_booking_not_one_before_o
     session = selectors.sessions_on(start)[0]
     client.force_login(nurse)
     page = client.get(reverse("appointment-day-list", args=[start.isoformat(), session.key]))
-    outcomes = {row.appointment.plan_id: row.outcome for row in page.context["rows"]}
+    outcomes = {row.plan_id: row.outcome for row in page.context["rows"]}
     assert outcomes == {ash.pk: "given", birch.pk: "", cedar.pk: ""}
     assert page.content.decode().count(">Given</span>") == 1
 
@@ -215,3 +215,18 @@ def test_with_the_shared_cache_a_proposal_reads_no_sessions_and_any_change_to_th
     monday.start = time(8)
     monday.save()
     assert proposed() == _at(start, time(8))
+
+
+def test_with_the_shared_cache_a_day_list_reads_only_its_bookings_and_a_cancelled_session_is_gone_at_once(
+    shared, clinician, nurse, client, django_assert_num_queries
+):
+    start = next_weekday(timezone.localdate(), 0)
+    monday = make_sessions(make_location())[0]
+    url = reverse("appointment-day-list", args=[start.isoformat(), str(monday.pk)])
+    client.force_login(nurse)
+    assert client.get(url).status_code == 200
+    with django_assert_num_queries(3):  # the session, the user, the bookings
+        assert client.get(url).status_code == 200
+    assert client.get(reverse("appointment-day-list", args=[start.isoformat(), "not-a-session"])).status_code == 404
+    SessionChange.objects.create(kind="cancel", date=start, session=monday, reason="Nurse off sick")
+    assert client.get(url).status_code == 404

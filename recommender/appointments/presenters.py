@@ -12,7 +12,7 @@ from django.utils import dateformat, timezone
 
 from recommender.appointments import selectors, services
 from recommender.injections.calendars import BookedVisit
-from recommender.models import Appointment, DoseRecord, TreatmentPlan
+from recommender.models import Appointment, DoseRecord, Patient, TreatmentPlan
 from recommender.vocabulary import dose_label
 
 
@@ -54,7 +54,11 @@ def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
 class DayListRow:
     """One booked patient of a day list, with the words and links of the row ready to print."""
 
-    appointment: Appointment
+    appointment_id: object
+    plan_id: object
+    kind: str
+    status: str
+    overbooked: bool
     what: str
     outcome: str  # "" until something is recorded: "given", "missed", "attended", "did not attend"
     record_due: bool  # the plan's dose due now is this one: the row offers the dose form
@@ -77,43 +81,49 @@ def url_for_each(name: str) -> Callable[[object], str]:
     return lambda pk: f"{head}{pk}{tail}"
 
 
-def day_list_rows(appointments: list[Appointment]) -> list[DayListRow]:
+_OUTCOME_WORDS = {o.value: "given" if o == DoseRecord.Outcome.GIVEN else o.label.lower() for o in DoseRecord.Outcome}
+_DISPLAY_NAME = Patient.display_name.fget  # the patient's name as every page shows it
+
+
+def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
     bookings_url, record_url = url_for_each("appointment-plan"), url_for_each("dose-record")
     dna_url, attended_url = url_for_each("appointment-dna"), url_for_each("appointment-attended")
     rows = []
-    for a in appointments:
-        plan, patient = a.plan, a.plan.patient
-        record = getattr(a, "recorded", None)
-        if record is not None:
-            outcome = "given" if record.outcome == DoseRecord.Outcome.GIVEN else record.get_outcome_display().lower()
-        elif a.status == Appointment.Status.DNA:
+    for b in bookings:
+        if b.recorded is not None:
+            outcome = _OUTCOME_WORDS[b.recorded]
+        elif b.status == Appointment.Status.DNA:
             outcome = "did not attend"
-        elif a.status == Appointment.Status.ATTENDED:
+        elif b.status == Appointment.Status.ATTENDED:
             outcome = "attended"
         else:
             outcome = ""
         due_now = (
-            a.kind == Appointment.Kind.DOSE
-            and a.status == Appointment.Status.BOOKED
-            and record is None
-            and plan.status == TreatmentPlan.Status.ACTIVE
-            and (a.phase, a.number) == (plan.next_phase, plan.next_number)
+            b.kind == Appointment.Kind.DOSE
+            and b.status == Appointment.Status.BOOKED
+            and b.recorded is None
+            and b.plan_status == TreatmentPlan.Status.ACTIVE
+            and (b.phase, b.number) == (b.plan_next_phase, b.plan_next_number)
         )
-        plan_url = bookings_url(a.plan_id)
+        plan_url = bookings_url(b.plan_id)
         rows.append(
             DayListRow(
-                appointment=a,
-                what=services.what_label(plan, a.kind, a.phase, a.number),
+                appointment_id=b.id,
+                plan_id=b.plan_id,
+                kind=b.kind,
+                status=b.status,
+                overbooked=bool(b.overbook_reason),
+                what=services.what_label_of(b.kind, b.phase, b.number, b.plan_loading_doses),
                 outcome=outcome,
                 record_due=due_now,
-                time=timezone.localtime(a.starts_at).strftime("%H:%M"),
-                patient_name=patient.display_name,
-                born=dateformat.format(patient.date_of_birth, "d M Y"),
-                hospital_number=patient.hospital_number,
+                time=timezone.localtime(b.starts_at).strftime("%H:%M"),
+                patient_name=_DISPLAY_NAME(b),
+                born=dateformat.format(b.date_of_birth, "d M Y"),
+                hospital_number=b.hospital_number,
                 bookings_url=plan_url,
-                record_url=f"{record_url(a.plan_id)}?next={plan_url}",
-                dna_url=dna_url(a.pk),
-                attended_url=attended_url(a.pk),
+                record_url=f"{record_url(b.plan_id)}?next={plan_url}",
+                dna_url=dna_url(b.id),
+                attended_url=attended_url(b.id),
             )
         )
     return rows

@@ -205,7 +205,10 @@ def sessions_on(day: date, *, location=None) -> list[SessionDay]:
 def session_on(*, day: date, key: str) -> SessionDay | None:
     """The session ``key`` as held on ``day`` (what ``sessions_on(day)`` would list under that key), else None: a
     recurring session on its weekday, within its dates and not cancelled that day, or an extra session of that day;
-    none on a day the clinic is closed. One query (two for an extra session)."""
+    none on a day the clinic is closed. No query while the nodes' shared cache holds the day's sessions; else one
+    query (two for an extra session)."""
+    if shared_cache.is_shared():
+        return next((s for s in sessions_on(day) if s.key == key), None)
     try:
         pk = uuid.UUID(key)
     except ValueError:
@@ -544,58 +547,63 @@ def free_slots(*, due: Due, location: Location, today: date, limit: int = 60) ->
     return [s for s in slots_between(location=location, first=first, last=last) if s.free and s.starts_at > now][:limit]
 
 
-# What a day-list row reads: the booking, the plan's dose due now, the patient's identification.
-DAY_LIST_FIELDS = (
-    *(
-        f.name
-        for f in Appointment._meta.concrete_fields
-        if f.name not in ("window_reason", "change_reason", "moved_from", "booked_by")
-    ),
-    "plan__id",
-    "plan__status",
-    "plan__next_phase",
-    "plan__next_number",
-    "plan__loading_doses",
-    "plan__patient__id",
-    "plan__patient__family_name",
-    "plan__patient__given_name",
-    "plan__patient__date_of_birth",
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """One booking of a day list as read: plain values, no model instances (a session holds dozens)."""
+
+    id: object
+    plan_id: object
+    kind: str
+    phase: str
+    number: int
+    status: str
+    starts_at: datetime
+    overbook_reason: str
+    plan_status: str
+    plan_next_phase: str
+    plan_next_number: int
+    plan_loading_doses: int | None
+    family_name: str
+    given_name: str
+    date_of_birth: date
+    hospital_number: str
+    recorded: str | None  # the outcome of the dose recorded for it since it was booked (not in error), if any
+
+
+# The columns of Booked, in its order (its last field, ``recorded``, is worked out from the dose records).
+_BOOKED_COLUMNS = (
+    "id", "plan_id", "kind", "phase", "number", "status", "starts_at", "overbook_reason",
+    "plan__status", "plan__next_phase", "plan__next_number", "plan__loading_doses",
+    "plan__patient__family_name", "plan__patient__given_name", "plan__patient__date_of_birth",
     "plan__patient__hospital_number",
-    "plan__patient__nhs_number",
-)
+)  # fmt: skip
 
 
-def day_list(*, session: SessionDay) -> list[Appointment]:
+def day_list(*, session: SessionDay) -> list[Booked]:
     """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
-    recorded for it since it was booked, if one was (``recorded``: its outcome and time). One query."""
+    recorded for it since it was booked, if one was. One query."""
     latest_record = DoseRecord.objects.filter(
         plan_id=OuterRef("plan_id"), phase=OuterRef("phase"), number=OuterRef("number"), entered_in_error=False
     ).order_by("-recorded_at")
-    appointments = list(
+    rows = (
         Appointment.objects.filter(
             location_id=session.location_id,
             starts_at__gte=session.starts_at,
             starts_at__lt=session.ends_at,
             status__in=SEATED,
         )
-        .select_related("plan__patient")
-        .only(*DAY_LIST_FIELDS)
         .annotate(
             record_outcome=Subquery(latest_record.values("outcome")[:1]),
             record_at=Subquery(latest_record.values("recorded_at")[:1]),
         )
         .order_by("starts_at", "seat")
+        .values_list(*_BOOKED_COLUMNS, "booked_at", "record_outcome", "record_at")
     )
-    for a in appointments:
-        recorded = a.kind == DOSE and a.record_at is not None and a.record_at >= a.booked_at
-        a.recorded = (
-            DoseRecord(
-                plan_id=a.plan_id, phase=a.phase, number=a.number, outcome=a.record_outcome, recorded_at=a.record_at
-            )
-            if recorded
-            else None
-        )
-    return appointments
+    out = []
+    for *columns, booked_at, outcome, recorded_at in rows:
+        since_booked = columns[2] == DOSE and recorded_at is not None and recorded_at >= booked_at
+        out.append(Booked(*columns, recorded=outcome if since_booked else None))
+    return out
 
 
 def overdue_unbooked(*, on: date, limit: int = OVERDUE_LIMIT) -> QuerySet[TreatmentPlan]:
