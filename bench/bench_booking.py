@@ -3,18 +3,22 @@ sessions: proposing a free slot (a plan's bookings fragment) and rendering a day
 served in the same run. Goal: each ≥ 0.3 of the bare view's requests/s with 0 errors, and the same number of
 queries with 10 patients as with 10,000.
 
-SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is rebuilt by migrate)."""
+SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is rebuilt by migrate). With
+redis-server installed the app runs with REDIS_URL (the nodes' shared cache, as in production and bench/run.py);
+BENCH_NO_REDIS=1 runs it without."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, gunicorn, prepare, report, run_python, wrk
+from bench.harness import bench_env, gunicorn, prepare, redis_server, report, run_python, wrk
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
 # Every weekday morning, 10-minute slots, four nurses: 72 places a session, 260 sessions (18,720 places) a year; the
@@ -146,8 +150,10 @@ QUERY_COUNT = (
 
 
 def main(seconds: int = 10) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         env = bench_env(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3")
+        if shutil.which("redis-server") and not os.environ.get("BENCH_NO_REDIS"):
+            env["REDIS_URL"] = stack.enter_context(redis_server())
         env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
         env["B12_HOLIDAYS"] = ""
         session = prepare(env)

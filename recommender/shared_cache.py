@@ -25,10 +25,17 @@ PERMISSIONS = "permissions"
 LAB_PROFILES = "lab-profiles"
 # The home page's caseload figures: counted over every plan, retired by any plan or assessment saved.
 CASELOAD = "caseload"
+# Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
+CLINIC_SESSIONS = "clinic-sessions"
 
 
 def _shared() -> bool:
     return not isinstance(caches["default"], DummyCache)
+
+
+def is_shared() -> bool:
+    """Whether there is a shared cache (else every read goes to the database)."""
+    return _shared()
 
 
 def _generation_key(name: str) -> str:

@@ -115,3 +115,15 @@ def caseload_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.CdsClient")
 def cds_client_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.CDS_CLIENTS)
+
+
+@receiver(post_save, sender="recommender.Session")
+@receiver(post_delete, sender="recommender.Session")
+@receiver(post_save, sender="recommender.SessionChange")
+@receiver(post_delete, sender="recommender.SessionChange")
+@receiver(post_save, sender="recommender.Location")
+@receiver(post_delete, sender="recommender.Location")
+@receiver(post_save, sender="recommender.ClinicClosure")
+@receiver(post_delete, sender="recommender.ClinicClosure")
+def clinic_sessions_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.CLINIC_SESSIONS)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from recommender.appointments import selectors, services
 from recommender.injections.calendars import BookedVisit
-from recommender.models import Appointment, DoseRecord, TreatmentPlan
+from recommender.models import Appointment, DoseRecord, Patient, TreatmentPlan
 from recommender.vocabulary import dose_label
 
 
@@ -49,33 +52,80 @@ def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
 
 @dataclass(frozen=True, slots=True)
 class DayListRow:
-    appointment: Appointment
+    """One booked patient of a day list, with the words and links of the row ready to print."""
+
+    appointment_id: object
+    plan_id: object
+    kind: str
+    status: str
+    overbooked: bool
     what: str
     outcome: str  # "" until something is recorded: "given", "missed", "attended", "did not attend"
     record_due: bool  # the plan's dose due now is this one: the row offers the dose form
+    time: str
+    patient_name: str
+    born: str
+    hospital_number: str
+    bookings_url: str
+    record_url: str
+    dna_url: str
+    attended_url: str
 
 
-def day_list_rows(appointments: list[Appointment]) -> list[DayListRow]:
+_ID = uuid.UUID(int=0)
+
+
+def url_for_each(name: str) -> Callable[[object], str]:
+    """The URL named, for one object after another: reversed once for a page of rows, then each row's id put in."""
+    head, tail = reverse(name, args=[_ID]).split(str(_ID))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+_OUTCOME_WORDS = {o.value: "given" if o == DoseRecord.Outcome.GIVEN else o.label.lower() for o in DoseRecord.Outcome}
+_DISPLAY_NAME = Patient.display_name.fget  # the patient's name as every page shows it
+
+
+def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
+    bookings_url, record_url = url_for_each("appointment-plan"), url_for_each("dose-record")
+    dna_url, attended_url = url_for_each("appointment-dna"), url_for_each("appointment-attended")
     rows = []
-    for a in appointments:
-        plan = a.plan
-        record = getattr(a, "recorded", None)
-        if record is not None:
-            outcome = "given" if record.outcome == DoseRecord.Outcome.GIVEN else record.get_outcome_display().lower()
-        elif a.status == Appointment.Status.DNA:
+    for b in bookings:
+        if b.recorded is not None:
+            outcome = _OUTCOME_WORDS[b.recorded]
+        elif b.status == Appointment.Status.DNA:
             outcome = "did not attend"
-        elif a.status == Appointment.Status.ATTENDED:
+        elif b.status == Appointment.Status.ATTENDED:
             outcome = "attended"
         else:
             outcome = ""
         due_now = (
-            a.kind == Appointment.Kind.DOSE
-            and a.status == Appointment.Status.BOOKED
-            and record is None
-            and plan.status == TreatmentPlan.Status.ACTIVE
-            and (a.phase, a.number) == (plan.next_phase, plan.next_number)
+            b.kind == Appointment.Kind.DOSE
+            and b.status == Appointment.Status.BOOKED
+            and b.recorded is None
+            and b.plan_status == TreatmentPlan.Status.ACTIVE
+            and (b.phase, b.number) == (b.plan_next_phase, b.plan_next_number)
         )
-        rows.append(DayListRow(a, services.what_label(plan, a.kind, a.phase, a.number), outcome, due_now))
+        plan_url = bookings_url(b.plan_id)
+        rows.append(
+            DayListRow(
+                appointment_id=b.id,
+                plan_id=b.plan_id,
+                kind=b.kind,
+                status=b.status,
+                overbooked=bool(b.overbook_reason),
+                what=services.what_label_of(b.kind, b.phase, b.number, b.plan_loading_doses),
+                outcome=outcome,
+                record_due=due_now,
+                time=timezone.localtime(b.starts_at).strftime("%H:%M"),
+                patient_name=_DISPLAY_NAME(b),
+                born=dateformat.format(b.date_of_birth, "d M Y"),
+                hospital_number=b.hospital_number,
+                bookings_url=plan_url,
+                record_url=f"{record_url(b.plan_id)}?next={plan_url}",
+                dna_url=dna_url(b.id),
+                attended_url=attended_url(b.id),
+            )
+        )
     return rows
 
 
@@ -89,13 +139,16 @@ class ProposalRow:
 def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
     """The plan's booked appointments, and for each dose or review due and not booked the first free slot."""
     today = timezone.localdate()
-    upcoming = list(selectors.plan_upcoming(plan=plan, since=selectors.start_of(today)))
+    appointments = selectors.plan_appointments(plan)  # one read for the list and for what is still to book
+    since = selectors.start_of(today)
+    upcoming = [a for a in appointments if a.status == Appointment.Status.BOOKED and a.starts_at >= since]
     location = selectors.default_location(plan.patient)
     proposals = []
     if location is not None:
-        calendar = selectors.clinic_calendar()  # one read of the closures for the schedule and the slots
-        for due in selectors.plan_to_book(plan, today=today, calendar=calendar):
-            proposal = selectors.slot_proposal(due=due, location=location, today=today, calendar=calendar)
+        calendar = selectors.clinic_calendar_shared()  # one read of the closures for the schedule and the slots
+        dues = selectors.plan_to_book(plan, today=today, calendar=calendar, appointments=appointments)
+        for proposal in selectors.slot_proposals(dues=dues, location=location, today=today, calendar=calendar):
+            due = proposal.due
             proposals.append(
                 ProposalRow(
                     proposal,

@@ -6,18 +6,28 @@ calendar's (closures and public holidays): nothing here decides a due date; it o
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.guideline import schedule
-from recommender.injections.selectors import ClinicCalendar, clinic_calendar, plan_dose_events, plan_facts
-from recommender.models import Appointment, DoseRecord, Location, Patient, Session, SessionChange, TreatmentPlan
+from recommender.injections.selectors import ClinicCalendar, plan_dose_events, plan_facts
+from recommender.models import (
+    Appointment,
+    ClinicClosure,
+    DoseRecord,
+    Location,
+    Patient,
+    Session,
+    SessionChange,
+    TreatmentPlan,
+)
 
 DOSE, REVIEW = Appointment.Kind.DOSE, Appointment.Kind.REVIEW
 SEATED = [s.value for s in Appointment.SEATED]
@@ -84,41 +94,106 @@ def sessions_between(
     """The sessions held from ``first`` to ``last`` (at one location, when given), in time order: the recurring
     ones on their weekdays, less those cancelled, plus the extra ones; none on a day the clinic is closed (its own
     closures and the public holidays). Three queries."""
-    calendar = calendar or clinic_calendar()
+    calendar = calendar or clinic_calendar_shared()
+    return _held(_session_rules(first=first, last=last, location=location), first=first, last=last, calendar=calendar)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recurring:
+    """A recurring session as the rules keep it (plain values: the rules live in the nodes' shared cache)."""
+
+    id: object
+    location_id: object
+    location_name: str
+    start: time
+    end: time
+    slot_minutes: int
+    capacity: int
+    valid_from: date | None
+    valid_until: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionRules:
+    """The recurring sessions by weekday, and the one-off changes between two dates, as read from the database."""
+
+    by_weekday: dict[int, list[_Recurring]]
+    cancelled: frozenset[tuple[object, date]]
+    extra: list[SessionDay]
+
+
+def _session_rules(*, first: date, last: date, location=None) -> _SessionRules:
+    """The session rules from ``first`` to ``last`` (at one location, when given): two queries, or none while the
+    nodes' shared cache holds them (any change to a session, a session change, a location or a closure retires
+    them at once: recommender/signals.py)."""
+    where = getattr(location, "pk", location) or "all"
+    return shared_cache.read_through(
+        shared_cache.CLINIC_SESSIONS,
+        f"rules:{where}:{first}:{last}",
+        lambda: _read_session_rules(first=first, last=last, location=location),
+    )
+
+
+def _read_session_rules(*, first: date, last: date, location=None) -> _SessionRules:
     sessions = Session.objects.select_related("location").filter(location__active=True)
     changes = SessionChange.objects.select_related("location", "session__location").filter(date__range=(first, last))
     if location is not None:
         sessions = sessions.filter(location=location)
         changes = changes.filter(Q(location=location) | Q(session__location=location))
-    by_weekday: dict[int, list[Session]] = {}
-    for session in sessions:
-        by_weekday.setdefault(session.weekday, []).append(session)
+    by_weekday: dict[int, list[_Recurring]] = {}
+    for s in sessions:
+        by_weekday.setdefault(s.weekday, []).append(
+            _Recurring(
+                s.id,
+                s.location_id,
+                s.location.name,
+                s.start,
+                s.end,
+                s.slot_minutes,
+                s.capacity,
+                s.valid_from,
+                s.valid_until,
+            )
+        )
     cancelled, extra = set(), []
-    for change in changes:
-        if change.kind == SessionChange.Kind.CANCEL:
-            cancelled.add((change.session_id, change.date))
-        elif change.location.active:
-            extra.append(change)
-    out = []
-    day = first
-    while day <= last:
-        if not calendar.get(day):
-            for s in by_weekday.get(day.weekday(), ()):
-                if (s.id, day) in cancelled or (s.valid_from and day < s.valid_from):
-                    continue
-                if s.valid_until and day > s.valid_until:
-                    continue
-                out.append(
-                    SessionDay(s.location_id, s.location.name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
-                )
-        day += timedelta(days=1)
-    for c in extra:
-        if not calendar.get(c.date):
-            out.append(
+    for c in changes:
+        if c.kind == SessionChange.Kind.CANCEL:
+            cancelled.add((c.session_id, c.date))
+        elif c.location.active:
+            extra.append(
                 SessionDay(
                     c.location_id, c.location.name, c.date, c.start, c.end, c.slot_minutes, c.capacity, None, c.id
                 )
             )
+    return _SessionRules(by_weekday, frozenset(cancelled), extra)
+
+
+def clinic_calendar_shared() -> ClinicCalendar:
+    """The clinic calendar (its closures and the public holidays), its closures read once for every node while
+    none changes (from the shared cache when there is one; else one query, as ``clinic_calendar``)."""
+    own = shared_cache.read_through(
+        shared_cache.CLINIC_SESSIONS, "closures", lambda: dict(ClinicClosure.objects.values_list("date", "reason"))
+    )
+    return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
+
+
+def _held(rules: _SessionRules, *, first: date, last: date, calendar: ClinicCalendar) -> list[SessionDay]:
+    """The sessions the rules hold from ``first`` to ``last`` (within the dates the rules were read for), in time
+    order. No query."""
+    out = []
+    day = first
+    while day <= last:
+        if not calendar.get(day):
+            for s in rules.by_weekday.get(day.weekday(), ()):
+                if (s.id, day) in rules.cancelled or (s.valid_from and day < s.valid_from):
+                    continue
+                if s.valid_until and day > s.valid_until:
+                    continue
+                out.append(
+                    SessionDay(s.location_id, s.location_name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
+                )
+        day += timedelta(days=1)
+    out.extend(c for c in rules.extra if first <= c.day <= last and not calendar.get(c.day))
     return sorted(out, key=lambda s: (s.starts_at, s.location_name))
 
 
@@ -128,14 +203,63 @@ def sessions_on(day: date, *, location=None) -> list[SessionDay]:
 
 
 def session_on(*, day: date, key: str) -> SessionDay | None:
-    return next((s for s in sessions_on(day) if s.key == key), None)
+    """The session ``key`` as held on ``day`` (what ``sessions_on(day)`` would list under that key), else None: a
+    recurring session on its weekday, within its dates and not cancelled that day, or an extra session of that day;
+    none on a day the clinic is closed. No query while the nodes' shared cache holds the day's sessions; else one
+    query (two for an extra session)."""
+    if shared_cache.is_shared():
+        return next((s for s in sessions_on(day) if s.key == key), None)
+    try:
+        pk = uuid.UUID(key)
+    except ValueError:
+        return None
+    closure = ClinicClosure.objects.filter(date=day).values("reason")[:1]
+    cancelled = SessionChange.objects.filter(session=OuterRef("pk"), date=day, kind=SessionChange.Kind.CANCEL)
+    recurring = (
+        Session.objects.filter(pk=pk, weekday=day.weekday(), location__active=True)
+        .filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=day), Q(valid_until__isnull=True) | Q(valid_until__gte=day)
+        )
+        .annotate(cancelled=Exists(cancelled), closure=Subquery(closure))
+        .select_related("location")
+        .first()
+    )
+    if recurring is not None:
+        if recurring.cancelled or _closed(day, recurring.closure):
+            return None
+        s = recurring
+        return SessionDay(s.location_id, s.location.name, day, s.start, s.end, s.slot_minutes, s.capacity, s.id)
+    extra = (
+        SessionChange.objects.filter(pk=pk, date=day, kind=SessionChange.Kind.EXTRA, location__active=True)
+        .annotate(closure=Subquery(closure))
+        .select_related("location")
+        .first()
+    )
+    if extra is None or _closed(day, extra.closure):
+        return None
+    c = extra
+    return SessionDay(c.location_id, c.location.name, day, c.start, c.end, c.slot_minutes, c.capacity, None, c.id)
+
+
+def _closed(day: date, closure_reason: str | None) -> bool:
+    """Whether the clinic is closed on ``day``, as the clinic calendar says, given its own closure read for it."""
+    own = {day: closure_reason} if closure_reason is not None else {}
+    return bool(ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own).get(day))
 
 
 def seats_taken(*, location_id, first: datetime, last: datetime, at_least: int = 1) -> Counter:
     """How many seats each slot start has taken at a location between two times, for the slots with at least
     ``at_least`` taken (one query)."""
+    return _seats_taken_within(location_id=location_id, spans=[(first, last)], at_least=at_least)
+
+
+def _seats_taken_within(*, location_id, spans: list[tuple[datetime, datetime]], at_least: int) -> Counter:
+    """``seats_taken`` over several spans of time at once (one query)."""
+    within = Q()
+    for first, last in spans:
+        within |= Q(starts_at__range=(first, last))
     rows = (
-        Appointment.objects.filter(location_id=location_id, starts_at__range=(first, last), status__in=SEATED)
+        Appointment.objects.filter(within, location_id=location_id, status__in=SEATED)
         .values("starts_at")
         .annotate(n=Count("id"))
         .filter(n__gte=at_least)
@@ -168,26 +292,13 @@ class Slot:
 
 def slots_between(*, location, first: date, last: date, calendar: ClinicCalendar | None = None) -> list[Slot]:
     """Every slot of the location's sessions from ``first`` to ``last`` with its seats taken (four queries)."""
-    return list(_slots(location=location, first=first, last=last, calendar=calendar))
-
-
-def _slots(
-    *, location, first: date, last: date, calendar: ClinicCalendar | None = None, full_only: bool = False
-) -> Iterator[Slot]:
-    """The slots in time order; with ``full_only`` only the full slots' counts are read (a proposal needs no more,
-    and a year of bookings is then a handful of rows, not one per slot)."""
     sessions = sessions_between(first=first, last=last, location=location, calendar=calendar)
     if not sessions:
-        return
+        return []
     taken = seats_taken(
-        location_id=location.pk,
-        first=_at(first, time.min),
-        last=_at(last, time.max.replace(microsecond=0)),
-        at_least=min(s.capacity for s in sessions) if full_only else 1,
+        location_id=location.pk, first=_at(first, time.min), last=_at(last, time.max.replace(microsecond=0))
     )
-    for s in sessions:
-        for at in s.slots():
-            yield Slot(s, at, taken[at])
+    return [Slot(s, at, taken[at]) for s in sessions for at in s.slots()]
 
 
 def slot_at(*, location, starts_at: datetime) -> Slot | None:
@@ -319,19 +430,38 @@ def next_review_to_book(
     return None
 
 
-def plan_to_book(plan: TreatmentPlan, *, today: date, replacing: Appointment | None = None, calendar=None) -> list[Due]:
-    """What the plan needs booked next: its next unbooked dose and its next unbooked review (each, if any)."""
+HELD = (Appointment.Status.ATTENDED, Appointment.Status.DNA)
+
+
+def plan_appointments(plan: TreatmentPlan) -> list[Appointment]:
+    """The plan's live bookings and its appointments held (attended or not), soonest first (one query): what
+    ``plan_to_book`` reads, and the plan page's list of bookings."""
+    return list(
+        Appointment.objects.filter(plan=plan, status__in=[Appointment.Status.BOOKED, *HELD])
+        .select_related("location")
+        .order_by("starts_at")
+    )
+
+
+def plan_to_book(
+    plan: TreatmentPlan,
+    *,
+    today: date,
+    replacing: Appointment | None = None,
+    calendar=None,
+    appointments: list[Appointment] | None = None,
+) -> list[Due]:
+    """What the plan needs booked next: its next unbooked dose and its next unbooked review (each, if any).
+    ``appointments``: the plan's, as ``plan_appointments`` reads them, when already read."""
     if plan.status != TreatmentPlan.Status.ACTIVE:
         return []
-    calendar = calendar or clinic_calendar()
+    calendar = calendar or clinic_calendar_shared()
     facts = plan_facts(plan, calendar=calendar)
-    booked = plan_live_bookings(plan)
+    if appointments is None:
+        appointments = plan_appointments(plan)
+    booked = [a for a in appointments if a.status == Appointment.Status.BOOKED]
     records = plan_dose_events(plan)
-    seen = set(
-        Appointment.objects.filter(
-            plan=plan, kind=REVIEW, status__in=[Appointment.Status.ATTENDED, Appointment.Status.DNA]
-        ).values_list("number", flat=True)
-    )
+    seen = {a.number for a in appointments if a.kind == REVIEW and a.status in HELD}
     out = [
         next_dose_to_book(plan, today=today, booked=booked, facts=facts, records=records, replacing=replacing),
         next_review_to_book(plan, today=today, booked=booked, facts=facts, seen=seen, replacing=replacing),
@@ -365,15 +495,47 @@ def default_location(patient: Patient) -> Location | None:
     return Location.objects.filter(active=True).order_by("name").first()
 
 
+def _search_span(due: Due, today: date) -> tuple[date, date]:
+    """The days a proposal looks at: from the due date (never in the past) to well past the window."""
+    first = max(due.due_on, today)
+    return first, max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
+
+
 def slot_proposal(*, due: Due, location: Location, today: date, calendar=None) -> Proposal:
     """The first free slot on or after the due date (never in the past) inside the window, else the first free
     one after the window (booking it needs a reason), else none. A fixed number of queries."""
-    first = max(due.due_on, today)
-    last = max(due.latest, first) + timedelta(days=SEARCH_BEYOND_WINDOW_DAYS)
+    return slot_proposals(dues=[due], location=location, today=today, calendar=calendar)[0]
+
+
+def slot_proposals(*, dues: list[Due], location: Location, today: date, calendar=None) -> list[Proposal]:
+    """``slot_proposal`` for each of ``dues`` at one location: three queries however many (four without a
+    calendar), the sessions and the full slots of every search read at once."""
+    if not dues:
+        return []
+    calendar = calendar or clinic_calendar_shared()
+    spans = [_search_span(due, today) for due in dues]
+    rules = _session_rules(first=min(f for f, _ in spans), last=max(last for _, last in spans), location=location)
+    held = [_held(rules, first=first, last=last, calendar=calendar) for first, last in spans]
+    capacities = [s.capacity for sessions in held for s in sessions]
+    taken = Counter()
+    if capacities:
+        # Only the full slots' counts are read: a proposal needs no more, and a year of bookings is then a handful of
+        # rows, not one per slot.
+        taken = _seats_taken_within(
+            location_id=location.pk,
+            spans=[(start_of(first), _at(last, time.max.replace(microsecond=0))) for first, last in spans],
+            at_least=min(capacities),
+        )
     now = timezone.now()
-    for slot in _slots(location=location, first=first, last=last, calendar=calendar, full_only=True):
-        if slot.free and slot.starts_at > now:
-            return Proposal(due, location, slot, due.in_window(slot.session.day))
+    return [_first_free(due, location, sessions, taken, now) for due, sessions in zip(dues, held, strict=True)]
+
+
+def _first_free(due: Due, location: Location, sessions: list[SessionDay], taken: Counter, now: datetime) -> Proposal:
+    for session in sessions:
+        for at in session.slots():
+            slot = Slot(session, at, taken[at])
+            if slot.free and at > now:
+                return Proposal(due, location, slot, due.in_window(session.day))
     return Proposal(due, location, None, False)
 
 
@@ -385,54 +547,63 @@ def free_slots(*, due: Due, location: Location, today: date, limit: int = 60) ->
     return [s for s in slots_between(location=location, first=first, last=last) if s.free and s.starts_at > now][:limit]
 
 
-# What a day-list row reads: the booking, the plan's dose due now, the patient's identification.
-DAY_LIST_FIELDS = (
-    *(
-        f.name
-        for f in Appointment._meta.concrete_fields
-        if f.name not in ("window_reason", "change_reason", "moved_from", "booked_by")
-    ),
-    "plan__id",
-    "plan__status",
-    "plan__next_phase",
-    "plan__next_number",
-    "plan__loading_doses",
-    "plan__patient__id",
-    "plan__patient__family_name",
-    "plan__patient__given_name",
-    "plan__patient__date_of_birth",
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """One booking of a day list as read: plain values, no model instances (a session holds dozens)."""
+
+    id: object
+    plan_id: object
+    kind: str
+    phase: str
+    number: int
+    status: str
+    starts_at: datetime
+    overbook_reason: str
+    plan_status: str
+    plan_next_phase: str
+    plan_next_number: int
+    plan_loading_doses: int | None
+    family_name: str
+    given_name: str
+    date_of_birth: date
+    hospital_number: str
+    recorded: str | None  # the outcome of the dose recorded for it since it was booked (not in error), if any
+
+
+# The columns of Booked, in its order (its last field, ``recorded``, is worked out from the dose records).
+_BOOKED_COLUMNS = (
+    "id", "plan_id", "kind", "phase", "number", "status", "starts_at", "overbook_reason",
+    "plan__status", "plan__next_phase", "plan__next_number", "plan__loading_doses",
+    "plan__patient__family_name", "plan__patient__given_name", "plan__patient__date_of_birth",
     "plan__patient__hospital_number",
-    "plan__patient__nhs_number",
-)
+)  # fmt: skip
 
 
-def day_list(*, session: SessionDay) -> list[Appointment]:
+def day_list(*, session: SessionDay) -> list[Booked]:
     """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
-    recorded for it that day, if one was (``recorded``). Two queries."""
-    appointments = list(
+    recorded for it since it was booked, if one was. One query."""
+    latest_record = DoseRecord.objects.filter(
+        plan_id=OuterRef("plan_id"), phase=OuterRef("phase"), number=OuterRef("number"), entered_in_error=False
+    ).order_by("-recorded_at")
+    rows = (
         Appointment.objects.filter(
             location_id=session.location_id,
             starts_at__gte=session.starts_at,
             starts_at__lt=session.ends_at,
             status__in=SEATED,
         )
-        .select_related("plan__patient")
-        .only(*DAY_LIST_FIELDS)
+        .annotate(
+            record_outcome=Subquery(latest_record.values("outcome")[:1]),
+            record_at=Subquery(latest_record.values("recorded_at")[:1]),
+        )
         .order_by("starts_at", "seat")
+        .values_list(*_BOOKED_COLUMNS, "booked_at", "record_outcome", "record_at")
     )
-    plan_ids = {a.plan_id for a in appointments}
-    recorded = {}
-    if plan_ids:
-        for record in DoseRecord.objects.filter(plan_id__in=plan_ids, entered_in_error=False).only(
-            "plan_id", "phase", "number", "outcome", "recorded_at"
-        ):
-            key = (record.plan_id, record.phase, record.number)
-            if key not in recorded or record.recorded_at > recorded[key].recorded_at:
-                recorded[key] = record
-    for a in appointments:
-        record = recorded.get((a.plan_id, a.phase, a.number)) if a.kind == DOSE else None
-        a.recorded = record if record is not None and record.recorded_at >= a.booked_at else None
-    return appointments
+    out = []
+    for *columns, booked_at, outcome, recorded_at in rows:
+        since_booked = columns[2] == DOSE and recorded_at is not None and recorded_at >= booked_at
+        out.append(Booked(*columns, recorded=outcome if since_booked else None))
+    return out
 
 
 def overdue_unbooked(*, on: date, limit: int = OVERDUE_LIMIT) -> QuerySet[TreatmentPlan]:

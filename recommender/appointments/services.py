@@ -32,9 +32,13 @@ def _when(at: datetime) -> str:
 
 
 def what_label(plan: TreatmentPlan, kind: str, phase: str, number: int) -> str:
+    return what_label_of(kind, phase, number, plan.loading_doses)
+
+
+def what_label_of(kind: str, phase: str, number: int, loading_doses: int | None) -> str:
     if kind == Appointment.Kind.REVIEW:
         return f"Review {number}"
-    return dose_label(phase, number, plan.loading_doses)
+    return dose_label(phase, number, loading_doses)
 
 
 def _reason(errors: dict, name: str, value: str, missing: str) -> str:

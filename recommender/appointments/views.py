@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -84,6 +85,7 @@ def day_list(request: HttpRequest, on: str, key: str) -> HttpResponse:
             "can_record": request.user.has_perm("recommender.record_dose"),
             "can_book": request.user.has_perm(BOOK),
             "here": request.get_full_path(),
+            "csrf_input": csrf_input(request),  # made once for the page's many row forms
         },
     )
 
