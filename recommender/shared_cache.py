@@ -22,6 +22,8 @@ log = logging.getLogger("recommender.cache")
 TIMEOUT_SECONDS = 300
 PERMISSIONS = "permissions"
 LAB_PROFILES = "lab-profiles"
+# API and calendar-feed tokens with their users (recommender/access/selectors.py).
+ACCESS_TOKENS = "access-tokens"
 
 
 def _shared() -> bool:
