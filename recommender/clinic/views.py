@@ -145,9 +145,8 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
     decided = Decision.from_dict(decision) if decision is not None else None
-    active_plan = None
-    if isinstance(patient, Patient):
-        active_plan = selectors.patient_active_plan(patient=patient)
+    # The page reads the patient with their active plan (selectors.patient_with_active_plan); the live panel neither.
+    active_plan = patient.active_plan_row if isinstance(patient, Patient) else None
     plan_kwargs = {"recommendation": recommendation, "active_plan": active_plan}
     if saving:
         plan_form = PlanForm(data, **plan_kwargs)
@@ -200,7 +199,10 @@ def _error_summary(form: AssessmentForm, plan_form: PlanForm) -> list[dict]:
 @require_http_methods(["GET", "POST"])
 @permission_required("recommender.add_assessment", raise_exception=True)
 def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
-    patient = get_object_or_404(Patient, pk=patient_id)
+    try:
+        patient = selectors.patient_with_active_plan(patient_id=patient_id)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient") from None
     saving = request.method == "POST" and request.POST.get("action") == "save"
     context = _assessment_context(request, patient, saving=saving)
     form, plan_form, recommendation = context["form"], context["plan_form"], context["recommendation"]
