@@ -278,6 +278,12 @@ class AssessmentForm(AssessmentInputs):
         return cleaned
 
 
+def plan_months(recommendation: Recommendation | None) -> list[int]:
+    """Every maintenance interval in months the plan's choices list (the ruleset's, whatever the decision)."""
+    ruleset = recommendation.ruleset if recommendation else DEFAULT_RULESET
+    return maintenance_month_choices(1, ruleset.individualised_max_months)
+
+
 class PlanForm(PlainTextForm):
     """The clinician's choices within what the recommendation allows.
 
@@ -322,8 +328,7 @@ class PlanForm(PlainTextForm):
         super().__init__(*args, **kwargs)
         self.recommendation = recommendation
         self.active_plan = active_plan
-        ruleset = recommendation.ruleset if recommendation else DEFAULT_RULESET
-        self.months = maintenance_month_choices(1, ruleset.individualised_max_months)
+        self.months = plan_months(recommendation)
         choices = [(str(m), "every month" if m == 1 else f"every {m} months") for m in self.months]
         choices.append(("individualised", "individualised, with a reason"))
         self.fields["maintenance_choice"].choices = choices

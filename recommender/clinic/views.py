@@ -26,6 +26,7 @@ from recommender.clinic.forms import (
     PlanEndForm,
     PlanForm,
     assessment_initial,
+    plan_months,
 )
 from recommender.guideline.stored import Decision
 from recommender.injections import selectors as injections_selectors
@@ -131,8 +132,9 @@ def _plan_initial(data) -> dict:
     return initial
 
 
-def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False) -> dict:
-    """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving."""
+def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False, plan_choices: bool = True) -> dict:
+    """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving (and not
+    built at all for the live panel, which never shows them: ``plan_choices=False``)."""
     data = request.POST if request.method == "POST" else None
     imported = None
     if data is None and isinstance(patient, Patient) and request.GET.get("import"):
@@ -150,8 +152,10 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     plan_kwargs = {"recommendation": recommendation, "active_plan": active_plan}
     if saving:
         plan_form = PlanForm(data, **plan_kwargs)
-    else:
+    elif plan_choices:
         plan_form = PlanForm(initial=_plan_initial(data) or None, **plan_kwargs)
+    else:
+        plan_form = None
     return {
         "patient": patient,
         "patient_id": patient.pk if isinstance(patient, Patient) else patient,
@@ -161,7 +165,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
         "decision": decision,
         "panel": presenters.decision_panel(decided) if decided is not None else None,
         "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
-        "plan_guidance": presenters.plan_guidance(decided, plan_form.months),
+        "plan_guidance": presenters.plan_guidance(decided, plan_months(recommendation)),
         "strip": presenters.regimen_summary(decided) if decided is not None else "",
         "imported": imported is not None,
     }
@@ -242,7 +246,8 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     """The live results panel: the same form, the same engine, nothing saved (and no patient data shown).
     Only the decision is redrawn; the plan's choices, outside it, are never touched."""
-    return render(request, "recommender/assessment_form.html#results", _assessment_context(request, patient_id))
+    context = _assessment_context(request, patient_id, plan_choices=False)
+    return render(request, "recommender/assessment_form.html#results", context)
 
 
 @require_GET
