@@ -238,6 +238,9 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
                 return redirect("assessment-detail", assessment_id=assessment.pk)
     if request.method == "POST":
         context["error_summary"] = _error_summary(form, context["plan_form"])
+    context["maintenance_rows"] = presenters.maintenance_rows(
+        context["plan_form"]["maintenance_choice"], context["plan_guidance"]["hints"]
+    )
     return render(request, "recommender/assessment_form.html", context)
 
 
