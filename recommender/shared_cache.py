@@ -27,6 +27,8 @@ LAB_PROFILES = "lab-profiles"
 CASELOAD = "caseload"
 # Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
 CLINIC_SESSIONS = "clinic-sessions"
+# API and calendar-feed tokens with their users (recommender/access/selectors.py).
+ACCESS_TOKENS = "access-tokens"
 
 
 def _shared() -> bool:

@@ -127,3 +127,24 @@ def cds_client_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.ClinicClosure")
 def clinic_sessions_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.CLINIC_SESSIONS)
+
+
+# Tokens are read from the shared cache with their user and whether the user has a clinical role: issuing, revoking
+# or using a token, and any change to a user (but a sign-in's last_login), their groups or a group, retire every
+# cached token at once.
+@receiver(post_save, sender="recommender.AccessToken")
+@receiver(post_delete, sender="recommender.AccessToken")
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+@receiver(post_save, sender=Group)
+@receiver(post_delete, sender=Group)
+def access_token_records_changed(sender, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return
+    shared_cache.changed(shared_cache.ACCESS_TOKENS)
+
+
+@receiver(m2m_changed, sender=get_user_model().groups.through)
+def access_token_roles_changed(sender, action, **kwargs):
+    if action in ("post_add", "post_remove", "post_clear"):
+        shared_cache.changed(shared_cache.ACCESS_TOKENS)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from recommender.models import LabProfile
 from recommender.templatetags import crispy_once
+from recommender.web import layouts
 
 from .factories import assessment_form, make_patient
 
@@ -21,6 +22,7 @@ def pack_renders(monkeypatch):
     """Counts the renders of the template pack's own field template."""
     crispy_once._cache.clear()
     crispy_once._pack_templates.clear()
+    layouts._forms.clear()
     calls = []
     original = crispy_once._pack_template
 
@@ -35,6 +37,7 @@ def pack_renders(monkeypatch):
     monkeypatch.setattr(crispy_once, "_pack_template", lambda origin: Counting(original(origin)))
     yield calls
     crispy_once._cache.clear()
+    layouts._forms.clear()
 
 
 def _without_tokens(html: str) -> str:

@@ -4,7 +4,7 @@ import re
 
 from django.template.loader import render_to_string
 
-from recommender.clinic.presenters import decision_fingerprint, decision_panel
+from recommender.clinic.presenters import decision_fingerprint, decision_panel, maintenance_rows
 from recommender.guideline import DEFAULT_RULESET, decide, parse_assessment
 from recommender.guideline.stored import Decision
 
@@ -165,3 +165,15 @@ def test_worklist_rows_fall_in_their_sections_as_of_the_day():
     ]
     assert [(r.plan, r.overdue_days) for r in sections["upcoming"]] == [(soon, -2)]
     assert sections["upcoming"][0].record_url == f"/plans/{soon.pk}/doses/record/?next=/worklist/%3Fon%3D10/03/2027"
+
+
+def test_maintenance_rows_carry_each_months_hint_and_the_choice():
+    from recommender.clinic.forms import PlanForm
+
+    form = PlanForm(initial={"maintenance_choice": "3"})
+    rows = maintenance_rows(form["maintenance_choice"], {1: "", 2: "outside this decision's range", 3: ""})
+    by_value = {row.value: row for row in rows}
+    assert by_value["2"].hint == "outside this decision's range" and by_value["3"].hint == ""
+    assert by_value["3"].checked and not by_value["1"].checked
+    assert by_value["individualised"].hint == "" and rows[-1].value == "individualised"
+    assert [row.label for row in rows][:2] == ["every month", "every 2 months"]

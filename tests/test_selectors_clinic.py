@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from recommender.clinic import selectors
+from recommender.clinic import selectors, services
 from recommender.guideline import DEFAULT_RULESET
+from recommender.models import LabProfile
 from tests.factories import make_patient, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +69,26 @@ def test_no_active_plan_for_a_new_patient(clinician):
 
 def test_without_a_lab_profile_the_thresholds_are_the_rulesets():
     assert selectors.thresholds_for(None) == DEFAULT_RULESET.thresholds
+
+
+def test_the_patient_with_their_active_plan_in_one_query(clinician, django_assert_num_queries):
+    plan = make_plan(clinician)
+    with django_assert_num_queries(1):
+        patient = selectors.patient_with_active_plan(patient_id=plan.patient.pk)
+        assert patient == plan.patient
+        assert patient.active_plan_row == plan
+        assert patient.active_plan_row.start_date == plan.start_date
+
+
+def test_the_patient_without_an_active_plan_has_none(clinician):
+    assert selectors.patient_with_active_plan(patient_id=make_patient(by=clinician).pk).active_plan_row is None
+    plan = make_plan(clinician)
+    services.plan_end(plan=plan, reason="Moved away.", by=clinician)
+    assert selectors.patient_with_active_plan(patient_id=plan.patient.pk).active_plan_row is None
+
+
+def test_the_lab_profiles_offered_default_first_with_their_labels(db):
+    LabProfile.objects.create(name="Lab B")
+    LabProfile.objects.create(name="Lab A", is_default=True)
+    choices = selectors.lab_profile_choices()
+    assert [(label, is_default) for _, label, is_default in choices] == [("Lab A (default)", True), ("Lab B", False)]

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.models import AccessToken
 from recommender.roles import ROLES
 
@@ -15,19 +16,42 @@ def calendar_tokens(*, user) -> QuerySet[AccessToken]:
     return AccessToken.objects.filter(user=user, purpose=AccessToken.Purpose.CALENDAR)
 
 
-def access_token_live(*, raw: str, purpose: str) -> AccessToken | None:
-    """The live token (not revoked, not expired, of an active user) this secret is, or None."""
-    if not raw:
-        return None
+class _NoSuchToken(Exception):
+    """No unrevoked token has this digest: nothing is stored for a guess."""
+
+
+def _token_unrevoked(*, digest: str, purpose: str) -> AccessToken:
     token = (
         AccessToken.objects.select_related("user")
         # Whether the user has a clinical role, in the same query (roles.has_clinical_role reads it).
         .annotate(clinical_role=Exists(Group.objects.filter(user=OuterRef("user"), name__in=ROLES)))
-        .filter(digest=AccessToken.digest_of(raw), purpose=purpose, revoked_at__isnull=True)
-        .exclude(expires_at__lte=timezone.now())
+        .filter(digest=digest, purpose=purpose, revoked_at__isnull=True)
         .first()
     )
-    if token is None or not token.user.is_active:
+    if token is None:
+        raise _NoSuchToken
+    return token
+
+
+def access_token_live(*, raw: str, purpose: str) -> AccessToken | None:
+    """The live token (not revoked, not expired, of an active user) this secret is, or None.
+
+    Read from the nodes' shared cache when there is one: revoking or issuing a token, and any change to a user or
+    their roles, retire every entry at once (recommender/signals.py); the expiry is checked on every request."""
+    if not raw:
+        return None
+    digest = AccessToken.digest_of(raw)
+    try:
+        token = shared_cache.read_through(
+            shared_cache.ACCESS_TOKENS,
+            f"{purpose}:{digest}",
+            lambda: _token_unrevoked(digest=digest, purpose=purpose),
+        )
+    except _NoSuchToken:
+        return None
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        return None
+    if not token.user.is_active:
         return None
     token.user._clinical_role = token.clinical_role
     return token

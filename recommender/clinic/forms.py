@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from recommender.clinic.selectors import thresholds_for
+from recommender.clinic.selectors import lab_profile_choices, thresholds_for
 from recommender.guideline import DEFAULT_RULESET, InvalidAssessment, Recommendation, decide, parse_assessment
 from recommender.guideline.inputs import FLAGS, MEASUREMENTS, NUMBERS, NumericInput
 from recommender.guideline.plan_options import (
@@ -171,9 +171,20 @@ class AssessmentForm(AssessmentInputs):
         self.payload: dict | None = None
         if not self.is_bound:
             self.fields["sample_date"].initial = timezone.localdate
-            default_profile = LabProfile.objects.filter(is_default=True).values_list("pk", flat=True).first()
-            if default_profile is not None:
-                self.fields["lab_profile"].initial = default_profile
+            # One read of the profiles (from the nodes' shared cache when there is one): the choices and the default.
+            profiles = lab_profile_choices()
+            field = self.fields["lab_profile"]
+            field.choices = [("", field.empty_label), *((pk, label) for pk, label, _ in profiles)]
+            field.initial = next((pk for pk, _, is_default in profiles if is_default), None)
+            self._profiles = profiles
+
+    def unbound_layout_key(self, context) -> tuple | None:
+        """What this unbound form's HTML depends on ({% crispy_once %}, web/layouts.py): the day and the lab
+        profiles offered; None when something was pre-filled (a link's or an import's results are never kept) or a
+        decision is shown."""
+        if self.initial or context.get("panel") or context.get("oob"):
+            return None
+        return (self.prefix, self.auto_id, timezone.localdate(), tuple(self._profiles))
 
     @cached_property
     def helper(self) -> FormHelper:
@@ -267,6 +278,12 @@ class AssessmentForm(AssessmentInputs):
         return cleaned
 
 
+def plan_months(recommendation: Recommendation | None) -> list[int]:
+    """Every maintenance interval in months the plan's choices list (the ruleset's, whatever the decision)."""
+    ruleset = recommendation.ruleset if recommendation else DEFAULT_RULESET
+    return maintenance_month_choices(1, ruleset.individualised_max_months)
+
+
 class PlanForm(PlainTextForm):
     """The clinician's choices within what the recommendation allows.
 
@@ -311,8 +328,7 @@ class PlanForm(PlainTextForm):
         super().__init__(*args, **kwargs)
         self.recommendation = recommendation
         self.active_plan = active_plan
-        ruleset = recommendation.ruleset if recommendation else DEFAULT_RULESET
-        self.months = maintenance_month_choices(1, ruleset.individualised_max_months)
+        self.months = plan_months(recommendation)
         choices = [(str(m), "every month" if m == 1 else f"every {m} months") for m in self.months]
         choices.append(("individualised", "individualised, with a reason"))
         self.fields["maintenance_choice"].choices = choices

@@ -293,6 +293,28 @@ def plan_guidance(decision: Decision | None, months: list[int]) -> dict:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class ChoiceRow:
+    """One radio button of the maintenance interval: its value and words, the decision's hint beside it, and
+    whether it is the one chosen."""
+
+    value: str
+    label: str
+    hint: str
+    checked: bool
+
+
+def maintenance_rows(field, hints: Mapping[int, str]) -> tuple[ChoiceRow, ...]:
+    """The maintenance interval's choices with each month's hint, ready for templates/recommender/_plan_choices.html
+    (one pass, rather than a loop over the hints inside the loop over the choices)."""
+    chosen = str(field.value())
+    words = {str(months): hint for months, hint in hints.items()}
+    return tuple(
+        ChoiceRow(str(value), str(label), words.get(str(value), ""), str(value) == chosen)
+        for value, label in field.field.choices
+    )
+
+
 def plan_regimen(plan) -> dict:
     """The plan's own regimen in words, and where (and why) it departs from the guideline's."""
     loading = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from recommender import shared_cache, vocabulary
@@ -131,6 +131,16 @@ def patient_active_plan(*, patient: Patient) -> TreatmentPlan | None:
     return patient.plans.filter(status=TreatmentPlan.Status.ACTIVE).first()
 
 
+def patient_with_active_plan(*, patient_id) -> Patient:
+    """The patient with their active plan (or None) as ``active_plan_row``, read in the same query (at most one:
+    a database constraint); Patient.DoesNotExist when there is no such patient."""
+    active = FilteredRelation("plans", condition=Q(plans__status=TreatmentPlan.Status.ACTIVE))
+    patient = Patient.objects.annotate(active_plan_row=active).select_related("active_plan_row").get(pk=patient_id)
+    if not hasattr(patient, "active_plan_row"):  # no plan joined: the attribute is left unset
+        patient.active_plan_row = None
+    return patient
+
+
 def plan_detail(*, plan_id) -> TreatmentPlan:
     return TreatmentPlan.objects.select_related("patient", "assessment", "created_by", "assessment__created_by").get(
         pk=plan_id
@@ -238,6 +248,16 @@ def lab_profile_default() -> LabProfile | None:
     cache when there is one; any change to a profile retires it everywhere)."""
     return shared_cache.read_through(
         shared_cache.LAB_PROFILES, "default", lambda: LabProfile.objects.filter(is_default=True).first()
+    )
+
+
+def lab_profile_choices() -> list[tuple[int, str, bool]]:
+    """Every lab profile as (id, label, is default), the default first (from the nodes' shared cache when there is
+    one; any change to a profile retires it everywhere)."""
+    return shared_cache.read_through(
+        shared_cache.LAB_PROFILES,
+        "choices",
+        lambda: [(profile.pk, str(profile), profile.is_default) for profile in LabProfile.objects.all()],
     )
 
 

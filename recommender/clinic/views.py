@@ -26,6 +26,7 @@ from recommender.clinic.forms import (
     PlanEndForm,
     PlanForm,
     assessment_initial,
+    plan_months,
 )
 from recommender.guideline.stored import Decision
 from recommender.injections import presenters as injections_presenters
@@ -132,8 +133,9 @@ def _plan_initial(data) -> dict:
     return initial
 
 
-def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False) -> dict:
-    """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving."""
+def _assessment_context(request, patient: Patient | UUID, *, saving: bool = False, plan_choices: bool = True) -> dict:
+    """The form, the decision (computed once, by the form) and the plan's choices, bound only when saving (and not
+    built at all for the live panel, which never shows them: ``plan_choices=False``)."""
     data = request.POST if request.method == "POST" else None
     imported = None
     if data is None and isinstance(patient, Patient) and request.GET.get("import"):
@@ -146,14 +148,15 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
     recommendation = form.recommendation if form.is_bound and form.is_valid() else None
     decision = recommendation.as_dict() if recommendation is not None else None
     decided = Decision.from_dict(decision) if decision is not None else None
-    active_plan = None
-    if isinstance(patient, Patient):
-        active_plan = selectors.patient_active_plan(patient=patient)
+    # The page reads the patient with their active plan (selectors.patient_with_active_plan); the live panel neither.
+    active_plan = patient.active_plan_row if isinstance(patient, Patient) else None
     plan_kwargs = {"recommendation": recommendation, "active_plan": active_plan}
     if saving:
         plan_form = PlanForm(data, **plan_kwargs)
-    else:
+    elif plan_choices:
         plan_form = PlanForm(initial=_plan_initial(data) or None, **plan_kwargs)
+    else:
+        plan_form = None
     return {
         "patient": patient,
         "patient_id": patient.pk if isinstance(patient, Patient) else patient,
@@ -163,7 +166,7 @@ def _assessment_context(request, patient: Patient | UUID, *, saving: bool = Fals
         "decision": decision,
         "panel": presenters.decision_panel(decided) if decided is not None else None,
         "fingerprint": presenters.decision_fingerprint(decision) if decision is not None else "",
-        "plan_guidance": presenters.plan_guidance(decided, plan_form.months),
+        "plan_guidance": presenters.plan_guidance(decided, plan_months(recommendation)),
         "strip": presenters.regimen_summary(decided) if decided is not None else "",
         "imported": imported is not None,
     }
@@ -201,7 +204,10 @@ def _error_summary(form: AssessmentForm, plan_form: PlanForm) -> list[dict]:
 @require_http_methods(["GET", "POST"])
 @permission_required("recommender.add_assessment", raise_exception=True)
 def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
-    patient = get_object_or_404(Patient, pk=patient_id)
+    try:
+        patient = selectors.patient_with_active_plan(patient_id=patient_id)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient") from None
     saving = request.method == "POST" and request.POST.get("action") == "save"
     context = _assessment_context(request, patient, saving=saving)
     form, plan_form, recommendation = context["form"], context["plan_form"], context["recommendation"]
@@ -233,6 +239,9 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
                 return redirect("assessment-detail", assessment_id=assessment.pk)
     if request.method == "POST":
         context["error_summary"] = _error_summary(form, context["plan_form"])
+    context["maintenance_rows"] = presenters.maintenance_rows(
+        context["plan_form"]["maintenance_choice"], context["plan_guidance"]["hints"]
+    )
     return render(request, "recommender/assessment_form.html", context)
 
 
@@ -241,7 +250,8 @@ def assessment_create(request: HtmxHttpRequest, patient_id) -> HttpResponse:
 def assessment_preview(request: HtmxHttpRequest, patient_id) -> HttpResponse:
     """The live results panel: the same form, the same engine, nothing saved (and no patient data shown).
     Only the decision is redrawn; the plan's choices, outside it, are never touched."""
-    return render(request, "recommender/assessment_form.html#results", _assessment_context(request, patient_id))
+    context = _assessment_context(request, patient_id, plan_choices=False)
+    return render(request, "recommender/assessment_form.html#results", context)
 
 
 @require_GET

@@ -5,17 +5,23 @@ most of the assessment page's time. The project's ``templates/bootstrap5/field.h
 calls ``{% crispy_field_once %}``, which renders the pack's template as before, and remembers the HTML when the
 form is unbound: an unbound field's HTML is a function of the field's definition, its initial value, the form's
 prefix and id format, and the layout's settings, all of which make up the key. A bound form (a form shown again
-with what was typed, and its errors) is always rendered afresh, so no entered value is ever kept."""
+with what was typed, and its errors) is always rendered afresh, so no entered value is ever kept.
+
+``{% crispy_once form %}`` goes further for a form that names what its unbound HTML depends on
+(``unbound_layout_key``, recommender/web/layouts.py): the whole form's HTML is kept, not field by field."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from threading import Lock
 
+from crispy_forms.templatetags.crispy_forms_tags import CrispyFormNode, do_uni_form
 from django import template
 from django.template import Engine
 from django.utils import translation
 from django.utils.safestring import mark_safe
+
+from recommender.web.layouts import rendered_once, unbound_form_key
 
 register = template.Library()
 
@@ -114,3 +120,20 @@ def crispy_field_once(context):
         if len(_cache) > MAX_ENTRIES:
             _cache.popitem(last=False)
     return html
+
+
+class CrispyOnceNode(CrispyFormNode):
+    """``{% crispy form %}``, kept whole while the form is unbound and names its key (recommender/web/layouts.py)."""
+
+    def render(self, context):
+        key = unbound_form_key(template.Variable(self.form).resolve(context), context)
+        if key is None:
+            return super().render(context)
+        return rendered_once(key, lambda: mark_safe(super(CrispyOnceNode, self).render(context)))  # noqa: S308
+
+
+@register.tag(name="crispy_once")
+def do_crispy_once(parser, token):
+    """``{% crispy_once form %}``: the same arguments and HTML as ``{% crispy %}``."""
+    node = do_uni_form(parser, token)
+    return CrispyOnceNode(node.form, node.helper, template_pack=node.template_pack)
