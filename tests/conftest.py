@@ -196,3 +196,14 @@ def world(author):
     patient = make_patient(by=author, family_name="Smith", given_name="Anna")
     plan = make_plan(by=author, patient=patient)
     return SimpleNamespace(patient=patient, plan=plan, assessment=plan.assessment)
+
+
+@pytest.fixture
+def shared(settings):
+    """The nodes' shared cache (REDIS_URL in production; Django's memory cache stands in for it here), empty."""
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shared"}}
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()

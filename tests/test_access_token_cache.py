@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import caches
 from django.utils import timezone
 
 from recommender.access import services
@@ -17,19 +16,10 @@ from recommender.roles import NURSE
 
 from .conftest import make_user
 
-SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "token-test"}}
 URL = "/api/v1/recommendation"
 BODY = json.dumps({"b12": {"value": 150, "unit": "pg/mL"}})
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shared(settings):
-    settings.CACHES = SHARED
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.core.cache import caches
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -166,15 +165,6 @@ def test_the_day_list_shows_the_dose_recorded_since_the_booking_not_one_before_o
     outcomes = {row.plan_id: row.outcome for row in page.context["rows"]}
     assert outcomes == {ash.pk: "given", birch.pk: "", cedar.pk: ""}
     assert page.content.decode().count(">Given</span>") == 1
-
-
-@pytest.fixture
-def shared(settings):
-    """The nodes' shared cache (REDIS_URL in production; Django's memory cache stands in for it here)."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "booking"}}
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 def test_with_the_shared_cache_a_proposal_reads_no_sessions_and_any_change_to_them_is_seen_at_once(

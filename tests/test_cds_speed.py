@@ -10,7 +10,6 @@ import uuid
 from io import StringIO
 
 import pytest
-from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -34,17 +33,8 @@ from tests.cds_client import (
 from tests.factories import make_patient
 
 DISCOVERY = "/cds-services"
-SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cds-test"}}
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shared(settings):
-    settings.CACHES = SHARED
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,7 @@ profile are read from it, and a change is seen by the very next request, whichev
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import caches
 from django.urls import reverse
 
 from recommender import shared_cache
@@ -14,16 +12,6 @@ from recommender.clinic import services as clinic_services
 from recommender.models import LabProfile
 from recommender.roles import CLINICIAN, NURSE
 from tests.conftest import make_user
-
-SHARED = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "shared-test"}}
-
-
-@pytest.fixture
-def shared(settings):
-    settings.CACHES = SHARED
-    caches["default"].clear()
-    yield caches["default"]
-    caches["default"].clear()
 
 
 def test_permissions_come_from_the_shared_cache_and_a_new_role_is_seen_at_once(

@@ -37,16 +37,18 @@ def mma_rows(listed: Listed, *, today: date) -> Listed:
     )
 
 
-def pending_rows(listed: Listed, *, today: date) -> Listed:
+def _plan_rows(listed: Listed, detail) -> Listed:
+    """Rows of plans linking to the plan page: the patient, then ``detail(plan)`` and the hospital number."""
     url = url_for_each("plan-detail")
     return _rows(
         listed,
-        lambda p: HomeRow(
-            url(p.pk),
-            p.patient.display_name,
-            f"Started {clinic_date(p.start_date, this_year=today.year)}, before the MMA result. "
-            f"Hospital no. {p.patient.hospital_number}",
-        ),
+        lambda p: HomeRow(url(p.pk), p.patient.display_name, f"{detail(p)}. Hospital no. {p.patient.hospital_number}"),
+    )
+
+
+def pending_rows(listed: Listed, *, today: date) -> Listed:
+    return _plan_rows(
+        listed, lambda p: f"Started {clinic_date(p.start_date, this_year=today.year)}, before the MMA result"
     )
 
 
@@ -66,14 +68,11 @@ def due_rows(listed: Listed, *, today: date) -> Listed:
 
 
 def dose_rows(listed: Listed, *, today: date) -> Listed:
-    url = url_for_each("plan-detail")
-    return _rows(
+    return _plan_rows(
         listed,
-        lambda p: HomeRow(
-            url(p.pk),
-            p.patient.display_name,
+        lambda p: (
             f"{dose_label(p.next_phase, p.next_number, p.loading_doses)}, due "
-            f"{clinic_date(p.next_due_on, this_year=today.year)}. Hospital no. {p.patient.hospital_number}",
+            f"{clinic_date(p.next_due_on, this_year=today.year)}"
         ),
     )
 
