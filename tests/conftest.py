@@ -6,12 +6,15 @@ and post what is tests/test_roles.py."""
 from __future__ import annotations
 
 import os
+import threading
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management.sql import emit_post_migrate_signal
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test import Client
+from django.test.testcases import LiveServerThread
 
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 
@@ -137,6 +140,48 @@ def admin_client_(client, admin_user):
 
 
 # Browser tests: Debian's Chromium, never a downloaded browser.
+class InTurnOnASharedConnection(ThreadedWSGIServer):
+    """The live server, answering one request at a time when its threads share the test's database connection.
+
+    On SQLite the test database is in memory, so every request thread of the live server is handed the test's one
+    connection. A browser sends requests that overlap (an htmx update replaces one still running on the server), and
+    two threads on one SQLite connection mix their transactions (the later request fails: a 503) or deadlock (a
+    request never answers). Production never shares a connection (a file database, one connection per thread, WAL
+    and a busy timeout: tests/test_ops_sqlite.py). Connections are still accepted in parallel, so a browser's idle
+    keep-alive or preconnected sockets never block the others; only the application is called in turn.
+    """
+
+    turn = threading.Lock()
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+
+        def in_turn(environ, start_response):
+            with self.turn:
+                response = application(environ, start_response)
+                try:
+                    body = b"".join(response)  # streamed responses read the database too: read them in turn
+                finally:
+                    if hasattr(response, "close"):
+                        response.close()
+            return [body]
+
+        return super().set_app(in_turn)
+
+
+LiveServerThread.server_class = InTurnOnASharedConnection
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's live server, started once the test database exists: started earlier, it sees the settings'
+    database rather than the in-memory test one, and its threads each open their own connection to the in-memory
+    database, which fail with "database table is locked" when two overlap (SQLite's shared cache locks tables and
+    does not wait)."""
+    return live_server
+
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
