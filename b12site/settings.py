@@ -167,7 +167,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "recommender.ops.redis_cache.SharedRedisCache",  # Django's, one client per pool
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "b12",
             "OPTIONS": {"socket_connect_timeout": DB_CONNECT_TIMEOUT, "socket_timeout": DB_CONNECT_TIMEOUT},

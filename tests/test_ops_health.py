@@ -64,7 +64,7 @@ def test_readyz_is_not_ready_while_the_configured_cache_is_down(client, settings
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "recommender.ops.redis_cache.SharedRedisCache",
             "LOCATION": settings.REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
