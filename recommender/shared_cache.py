@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
@@ -44,13 +46,59 @@ def _generation_key(name: str) -> str:
     return f"generation:{name}"
 
 
+# What ``prefetched`` read in one round trip: key -> value (None: absent), for the reads that follow in its block.
+_prefetched: ContextVar[dict[str, object] | None] = ContextVar("shared_cache_prefetched", default=None)
+
+
+@contextmanager
+def prefetched(*entries: str | tuple[str, str]) -> Iterator[None]:
+    """Inside the block, these reads cost no round trip of their own: one read of the shared cache fetches them
+    all first. Each entry is a generation name (for ``process_through``) or a (name, key) pair (for
+    ``read_through``). A read not listed goes to the cache as usual; ``changed`` forgets what it retires."""
+    if not _shared():
+        yield
+        return
+    keys = []
+    for entry in entries:
+        name, key = entry if isinstance(entry, tuple) else (entry, None)
+        keys.append(_generation_key(name))
+        if key is not None:
+            keys.append(f"{name}:{key}")
+    try:
+        found = cache.get_many(keys)
+    except Exception:
+        log.warning("shared cache unavailable: nothing prefetched")
+        found = None
+    token = _prefetched.set(None if found is None else {key: found.get(key) for key in keys})
+    try:
+        yield
+    finally:
+        _prefetched.reset(token)
+
+
+def _remember(values: dict[str, object]) -> None:
+    """What was just stored, for the rest of the block that prefetched it."""
+    memo = _prefetched.get()
+    if memo is not None:
+        for key in values.keys() & memo.keys():
+            memo[key] = values[key]
+
+
+def _read(keys: list[str]) -> dict[str, object]:
+    """These keys from what was prefetched when all of them were, else from the shared cache."""
+    memo = _prefetched.get()
+    if memo is not None and all(key in memo for key in keys):
+        return {key: memo[key] for key in keys if memo[key] is not None}
+    return cache.get_many(keys)
+
+
 def read_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
     """``compute()``, from the shared cache while generation ``name`` has not changed since it was stored."""
     if not _shared():
         return compute()
     generation_key, entry_key = _generation_key(name), f"{name}:{key}"
     try:
-        found = cache.get_many([generation_key, entry_key])
+        found = _read([generation_key, entry_key])
     except Exception:  # a cache outage must not take the pages down: read the database instead
         log.warning("shared cache unavailable: reading %s from the database", name)
         return compute()
@@ -64,6 +112,7 @@ def read_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
             generation = cache.get(generation_key)
         if generation is not None:
             cache.set(entry_key, (generation, value), timeout=TIMEOUT_SECONDS)
+            _remember({generation_key: generation, entry_key: (generation, value)})
     except Exception:
         log.warning("shared cache unavailable: %s not stored", name)
     return value
@@ -74,6 +123,10 @@ def changed(name: str) -> None:
     stored in between, by a node that read the data before the commit, is retired by the second change)."""
     if not _shared():
         return
+
+    memo = _prefetched.get()
+    if memo is not None:  # what this block prefetched of the generation is out of date from now
+        memo.pop(_generation_key(name), None)
 
     def bump() -> None:
         try:
@@ -102,10 +155,11 @@ def process_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
         return compute()
     generation_key = _generation_key(name)
     try:
-        generation = cache.get(generation_key)
+        generation = _read([generation_key]).get(generation_key)
         if generation is None:
             cache.add(generation_key, uuid.uuid4().hex, timeout=None)  # add: never overwrite another node's change
             generation = cache.get(generation_key)
+            _remember({generation_key: generation})
     except Exception:
         log.warning("shared cache unavailable: reading %s from the database", name)
         return compute()

@@ -25,6 +25,7 @@ from tests.cds_client import (
     hook_body,
     jwks,
     observation,
+    post,
     prefetch,
     public_jwk,
     register,
@@ -58,6 +59,35 @@ def test_with_a_shared_cache_the_clients_are_read_once(shared, client):
     for alg in ("ES384", "RS384"):
         sql = _queries(lambda alg=alg: _discover(client, alg))
         assert len(sql) == 1 and "cdsjwtuse" in sql[0].lower(), sql  # the jti only: never skipped
+
+
+def test_with_a_shared_cache_a_hook_call_reads_it_once(shared, client, monkeypatch):
+    """The registered clients and the default lab profile in one round trip to the shared cache, not one each."""
+    register()
+    body = hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L")))
+    assert post(client, "/cds-services/b12-review", body).status_code == 200  # stores what later calls read
+    reads: list[str] = []  # each read of the shared cache: get_many, or get on its own
+    get, get_many = shared.get, shared.get_many
+
+    def counted_get_many(keys, *args, **kwargs):
+        reads.append(f"get_many {list(keys)}")
+        monkeypatch.setattr(shared, "get", get)  # the memory cache's get_many calls get for each key
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            monkeypatch.setattr(shared, "get", counted_get)
+
+    def counted_get(key, *args, **kwargs):
+        reads.append(f"get {key}")
+        return get(key, *args, **kwargs)
+
+    monkeypatch.setattr(shared, "get_many", counted_get_many)
+    monkeypatch.setattr(shared, "get", counted_get)
+    response = post(
+        client, "/cds-services/b12-review", hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L")))
+    )
+    assert response.status_code == 200 and response.json()["cards"]
+    assert len(reads) == 1, reads
 
 
 def test_without_a_shared_cache_the_clients_are_read_on_every_call(client):

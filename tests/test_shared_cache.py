@@ -101,3 +101,31 @@ def test_the_home_page_reads_the_users_roles_from_the_shared_cache_and_sees_a_ne
     assert "Waiting for a decision from you" in client.get(reverse("home")).content.decode()
     user.groups.remove(Group.objects.get(name=CLINICIAN))
     assert "Waiting for a decision from you" not in client.get(reverse("home")).content.decode()
+
+
+def _counting_reads(cache, monkeypatch) -> list[list[str]]:
+    """Every get_many the shared cache answers, with its keys."""
+    reads: list[list[str]] = []
+    original = cache.get_many
+
+    def get_many(keys, *args, **kwargs):
+        reads.append(list(keys))
+        return original(keys, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "get_many", get_many)
+    return reads
+
+
+def test_prefetched_reads_cost_one_round_trip_and_a_change_inside_is_seen(shared, admin_user, monkeypatch):
+    first = LabProfile.objects.create(name="Lab A", total_b12_deficient_below=200, is_default=True)
+    second = LabProfile.objects.create(name="Lab B", total_b12_deficient_below=160)
+    assert clinic_selectors.lab_profile_default() == first  # stored in the shared cache
+    clients = shared_cache.process_through(shared_cache.CDS_CLIENTS, "test", lambda: "keys")
+    reads = _counting_reads(shared, monkeypatch)
+    with shared_cache.prefetched(shared_cache.CDS_CLIENTS, clinic_selectors.LAB_PROFILE_DEFAULT):
+        assert clinic_selectors.lab_profile_default() == first
+        assert shared_cache.process_through(shared_cache.CDS_CLIENTS, "test", lambda: "recomputed") == clients
+        assert len(reads) == 1, "one read of the shared cache for both"
+        clinic_services.lab_profile_make_default(profile=second, by=admin_user)
+        assert clinic_selectors.lab_profile_default() == second, "the change made inside the block is seen in it"
+    assert clinic_selectors.lab_profile_default() == second

@@ -243,12 +243,14 @@ def lab_profile_by_ref(ref: str) -> LabProfile | None:
         return LabProfile.objects.filter(name=ref).first()
 
 
+# The default lab profile's entry in the nodes' shared cache (for shared_cache.prefetched).
+LAB_PROFILE_DEFAULT = (shared_cache.LAB_PROFILES, "default")
+
+
 def lab_profile_default() -> LabProfile | None:
     """The lab profile pre-selected on the form and used by the API when none is named (from the nodes' shared
     cache when there is one; any change to a profile retires it everywhere)."""
-    return shared_cache.read_through(
-        shared_cache.LAB_PROFILES, "default", lambda: LabProfile.objects.filter(is_default=True).first()
-    )
+    return shared_cache.read_through(*LAB_PROFILE_DEFAULT, lambda: LabProfile.objects.filter(is_default=True).first())
 
 
 def lab_profile_choices() -> list[tuple[int, str, bool]]:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from recommender import shared_cache
+from recommender.clinic import selectors as clinic_selectors
 from recommender.guideline import InvalidAssessment
 from recommender.guideline.stored import Decision
 from recommender.interop.cds import cards as card_words
@@ -32,6 +33,11 @@ class HookError(Exception):
         super().__init__(status, errors)
         self.status = status
         self.errors = errors
+
+
+def call_reads():
+    """The shared-cache reads of a hook call (the registered clients, the default lab profile) in one round trip."""
+    return shared_cache.prefetched(shared_cache.CDS_CLIENTS, clinic_selectors.LAB_PROFILE_DEFAULT)
 
 
 def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]]]) -> dict:

@@ -70,6 +70,11 @@ def _hook_call(request: HttpRequest, service_id: str, call) -> JsonResponse:
     and the rows to store with the JWT's one use)."""
     if request.method != "POST":
         return _wrong_method("POST")
+    with services.call_reads():
+        return _verified_call(request, service_id, call)
+
+
+def _verified_call(request: HttpRequest, service_id: str, call) -> JsonResponse:
     try:
         caller = security.caller_verify(request)
     except security.Unauthorised as refused:
