@@ -239,6 +239,22 @@ def test_unknown_patient_links_to_the_patient_list(client):
     assert card["links"][0]["url"] == "http://testserver/patients/"
 
 
+LOCAL_MRN = "https://hospital.example/mrn"
+
+
+def test_the_nhs_number_comes_first_then_the_hospital_number(client, clinician, settings):
+    settings.B12_FHIR_HOSPITAL_NUMBER_SYSTEM = LOCAL_MRN
+    by_hospital = make_patient(by=clinician, hospital_number="MRN777")
+    body = hook_body(prefetched=prefetch(observation("2132-9", 150, "ng/L")))
+    body["prefetch"]["patient"]["identifier"].append({"system": LOCAL_MRN, "value": "mrn777"})
+    [card] = _cards(client, body)
+    assert urlsplit(card["links"][0]["url"]).path == f"/patients/{by_hospital.pk}/assess/"
+    body["hookInstance"] = "again"
+    by_nhs = make_patient(by=clinician, nhs_number=NHS_NUMBER)
+    [card] = _cards(client, body)
+    assert urlsplit(card["links"][0]["url"]).path == f"/patients/{by_nhs.pk}/assess/"
+
+
 # --- order-sign: the draft order against the regimen the results support ---
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.db.models.sql import InsertQuery
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -40,25 +41,42 @@ def call_reads():
     return shared_cache.prefetched(shared_cache.CDS_CLIENTS, clinic_selectors.LAB_PROFILE_DEFAULT)
 
 
-def call_once(*, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]]]) -> dict:
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A read the answer still needs (one value, by a query not run yet), made in the round trip that stores the
+    call; ``then`` completes the answer with the value (None when the query finds nothing)."""
+
+    query: QuerySet
+    then: Callable[[object], None]
+
+
+def call_once(
+    *, caller: security.Caller, work: Callable[[], tuple[dict, list[Model]] | tuple[dict, list[Model], Lookup]]
+) -> dict:
     """The answer of ``work()``, its rows stored in one commit with the JWT's one use (each commit waits for the
     database's log to reach the disk; the work's reads, and any read from the EHR's FHIR server, come before it).
     A replayed JWT is Unauthorised and stores nothing; a refused request (HookError, or any failure) uses its JWT
-    up all the same."""
+    up all the same. A Lookup the work returns is read in the same statement as the rows on PostgreSQL."""
     try:
-        answer, rows = work()
+        answer, rows, *needs = work()
     except Exception:
         security.jti_record_now(caller)
         raise
+    lookup = needs[0] if needs else None
     if not rows:
         security.jti_record_now(caller)
     elif connection.vendor == "postgresql":
-        _store_in_one_statement(security.jti_row(caller), rows)
+        found = _store_in_one_statement(security.jti_row(caller), rows, lookup.query if lookup else None)
         security.jti_sweep()
+        if lookup is not None:
+            lookup.then(found)
+            lookup = None
     else:
         with transaction.atomic():
             security.jti_record(caller)
             _insert(rows)
+    if lookup is not None:
+        lookup.then(lookup.query.first())
     return answer
 
 
@@ -78,15 +96,23 @@ def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-def _store_in_one_statement(jti: Model, rows: list[Model]) -> None:
+def _store_in_one_statement(jti: Model, rows: list[Model], lookup: QuerySet | None = None) -> object:
     """PostgreSQL: the JWT's id and the rows in one statement (a data-modifying WITH, run whole or not at all): one
-    round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised."""
+    round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised. With a
+    lookup (a query of one value), the same statement reads it and its value is returned."""
     jti_sql, jti_params = _insert_sql([jti])
     rows_sql, rows_params = _insert_sql(rows)
+    if lookup is None:
+        sql, params = f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params
+    else:
+        lookup_sql, lookup_params = lookup.query.sql_with_params()
+        sql = f"WITH jti AS ({jti_sql}), stored AS ({rows_sql}) SELECT ({lookup_sql})"
+        params = jti_params + rows_params + tuple(lookup_params)
     try:
         nested = transaction.atomic() if connection.in_atomic_block else nullcontext()  # a savepoint when nested
         with nested, connection.cursor() as cursor:
-            cursor.execute(f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params)
+            cursor.execute(sql, params)
+            return cursor.fetchone()[0] if lookup is not None else None
     except IntegrityError as error:
         if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) == security.JTI_CONSTRAINT:
             raise security.Unauthorised(security.REPLAYED) from None
@@ -144,8 +170,7 @@ def _prefill(results: Results) -> dict[str, str]:
     return fields
 
 
-def _link(base_url: str, patient_prefetch: object, results: Results) -> dict:
-    patient_id = selectors.patient_for(patient_prefetch)
+def _link(base_url: str, patient_id: object, results: Results) -> dict:
     if patient_id is None:
         return {
             "label": "Find or add the patient in the B12 clinic, then assess",
@@ -183,13 +208,22 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
         decision = Decision.from_dict(recommendation_for(results.payload).as_dict())
     except InvalidAssessment as invalid:
         raise HookError(400, {_ERROR_KEYS.get(k, k): v for k, v in invalid.errors.items()}) from None
-    link = _link(base_url, prefetch["patient"], results)
+    link: dict = {}  # the cards' link, completed once the clinic's patient is looked up (call_once)
     if service_id == ORDER_CHECK:
         cards = card_words.order_cards(decision, results, context, patient_id=patient_id, link=link)
     else:
         cards = card_words.review_cards(decision, results, patient_id=patient_id, link=link)
     ruleset = f"{decision.ruleset_id} {decision.ruleset_version}"
-    return {"cards": cards}, cards_issued(client=client, service=service_id, cards=cards, ruleset=ruleset)
+    rows = cards_issued(client=client, service=service_id, cards=cards, ruleset=ruleset)
+    lookup = selectors.patient_lookup(prefetch["patient"])
+
+    def complete_link(clinic_patient_id: object) -> None:
+        link.update(_link(base_url, clinic_patient_id, results))
+
+    if lookup is None or not cards:
+        complete_link(None)
+        return {"cards": cards}, rows
+    return {"cards": cards}, rows, Lookup(lookup, complete_link)
 
 
 def cards_issued(*, client: CdsClient, service: str, cards: list[dict], ruleset: str) -> list[CdsCard]:
