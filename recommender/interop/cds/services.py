@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.db.models.sql import InsertQuery
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -46,7 +46,7 @@ class Lookup:
     """A read the answer still needs (one value, by a query not run yet), made in the round trip that stores the
     call; ``then`` completes the answer with the value (None when the query finds nothing)."""
 
-    query: QuerySet
+    query: tuple[str, tuple]  # SQL and parameters
     then: Callable[[object], None]
 
 
@@ -76,7 +76,10 @@ def call_once(
             security.jti_record(caller)
             _insert(rows)
     if lookup is not None:
-        lookup.then(lookup.query.first())
+        with connection.cursor() as cursor:
+            cursor.execute(*lookup.query)
+            row = cursor.fetchone()
+        lookup.then(None if row is None else row[0])
     return answer
 
 
@@ -96,7 +99,7 @@ def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
-def _store_in_one_statement(jti: Model, rows: list[Model], lookup: QuerySet | None = None) -> object:
+def _store_in_one_statement(jti: Model, rows: list[Model], lookup: tuple[str, tuple] | None = None) -> object:
     """PostgreSQL: the JWT's id and the rows in one statement (a data-modifying WITH, run whole or not at all): one
     round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised. With a
     lookup (a query of one value), the same statement reads it and its value is returned."""
@@ -105,9 +108,9 @@ def _store_in_one_statement(jti: Model, rows: list[Model], lookup: QuerySet | No
     if lookup is None:
         sql, params = f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params
     else:
-        lookup_sql, lookup_params = lookup.query.sql_with_params()
+        lookup_sql, lookup_params = lookup
         sql = f"WITH jti AS ({jti_sql}), stored AS ({rows_sql}) SELECT ({lookup_sql})"
-        params = jti_params + rows_params + tuple(lookup_params)
+        params = jti_params + rows_params + lookup_params
     try:
         nested = transaction.atomic() if connection.in_atomic_block else nullcontext()  # a savepoint when nested
         with nested, connection.cursor() as cursor:
@@ -217,8 +220,8 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
     rows = cards_issued(client=client, service=service_id, cards=cards, ruleset=ruleset)
     lookup = selectors.patient_lookup(prefetch["patient"])
 
-    def complete_link(clinic_patient_id: object) -> None:
-        link.update(_link(base_url, clinic_patient_id, results))
+    def complete_link(found: object) -> None:
+        link.update(_link(base_url, selectors.patient_id(found), results))
 
     if lookup is None or not cards:
         complete_link(None)
