@@ -6,7 +6,6 @@ import functools
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Upper
 
