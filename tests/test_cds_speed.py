@@ -305,3 +305,17 @@ def test_two_cards_are_stored_with_the_jwt_in_one_write(client):
         headers=bearer(token(feedback)),
     )
     assert sent.json() == {"stored": 2}
+
+
+def test_the_one_row_insert_is_the_statement_the_orm_compiles():
+    """The call's JWT id and card are inserted by SQL compiled once per model: the same SQL and values as the ORM's."""
+    from django.utils import timezone
+
+    from recommender.interop.cds import services
+
+    rows = [
+        CdsJwtUse(issuer=ISSUER, jti=str(uuid.uuid4()), expires_at=timezone.now()),
+        CdsCard(client=register(), service="b12-review", summary="Deficient", indicator="warning", ruleset="r 1"),
+    ]
+    for row in rows:
+        assert services._insert_sql([row]) == services._compiled_insert(type(row), [row])

@@ -3,6 +3,7 @@ the cards remembered for feedback, and feedback stored."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -91,12 +92,30 @@ def _insert(rows: list[Model]) -> None:
 
 
 def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
-    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters."""
-    model = type(rows[0])
+    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters.
+    One row (a call's JWT id, its card): the SQL compiled once per model, the values prepared as the compiler
+    prepares them (compiling it on every call cost a tenth of the call)."""
+    if len(rows) != 1:
+        return _compiled_insert(type(rows[0]), rows)
+    sql, fields = _one_row_insert(type(rows[0]))
+    return sql, tuple(field.get_db_prep_save(field.pre_save(rows[0], add=True), connection) for field in fields)
+
+
+def _compiled_insert(model: type[Model], rows: list[Model]) -> tuple[str, tuple]:
     query = InsertQuery(model)
-    query.insert_values([f for f in model._meta.concrete_fields if not f.db_returning], rows)
+    query.insert_values(_insert_fields(model), rows)
     [(sql, params)] = query.get_compiler(connection=connection).as_sql()
     return sql, tuple(params)
+
+
+def _insert_fields(model: type[Model]) -> list:
+    return [field for field in model._meta.concrete_fields if not field.db_returning]
+
+
+@functools.cache
+def _one_row_insert(model: type[Model]) -> tuple[str, tuple]:
+    sql, _ = _compiled_insert(model, [model()])
+    return sql, tuple(_insert_fields(model))
 
 
 def _store_in_one_statement(jti: Model, rows: list[Model], lookup: tuple[str, tuple] | None = None) -> object:
