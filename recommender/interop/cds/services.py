@@ -240,7 +240,8 @@ def hook_answer(*, client: CdsClient, service_id: str, body: object, base_url: s
     lookup = selectors.patient_lookup(prefetch["patient"])
 
     def complete_link(found: object) -> None:
-        link.update(_link(base_url, selectors.patient_id(found), results))
+        for key, value in _link(base_url, selectors.patient_id(found), results).items():
+            link[key] = value
 
     if lookup is None or not cards:
         complete_link(None)
