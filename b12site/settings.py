@@ -76,7 +76,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's AuthenticationMiddleware, reading the user with the session's row (recommender/access/sessions.py).
+    "recommender.access.sessions.SessionUserMiddleware",
     # Sign-in and session rules (recommender/access/): the idle timeout, then the second factor.
     "django_htmx.middleware.HtmxMiddleware",
     "recommender.access.middleware.IdleTimeoutMiddleware",
@@ -287,6 +288,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Database sessions with the user as a column: one query reads a request's session and user.
+SESSION_ENGINE = "recommender.access.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Shared clinic computers: sessions end after 8 hours whatever the activity, when the browser closes, and after

@@ -55,7 +55,7 @@ def prepare(env: dict[str, str]) -> str:
     code = (
         "from django.contrib.auth import get_user_model;"
         "from django.contrib.auth.models import Group;"
-        "from django.contrib.sessions.backends.db import SessionStore;"
+        "from recommender.access.sessions import SessionStore;"
         "from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
         "U=get_user_model(); u,_=U.objects.get_or_create(username='bench');"
         "u.set_password('bench-password-123'); u.save(); u.groups.add(Group.objects.get(name='clinician'));"

@@ -228,9 +228,9 @@ def credentials(user_ids: dict[str, int], *, sessions_each: int = 16) -> dict:
     the API client, and patients with an active plan for the load scenario."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
 
     from recommender.access import services
+    from recommender.access.sessions import SessionStore
     from recommender.models import AccessToken, TreatmentPlan
 
     sessions: dict[str, list[str]] = {}

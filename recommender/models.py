@@ -6,10 +6,12 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.module_loading import import_string
 from simple_history.models import HistoricalRecords
 
 from recommender import vocabulary
@@ -21,6 +23,24 @@ from recommender.identifiers import nhs_number_display, validate_date_of_birth, 
 REASON_MAX_LENGTH = 500
 # A reason kept in the history row itself (django-simple-history's change reason holds 100 characters).
 CHANGE_REASON_MAX_LENGTH = 100
+
+
+class SignInSession(AbstractBaseSession):
+    """A browser's signed-in session (settings.SESSION_ENGINE: recommender.access.sessions): Django's database
+    session with its user as a column, so a request reads the session and its user in one query, and an account's
+    sessions are found without decoding every one (access.accounts.user_sign_out_everywhere)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "signed-in session"
+        verbose_name_plural = "signed-in sessions"
+
+    @classmethod
+    def get_session_store_class(cls):
+        return import_string(settings.SESSION_ENGINE).SessionStore
 
 
 class AccessToken(models.Model):

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
+from recommender.access.sessions import SessionStore
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from tests.conftest import PASSWORD
 from tests.factories import make_plan, pass_second_step

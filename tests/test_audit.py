@@ -228,7 +228,7 @@ ALLOWED: set[tuple[str, str]] = {
         'TreatmentPlan.objects.bulk_update(plans, ["next_visit_on"], batch_size=2000)',
     ),
     # Sessions are not clinical and have no history: signing a user out everywhere deletes them.
-    ("recommender/access/accounts.py", "Session.objects.filter(pk__in=ended).delete()"),
+    ("recommender/access/accounts.py", "ended, _ = SignInSession.objects.filter(user=user).delete()"),
     # Sign-in records without history: django-axes's attempts and django-otp's devices and recovery codes.
     ("recommender/access/lockout.py", "count += attempts.delete()[0]"),
     ("recommender/access/twofactor.py", "device.token_set.all().delete()"),

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.utils import timezone
+
+from recommender.models import SignInSession
 
 log = logging.getLogger("recommender.auth")
 
@@ -15,14 +14,9 @@ log = logging.getLogger("recommender.auth")
 @transaction.atomic
 def user_sign_out_everywhere(*, user, by) -> int:
     """End every session of ``user`` (all browsers and devices); the number ended."""
-    ended = [
-        session.pk
-        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
-    ]
-    Session.objects.filter(pk__in=ended).delete()
-    log.info("signed out everywhere user=%s sessions=%d by=%s", user.get_username(), len(ended), by.get_username())
-    return len(ended)
+    ended, _ = SignInSession.objects.filter(user=user).delete()
+    log.info("signed out everywhere user=%s sessions=%d by=%s", user.get_username(), ended, by.get_username())
+    return ended
 
 
 @transaction.atomic

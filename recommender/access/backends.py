@@ -1,13 +1,25 @@
+import contextvars
+
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
 from recommender import shared_cache
 
+# The user read with the session's row (access.sessions), offered while Django's get_user runs for one request.
+read_with_session: contextvars.ContextVar = contextvars.ContextVar("read_with_session", default=None)
+
 
 class ModelBackend(ModelBackend):
     """Django's model backend, reading a user's own and group permissions in one query instead of two (every
     page and htmx fragment checks a permission), and from the nodes' shared cache when there is one."""
+
+    def get_user(self, user_id):
+        # The user read with the session's row (access.sessions), when it is the one asked for: no second query.
+        user = read_with_session.get()
+        if user is not None and str(user.pk) == str(user_id):
+            return user if self.user_can_authenticate(user) else None
+        return super().get_user(user_id)
 
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
