@@ -392,10 +392,10 @@ def test_proposing_and_the_day_list_take_a_constant_number_of_queries(
     key = selectors.sessions_on(start)[0].key
     client.force_login(nurse)
     client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))  # warm caches (content types)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(3):
         client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))
     client.get(reverse("appointment-plan", args=[plans[0].pk]))
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(reverse("appointment-plan", args=[plans[0].pk]))
 
 

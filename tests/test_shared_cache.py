@@ -14,14 +14,14 @@ from recommender.roles import CLINICIAN, NURSE
 from tests.conftest import make_user
 
 
-def test_permissions_come_from_the_shared_cache_and_a_new_role_is_seen_at_once(
+def test_permissions_come_with_the_session_and_a_new_role_is_seen_at_once(
     shared, client, django_user_model, django_assert_num_queries
 ):
     user = make_user(django_user_model, "sam", NURSE)
     client.force_login(user)
     assert client.get(reverse("worklist")).status_code == 200  # reads and stores the permissions
     assert client.get(reverse("patient-create")).status_code == 403
-    with django_assert_num_queries(1):  # the session with its user: no permission query
+    with django_assert_num_queries(1):  # the session with its user and their permissions: no query of their own
         assert client.get(reverse("patient-create")).status_code == 403
     user.groups.add(Group.objects.get(name=CLINICIAN))
     assert client.get(reverse("patient-create")).status_code == 200, "the change retired the cached permissions"

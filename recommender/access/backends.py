@@ -24,6 +24,9 @@ class ModelBackend(ModelBackend):
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
+        if not hasattr(user_obj, "_perm_cache") and hasattr(user_obj, "session_permissions"):
+            # Read with the session and its user (access.sessions): current, and no read of their own.
+            user_obj._perm_cache = user_obj.session_permissions
         if not hasattr(user_obj, "_perm_cache"):
             # Superuser status is on the user's own row (read with it): part of the key, so no change is needed.
             key = f"{user_obj.pk}:{int(user_obj.is_superuser)}"
