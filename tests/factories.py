@@ -320,8 +320,10 @@ def pending_decision(assessment):
 
 
 def dose_form_data(*, phase: str, number, sequence, **overrides) -> dict:
-    """What the dose form posts for a plan's next dose, given an hour ago with an unexpired batch."""
+    """What the dose form posts for a plan's next dose, given an hour ago (or at midnight, when the day is younger
+    than an hour: the dose is always given today, whatever the hour the suite runs) with an unexpired batch."""
     now = timezone.localtime()
+    given_at = max(now - timedelta(hours=1), now.replace(hour=0, minute=0, second=0, microsecond=0))
     data = {
         "phase": phase,
         "number": str(number),
@@ -329,7 +331,7 @@ def dose_form_data(*, phase: str, number, sequence, **overrides) -> dict:
         "outcome": "given",
         "allergy_checked": "on",
         "baseline_sample_taken": "on",
-        "given_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "given_at": given_at.strftime("%Y-%m-%dT%H:%M"),
         "dose_mg": "1",
         "route": "IM",
         "site": "right_deltoid",
