@@ -16,7 +16,6 @@ import cProfile
 import os
 import pstats
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PY, bench_env, redis_server  # noqa: E402
-from bench.run import DATABASE_URL, endpoints  # noqa: E402
+from bench.harness import bench_env, redis_server  # noqa: E402
+from bench.run import DATABASE_URL, endpoints, prepare  # noqa: E402
 
 
 def main() -> int:
@@ -48,10 +47,8 @@ def measure(args, redis_url: str | None) -> int:
         env["REDIS_URL"] = redis_url
     env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
     os.environ.update(env)
-    import json
 
-    out = subprocess.run([PY, "-m", "bench.seed"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    ids = json.loads(out.stdout.strip().splitlines()[-1])
+    ids = prepare(env)  # static files collected (the manifest the pages' tags read), the seed made or reused
 
     import django
 
