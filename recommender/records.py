@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Model
+from django.db.models.sql import InsertQuery
 
 from recommender.models import (
     REASON_MAX_LENGTH,
@@ -42,3 +47,56 @@ def person_name(user) -> str:
 def check_length(errors: dict, field: str, value: str, limit: int = REASON_MAX_LENGTH) -> None:
     if len(value) > limit:
         errors[field] = f"At most {limit} characters, please (this has {len(value)})."
+
+
+# --- Rows written on every request (the access audit, a CDS call's JWT id and cards): the INSERT compiled once ---
+
+
+def insert_sql(rows: list[Model]) -> tuple[str, tuple]:
+    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters.
+    One row: the SQL compiled once per model, the values prepared as the compiler prepares them (compiling it on
+    every call cost a tenth of a CDS call)."""
+    if len(rows) != 1:
+        return _compiled_insert(type(rows[0]), rows)
+    sql, fields = _one_row_insert(type(rows[0]), connection.vendor, returning=False)
+    return sql, _prepared(rows[0], fields)
+
+
+def insert_one(instance: Model) -> None:
+    """INSERT one new row and set the fields the database fills (its id): what ``save()`` does for a new row of a
+    model with no signal receivers and no history, without compiling the SQL again on every call (the ORM's
+    compilation of a one-row INSERT cost as much as its round trip). The caller validates first."""
+    model = type(instance)
+    sql, fields = _one_row_insert(model, connection.vendor, returning=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prepared(instance, fields))
+        returned = cursor.fetchone() if model._meta.db_returning_fields else ()
+    for field, value in zip(model._meta.db_returning_fields, returned or (), strict=False):
+        setattr(instance, field.attname, value)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def _prepared(instance: Model, fields: tuple) -> tuple:
+    return tuple(field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields)
+
+
+def _compiled_insert(model: type[Model], rows: list[Model], *, returning: bool = False) -> tuple[str, tuple]:
+    query = InsertQuery(model)
+    query.insert_values(_insert_fields(model), rows)
+    compiler = query.get_compiler(connection=connection)
+    if returning:
+        compiler.returning_fields = model._meta.db_returning_fields
+    [(sql, params)] = compiler.as_sql()
+    return sql, tuple(params)
+
+
+def _insert_fields(model: type[Model]) -> list:
+    return [field for field in model._meta.concrete_fields if not field.db_returning]
+
+
+@functools.cache
+def _one_row_insert(model: type[Model], vendor: str, *, returning: bool) -> tuple[str, tuple]:
+    """The SQL of a one-row INSERT of ``model`` on this kind of database, and the fields its parameters are."""
+    sql, _ = _compiled_insert(model, [model()], returning=returning)
+    return sql, tuple(_insert_fields(model))

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -225,3 +227,15 @@ def test_b12_log_json_setting_switches_the_console_to_json():
     assert lines[-1]["message"] == "login failed user=x"
     assert lines[-1]["request_id"] == "-"
     assert lines[-1]["level"] == "WARNING"
+
+
+@pytest.mark.parametrize("what", [AccessRecord.What.PLAN, AccessRecord.What.MONTH, AccessRecord.What.ICS])
+def test_a_plan_page_records_the_patient_it_read_without_a_subquery(clinician_client, plan, what):
+    """The page read the plan: its patient's id goes into the access record as a value, not as a subquery the ORM
+    compiles on every view (which cost as much as the rest of the INSERT)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert clinician_client.get(_pages(plan)[what]).status_code == 200
+    audit = 'INSERT INTO "recommender_accessrecord"'
+    [insert] = [query["sql"] for query in queries.captured_queries if query["sql"].startswith(audit)]
+    assert "SELECT" not in insert
+    assert AccessRecord.objects.get(what=what).patient_id == plan.patient_id

@@ -311,11 +311,11 @@ def test_the_one_row_insert_is_the_statement_the_orm_compiles():
     """The call's JWT id and card are inserted by SQL compiled once per model: the same SQL and values as the ORM's."""
     from django.utils import timezone
 
-    from recommender.interop.cds import services
+    from recommender import records
 
     rows = [
         CdsJwtUse(issuer=ISSUER, jti=str(uuid.uuid4()), expires_at=timezone.now()),
         CdsCard(client=register(), service="b12-review", summary="Deficient", indicator="warning", ruleset="r 1"),
     ]
     for row in rows:
-        assert services._insert_sql([row]) == services._compiled_insert(type(row), [row])
+        assert records.insert_sql([row]) == records._compiled_insert(type(row), [row])

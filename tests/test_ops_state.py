@@ -20,7 +20,7 @@ ALLOWED = {
     ("recommender/interop/cds/cards.py", "_regimen_json"): "FHIR JSON of a regimen and a coding, both the key",
     ("recommender/interop/cds/cards.py", "_medication_for"): "the medication coding of the settings given as the key",
     ("recommender/interop/cds/selectors.py", "_lookup_sql"): "SQL compiled from the models, values kept out of it",
-    ("recommender/interop/cds/services.py", "_one_row_insert"): "an INSERT's SQL and fields from the model given",
+    ("recommender/records.py", "_one_row_insert"): "an INSERT's SQL and fields from the model and vendor given",
     ("recommender/web/context_processors.py", "_shell"): "the routes and static files' names, fixed for a deployment",
 }
 

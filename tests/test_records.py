@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from recommender.models import REASON_MAX_LENGTH, Patient
 from recommender.records import reason_error, save_record
@@ -46,3 +47,23 @@ def test_save_record_refuses_an_invalid_record_and_saves_nothing(clinician):
     assert "family_name" in refused.value.message_dict
     assert Patient.objects.get(pk=patient.pk).family_name == "Okafor"
     assert patient.history.count() == 1
+
+
+@pytest.mark.django_db
+def test_insert_one_writes_the_row_save_would_and_sets_its_id(clinician):
+    """The access audit's INSERT, compiled once: the same row as the ORM's save, its id read back."""
+    from recommender import records
+    from recommender.models import AccessRecord
+
+    patient = make_patient(by=clinician)
+    fields = {"user": clinician, "username": "dr_smith", "patient": patient, "what": "plan.view", "ip": "10.0.0.9"}
+    saved, inserted = AccessRecord(**fields), AccessRecord(**fields)
+    saved.save()
+    records.insert_one(inserted)
+    assert inserted.pk is not None and inserted.pk != saved.pk and not inserted._state.adding
+    columns = ("user_id", "username", "patient_id", "what", "ip", "request_id")
+    assert AccessRecord.objects.filter(pk=inserted.pk).values(*columns).get() == (
+        AccessRecord.objects.filter(pk=saved.pk).values(*columns).get()
+    )
+    sql, _ = records._compiled_insert(AccessRecord, [inserted], returning=True)
+    assert records._one_row_insert(AccessRecord, connection.vendor, returning=True)[0] == sql

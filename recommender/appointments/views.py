@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from recommender.access.audit import audited
+from recommender.access.audit import audited, names_patient
 from recommender.appointments import presenters, selectors, services
 from recommender.appointments.forms import BookingForm, CancelForm, MoveForm
 from recommender.appointments.selectors import slot_value
@@ -270,6 +270,7 @@ def attended(request: HttpRequest, appointment_id) -> HttpResponse:
 def card(request: HttpRequest, plan_id) -> HttpResponse:
     """The card the patient takes home: the next appointments' date, time and place; no clinical detail."""
     plan = _plan(plan_id)
+    names_patient(request, plan.patient_id)
     upcoming = selectors.plan_upcoming(plan=plan, since=timezone.now())
     return render(request, "recommender/appointments/card.html", {"patient": plan.patient, "appointments": upcoming})
 
@@ -280,6 +281,7 @@ def card(request: HttpRequest, plan_id) -> HttpResponse:
 def plan_ics(request: HttpRequest, plan_id) -> HttpResponse:
     """The plan's calendar, with each booked appointment at its time (unbooked due dates stay all-day)."""
     plan = get_object_or_404(TreatmentPlan.objects.select_related("assessment"), pk=plan_id)
+    names_patient(request, plan.patient_id)
     booked = presenters.calendar_bookings(selectors.plan_upcoming(plan=plan, since=timezone.now()))
     response = HttpResponse(calendars.plan_calendar(plan, booked=booked), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="b12-plan.ics"'

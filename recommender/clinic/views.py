@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from recommender.access.audit import audited
+from recommender.access.audit import audited, names_patient
 from recommender.clinic import charts, presenters, selectors, services
 from recommender.clinic.forms import (
     ERROR_FIELDS,
@@ -262,6 +262,7 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
         assessment = selectors.assessment_detail(assessment_id=assessment_id)
     except Assessment.DoesNotExist:
         raise Http404("No such assessment") from None
+    names_patient(request, assessment.patient_id)
     plan = selectors.assessment_plan(assessment=assessment)
     follow_up = None
     pending_plan = selectors.plan_pending_mma_before(assessment=assessment)
@@ -289,6 +290,7 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
         plan = selectors.plan_detail(plan_id=plan_id)
     except TreatmentPlan.DoesNotExist:
         raise Http404("No such plan") from None
+    names_patient(request, plan.patient_id)
     doses, older_doses = injections_selectors.plan_recent_doses(plan=plan)
     latest_dose = injections_selectors.latest_live_of(doses)
     can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE

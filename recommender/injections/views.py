@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from recommender.access import services as access_services
-from recommender.access.audit import audited
+from recommender.access.audit import audited, names_patient
 from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseIdentityForm, DoseRecordForm, ReasonForm
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
@@ -185,6 +185,7 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 @audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
+    names_patient(request, plan.patient_id)
     today = timezone.localdate()
     month = date_param(request, "month", today.replace(day=1)).replace(day=1)
     return render(
@@ -219,6 +220,7 @@ DOSES_PAGE_SIZE = 50
 def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
     plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
+    names_patient(request, plan.patient_id)
     page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
     latest_dose = selectors.dose_latest_record(plan=plan)
     can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE

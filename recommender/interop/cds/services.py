@@ -3,7 +3,6 @@ the cards remembered for feedback, and feedback stored."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -12,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
-from django.db.models.sql import InsertQuery
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
@@ -26,6 +24,7 @@ from recommender.interop.cds.discovery import ORDER_CHECK, PREFETCH, SERVICES
 from recommender.interop.cds.prefetch import PREFETCH_KEYS, PrefetchError, Results, results_from_prefetch
 from recommender.interop.decisions import recommendation_for
 from recommender.models import REASON_MAX_LENGTH, CdsCard, CdsClient, CdsFeedback
+from recommender.records import insert_sql
 
 
 class HookError(Exception):
@@ -91,39 +90,12 @@ def _insert(rows: list[Model]) -> None:
         type(rows[0]).objects.bulk_create(rows)
 
 
-def _insert_sql(rows: list[Model]) -> tuple[str, tuple]:
-    """The INSERT of these rows (of one model) as bulk_create writes it, without RETURNING: SQL and parameters.
-    One row (a call's JWT id, its card): the SQL compiled once per model, the values prepared as the compiler
-    prepares them (compiling it on every call cost a tenth of the call)."""
-    if len(rows) != 1:
-        return _compiled_insert(type(rows[0]), rows)
-    sql, fields = _one_row_insert(type(rows[0]))
-    return sql, tuple(field.get_db_prep_save(field.pre_save(rows[0], add=True), connection) for field in fields)
-
-
-def _compiled_insert(model: type[Model], rows: list[Model]) -> tuple[str, tuple]:
-    query = InsertQuery(model)
-    query.insert_values(_insert_fields(model), rows)
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    return sql, tuple(params)
-
-
-def _insert_fields(model: type[Model]) -> list:
-    return [field for field in model._meta.concrete_fields if not field.db_returning]
-
-
-@functools.cache
-def _one_row_insert(model: type[Model]) -> tuple[str, tuple]:
-    sql, _ = _compiled_insert(model, [model()])
-    return sql, tuple(_insert_fields(model))
-
-
 def _store_in_one_statement(jti: Model, rows: list[Model], lookup: tuple[str, tuple] | None = None) -> object:
     """PostgreSQL: the JWT's id and the rows in one statement (a data-modifying WITH, run whole or not at all): one
     round trip and one commit, not BEGIN, two INSERTs and COMMIT. The JWT's id seen before: Unauthorised. With a
     lookup (a query of one value), the same statement reads it and its value is returned."""
-    jti_sql, jti_params = _insert_sql([jti])
-    rows_sql, rows_params = _insert_sql(rows)
+    jti_sql, jti_params = insert_sql([jti])
+    rows_sql, rows_params = insert_sql(rows)
     if lookup is None:
         sql, params = f"WITH jti AS ({jti_sql}) {rows_sql}", jti_params + rows_params
     else:
