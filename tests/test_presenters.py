@@ -128,6 +128,11 @@ def test_the_month_view_grid_and_its_words_are_the_presenters():
         "Follow-up review",
     ]
     assert days[date(2027, 2, 14)]["closed"] == "Sunday"
+    assert days[date(2027, 2, 2)]["css"] == "month-today" and days[date(2027, 2, 2)]["number"] == 2
+    april = month_calendar(month=date(2027, 4, 1), events={}, closed={}, today=date(2027, 2, 2))
+    assert april["weeks"][0][0]["date"] == date(2027, 3, 29)  # the last days of March open April's first week
+    assert april["weeks"][0][0]["css"] == "text-body-secondary"
+    assert days[date(2027, 2, 3)]["css"] == ""
     assert (grid["previous_month"], grid["next_month"]) == (date(2027, 1, 1), date(2027, 3, 1))
 
 

@@ -38,10 +38,16 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
     while day <= last or day.weekday() != 0:
         if day.weekday() == 0:
             weeks.append([])
+        in_month = day.month == first.month
         weeks[-1].append(
             {
                 "date": day,
-                "in_month": day.month == first.month,
+                "number": day.day,
+                "in_month": in_month,
+                # The cell's classes here, not as two {% if %} in each of the grid's 42 cells.
+                "css": " ".join(
+                    name for name, on in (("text-body-secondary", not in_month), ("month-today", day == today)) if on
+                ),
                 "events": [{**e, "label": _month_event_label(e)} for e in events.get(day, [])],
                 "closed": closed.get(day, ""),
             }
