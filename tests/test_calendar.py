@@ -368,6 +368,21 @@ def test_month_view_shows_doses_given_and_due_and_follow_up_visits(nurse_client,
     assert "Maintenance 1 due" in may[date(2025, 5, 14)]
 
 
+def test_month_view_reads_an_active_plans_records_once_and_an_ended_plans_month(nurse_client, clinician, nurse):
+    plan = make_plan(clinician, start=date(2025, 3, 3))
+    give(plan, nurse)
+    url = reverse("plan-month", kwargs={"plan_id": plan.pk})
+    with CaptureQueriesContext(connection) as queries:
+        march = month_events(nurse_client.get(url, {"month": "2025-03-01"}))
+    assert "Loading 1: given" in march[date(2025, 3, 3)]
+    doses = [q for q in queries.captured_queries if 'FROM "recommender_doserecord"' in q["sql"]]
+    assert len(doses) == 1  # the schedule's read of the records also gives the month's
+    clinic_services.plan_end(plan=plan, reason="Moved away.", by=clinician)
+    march = month_events(nurse_client.get(url, {"month": "2025-03-01"}))
+    assert "Loading 1: given" in march[date(2025, 3, 3)]
+    assert not any("due" in label for labels in march.values() for label in labels)
+
+
 def test_month_view_places_a_dose_on_the_clinics_local_date(settings, nurse_client, clinician, nurse):
     settings.TIME_ZONE = "Pacific/Auckland"
     plan = make_plan(clinician, start=date(2025, 3, 3))

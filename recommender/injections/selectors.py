@@ -223,8 +223,16 @@ def plan_next_visit(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = No
 def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
     """The plan's doses as the schedule sees them (records entered in error do not count), each on its day in the
     clinic's time zone (the database works the day out: a long history costs no time zone arithmetic here)."""
+    return _dose_events(_dose_days(plan))
+
+
+def _dose_days(plan: TreatmentPlan) -> list[tuple[str, int, str, date]]:
+    """(phase, number, outcome, day) of each of the plan's records not entered in error."""
     on = TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
-    rows = plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on)
+    return list(plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on))
+
+
+def _dose_events(rows: list[tuple[str, int, str, date]]) -> list[schedule.DoseEvent]:
     given = DoseRecord.Outcome.GIVEN
     return [schedule.DoseEvent(phase, number, day, given=outcome == given) for phase, number, outcome, day in rows]
 
@@ -263,22 +271,17 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
     first = month.replace(day=1)
     last = schedule.add_months(first, 1) - timedelta(days=1)
     events: dict[date, list[dict]] = {}
-    # The records of the month's days (a day's edges in any time zone inside the bounds): not the whole history.
-    starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
-    ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
-    recorded = plan.doses.annotate(on=Coalesce("given_at", "recorded_at")).filter(
-        entered_in_error=False, on__gte=starts, on__lt=ends
-    )
-    for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at"):
-        day = timezone.localdate(record.given_at or record.recorded_at)
+    active = plan.status == TreatmentPlan.Status.ACTIVE
+    # An active plan's schedule reads every record: the month's are among them (one query). An ended plan's
+    # month reads only that month's records (a day's edges in any time zone inside the bounds).
+    rows = _dose_days(plan) if active else _month_dose_days(plan, first, last)
+    for phase, number, outcome, day in rows:
         if first <= day <= last:
-            kind = "given" if record.outcome == DoseRecord.Outcome.GIVEN else "missed"
-            events.setdefault(day, []).append(
-                {"kind": kind, "phase": record.phase, "number": record.number, "outcome": record.outcome}
-            )
+            kind = "given" if outcome == DoseRecord.Outcome.GIVEN else "missed"
+            events.setdefault(day, []).append({"kind": kind, "phase": phase, "number": number, "outcome": outcome})
     calendar = clinic_calendar()
-    if plan.status == TreatmentPlan.Status.ACTIVE:
-        facts, records = plan_facts(plan, calendar=calendar), plan_dose_events(plan)
+    if active:
+        facts, records = plan_facts(plan, calendar=calendar), _dose_events(rows)
         # Enough for a daily regimen across the plan page's window (and a bound for a month centuries ahead).
         for dose in schedule.upcoming_doses(facts, records, until=last, limit=MONTH_VIEW_DOSE_LIMIT):
             if dose.due >= first:
@@ -291,6 +294,18 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
                 events.setdefault(review, []).append({"kind": "review"})
     closed = {day: reason for day in _days(first, last) if (reason := calendar.get(day))}
     return {"month": first, "events": events, "closed": closed}
+
+
+def _month_dose_days(plan: TreatmentPlan, first: date, last: date) -> list[tuple[str, int, str, date]]:
+    starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
+    ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
+    recorded = plan.doses.annotate(on=Coalesce("given_at", "recorded_at")).filter(
+        entered_in_error=False, on__gte=starts, on__lt=ends
+    )
+    return [
+        (record.phase, record.number, record.outcome, timezone.localdate(record.given_at or record.recorded_at))
+        for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at")
+    ]
 
 
 def _days(first: date, last: date):
