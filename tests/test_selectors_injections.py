@@ -73,3 +73,34 @@ def test_plans_and_doses_come_with_what_their_pages_name(clinician, nurse, djang
     with django_assert_num_queries(1):
         found = injections_selectors.doses_with_plan().get(pk=dose.pk)
         assert found.plan.patient.hospital_number and found.recorded_by.username
+
+
+def test_the_plan_pages_did_not_attend_dates_come_with_its_schedule_active_or_ended(db, clinician, nurse):
+    """An active plan's missed doses come from the schedule's one read of its records; an ended plan's from their
+    own query: the same dates either way, oldest first."""
+    from tests.factories import miss
+
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=60))
+    give(plan, nurse)
+    first = plan.next_due_on
+    miss(plan, nurse)
+    second = plan.next_due_on
+    miss(plan, nurse)
+    expected = injections_selectors.plan_did_not_attend(plan=plan)
+    assert expected == [first, second]
+    assert injections_selectors.plan_schedule(plan=plan, today=timezone.localdate())["dnas"] == expected
+    plan.status = plan.Status.ENDED
+    assert injections_selectors.plan_schedule(plan=plan, today=timezone.localdate())["dnas"] == expected
+
+
+def test_the_plan_page_reads_the_plans_records_twice_whatever_their_number(clinician_client, clinician, nurse):
+    """The latest few for the table, and every one (four values each) for the schedule and the missed doses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=60))
+    give(plan, nurse)
+    with CaptureQueriesContext(connection) as queries:
+        assert clinician_client.get(reverse("plan-detail", args=[plan.pk])).status_code == 200
+    assert len([q for q in queries.captured_queries if 'FROM "recommender_doserecord"' in q["sql"]]) == 2

@@ -312,7 +312,6 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "dose_rows": injections_presenters.dose_rows(doses, latest_dose=latest_dose, can_record=can_record),
             "older_doses": older_doses,
             "latest_dose": latest_dose,
-            "dnas": injections_selectors.plan_did_not_attend(plan=plan),
             "reason_max_length": REASON_MAX_LENGTH,
             "today": timezone.localdate(),
             "interval_form": IntervalChangeForm(

@@ -226,15 +226,23 @@ def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
     return _dose_events(_dose_days(plan))
 
 
-def _dose_days(plan: TreatmentPlan) -> list[tuple[str, int, str, date]]:
-    """(phase, number, outcome, day) of each of the plan's records not entered in error."""
+# (phase, number, outcome, day, due date) of a record not entered in error.
+type DoseDay = tuple[str, int, str, date, date | None]
+
+
+def _dose_days(plan: TreatmentPlan) -> list[DoseDay]:
     on = TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
-    return list(plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on))
+    return list(plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on, "due_date"))
 
 
-def _dose_events(rows: list[tuple[str, int, str, date]]) -> list[schedule.DoseEvent]:
+def _dose_events(rows: list[DoseDay]) -> list[schedule.DoseEvent]:
     given = DoseRecord.Outcome.GIVEN
-    return [schedule.DoseEvent(phase, number, day, given=outcome == given) for phase, number, outcome, day in rows]
+    return [schedule.DoseEvent(phase, number, day, given=outcome == given) for phase, number, outcome, day, _ in rows]
+
+
+def _not_attended(rows: list[DoseDay]) -> list[date]:
+    """The due dates of the doses recorded as missed, oldest first (``plan_did_not_attend`` from rows read)."""
+    return sorted(due for _, _, outcome, _, due in rows if outcome == DoseRecord.Outcome.MISSED)
 
 
 # How far ahead the plan page, the month view and the .ics agree date for date.
@@ -245,12 +253,20 @@ MONTH_VIEW_DOSE_LIMIT = 1500
 
 
 def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) -> dict:
-    """What the plan page shows about time: the doses and visits to come and why a date moved."""
+    """What the plan page shows about time: the doses and visits to come and why a date moved, and the doses the
+    patient did not attend (for an active plan, from the same read of its records)."""
     active = plan.status == TreatmentPlan.Status.ACTIVE
     if not active:
-        return {"upcoming_doses": [], "visits": [], "reviews": [], "loading_running": False}
+        return {
+            "upcoming_doses": [],
+            "visits": [],
+            "reviews": [],
+            "loading_running": False,
+            "dnas": plan_did_not_attend(plan=plan),
+        }
     facts = plan_facts(plan)
-    records = plan_dose_events(plan)
+    rows = _dose_days(plan)
+    records = _dose_events(rows)
     until = today + timedelta(days=horizon_days)
     return {
         "upcoming_doses": schedule.upcoming_doses(facts, records, until=until, limit=12),
@@ -261,6 +277,7 @@ def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) 
         ],
         "reviews": [d for d in schedule.loading_reviews(facts, until=until) if d >= today],
         "loading_running": plan.loading_pattern == schedule.ALTERNATE_DAYS and not plan.loading_ended_on,
+        "dnas": _not_attended(rows),
     }
 
 
@@ -275,7 +292,7 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
     # An active plan's schedule reads every record: the month's are among them (one query). An ended plan's
     # month reads only that month's records (a day's edges in any time zone inside the bounds).
     rows = _dose_days(plan) if active else _month_dose_days(plan, first, last)
-    for phase, number, outcome, day in rows:
+    for phase, number, outcome, day, _ in rows:
         if first <= day <= last:
             kind = "given" if outcome == DoseRecord.Outcome.GIVEN else "missed"
             events.setdefault(day, []).append({"kind": kind, "phase": phase, "number": number, "outcome": outcome})
@@ -296,15 +313,15 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
     return {"month": first, "events": events, "closed": closed}
 
 
-def _month_dose_days(plan: TreatmentPlan, first: date, last: date) -> list[tuple[str, int, str, date]]:
+def _month_dose_days(plan: TreatmentPlan, first: date, last: date) -> list[DoseDay]:
     starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
     ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
     recorded = plan.doses.annotate(on=Coalesce("given_at", "recorded_at")).filter(
         entered_in_error=False, on__gte=starts, on__lt=ends
     )
     return [
-        (record.phase, record.number, record.outcome, timezone.localdate(record.given_at or record.recorded_at))
-        for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at")
+        (record.phase, record.number, record.outcome, _record_day(record), record.due_date)
+        for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at", "due_date")
     ]
 
 
