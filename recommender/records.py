@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 
-from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Model
-from django.db.models.sql import InsertQuery
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import DatabaseError, connection, transaction
+from django.db.models import BooleanField, CheckConstraint, ExpressionWrapper, Model, Q, Value
+from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
+from django.db.models.sql.constants import SINGLE
+from django.db.models.sql.subqueries import InsertQuery
 
 from recommender.models import (
     REASON_MAX_LENGTH,
@@ -26,11 +30,78 @@ def reason_error(reason: str, missing: str) -> str:
 
 def save_record(instance, *, by, reason: str = "", **kwargs) -> None:
     """Validate, then save, recording who made the change (and why) in the instance's history."""
-    instance.full_clean()
+    validate_record(instance)
     instance._history_user = by
     if reason:
         instance._change_reason = reason[:100]
     instance.save(**kwargs)
+
+
+def validate_record(instance: Model) -> None:
+    """``full_clean()``, the same checks and messages, in fewer round trips: a related row the instance holds (read
+    from the database, and every clinical row is protected from deletion) is not looked up again, and the check
+    constraints are evaluated together in one query rather than one query and a savepoint each (a plan and its
+    assessment were 70 statements, 30 of them these)."""
+    errors: dict = {}
+    held = {
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.is_relation and field.is_cached(instance) and getattr(instance, field.name) is not None
+    }
+    try:
+        instance.clean_fields(exclude=held)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    try:
+        instance.clean()
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    exclude = {name for name in errors if name != NON_FIELD_ERRORS}  # as full_clean: only fields that passed
+    try:
+        instance.validate_unique(exclude=exclude)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    checks = []
+    for model, constraints in instance.get_constraints():
+        for constraint in constraints:
+            if isinstance(constraint, CheckConstraint):
+                if not (exclude and constraint._expression_refs_exclude(model, constraint.condition, exclude)):
+                    checks.append(constraint)
+                continue
+            try:
+                constraint.validate(model, instance, exclude=exclude, using=connection.alias)
+            except ValidationError as error:
+                if getattr(error, "code", None) == "unique" and len(constraint.fields) == 1:
+                    errors.setdefault(constraint.fields[0], []).append(error)
+                else:
+                    errors = error.update_error_dict(errors)
+    for constraint in _failed_checks(instance, checks, exclude):
+        error = ValidationError(constraint.get_violation_error_message(), code=constraint.violation_error_code)
+        errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _failed_checks(instance: Model, checks: list[CheckConstraint], exclude: set[str]) -> list[CheckConstraint]:
+    """The check constraints the instance's values break, as CheckConstraint.validate decides each (a condition
+    that is unknown passes), all in one SELECT (in a savepoint inside a transaction, as Django's own check)."""
+    if not checks:
+        return []
+    query = Query(None)
+    for name, value in instance._get_field_expression_map(meta=instance._meta, exclude=exclude).items():
+        query.add_annotation(value if hasattr(value, "resolve_expression") else Value(value), name, select=False)
+    for number, constraint in enumerate(checks):
+        condition = ExpressionWrapper(Q(constraint.condition), output_field=BooleanField())
+        if connection.features.supports_comparing_boolean_expr:
+            condition = Coalesce(condition, True, output_field=BooleanField())
+        query.add_annotation(condition, f"_check_{number}")
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with savepoint:
+            row = query.get_compiler(connection=connection).execute_sql(SINGLE)
+    except DatabaseError:  # as Django's check: a condition the database cannot evaluate is not refused here
+        return []
+    return [constraint for constraint, holds in zip(checks, row, strict=True) if not holds]
 
 
 def locked_active_plan(plan: TreatmentPlan) -> TreatmentPlan:

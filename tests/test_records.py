@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from recommender import records
 from recommender.models import REASON_MAX_LENGTH, Patient
 from recommender.records import reason_error, save_record
 from tests.factories import make_patient
@@ -67,3 +71,64 @@ def test_insert_one_writes_the_row_save_would_and_sets_its_id(clinician):
     )
     sql, _ = records._compiled_insert(AccessRecord, [inserted], returning=True)
     assert records._one_row_insert(AccessRecord, connection.vendor, returning=True)[0] == sql
+
+
+def _unsaved_copy(plan, **changes):
+    """A new plan like ``plan`` (its patient, assessment and author held as objects, as the services build one)."""
+    from recommender.models import TreatmentPlan
+
+    values = {
+        field.attname: getattr(plan, field.attname)
+        for field in TreatmentPlan._meta.concrete_fields
+        if not field.is_relation and not field.primary_key
+    }
+    copy = TreatmentPlan(**values)
+    copy.patient, copy.assessment, copy.created_by = plan.patient, plan.assessment, plan.created_by
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
+
+
+def _errors(validate, instance) -> dict:
+    with pytest.raises(ValidationError) as refused:
+        validate(instance)
+    return refused.value.message_dict
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"maintenance_every": 0},  # a check constraint
+        {"individualised": True, "individualised_reason": ""},  # another
+        {"maintenance_every": 0, "individualised": True, "individualised_reason": ""},  # both at once
+        {},  # the patient's plan is still active: the conditional unique constraint
+        {"status": "ended", "maintenance_every": 0, "individualised_reason": "x" * 5000},  # a field and a check
+        {"status": "ended", "patient_id": uuid.uuid4()},  # a patient that does not exist (not held: looked up)
+    ],
+    ids=["interval", "reason", "both", "one-active", "field-and-check", "missing-patient"],
+)
+def test_validate_record_refuses_what_full_clean_refuses_with_the_same_messages(clinician, changes):
+    from tests.factories import make_plan
+
+    plan = make_plan(clinician)
+    copy = _unsaved_copy(plan, **changes)
+    if "patient_id" in changes:
+        copy.patient_id = changes["patient_id"]  # the held patient forgotten: only its id
+    assert _errors(records.validate_record, copy) == _errors(lambda instance: instance.full_clean(), copy)
+
+
+@pytest.mark.django_db
+def test_validate_record_passes_a_good_plan_in_fewer_statements(clinician):
+    from tests.factories import make_plan
+
+    good = make_plan(clinician)  # saved: the unique checks leave the row itself out
+    good.patient, good.assessment, good.created_by = good.patient, good.assessment, good.created_by
+    with CaptureQueriesContext(connection) as django_way:
+        good.full_clean()
+    with CaptureQueriesContext(connection) as ours:
+        records.validate_record(good)
+    sql = [query["sql"] for query in ours.captured_queries]
+    assert not [line for line in sql if 'FROM "recommender_patient"' in line or 'FROM "auth_user"' in line]
+    assert len([line for line in sql if '"_check_' in line]) == 1  # every check constraint in one query
+    assert len(sql) <= len(django_way.captured_queries) - 5  # three look-ups and two checks fewer
