@@ -1,4 +1,5 @@
-"""Reads every request makes (a user's permissions, the default lab profile), kept in the cache every node shares.
+"""Reads many requests make (a token user's permissions, the lab profiles, the clinic's calendar), kept in the cache
+every node shares (a browser's user has its permissions with its session: recommender/access/sessions.py).
 
 With REDIS_URL set, all nodes share one cache, and a change on any node is seen by every node at once: each kind
 of entry belongs to a *generation*, and a change writes a new generation (after its transaction commits), which

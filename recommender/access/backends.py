@@ -12,7 +12,9 @@ read_with_session: contextvars.ContextVar = contextvars.ContextVar("read_with_se
 
 class ModelBackend(ModelBackend):
     """Django's model backend, reading a user's own and group permissions in one query instead of two (every
-    page and htmx fragment checks a permission), and from the nodes' shared cache when there is one."""
+    page and htmx fragment checks a permission). A browser's user has them already, read with its session in the
+    same query (recommender/access/sessions.py); an API or calendar token's user reads them from the nodes' shared
+    cache when there is one."""
 
     def get_user(self, user_id):
         # The user read with the session's row (access.sessions), when it is the one asked for: no second query.
