@@ -1,4 +1,4 @@
-"""Reads many requests make (a token user's permissions, the lab profiles, the clinic's calendar), kept in the cache
+"""Reads many requests make (a token user's permissions, the lab profiles, the clinic's sessions), kept in the cache
 every node shares (a browser's user has its permissions with its session: recommender/access/sessions.py).
 
 With REDIS_URL set, all nodes share one cache, and a change on any node is seen by every node at once: each kind
