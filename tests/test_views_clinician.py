@@ -646,6 +646,30 @@ def test_patient_page_shows_each_result_in_words(clinician_client, clinician):
         assert text.strip() == STATUS_SHOWN[code], (code, text)  # the same words as the panel
 
 
+def test_the_patient_page_reads_the_same_whatever_the_history_and_not_the_decisions(clinician_client, clinician):
+    """One assessment or five: the same queries; the assessments' inputs and decisions (their largest columns,
+    shown on each assessment's page) are not read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient = make_patient(by=clinician)
+    url = reverse("patient-detail", args=[patient.pk])
+
+    def page_queries() -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert clinician_client.get(url).status_code == 200
+        return [query["sql"] for query in queries.captured_queries]
+
+    make_assessment(patient, clinician, payload={"b12": {"value": 150, "unit": "pg/mL"}})
+    one = page_queries()
+    for value in (170, 190, 210, 230):
+        make_assessment(patient, clinician, payload={"b12": {"value": value, "unit": "pg/mL"}})
+    five = page_queries()
+    assert len(five) == len(one)
+    assessments = [sql for sql in five if 'FROM "recommender_assessment"' in sql]
+    assert assessments and not any('"recommender_assessment"."decision"' in sql for sql in assessments)
+
+
 def test_plan_page_names_the_indications_in_words(clinician_client, clinician):
     payload = {"b12": {"value": 400, "unit": "pg/mL"}, "ileal_resection_cm": 25, "bariatric_surgery": True}
     plan = make_plan(by=clinician, payload=payload, every=1)

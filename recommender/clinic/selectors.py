@@ -119,11 +119,17 @@ RECENT_ASSESSMENTS_PER_PATIENT = 5
 
 
 def patient_assessments(*, patient: Patient) -> QuerySet[Assessment]:
-    return patient.assessments.select_related("created_by", "plan").order_by("-sample_date", "-created_at")
+    """The patient page's list and charts: each assessment's result, thresholds and author (not its inputs and
+    decision, the largest columns, which the assessment's own page shows)."""
+    return (
+        patient.assessments.select_related("created_by")
+        .defer("inputs", "decision")
+        .order_by("-sample_date", "-created_at")
+    )
 
 
 def patient_plans(*, patient: Patient) -> QuerySet[TreatmentPlan]:
-    return patient.plans.select_related("created_by", "assessment").order_by("-created_at")
+    return patient.plans.order_by("-created_at")
 
 
 def patient_active_plan(*, patient: Patient) -> TreatmentPlan | None:
