@@ -523,3 +523,11 @@ def test_feed_makes_the_same_number_of_queries_for_2_or_30_plans(nurse_client, c
     assert len(thirty.captured_queries) == len(two.captured_queries), "\n".join(
         q["sql"] for q in thirty.captured_queries
     )
+
+
+def test_the_ics_of_a_plan_on_the_guidelines_regimen_does_not_read_its_decision(clinician_client, clinician):
+    """Only an individualised plan's description quotes the decision's range; the others never read it."""
+    plan = make_plan(clinician, start=timezone.localdate())
+    with CaptureQueriesContext(connection) as queries:
+        assert clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).status_code == 200
+    assert not [q for q in queries.captured_queries if '"recommender_assessment"' in q["sql"]]

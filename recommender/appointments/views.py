@@ -280,7 +280,8 @@ def card(request: HttpRequest, plan_id) -> HttpResponse:
 @audited(AccessRecord.What.ICS)
 def plan_ics(request: HttpRequest, plan_id) -> HttpResponse:
     """The plan's calendar, with each booked appointment at its time (unbooked due dates stay all-day)."""
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("assessment"), pk=plan_id)
+    # Not its assessment: only an individualised plan's description reads the decision (one query then).
+    plan = get_object_or_404(TreatmentPlan, pk=plan_id)
     names_patient(request, plan.patient_id)
     booked = presenters.calendar_bookings(selectors.plan_upcoming(plan=plan, since=timezone.now()))
     response = HttpResponse(calendars.plan_calendar(plan, booked=booked), content_type="text/calendar; charset=utf-8")
