@@ -1184,3 +1184,16 @@ def test_service_saves_no_assessment_when_the_plan_is_invalid(world, clinician):
     assert counts() == before
     world.plan.refresh_from_db()
     assert world.plan.status == TreatmentPlan.Status.ACTIVE
+
+
+def test_the_plan_page_reads_its_assessments_decision_but_not_its_inputs_nor_a_second_time(clinician_client, clinician):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plan = make_plan(by=clinician)
+    with CaptureQueriesContext(connection) as queries:
+        page = clinician_client.get(reverse("plan-detail", args=[plan.pk]))
+    assert page.status_code == 200 and "print-decision" in page.content.decode()
+    reads = [q["sql"] for q in queries.captured_queries if '"recommender_assessment"' in q["sql"]]
+    assert len(reads) == 1 and '"recommender_assessment"."decision"' in reads[0]
+    assert '"recommender_assessment"."inputs"' not in reads[0]

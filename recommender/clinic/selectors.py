@@ -148,8 +148,12 @@ def patient_with_active_plan(*, patient_id) -> Patient:
 
 
 def plan_detail(*, plan_id) -> TreatmentPlan:
-    return TreatmentPlan.objects.select_related("patient", "assessment", "created_by", "assessment__created_by").get(
-        pk=plan_id
+    """The plan page's plan: with its patient, its author, and its assessment's decision (not the assessment's
+    author nor its inputs, which the page does not show)."""
+    return (
+        TreatmentPlan.objects.select_related("patient", "assessment", "created_by")
+        .defer("assessment__inputs")
+        .get(pk=plan_id)
     )
 
 
