@@ -3,7 +3,8 @@ sessions: proposing a free slot (a plan's bookings fragment) and rendering a day
 served in the same run. Goal: each ≥ 0.3 of the bare view's requests/s with 0 errors, and the same number of
 queries with 10 patients as with 10,000.
 
-SQLite in a temporary folder unless BENCH_DATABASE_URL is set (a PostgreSQL database is rebuilt by migrate). With
+SQLite in a temporary folder unless BENCH_DATABASE_URL is set (that PostgreSQL database is dropped and created
+again: give it a database of its own, never bench/run.py's, nor one with data). With
 redis-server installed the app runs with REDIS_URL (the nodes' shared cache, as in production and bench/run.py);
 BENCH_NO_REDIS=1 runs it without."""
 
@@ -149,9 +150,22 @@ QUERY_COUNT = (
 )
 
 
+def recreate(url: str) -> None:
+    """Drop the PostgreSQL database ``url`` names and create it again, empty."""
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main(seconds: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        env = bench_env(os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3")
+        url = os.environ.get("BENCH_DATABASE_URL")
+        if url:
+            recreate(url)  # the seed wants an empty database: a second run on the same one failed
+        env = bench_env(url or f"sqlite:///{tmp}/bench.sqlite3")
         if shutil.which("redis-server") and not os.environ.get("BENCH_NO_REDIS"):
             env["REDIS_URL"] = stack.enter_context(redis_server())
         env["DJANGO_ALLOWED_HOSTS"] += ",testserver"
