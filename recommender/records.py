@@ -61,6 +61,7 @@ def validate_record(instance: Model) -> None:
         instance.validate_unique(exclude=exclude)
     except ValidationError as error:
         errors = error.update_error_dict(errors)
+    exclude = {name for name in errors if name != NON_FIELD_ERRORS}  # and the fields that failed a unique check
     checks = []
     for model, constraints in instance.get_constraints():
         for constraint in constraints:
