@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 from contextlib import nullcontext
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, CheckConstraint, ExpressionWrapper, Model, Q, Value
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import Query
 from django.db.models.sql.constants import SINGLE
 from django.db.models.sql.subqueries import InsertQuery
@@ -17,6 +19,8 @@ from recommender.models import (
     REASON_MAX_LENGTH,
     TreatmentPlan,
 )
+
+log = logging.getLogger("recommender.records")
 
 
 def reason_error(reason: str, missing: str) -> str:
@@ -46,7 +50,7 @@ def validate_record(instance: Model) -> None:
     held = {
         field.name
         for field in instance._meta.concrete_fields
-        if field.is_relation and field.is_cached(instance) and getattr(instance, field.name) is not None
+        if field.is_relation and field.is_cached(instance) and _read_from_database(getattr(instance, field.name))
     }
     try:
         instance.clean_fields(exclude=held)
@@ -83,6 +87,10 @@ def validate_record(instance: Model) -> None:
         raise ValidationError(errors)
 
 
+def _read_from_database(related) -> bool:
+    return related is not None and not related._state.adding
+
+
 def _failed_checks(instance: Model, checks: list[CheckConstraint], exclude: set[str]) -> list[CheckConstraint]:
     """The check constraints the instance's values break, as CheckConstraint.validate decides each (a condition
     that is unknown passes), all in one SELECT (in a savepoint inside a transaction, as Django's own check)."""
@@ -100,7 +108,8 @@ def _failed_checks(instance: Model, checks: list[CheckConstraint], exclude: set[
     try:
         with savepoint:
             row = query.get_compiler(connection=connection).execute_sql(SINGLE)
-    except DatabaseError:  # as Django's check: a condition the database cannot evaluate is not refused here
+    except DatabaseError as error:  # as Django's check: a condition the database cannot evaluate is not refused
+        log.warning("check constraints not evaluated for %s: %s", type(instance).__name__, error)
         return []
     return [constraint for constraint, holds in zip(checks, row, strict=True) if not holds]
 
@@ -137,8 +146,12 @@ def insert_sql(rows: list[Model]) -> tuple[str, tuple]:
 def insert_one(instance: Model) -> None:
     """INSERT one new row and set the fields the database fills (its id): what ``save()`` does for a new row of a
     model with no signal receivers and no history, without compiling the SQL again on every call (the ORM's
-    compilation of a one-row INSERT cost as much as its round trip). The caller validates first."""
+    compilation of a one-row INSERT cost as much as its round trip). The caller validates first. A model that has
+    save signal receivers (a history, a cache to retire) is saved by ``save()``, so that none is skipped."""
     model = type(instance)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        instance.save(force_insert=True)
+        return
     sql, fields = _one_row_insert(model, connection.vendor, returning=True)
     with connection.cursor() as cursor:
         cursor.execute(sql, _prepared(instance, fields))

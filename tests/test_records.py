@@ -132,3 +132,39 @@ def test_validate_record_passes_a_good_plan_in_fewer_statements(clinician):
     assert not [line for line in sql if 'FROM "recommender_patient"' in line or 'FROM "auth_user"' in line]
     assert len([line for line in sql if '"_check_' in line]) == 1  # every check constraint in one query
     assert len(sql) <= len(django_way.captured_queries) - 5  # three look-ups and two checks fewer
+
+
+@pytest.mark.django_db
+def test_insert_one_saves_a_model_with_receivers_through_save_so_none_is_skipped(clinician):
+    """The compiled INSERT is for rows nothing listens to; a receiver added to the model (a cache to retire, a
+    history) is called, because such a row goes through save()."""
+    from django.db.models.signals import post_save
+
+    from recommender.models import AccessRecord
+
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=AccessRecord)
+    try:
+        record = AccessRecord(username="dr_smith", patient=make_patient(by=clinician), what="plan.view")
+        records.insert_one(record)
+    finally:
+        post_save.disconnect(receiver, sender=AccessRecord)
+    assert heard == [(record.pk, True)]
+
+
+@pytest.mark.django_db
+def test_validate_record_looks_up_a_held_related_row_that_was_never_saved(clinician):
+    """Only a related row read from the database is taken as existing: an unsaved one is refused on its field, as
+    full_clean refuses it, not left to fail at save()."""
+    from recommender.models import Patient
+    from tests.factories import make_plan
+
+    plan = make_plan(clinician)
+    copy = _unsaved_copy(plan, status="ended")
+    copy.patient = Patient(hospital_number="X1", family_name="Unsaved", given_name="Not", date_of_birth=plan.start_date)
+    refused = _errors(records.validate_record, copy)
+    assert "patient" in refused and refused == _errors(lambda instance: instance.full_clean(), copy)

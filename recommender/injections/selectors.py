@@ -227,7 +227,7 @@ def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
 
 
 # (phase, number, outcome, day, due date) of a record not entered in error.
-type DoseDay = tuple[str, int, str, date, date | None]
+type DoseDay = tuple[str, int, str, date, date]
 
 
 def _dose_days(plan: TreatmentPlan) -> list[DoseDay]:
