@@ -1,6 +1,8 @@
 """Load: the clinic's mix (bench/locustfile.py) against gunicorn (2 sync workers, DEBUG off) on the seeded
 PostgreSQL (bench/seed.py), locust headless with 32 users.
 
+0. Warm-up: the same mix for a few seconds, not counted (each worker compiles its templates and fills its caches on
+   its first requests, as a service does once after a restart, not on a clinic day).
 1. The clinic-realistic run: 60 s at BENCH_RATE requests/s (default 60) in total. Goal: 0 failures, the rate
    reached, p99 < 150 ms.
 2. Saturation: the same mix with no waiting for 30 s, and the bare view through the same locust users for 30 s;
@@ -102,11 +104,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=float, default=float(os.environ.get("BENCH_RATE", "60")))
     parser.add_argument("--saturation-seconds", type=int, default=30)
+    parser.add_argument("--warm-up-seconds", type=int, default=10)
     args = parser.parse_args()
     env = bench_env(DATABASE_URL)
     ids = prepare(env)
     started = datetime.now(UTC)
     with gunicorn(env) as base:
+        run_locust(base, ids, classes=MIX, users=args.users, seconds=args.warm_up_seconds, rate=args.rate)
         steady = run_locust(base, ids, classes=MIX, users=args.users, seconds=args.seconds, rate=args.rate)
         mix = run_locust(base, ids, classes=MIX, users=args.users, seconds=args.saturation_seconds, rate=0)
         bare = run_locust(base, ids, classes=["Bare"], users=args.users, seconds=args.saturation_seconds, rate=0)

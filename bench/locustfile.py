@@ -6,9 +6,12 @@
 - API clients (2 of 8): POST a decision request with a bearer token.
 
 Every task is one request, so that ``wait_time`` sets the arrival rate: BENCH_RATE requests/s over all users
-(0: no wait, the saturation run). Users sign in with sessions made by bench/seed.py (BENCH_SESSIONS, JSON), so the
-run measures the pages rather than password hashing. A page that answers a form again with an error (two nurses on
-one dose, a plan changed meanwhile) is a normal clinic event, not a failure; any 4xx/5xx answer is a failure.
+(0: no wait, the saturation run). Each user's requests start at random moments (exponential gaps, a Poisson
+process), as independent people's do: with equal gaps every user would keep the step it started in, and all the
+clinicians would save at the same instant for the whole run, a queue no clinic makes. Users sign in with sessions
+made by bench/seed.py (BENCH_SESSIONS, JSON), so the run measures the pages rather than password hashing. A page
+that answers a form again with an error (two nurses on one dose, a plan changed meanwhile) is a normal clinic event,
+not a failure; any 4xx/5xx answer is a failure.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import random
 import re
 import secrets
 from datetime import datetime, timedelta
+from time import perf_counter
 from zoneinfo import ZoneInfo
 
-from locust import HttpUser, constant_throughput, task
+from locust import HttpUser, task
 
 CONFIG = json.loads(os.environ.get("BENCH_SESSIONS", "{}"))
 RATE = float(os.environ.get("BENCH_RATE", "60"))
@@ -37,7 +41,19 @@ HIDDEN = re.compile(r'name="(phase|number|sequence)" value="([^"]*)"')
 
 
 def _wait():
-    return constant_throughput(RATE / USERS) if RATE > 0 else (lambda self: 0)
+    """Each user starts a request at the moments of a Poisson process of rate BENCH_RATE / BENCH_USERS (the time
+    its last request took counts towards the gap); BENCH_RATE 0: no wait."""
+    if RATE <= 0:
+        return lambda self: 0
+    per_user = RATE / USERS
+
+    def wait(user) -> float:
+        now = perf_counter()
+        due = getattr(user, "_next_start", now) + random.expovariate(per_user)
+        user._next_start = max(due, now)
+        return user._next_start - now
+
+    return wait
 
 
 class SignedIn(HttpUser):

@@ -4,7 +4,7 @@ to the bare view's, the ratio, the queries, and with --top N the N costliest fun
 A tool for finding what to make cheaper; the goals are judged by bench/run.py only.
 
     BENCH_DATABASE_URL=postgres://app:app@127.0.0.1:5432/app_bench python bench/where_time_goes.py [--only worklist]
-        [--top 25] [--repeat 50] [--no-redis]
+        [--top 25] [--repeat 50] [--no-redis]      (SORT=tottime: the profile by each function's own time)
 
 Like bench/run.py, with a throwaway redis-server as the shared cache when one is installed.
 """
@@ -101,7 +101,7 @@ def measure(args, redis_url: str | None) -> int:
             for _ in range(20):
                 call()
             profile.disable()
-            stats = pstats.Stats(profile).sort_stats("cumulative")
+            stats = pstats.Stats(profile).sort_stats(os.environ.get("SORT", "cumulative"))
             if args.callers:
                 stats.print_callers(args.callers)
             else:
