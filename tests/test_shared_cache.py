@@ -129,3 +129,46 @@ def test_prefetched_reads_cost_one_round_trip_and_a_change_inside_is_seen(shared
         clinic_services.lab_profile_make_default(profile=second, by=admin_user)
         assert clinic_selectors.lab_profile_default() == second, "the change made inside the block is seen in it"
     assert clinic_selectors.lab_profile_default() == second
+
+
+def test_pages_read_the_closures_from_the_shared_cache_and_a_new_closure_is_seen_at_once(
+    shared, clinician_client, clinician, admin_user
+):
+    """The plan page, its month view and its .ics read the clinic's closures once for every node; a closure saved
+    or removed is on every page at the next request, and the .ics SEQUENCE rises with it."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from recommender.injections import services as injections_services
+    from recommender.models import ClinicClosure
+    from tests import factories
+    from tests.test_calendar import download, events_of
+
+    today = timezone.localdate()
+    plan = factories.make_plan(clinician, start=today - timedelta(days=20))
+    pages = [reverse("plan-detail", args=[plan.pk]), reverse("plan-month", args=[plan.pk])]
+
+    def closure_reads(path: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert clinician_client.get(path).status_code == 200
+        return [q["sql"] for q in queries.captured_queries if "clinicclosure" in q["sql"]]
+
+    def sequence() -> int:
+        return int(next(iter(events_of(download(clinician_client, plan)).values()))["SEQUENCE"])
+
+    for path in [*pages, reverse("plan-ics", args=[plan.pk])]:
+        closure_reads(path)  # the first read fills the shared cache
+        assert closure_reads(path) == [], path
+    before = sequence()
+
+    closure = injections_services.clinic_closure_save(
+        closure=ClinicClosure(date=today, reason="Staff training"), by=admin_user
+    )
+    assert "Closed: Staff training" in clinician_client.get(pages[1]).content.decode()
+    assert sequence() > before
+
+    injections_services.clinic_closure_remove(closure=closure, by=admin_user)
+    assert "Closed: Staff training" not in clinician_client.get(pages[1]).content.decode()

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from recommender import shared_cache
 from recommender.guideline import schedule
-from recommender.injections.selectors import ClinicCalendar, plan_dose_events, plan_facts
+from recommender.injections.selectors import ClinicCalendar, clinic_calendar_shared, plan_dose_events, plan_facts
 from recommender.models import (
     Appointment,
     ClinicClosure,
@@ -166,15 +166,6 @@ def _read_session_rules(*, first: date, last: date, location=None) -> _SessionRu
                 )
             )
     return _SessionRules(by_weekday, frozenset(cancelled), extra)
-
-
-def clinic_calendar_shared() -> ClinicCalendar:
-    """The clinic calendar (its closures and the public holidays), its closures read once for every node while
-    none changes (from the shared cache when there is one; else one query, as ``clinic_calendar``)."""
-    own = shared_cache.read_through(
-        shared_cache.CLINIC_SESSIONS, "closures", lambda: dict(ClinicClosure.objects.values_list("date", "reason"))
-    )
-    return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
 
 
 def _held(rules: _SessionRules, *, first: date, last: date, calendar: ClinicCalendar) -> list[SessionDay]:

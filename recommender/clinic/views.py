@@ -33,6 +33,7 @@ from recommender.injections import presenters as injections_presenters
 from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
+from recommender.web.widgets import blank_form
 
 
 @require_GET
@@ -304,8 +305,8 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "panel": presenters.decision_panel(plan.assessment.decided),
             "regimen": presenters.plan_regimen(plan),
             "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
-            "end_form": PlanEndForm(),
-            "stable_form": MarkStableForm(),
+            "end_form": blank_form(PlanEndForm),
+            "stable_form": blank_form(MarkStableForm),
             "can_change": can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
             "can_record": can_record,
             "doses": doses,

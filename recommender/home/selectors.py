@@ -85,7 +85,7 @@ def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) 
         .annotate(last_sample=_latest_sample())
         .order_by("start_date", "id")
     )
-    calendar = injections_selectors.clinic_calendar()
+    calendar = injections_selectors.clinic_calendar_shared()
     due = []
     for plan in plans:
         facts = injections_selectors.plan_facts(plan, calendar=calendar)

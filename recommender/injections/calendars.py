@@ -24,7 +24,14 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vRecur
 
 from recommender.guideline import DEFAULT_RULESET, schedule
-from recommender.injections.selectors import SCHEDULE_WINDOW_MONTHS, closures_version, plan_dose_events, plan_facts
+from recommender.injections.selectors import (
+    SCHEDULE_WINDOW_MONTHS,
+    clinic_calendar_shared,
+    closures_read_together,
+    closures_version,
+    plan_dose_events,
+    plan_facts,
+)
 from recommender.models import TreatmentPlan
 from recommender.ruleset_words import RULESET_WORDS as WORDS
 from recommender.vocabulary import Phase, dose_label
@@ -271,14 +278,16 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: lis
     maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run.
     A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date."""
     today = today or timezone.localdate()
+    with closures_read_together():
+        calendar, closures_seen = clinic_calendar_shared(), closures_version()
     c = _PlanCalendar(
         plan=plan,
-        facts=plan_facts(plan),
+        facts=plan_facts(plan, calendar=calendar),
         records=plan_dose_events(plan),
         today=today,
         window=(today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS)),
         # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).
-        seq=plan.calendar_sequence + closures_version(),
+        seq=plan.calendar_sequence + closures_seen,
         stamp=plan.created_at.astimezone(UTC) if plan.created_at else datetime.now(UTC),
         booked=tuple(booked),
     )

@@ -11,6 +11,7 @@ from django.db.models import Case, QuerySet, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.guideline import DEFAULT_RULESET, schedule
 from recommender.models import (
     Assessment,
@@ -169,14 +170,34 @@ class ClinicCalendar:
 
 
 def clinic_calendar() -> ClinicCalendar:
-    """One query for the clinic's own closures; public holidays come from the per-year cache."""
+    """One query for the clinic's own closures; public holidays come from the per-year cache. What a service reads
+    in its transaction before it decides a date; pages read ``clinic_calendar_shared``."""
     own = dict(ClinicClosure.objects.values_list("date", "reason"))
     return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
 
 
+# The closures' two entries in the shared cache, retired together by any closure saved or removed.
+_CLOSURES_ENTRY = (shared_cache.CLINIC_SESSIONS, "closures")
+_CLOSURES_VERSION_ENTRY = (shared_cache.CLINIC_SESSIONS, "closures-version")
+
+
+def clinic_calendar_shared() -> ClinicCalendar:
+    """The clinic calendar (its closures and the public holidays), its closures read once for every node while
+    none changes (from the shared cache when there is one; else one query, as ``clinic_calendar``): for pages.
+    A closure saved or removed retires the entry on every node (recommender/signals.py)."""
+    own = shared_cache.read_through(*_CLOSURES_ENTRY, lambda: dict(ClinicClosure.objects.values_list("date", "reason")))
+    return ClinicCalendar(holidays_code=settings.B12_HOLIDAYS, own=own)
+
+
 def closures_version() -> int:
-    """Rises with every change to the clinic's closures (their history only grows): calendars add it to SEQUENCE."""
-    return ClinicClosure.history.count()
+    """Rises with every change to the clinic's closures (their history only grows): calendars add it to SEQUENCE.
+    Kept in the shared cache with the closures, and retired with them."""
+    return shared_cache.read_through(*_CLOSURES_VERSION_ENTRY, lambda: ClinicClosure.history.count())
+
+
+def closures_read_together():
+    """A block in which ``clinic_calendar_shared`` and ``closures_version`` cost one read of the shared cache."""
+    return shared_cache.prefetched(_CLOSURES_ENTRY, _CLOSURES_VERSION_ENTRY)
 
 
 def plan_reviews(plan: TreatmentPlan) -> schedule.Reviews:
@@ -264,7 +285,7 @@ def plan_schedule(*, plan: TreatmentPlan, today: date, horizon_days: int = 120) 
             "loading_running": False,
             "dnas": plan_did_not_attend(plan=plan),
         }
-    facts = plan_facts(plan)
+    facts = plan_facts(plan, calendar=clinic_calendar_shared())
     rows = _dose_days(plan)
     records = _dose_events(rows)
     until = today + timedelta(days=horizon_days)
@@ -296,7 +317,7 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
         if first <= day <= last:
             kind = "given" if outcome == DoseRecord.Outcome.GIVEN else "missed"
             events.setdefault(day, []).append({"kind": kind, "phase": phase, "number": number, "outcome": outcome})
-    calendar = clinic_calendar()
+    calendar = clinic_calendar_shared()
     if active:
         facts, records = plan_facts(plan, calendar=calendar), _dose_events(rows)
         # Enough for a daily regimen across the plan page's window (and a bound for a month centuries ahead).
