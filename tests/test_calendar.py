@@ -401,9 +401,13 @@ def test_month_view_places_a_dose_on_the_clinics_local_date(settings, nurse_clie
         expiry=date(2026, 1, 31),
         by=nurse,
     )
-    march = month_events(nurse_client.get(reverse("plan-month", kwargs={"plan_id": plan.pk}), {"month": "2025-03-01"}))
-    assert "Loading 1: given" in march[date(2025, 3, 4)]
-    assert "Loading 1: given" not in march[date(2025, 3, 3)]
+    url = reverse("plan-month", kwargs={"plan_id": plan.pk})
+    for state in ("active", "ended"):  # an ended plan's month reads only that month's records: the same local date
+        if state == "ended":
+            clinic_services.plan_end(plan=plan, reason="Moved away.", by=clinician)
+        march = month_events(nurse_client.get(url, {"month": "2025-03-01"}))
+        assert "Loading 1: given" in march[date(2025, 3, 4)], state
+        assert "Loading 1: given" not in march[date(2025, 3, 3)], state
 
 
 def test_month_view_with_a_bad_month_shows_a_message(nurse_client, clinician):

@@ -251,9 +251,14 @@ def plan_dose_events(plan: TreatmentPlan) -> list[schedule.DoseEvent]:
 type DoseDay = tuple[str, int, str, date, date]
 
 
+def _record_day_sql() -> TruncDate:
+    """``_record_day`` in SQL: the clinic's date of the time given (else of the time recorded)."""
+    return TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
+
+
 def _dose_days(plan: TreatmentPlan) -> list[DoseDay]:
-    on = TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
-    return list(plan.doses.filter(entered_in_error=False).values_list("phase", "number", "outcome", on, "due_date"))
+    live = plan.doses.filter(entered_in_error=False)
+    return list(live.values_list("phase", "number", "outcome", _record_day_sql(), "due_date"))
 
 
 def _dose_events(rows: list[DoseDay]) -> list[schedule.DoseEvent]:
@@ -337,13 +342,10 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
 def _month_dose_days(plan: TreatmentPlan, first: date, last: date) -> list[DoseDay]:
     starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
     ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
-    recorded = plan.doses.annotate(on=Coalesce("given_at", "recorded_at")).filter(
-        entered_in_error=False, on__gte=starts, on__lt=ends
+    recorded = plan.doses.annotate(at=Coalesce("given_at", "recorded_at")).filter(
+        entered_in_error=False, at__gte=starts, at__lt=ends
     )
-    return [
-        (record.phase, record.number, record.outcome, _record_day(record), record.due_date)
-        for record in recorded.only("phase", "number", "outcome", "given_at", "recorded_at", "due_date")
-    ]
+    return list(recorded.values_list("phase", "number", "outcome", _record_day_sql(), "due_date"))
 
 
 def _days(first: date, last: date):
