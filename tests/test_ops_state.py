@@ -22,7 +22,7 @@ ALLOWED = {
     ("recommender/interop/cds/selectors.py", "_lookup_sql"): "SQL compiled from the models, values kept out of it",
     ("recommender/records.py", "_one_row_insert"): "an INSERT's SQL and fields from the model and vendor given",
     ("recommender/web/context_processors.py", "_shell"): "the routes and static files' names, fixed for a deployment",
-    ("recommender/web/widgets.py", "blank_form"): "an empty form's HTML: its class's fields, no data, no initial values",
+    ("recommender/web/widgets.py", "blank_form"): "an empty form's HTML: its fields, no data, no initial values",
 }
 
 
