@@ -446,7 +446,10 @@ class DoseRecord(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["plan", "phase", "number"], name="dose_plan_slot"),
+            # A plan's records in the order of the course (the phases' values sort in the course's order: tested):
+            # the plan page's latest ten and the all-doses page's pages read the first rows of it, the same work for
+            # a plan with 5 records as with 500; and a dose's records (plan, phase, number).
+            models.Index(fields=["plan", "phase", "number", "recorded_at"], name="dose_course_order"),
             # The nurse's home page: patients who did not attend (a few rows among every dose ever recorded).
             models.Index(
                 fields=["recorded_at"],

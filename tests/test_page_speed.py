@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recommender.injections import selectors, views
+from recommender.models import DoseRecord
 
 from .factories import give, make_assessment, make_patient, make_plan
 
@@ -146,3 +147,26 @@ def test_home_page_reads_the_users_roles_once(clinician_client, clinician):
         response = clinician_client.get(url)
     assert "Clinician" in response.content.decode()
     assert sum('"auth_user_groups"' in q["sql"] and '"auth_group"."name"' in q["sql"] for q in captured) == 1
+
+
+def test_the_phases_values_sort_in_the_order_of_the_course():
+    """A plan's records are ordered by phase value (``dose_course_order``): loading before maintenance."""
+    assert list(DoseRecord.Phase.values) == sorted(DoseRecord.Phase.values) == ["loading", "maintenance"]
+
+
+def test_the_latest_records_are_read_from_the_course_order_index_not_sorted_from_the_whole_history(clinician, nurse):
+    """The plan page's latest ten and a page of all doses read the first rows of an index in the course's order
+    (``dose_course_order``): the database reads as many rows as it shows, for a plan with 5 records or 500. The
+    planner is told to avoid a sort and a table scan where it can: the index serves the order only if the
+    query's ORDER BY is the index's own."""
+    plan = _weekly_plan(clinician)
+    _give(plan, nurse, 3)
+    latest = selectors.plan_doses(plan=plan)[: selectors.PLAN_PAGE_DOSES + 1]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        plan_text = latest.explain()
+    assert "dose_course_order" in plan_text, plan_text
+    assert "TEMP B-TREE" not in plan_text.upper() and "Sort Key" not in plan_text, plan_text
