@@ -389,6 +389,31 @@ def test_request_schema_and_engine_agree_on_plausibility(b12, mma, egfr, ileal):
     assert schema_valid is _engine_accepts(body), body
 
 
+_REQUEST_FIELDS = sorted(DOC["components"]["schemas"]["RecommendationRequest"]["properties"])
+
+
+@pytest.mark.parametrize("field", [f for f in _REQUEST_FIELDS if f != "profile"])
+def test_a_field_sent_as_null_is_left_out_for_the_description_as_for_the_engine(field):
+    """A result or a flag sent as null counts as not given (a client that writes every key): the description says
+    so, and at least one B12 result must still be given."""
+    other = "active_b12" if field == "b12" else "b12"
+    given_b12 = {"b12": {"value": 150, "unit": "pg/mL"}, "active_b12": {"value": 30, "unit": "pmol/L"}}
+    body = {other: given_b12[other], field: None}
+    assert not list(_validator("RecommendationRequest").iter_errors(body)), body
+    assert _engine_accepts(body)
+
+
+def test_a_null_profile_and_null_b12_results_are_refused_by_both():
+    for body in (
+        {"b12": None},
+        {"b12": None, "active_b12": None},
+        {"b12": {"value": 150, "unit": "pg/mL"}, "profile": None},
+    ):
+        schema_valid = not list(_validator("RecommendationRequest").iter_errors(body))
+        assert not schema_valid, body
+    assert not _engine_accepts({"b12": None, "active_b12": None})
+
+
 def test_neurological_signs_with_a_borderline_result_say_one_thing(api):
     """250 pg/mL with neurological signs and no MMA: the headline, the pending treatment and the alerts agree."""
     body = post(api, {"b12": {"value": 250, "unit": "pg/mL"}, "neurological_involvement": True}).json()

@@ -29,6 +29,7 @@ def _places() -> dict[str, int]:
     request = openapi_document()["components"]["schemas"]["RecommendationRequest"]["properties"]
     places = {}
     for name, spec in request.items():
+        spec = next((branch for branch in spec.get("anyOf", []) if branch.get("type") != "null"), spec)  # or null
         if "x-decimal-places" in spec:  # a plain number, such as eGFR
             places[name] = spec["x-decimal-places"]
         elif "x-decimal-places" in spec.get("properties", {}).get("value", {}):  # a value with its unit

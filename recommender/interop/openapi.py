@@ -70,10 +70,14 @@ def _plain_number(spec: NumericInput) -> dict:
 
 def request_schema() -> dict:
     """The request body, generated from the same input definitions the engine and the HTML form use."""
+    # A result or a flag sent as null is not given, as if left out (the engine reads it so): the schema says so.
     properties: dict = {
-        **{field: _measurement(spec) for field, spec in MEASUREMENTS.items()},
-        **{field: _plain_number(spec) for field, spec in NUMBERS.items()},
-        **{field: {"type": "boolean", "default": False, "description": flag.label} for field, flag in FLAGS.items()},
+        **{field: {"anyOf": [{"type": "null"}, _measurement(spec)]} for field, spec in MEASUREMENTS.items()},
+        **{field: {**_plain_number(spec), "type": ["number", "null"]} for field, spec in NUMBERS.items()},
+        **{
+            field: {"type": ["boolean", "null"], "default": False, "description": f"{flag.label} (null: false)."}
+            for field, flag in FLAGS.items()
+        },
         "profile": {
             "type": "string",
             "description": "A lab or assay profile (name or id) whose thresholds apply; default: the profile "
@@ -84,7 +88,8 @@ def request_schema() -> dict:
     return {
         "type": "object",
         "additionalProperties": False,
-        "anyOf": [{"required": ["b12"]}, {"required": ["active_b12"]}],
+        # At least one B12 result, given (not null).
+        "anyOf": [{"required": [field], "properties": {field: {"type": "object"}}} for field in ("b12", "active_b12")],
         "properties": properties,
     }
 
