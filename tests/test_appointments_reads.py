@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from recommender.appointments import selectors, services
@@ -106,6 +106,9 @@ def _first_free_slot_by_hand(due: selectors.Due, location, today: date) -> selec
     seats=st.lists(st.tuples(st.integers(0, 50), st.integers(0, 5)), max_size=12),
     dues=st.lists(st.tuples(st.integers(-5, 60), st.integers(0, 10), st.integers(0, 20)), min_size=1, max_size=3),
 )
+# The first fortnight of both searches full: the first free slots are found in the rest of them.
+@example(capacity=1, full_days=set(range(0, 24)), seats=[], dues=[(0, 0, 10), (3, 2, 30)])
+@example(capacity=2, full_days=set(range(0, 16)), seats=[(16, 0), (17, 5)], dues=[(1, 1, 1)])
 def test_every_dues_first_free_slot_read_at_once_is_the_one_found_slot_by_slot(
     clinician, nurse, capacity, full_days, seats, dues
 ):
@@ -220,3 +223,36 @@ def test_with_the_shared_cache_a_day_list_reads_only_its_bookings_and_a_cancelle
     assert client.get(reverse("appointment-day-list", args=[start.isoformat(), "not-a-session"])).status_code == 404
     SessionChange.objects.create(kind="cancel", date=start, session=monday, reason="Nurse off sick")
     assert client.get(url).status_code == 404
+
+
+def test_a_proposal_reads_the_full_slots_of_its_first_fortnight_and_the_rest_only_when_that_is_full(clinician, nurse):
+    today = timezone.localdate()
+    start = next_weekday(today + timedelta(days=1), 0)
+    location = make_location()
+    make_sessions(location, weekdays=range(5), end=time(9, 20), capacity=1)  # two slots a weekday
+    plan = make_plan(clinician, start=start)
+    due = selectors.Due("dose", "maintenance", 1, start, start, start + timedelta(days=7))
+
+    def proposed() -> tuple[datetime | None, int]:
+        reads = []
+
+        def count(execute, sql, params, many, context):
+            if 'COUNT("recommender_appointment"."id")' in sql:
+                reads.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            proposal = selectors.slot_proposal(due=due, location=location, today=today)
+        return (proposal.slot.starts_at if proposal.slot else None), len(reads)
+
+    assert proposed() == (_at(start, time(9)), 1)
+    for day in range(selectors.FIRST_SEARCH_DAYS):
+        for number, clock in enumerate((time(9), time(9, 10))):
+            at = _at(start + timedelta(days=day), clock)
+            if at.weekday() < 5:
+                Appointment.objects.create(
+                    plan=plan, kind="review", number=day * 10 + number, due_on=at.date(), location=location,
+                    starts_at=at, slot_minutes=10, seat=1, capacity=1, booked_by=nurse,
+                )  # fmt: skip
+    after = start + timedelta(days=selectors.FIRST_SEARCH_DAYS)
+    assert proposed() == (_at(after, time(9)), 2), "the first free slot after the full fortnight, one more read"

@@ -498,27 +498,43 @@ def slot_proposal(*, due: Due, location: Location, today: date, calendar=None) -
     return slot_proposals(dues=[due], location=location, today=today, calendar=calendar)[0]
 
 
+# A proposal looks at the first fortnight of its search first (where a clinic that is not full has a free slot), and
+# at the rest of the search only for a due that found none there.
+FIRST_SEARCH_DAYS = 14
+
+
 def slot_proposals(*, dues: list[Due], location: Location, today: date, calendar=None) -> list[Proposal]:
     """``slot_proposal`` for each of ``dues`` at one location: three queries however many (four without a
-    calendar), the sessions and the full slots of every search read at once."""
+    calendar), the sessions and the full slots of every search read at once; one more when a due has no free slot
+    in the first ``FIRST_SEARCH_DAYS`` of its search (the full slots of the rest of the searches)."""
     if not dues:
         return []
     calendar = calendar or clinic_calendar_shared()
     spans = [_search_span(due, today) for due in dues]
     rules = _session_rules(first=min(f for f, _ in spans), last=max(last for _, last in spans), location=location)
-    held = [_held(rules, first=first, last=last, calendar=calendar) for first, last in spans]
-    capacities = [s.capacity for sessions in held for s in sessions]
-    taken = Counter()
-    if capacities:
-        # Only the full slots' counts are read: a proposal needs no more, and a year of bookings is then a handful of
-        # rows, not one per slot.
-        taken = _seats_taken_within(
-            location_id=location.pk,
-            spans=[(start_of(first), _at(last, time.max.replace(microsecond=0))) for first, last in spans],
-            at_least=min(capacities),
-        )
     now = timezone.now()
-    return [_first_free(due, location, sessions, taken, now) for due, sessions in zip(dues, held, strict=True)]
+
+    def search(parts: list[tuple[int, date, date]]) -> dict[int, Proposal]:
+        """For each (due, first day, last day): the first free slot in those days."""
+        sessions = {i: _held(rules, first=first, last=last, calendar=calendar) for i, first, last in parts}
+        capacities = [s.capacity for held_then in sessions.values() for s in held_then]
+        taken = Counter()
+        if capacities:
+            # Only the full slots' counts are read: a proposal needs no more, and a year of bookings is then a
+            # handful of rows, not one per slot.
+            taken = _seats_taken_within(
+                location_id=location.pk,
+                spans=[(start_of(first), _at(last, time.max.replace(microsecond=0))) for _, first, last in parts],
+                at_least=min(capacities),
+            )
+        return {i: _first_free(dues[i], location, sessions[i], taken, now) for i, _, _ in parts}
+
+    near = timedelta(days=FIRST_SEARCH_DAYS)
+    found = search([(i, first, min(last, first + near - timedelta(days=1))) for i, (first, last) in enumerate(spans)])
+    rest = [(i, first + near, last) for i, (first, last) in enumerate(spans) if found[i].slot is None]
+    if rest := [(i, first, last) for i, first, last in rest if first <= last]:
+        found |= search(rest)
+    return [found[i] for i in range(len(dues))]
 
 
 def _first_free(due: Due, location: Location, sessions: list[SessionDay], taken: Counter, now: datetime) -> Proposal:
