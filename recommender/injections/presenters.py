@@ -42,7 +42,7 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
         weeks[-1].append(
             {
                 "date": day,
-                "number": day.day,
+                "number": str(day.day),  # printed as is: an int would go through number formatting
                 "in_month": in_month,
                 # The cell's classes here, not as two {% if %} in each of the grid's 42 cells.
                 "css": " ".join(
@@ -64,12 +64,13 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
 
 @dataclass(frozen=True, slots=True)
 class WorklistRow:
-    """One line of the worklist with its words and links ready: the page shows fifty of them."""
+    """One line of the worklist with its words and links ready: the page shows fifty of them (numbers it prints are
+    strings: an int in a template goes through number formatting, fifty rows of it)."""
 
     plan: object
     name: str
     born: str
-    age: int
+    age: str
     hospital_number: str
     nhs_number: str
     dose_label: str
@@ -81,7 +82,7 @@ class WorklistRow:
     plan_url: str
     record_url: str
     dna_url: str
-    sequence: int
+    sequence: str
 
 
 def worklist_sections(plans, *, on: date, today: date | None = None, back_to: str = "") -> dict[str, list]:
@@ -100,7 +101,7 @@ def worklist_sections(plans, *, on: date, today: date | None = None, back_to: st
                 plan=plan,
                 name=patient.display_name,
                 born=clinic_dob(patient.date_of_birth),
-                age=age_on(patient.date_of_birth, today),
+                age=str(age_on(patient.date_of_birth, today)),
                 hospital_number=patient.hospital_number,
                 nhs_number=patient.nhs_number_display,
                 dose_label=dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
@@ -112,7 +113,7 @@ def worklist_sections(plans, *, on: date, today: date | None = None, back_to: st
                 plan_url=plan_url(plan.pk),
                 record_url=f"{record_url(plan.pk)}{record_query}",
                 dna_url=dna_url(plan.pk),
-                sequence=plan.calendar_sequence,
+                sequence=str(plan.calendar_sequence),
             )
         )
     return sections
