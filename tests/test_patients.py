@@ -268,6 +268,7 @@ def test_a_clinician_corrects_the_name_and_date_of_birth_and_the_history_keeps_b
     assert (after.history_user, after.history_change_reason) == (clinician, "Typing error at registration.")
     page = clinician_client.get(response["Location"]).content.decode()
     assert "Details corrected 1 time" in page and "Typing error at registration." in page
+    assert f"by {clinician.get_full_name() or clinician.username}: Typing error at registration." in page
     assert "OKAFOR, Ada" in page
 
 

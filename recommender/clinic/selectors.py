@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db.models import FilteredRelation, Q, QuerySet
@@ -75,9 +76,32 @@ def patient_detail(*, patient_id) -> Patient:
     return Patient.objects.get(pk=patient_id)
 
 
-def patient_corrections(*, patient: Patient) -> list:
-    """The corrections of a patient's details, newest first: who, when and why (the history keeps the values)."""
-    return list(patient.history.filter(history_type="~").select_related("history_user").order_by("-history_date"))
+class Correction(NamedTuple):
+    """A correction of a patient's details as the patient page lists it."""
+
+    at: datetime
+    by: str  # the user's full name, else their username; "unknown" if the history has no user
+    reason: str
+
+
+def patient_corrections(*, patient: Patient) -> list[Correction]:
+    """The corrections of a patient's details, newest first: who, when and why (the history keeps the values).
+    Read as values: the page shows three columns of rows that carry every field of the patient."""
+    rows = (
+        patient.history.filter(history_type="~")
+        .order_by("-history_date")
+        .values_list(
+            "history_date",
+            "history_user__first_name",
+            "history_user__last_name",
+            "history_user__username",
+            "history_change_reason",
+        )
+    )
+    return [
+        Correction(at, f"{first or ''} {last or ''}".strip() or username or "unknown", reason or "")
+        for at, first, last, username, reason in rows
+    ]
 
 
 def patient_by_identifier(*, query: str) -> Patient | None:
