@@ -86,7 +86,7 @@ class Correction(NamedTuple):
 
 def patient_corrections(*, patient: Patient) -> list[Correction]:
     """The corrections of a patient's details, newest first: who, when and why (the history keeps the values).
-    Read as values: the page shows three columns of rows that carry every field of the patient."""
+    Read as three values a row: a history row carries every field of the patient, and the page shows none of them."""
     rows = (
         patient.history.filter(history_type="~")
         .order_by("-history_date")
