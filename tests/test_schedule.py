@@ -913,3 +913,32 @@ def test_the_next_monitoring_visit_is_the_first_one_no_results_have_answered(
     assert all(answered(v) for v in earlier)
     since = max(day for day in (start, results_on, stable_on) if day is not None)
     assert visit.on <= since + timedelta(days=366 + 14 + 7)
+
+
+@PROPERTY_SETTINGS
+@given(day=st.dates(), months=st.integers(min_value=-12 * 10_000, max_value=12 * 10_000))
+def test_add_months_is_dateutils_calendar_months(day, months):
+    """The schedule's own month arithmetic gives what dateutil's relativedelta does, the clamp to a shorter month's
+    last day included; a date outside the calendar is refused by both."""
+    try:
+        expected = day + relativedelta(months=months)
+    except ValueError:
+        with pytest.raises(ValueError):
+            add_months(day, months)
+    else:
+        assert add_months(day, months) == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2027, 1, 31), 1, date(2027, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2027, 3, 31), -1, date(2027, 2, 28)),
+        (date(2027, 8, 31), 3, date(2027, 11, 30)),
+        (date(2027, 12, 15), 1, date(2028, 1, 15)),
+        (date(2027, 1, 15), -1, date(2026, 12, 15)),
+    ],
+)
+def test_add_months_clamps_to_the_months_last_day(day, months, expected):
+    assert add_months(day, months) == expected
