@@ -142,12 +142,6 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def report(rows: list[tuple[str, dict]]) -> None:
-    print(f"{'endpoint':40} {'req/s':>9} {'requests':>9} {'errors':>7}")
-    for name, r in rows:
-        print(f"{name:40} {r['rps']:9.0f} {r['requests']:9d} {r['errors']:7d}")
-
-
 @contextmanager
 def redis_server():
     """A throwaway Redis (Debian's redis-server) on a free port, nothing saved to disk: the nodes' shared cache."""
