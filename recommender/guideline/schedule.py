@@ -28,7 +28,7 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 from functools import lru_cache
 from itertools import combinations, pairwise, product
 from types import MappingProxyType
@@ -62,7 +62,7 @@ def add_months(day: date, months: int) -> date:
     (every visit and monthly dose of a schedule is one)."""
     year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
     month += 1
-    if not 1 <= year <= 9999:
+    if not MINYEAR <= year <= MAXYEAR:
         raise ValueError(f"year {year} is out of range")
     return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
 
