@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import bench_env, gunicorn, prepare, redis_server, run_python, wrk
+from bench.harness import bench_env, gunicorn, interleaved, prepare, redis_server, run_python
 
 DATABASE_URL = os.environ.get("BOOKING_BENCH_DATABASE_URL", "postgres://app:app@127.0.0.1:5432/app_booking")
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "10000"))
@@ -194,28 +193,19 @@ def main() -> int:
         propose_url, day_list_url = urls.split()
         cookie = f"sessionid={session}"
         points = {
-            "GET proposal (plan bookings fragment)": (propose_url, ("HX-Request: true",)),
-            "GET day list": (day_list_url, ()),
+            "GET proposal (plan bookings fragment)": {
+                "path": propose_url,
+                "cookie": cookie,
+                "headers": ("HX-Request: true",),
+            },
+            "GET day list": {"path": day_list_url, "cookie": cookie},
         }
-        ratios: dict[str, list[float]] = {name: [] for name in points}
-        rps: dict[str, list[float]] = {name: [] for name in ["bare view", *points]}
-        errors = 0
         with gunicorn(env) as base:
-            wrk(f"{base}/bench/bare", cookie=cookie, seconds=2)  # warm-up: both workers, connections, caches
-            for path, headers in points.values():
-                wrk(f"{base}{path}", cookie=cookie, seconds=1, headers=headers)
-            # Each round: the bare view then the endpoint, for each endpoint in a shuffled order; the ratio is the
-            # endpoint's requests/s over the bare view's measured just before it (as bench/run.py).
-            for round_number in range(1, args.rounds + 1):
-                for name in random.sample(list(points), len(points)):
-                    path, headers = points[name]
-                    bare = wrk(f"{base}/bench/bare", cookie=cookie, seconds=args.seconds)
-                    page = wrk(f"{base}{path}", cookie=cookie, seconds=args.seconds, headers=headers)
-                    rps["bare view"].append(bare["rps"])
-                    rps[name].append(page["rps"])
-                    ratios[name].append(page["rps"] / bare["rps"])
-                    errors += bare["errors"] + page["errors"]
-                print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
+            measured = interleaved(
+                base, {"path": "/bench/bare", "cookie": cookie}, points, rounds=args.rounds, seconds=args.seconds
+            )
+    ratios, rps = measured.ratios, measured.rps
+    errors = sum(measured.errors.values())
     print(
         f"bench/bench_booking.py — {PATIENTS:,} patients booked across a year of sessions, {args.rounds} rounds × "
         f"{args.seconds} s per run, interleaved with the bare view, gunicorn 2 sync workers, DEBUG off, "

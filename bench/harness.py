@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import secrets
 import shutil
@@ -14,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,6 +137,48 @@ def wrk(
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return {"rps": rps, "requests": total, "errors": errors}
+
+
+def measure(base: str, request: dict, seconds: int) -> dict:
+    """One wrk run of ``request`` (its path, cookie, and wrk's other arguments: body, headers…) on ``base``."""
+    request = dict(request)
+    path = request.pop("path")
+    return wrk(f"{base}{path}", seconds=seconds, **request)
+
+
+@dataclass
+class Interleaved:
+    """What ``interleaved`` measured: per endpoint, its ratio to the bare view in each round, its requests/s, and
+    its errors (the bare view's under "bare view")."""
+
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    rps: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+BARE = "bare view"
+
+
+def interleaved(base: str, bare: dict, points: dict[str, dict], *, rounds: int, seconds: int) -> Interleaved:
+    """Each endpoint against the bare view on the same server: after a warm-up, ``rounds`` rounds in which every
+    endpoint, in a shuffled order, is measured right after the bare view; its ratio is its requests/s over the bare
+    view's just before it (the machine's drift cancels out). The benchmarks judge the median ratio."""
+    out = Interleaved(
+        {name: [] for name in points}, {BARE: [], **{name: [] for name in points}}, dict.fromkeys([BARE, *points], 0)
+    )
+    measure(base, bare, 2)  # warm-up: both workers, connections, caches
+    for request in points.values():
+        measure(base, request, 1)
+    for round_number in range(1, rounds + 1):
+        for name in random.sample(list(points), len(points)):
+            floor, page = measure(base, bare, seconds), measure(base, points[name], seconds)
+            out.rps[BARE].append(floor["rps"])
+            out.rps[name].append(page["rps"])
+            out.errors[BARE] += floor["errors"]
+            out.errors[name] += page["errors"]
+            out.ratios[name].append(page["rps"] / floor["rps"])
+        print(f"round {round_number}/{rounds} done", file=sys.stderr)
+    return out
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

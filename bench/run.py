@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import secrets
 import shutil
 import statistics
@@ -33,7 +32,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PY, bench_env, gunicorn, manage, redis_server, wrk  # noqa: E402
+from bench.harness import PY, bench_env, gunicorn, interleaved, manage, redis_server  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://app:app@127.0.0.1:5432/app_bench")
 
@@ -107,12 +106,6 @@ def endpoints(ids: dict) -> list[tuple[str, float, dict]]:
     ]
 
 
-def measure(base: str, request: dict, seconds: int) -> dict:
-    request = dict(request)
-    path = request.pop("path")
-    return wrk(f"{base}{path}", seconds=seconds, **request)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -140,26 +133,12 @@ def run(env: dict[str, str], args) -> int:
     ids = prepare(env)
     points = [point for point in endpoints(ids) if args.only in point[0]]
     bare_request = {"path": "/bench/bare", "cookie": f"sessionid={ids['sessions']['bench'][0]}"}
-    ratios: dict[str, list[float]] = {name: [] for name, _, _ in points}
-    rps: dict[str, list[float]] = {name: [] for name, _, _ in points} | {"bare view": []}
-    errors: dict[str, int] = dict.fromkeys(rps, 0)
     started = datetime.now(UTC)
     with gunicorn(env) as base:
-        measure(base, bare_request, 2)  # warm-up: both workers, connections, caches
-        for _, _, request in points:
-            measure(base, request, 1)
-        for round_number in range(1, args.rounds + 1):
-            order = list(points)
-            random.shuffle(order)
-            for name, _, request in order:
-                bare = measure(base, bare_request, args.seconds)
-                page = measure(base, request, args.seconds)
-                rps["bare view"].append(bare["rps"])
-                rps[name].append(page["rps"])
-                errors["bare view"] += bare["errors"]
-                errors[name] += page["errors"]
-                ratios[name].append(page["rps"] / bare["rps"])
-            print(f"round {round_number}/{args.rounds} done", file=sys.stderr)
+        measured = interleaved(
+            base, bare_request, {name: request for name, _, request in points}, rounds=args.rounds, seconds=args.seconds
+        )
+    ratios, rps, errors = measured.ratios, measured.rps, measured.errors
     elapsed = (datetime.now(UTC) - started).total_seconds()
 
     print(
