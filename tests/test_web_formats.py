@@ -49,3 +49,32 @@ def test_the_template_filters_say_what_the_date_filter_says_of_dates_and_moments
     ).render(Context({"m": moment, "d": moment.date()}))
     ours_moment, django_moment, ours_weekday, django_weekday, ours_day, django_day = rendered.split("|")
     assert (ours_moment, ours_weekday, ours_day) == (django_moment, django_weekday, django_day)
+
+
+@given(text=st.text())
+def test_html_text_prints_what_autoescaping_prints(text: str):
+    """Text escaped once by the presenter prints exactly as the template would have escaped it, never twice."""
+    template = Template("{{ value }}|{{ value|lower }}")
+    assert template.render(Context({"value": formats.html_text(text)})) == template.render(Context({"value": text}))
+
+
+@given(pk=st.uuids())
+def test_a_url_for_each_row_is_printed_as_the_url_tag_prints_it(pk: uuid.UUID):
+    url = formats.url_for_each("plan-detail")(pk)
+    printed = Template("{% url 'plan-detail' pk %}|{{ url }}").render(Context({"pk": pk, "url": url}))
+    assert printed == f"{url}|{url}"
+
+
+def test_a_template_row_is_read_by_key_as_by_attribute():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, slots=True)
+    class Row(formats.TemplateRow):
+        name: str
+        note: str = "<b>"
+
+    row = Row("O'Brien")
+    assert row["name"] == row.name
+    assert Template("{{ row.name }} {{ row.note }} [{{ row.missing }}]").render(Context({"row": row})) == (
+        "O&#x27;Brien &lt;b&gt; []"
+    )

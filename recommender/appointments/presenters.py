@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
 from recommender.appointments import selectors, services
 from recommender.injections.calendars import BookedVisit
 from recommender.models import Appointment, DoseRecord, Patient, TreatmentPlan
 from recommender.vocabulary import dose_label
+from recommender.web import formats
+from recommender.web.formats import TemplateRow, html_text, url_for_each
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,7 @@ def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
 
 
 @dataclass(frozen=True, slots=True)
-class DayListRow:
+class DayListRow(TemplateRow):
     """One booked patient of a day list, with the words and links of the row ready to print."""
 
     appointment_id: object
@@ -70,15 +69,6 @@ class DayListRow:
     record_url: str
     dna_url: str
     attended_url: str
-
-
-_ID = uuid.UUID(int=0)
-
-
-def url_for_each(name: str) -> Callable[[object], str]:
-    """The URL named, for one object after another: reversed once for a page of rows, then each row's id put in."""
-    head, tail = reverse(name, args=[_ID]).split(str(_ID))
-    return lambda pk: f"{head}{pk}{tail}"
 
 
 _OUTCOME_WORDS = {o.value: "given" if o == DoseRecord.Outcome.GIVEN else o.label.lower() for o in DoseRecord.Outcome}
@@ -113,15 +103,15 @@ def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
                 kind=b.kind,
                 status=b.status,
                 overbooked=bool(b.overbook_reason),
-                what=services.what_label_of(b.kind, b.phase, b.number, b.plan_loading_doses),
+                what=html_text(services.what_label_of(b.kind, b.phase, b.number, b.plan_loading_doses)),
                 outcome=outcome,
                 record_due=due_now,
-                time=timezone.localtime(b.starts_at).strftime("%H:%M"),
+                time=html_text(timezone.localtime(b.starts_at).strftime("%H:%M")),
                 patient_name=_DISPLAY_NAME(b),
-                born=dateformat.format(b.date_of_birth, "d M Y"),
+                born=html_text(formats.clinic_dob(b.date_of_birth)),
                 hospital_number=b.hospital_number,
                 bookings_url=plan_url,
-                record_url=f"{record_url(b.plan_id)}?next={plan_url}",
+                record_url=html_text(f"{record_url(b.plan_id)}?next={plan_url}"),
                 dna_url=dna_url(b.id),
                 attended_url=attended_url(b.id),
             )

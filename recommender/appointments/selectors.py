@@ -28,6 +28,7 @@ from recommender.models import (
     SessionChange,
     TreatmentPlan,
 )
+from recommender.prebuilt import Prebuilt
 
 DOSE, REVIEW = Appointment.Kind.DOSE, Appointment.Kind.REVIEW
 SEATED = [s.value for s in Appointment.SEATED]
@@ -586,25 +587,31 @@ _BOOKED_COLUMNS = (
 )  # fmt: skip
 
 
-def day_list(*, session: SessionDay) -> list[Booked]:
-    """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
-    recorded for it since it was booked, if one was. One query."""
+def _day_list_rows() -> QuerySet:
     latest_record = DoseRecord.objects.filter(
         plan_id=OuterRef("plan_id"), phase=OuterRef("phase"), number=OuterRef("number"), entered_in_error=False
     ).order_by("-recorded_at")
-    rows = (
-        Appointment.objects.filter(
-            location_id=session.location_id,
-            starts_at__gte=session.starts_at,
-            starts_at__lt=session.ends_at,
-            status__in=SEATED,
-        )
-        .annotate(
+    return (
+        Appointment.objects.annotate(
             record_outcome=Subquery(latest_record.values("outcome")[:1]),
             record_at=Subquery(latest_record.values("recorded_at")[:1]),
         )
         .order_by("starts_at", "seat")
         .values_list(*_BOOKED_COLUMNS, "booked_at", "record_outcome", "record_at")
+    )
+
+
+_DAY_LIST_ROWS = Prebuilt(_day_list_rows)
+
+
+def day_list(*, session: SessionDay) -> list[Booked]:
+    """The patients booked into a session, in slot order (then seat), with what each is booked for and the dose
+    recorded for it since it was booked, if one was. One query."""
+    rows = _DAY_LIST_ROWS.filter(
+        location_id=session.location_id,
+        starts_at__gte=session.starts_at,
+        starts_at__lt=session.ends_at,
+        status__in=SEATED,
     )
     out = []
     for *columns, booked_at, outcome, recorded_at in rows:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from recommender.vocabulary import dose_label
-from recommender.web.formats import clinic_date, url_for_each
+from recommender.web.formats import TemplateRow, clinic_date, url_for_each
 
 from .selectors import Listed
 
 
 @dataclass(frozen=True, slots=True)
-class HomeRow:
+class HomeRow(TemplateRow):
     url: str
     name: str
     detail: str

@@ -16,6 +16,7 @@ from recommender.clinic import selectors as clinic_selectors
 from recommender.guideline import schedule
 from recommender.injections import selectors as injections_selectors
 from recommender.models import AccessRecord, Assessment, ClinicClosure, DoseRecord, LabProfile, TreatmentPlan
+from recommender.prebuilt import Prebuilt
 
 # How far ahead a review or a monitoring visit counts as due on the clinician's home page.
 DUE_SOON_DAYS = 14
@@ -52,6 +53,10 @@ def _latest_sample() -> Subquery:
 def mma_awaited() -> QuerySet[Assessment]:
     """Patients whose latest result is indeterminate and asks for an MMA, with no plan running: their latest
     assessment, oldest sample first (the longest wait at the top)."""
+    return _MMA_AWAITED.filter()
+
+
+def _mma_awaited() -> QuerySet[Assessment]:
     later = Assessment.objects.filter(patient=OuterRef("patient"), created_at__gt=OuterRef("created_at"))
     active_plan = TreatmentPlan.objects.filter(patient=OuterRef("patient"), status=TreatmentPlan.Status.ACTIVE)
     return (
@@ -62,8 +67,15 @@ def mma_awaited() -> QuerySet[Assessment]:
     )
 
 
+_MMA_AWAITED = Prebuilt(_mma_awaited)
+
+
 def treatment_pending_mma() -> QuerySet[TreatmentPlan]:
     """Active plans started before the MMA result, whose MMA result has not come yet."""
+    return _PENDING_MMA.filter()
+
+
+def _treatment_pending_mma() -> QuerySet[TreatmentPlan]:
     mma_since = Assessment.objects.filter(
         patient=OuterRef("patient"), created_at__gt=OuterRef("assessment__created_at"), inputs__has_key="mma"
     )
@@ -76,15 +88,13 @@ def treatment_pending_mma() -> QuerySet[TreatmentPlan]:
     )
 
 
+_PENDING_MMA = Prebuilt(_treatment_pending_mma)
+
+
 def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> list[DuePlan]:
     """Plans on alternate-day loading with a clinician review due (or past) by ``today`` + ``within_days`` and
     no assessment since it: two queries (the plans, the clinic's closures)."""
-    plans = list(
-        _live_plans()
-        .filter(loading_pattern=schedule.ALTERNATE_DAYS, loading_ended_on__isnull=True)
-        .annotate(last_sample=_latest_sample())
-        .order_by("start_date", "id")
-    )
+    plans = list(_NEURO_LOADING.filter())
     calendar = injections_selectors.clinic_calendar_shared()
     due = []
     for plan in plans:
@@ -97,6 +107,16 @@ def neuro_loading_reviews_due(*, today: date, within_days: int = DUE_SOON_DAYS) 
         if pending:
             due.append(DuePlan(plan, pending[0], pending[0] < today))
     return sorted(due, key=lambda d: d.due_on)
+
+
+_NEURO_LOADING = Prebuilt(
+    lambda: (
+        _live_plans()
+        .filter(loading_pattern=schedule.ALTERNATE_DAYS, loading_ended_on__isnull=True)
+        .annotate(last_sample=_latest_sample())
+        .order_by("start_date", "id")
+    )
+)
 
 
 def monitoring_due(*, today: date, within_days: int = DUE_SOON_DAYS) -> QuerySet[TreatmentPlan]:
@@ -149,6 +169,10 @@ def injections_overdue(*, today: date) -> QuerySet[TreatmentPlan]:
 
 def dnas_to_follow_up() -> QuerySet[DoseRecord]:
     """Active plans whose latest record is a dose missed (did not attend) that has not been given since."""
+    return _DNAS.filter()
+
+
+def _dnas_to_follow_up() -> QuerySet[DoseRecord]:
     later = DoseRecord.objects.filter(
         plan=OuterRef("plan"), entered_in_error=False, recorded_at__gt=OuterRef("recorded_at")
     )
@@ -160,6 +184,9 @@ def dnas_to_follow_up() -> QuerySet[DoseRecord]:
         .select_related("plan__patient", "recorded_by")
         .order_by("recorded_at")
     )
+
+
+_DNAS = Prebuilt(_dnas_to_follow_up)
 
 
 def users_locked_out(*, now=None) -> QuerySet[AccessAttempt]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from recommender.guideline.schedule import add_months
 from recommender.identifiers import age_on
 from recommender.vocabulary import DoseState, Outcome, Phase, dose_label, dose_state, words
-from recommender.web.formats import clinic_date, clinic_dob, url_for_each
+from recommender.web.formats import TemplateRow, clinic_date, clinic_dob, html_text, url_for_each
 
 MONTH_EVENT_WORDS = {"visit": "Follow-up review", "review": "Loading review"}
 
@@ -63,11 +63,12 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
 
 
 @dataclass(frozen=True, slots=True)
-class WorklistRow:
+class WorklistRow(TemplateRow):
     """One line of the worklist with its words and links ready: the page shows fifty of them (numbers it prints are
     strings: an int in a template goes through number formatting, fifty rows of it)."""
 
     plan: object
+    plan_id: str
     name: str
     born: str
     age: str
@@ -99,28 +100,29 @@ def worklist_sections(plans, *, on: date, today: date | None = None, back_to: st
         sections[section].append(
             WorklistRow(
                 plan=plan,
+                plan_id=html_text(plan.pk),
                 name=patient.display_name,
-                born=clinic_dob(patient.date_of_birth),
-                age=str(age_on(patient.date_of_birth, today)),
+                born=html_text(clinic_dob(patient.date_of_birth)),
+                age=html_text(age_on(patient.date_of_birth, today)),
                 hospital_number=patient.hospital_number,
                 nhs_number=patient.nhs_number_display,
-                dose_label=dose_label(plan.next_phase, plan.next_number, plan.loading_doses),
-                due=clinic_date(plan.next_due_on, this_year=today.year),
+                dose_label=html_text(dose_label(plan.next_phase, plan.next_number, plan.loading_doses)),
+                due=html_text(clinic_date(plan.next_due_on, this_year=today.year)),
                 note=plan.next_due_note,
                 overdue_days=overdue_days,
-                overdue=f"{overdue_days} day{'s' if overdue_days != 1 else ''}",
-                state=DoseState(dose_state(plan.next_due_on, on)).label,
+                overdue=html_text(f"{overdue_days} day{'s' if overdue_days != 1 else ''}"),
+                state=html_text(DoseState(dose_state(plan.next_due_on, on)).label),
                 plan_url=plan_url(plan.pk),
-                record_url=f"{record_url(plan.pk)}{record_query}",
+                record_url=html_text(f"{record_url(plan.pk)}{record_query}"),
                 dna_url=dna_url(plan.pk),
-                sequence=str(plan.calendar_sequence),
+                sequence=html_text(plan.calendar_sequence),
             )
         )
     return sections
 
 
 @dataclass(frozen=True, slots=True)
-class DoseRow:
+class DoseRow(TemplateRow):
     """One record in a plan's dose table, its words ready (the plan page shows ten, the all-doses page fifty)."""
 
     pk: object
@@ -179,11 +181,11 @@ def dose_rows(doses, *, latest_dose, can_record: bool) -> list[DoseRow]:
             DoseRow(
                 pk=dose.pk,
                 entered_in_error=dose.entered_in_error,
-                label=f"{dose.get_phase_display()} {dose.number}",
-                due=clinic_dob(dose.due_date),
-                outcome=dose.get_outcome_display(),
+                label=html_text(f"{dose.get_phase_display()} {dose.number}"),
+                due=html_text(clinic_dob(dose.due_date)),
+                outcome=html_text(dose.get_outcome_display()),
                 early=bool(dose.early_reason),
-                when=when,
+                when=html_text(when),
                 details=_dose_details(dose),
                 by=dose.recorded_by.get_full_name() or dose.recorded_by.username,
                 correct_url=correct_url(dose.pk) if live and dose.outcome == Outcome.GIVEN else "",

@@ -19,6 +19,7 @@ from recommender.models import (
     DoseRecord,
     TreatmentPlan,
 )
+from recommender.prebuilt import Prebuilt
 
 
 def worklist(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
@@ -257,9 +258,16 @@ def _record_day_sql() -> TruncDate:
     return TruncDate(Coalesce("given_at", "recorded_at"), tzinfo=timezone.get_current_timezone())
 
 
+_DOSE_DAYS = Prebuilt(
+    lambda: DoseRecord.objects.filter(entered_in_error=False).values_list(
+        "phase", "number", "outcome", _record_day_sql(), "due_date"
+    ),
+    key=timezone.get_current_timezone_name,  # the day is the clinic's: its SQL names the time zone
+)
+
+
 def _dose_days(plan: TreatmentPlan) -> list[DoseDay]:
-    live = plan.doses.filter(entered_in_error=False)
-    return list(live.values_list("phase", "number", "outcome", _record_day_sql(), "due_date"))
+    return list(_DOSE_DAYS.filter(plan_id=plan.pk))
 
 
 def _dose_events(rows: list[DoseDay]) -> list[schedule.DoseEvent]:

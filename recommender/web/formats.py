@@ -1,24 +1,54 @@
 """Dates and links as long lists show them, made cheap: a list of fifty rows formats a hundred dates and reverses
 a hundred and fifty URLs, and Django's general ``date`` filter and ``{% url %}`` tag cost a page a few milliseconds
 each time. These give the same text (tests compare them with Django's) from Django's own translated month and
-weekday names, and a route's URL from one reverse() per page."""
+weekday names, and a route's URL from one reverse() per page.
+
+A row's text is also escaped here once, and rows are read by key: a day list of forty rows prints five hundred
+values, and for each Django's template engine first tries ``row[name]`` (an exception when the row is not a dict),
+then escapes the value (a lazy wrapper and five replacements). ``TemplateRow`` and ``html_text`` make those two steps
+cheap and change nothing of the page: the same text, escaped the same way."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
 from django.urls import reverse
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.html import escape
+from django.utils.safestring import SafeString
 
 # An id no record has, put where the row's id goes; reverse() checks it against the route's converter.
 _PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 
 
-def url_for_each(name: str) -> Callable[[object], str]:
-    """The URL of route ``name`` (one UUID argument) for any id: reversed once, then the id put in its place."""
+# The characters HTML escaping replaces (django.utils.html.escape).
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def html_text(value: object) -> SafeString:
+    """``value`` as a template would print it with autoescaping on (``escape(str(value))``), marked safe so that the
+    template prints it as it is: text without a special character (an id, a date, a time, a URL) is not copied."""
+    text = str(value)
+    return escape(text) if _SPECIAL.search(text) else SafeString(text)
+
+
+class TemplateRow:
+    """A base for a presenter's row (a slotted dataclass): ``row[name]`` is ``row.name``, the lookup Django's template
+    engine tries first, so that reading a value costs no exception."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> object:
+        return getattr(self, name)
+
+
+def url_for_each(name: str) -> Callable[[object], SafeString]:
+    """The URL of route ``name`` (one UUID argument) for any id: reversed once, then the id put in its place;
+    escaped for HTML (``html_text``)."""
     prefix, _, suffix = reverse(name, args=[_PLACEHOLDER]).partition(_PLACEHOLDER)
-    return lambda pk: f"{prefix}{pk}{suffix}"
+    return lambda pk: html_text(f"{prefix}{pk}{suffix}")
 
 
 def _month(day: date) -> str:
