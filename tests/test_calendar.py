@@ -309,7 +309,7 @@ def test_stable_before_the_first_visit_withdraws_the_three_monthly_series(clinic
 def test_neurological_plan_shows_alternate_day_loading_until_a_clinician_ends_it(clinician_client, clinician, nurse):
     today = timezone.localdate()
     plan = make_plan(clinician, start=today - timedelta(days=6), neuro=True)
-    give(plan, nurse, on=today - timedelta(days=6))
+    first = give(plan, nurse)  # on its due date: the start, or the next open day when the start is not one
     events = events_of(download(clinician_client, plan))
     loading = [e for u, e in events.items() if "-loading-" in u and "review" not in u]
     assert loading and all("RRULE" not in e for e in loading)
@@ -320,8 +320,29 @@ def test_neurological_plan_shows_alternate_day_loading_until_a_clinician_ends_it
     clinic_services.plan_end_loading(plan=plan, on=today, by=clinician)
     events = events_of(download(clinician_client, plan))
     maintenance = events[uid(plan, "maintenance")]
-    assert start_of(maintenance) == schedule.add_months(today - timedelta(days=6), 2)
+    # The series' nominal start (its RRULE counts from it; a closed occurrence is moved by its own exception).
+    assert start_of(maintenance) == schedule.add_months(timezone.localdate(first.given_at), 2)
     assert "RRULE" in maintenance
+
+
+def test_open_ended_loading_shows_doses_up_to_the_review_and_none_the_day_after(clinician_client, clinician, nurse):
+    """Defect seen (a Friday's run): the .ics showed the alternate-day dose due the day after the loading review,
+    which is the clinician's to decide; the plan page's schedule stops at the review."""
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 4, 9, 0, tzinfo=ZoneInfo("Europe/London")), tick=False):
+        plan = factories.make_plan(clinician, start=date(2026, 12, 1), neuro=True)
+        give(plan, nurse, on=date(2026, 12, 1))
+        clinician_client.force_login(clinician)  # signed in at the travelled time (else idle past the timeout)
+        events = events_of(download(clinician_client, plan))
+    review = start_of(events[uid(plan, "loading-review")])
+    loading = sorted(start_of(e) for u, e in events.items() if "-loading-" in u and "review" not in u)
+    # Tue 1, Thu 3, Mon 7 (Sat 5 closed), Wed 9, Fri 11, Mon 14 (Sun 13 closed); the review on Tue 15; Wed 16 next.
+    assert review == date(2026, 12, 15)
+    assert loading[-1] == date(2026, 12, 14)
+    assert date(2026, 12, 16) not in loading
 
 
 def test_ended_plan_events_are_cancelled(clinician_client, clinician):

@@ -61,7 +61,7 @@ def test_defect_maintenance_due_on_christmas_day_2026_moves_past_the_bank_holida
 def test_admin_adds_a_closure_in_the_admin_and_the_worklist_follows(admin_client_, clinician, nurse):
     today = timezone.localdate()
     plan = make_plan(clinician, ILEAL, start=today - timedelta(days=20), every=1)
-    give(plan, nurse, on=today - timedelta(days=20))
+    give(plan, nurse)  # on its due date: the start, or the next open day when the start is not one
     due = plan.next_due_on
     response = admin_client_.post(
         reverse("admin:recommender_clinicclosure_add"), {"date": due.isoformat(), "reason": "Staff training"}

@@ -764,7 +764,7 @@ def test_mark_stable_on_day_1_of_neurological_loading_is_refused(clinician_clien
 def test_after_neurological_loading_ends_stable_is_not_before_that_day(clinician_client, clinician, nurse):
     start = today() - timedelta(days=20)
     plan = make_plan(by=clinician, payload=DEFICIENT_NEURO, start=start)
-    give(plan, nurse, on=start)
+    give(plan, nurse)  # on its due date: the start, or the next open day when the start is not one
     clinic_services.plan_end_loading(plan=plan, on=today() - timedelta(days=10), by=clinician)
     said = post_stable(clinician_client, plan, stable_form(today() - timedelta(days=11)))
     assert any("cannot be before" in m and "the day loading ended" in m for m in said), said

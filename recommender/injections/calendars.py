@@ -205,7 +205,8 @@ def _loading_events(c: _PlanCalendar) -> list[Event]:
     else:
         until = c.today + timedelta(days=400)
         review = next((d for d in schedule.loading_reviews(facts, until=until) if d >= c.today), None)
-        horizon = (review or c.today) + timedelta(days=1)
+        # Up to the review, that day included: a dose the day after it is the clinician's to decide.
+        horizon = review if review is not None else c.today + timedelta(days=1)
     booked = {b.number for b in c.booked if b.kind == "dose" and b.phase == schedule.LOADING}
     # Doses still to come up to the horizon (at most the fixed course; alternate-day doses long overdue only
     # from the window's start, so the file stays bounded); a booked one is shown at its appointment instead.
