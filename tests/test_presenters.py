@@ -138,35 +138,36 @@ def test_the_month_view_grid_and_its_words_are_the_presenters():
 
 def test_worklist_rows_fall_in_their_sections_as_of_the_day():
     from datetime import date
-    from types import SimpleNamespace
     from uuid import uuid4
 
     from recommender.injections.presenters import worklist_sections
-
-    patient = SimpleNamespace(
-        display_name="ZED, Ann", date_of_birth=date(1950, 3, 4), hospital_number="H1", nhs_number_display=""
-    )
+    from recommender.injections.selectors import WorklistLine
 
     def plan(due, phase="loading", number=2, loading_doses=6):
-        return SimpleNamespace(
+        return WorklistLine(
             pk=uuid4(),
-            patient=patient,
             next_due_on=due,
             next_phase=phase,
             next_number=number,
-            loading_doses=loading_doses,
             next_due_note="",
+            loading_doses=loading_doses,
             calendar_sequence=0,
+            hospital_number="H1",
+            family_name="Zed",
+            given_name="Ann",
+            date_of_birth=date(1950, 3, 4),
+            nhs_number="9434765919",
         )
 
     on = date(2027, 3, 10)
     late, today, soon = plan(date(2027, 3, 7)), plan(on, "maintenance", 3), plan(date(2027, 3, 12), number=4)
-    sections = worklist_sections([late, today, soon], on=on, back_to="/worklist/?on=10/03/2027")
+    # As the worklist page reads them: tuples of the line's values.
+    sections = worklist_sections([tuple(late), tuple(today), tuple(soon)], on=on, back_to="/worklist/?on=10/03/2027")
     assert [(r.plan, r.overdue_days, r.overdue, r.dose_label, r.due) for r in sections["overdue"]] == [
         (late, 3, "3 days", "Loading 2 of 6", "Sun 07 Mar")
     ]
-    assert [(r.plan, r.dose_label, r.born, r.age) for r in sections["due_today"]] == [
-        (today, "Maintenance 3", "04 Mar 1950", "77")
+    assert [(r.plan, r.name, r.dose_label, r.born, r.age, r.nhs_number) for r in sections["due_today"]] == [
+        (today, "ZED, Ann", "Maintenance 3", "04 Mar 1950", "77", "943 476 5919")
     ]
     assert [(r.plan, r.overdue_days) for r in sections["upcoming"]] == [(soon, -2)]
     assert sections["upcoming"][0].record_url == f"/plans/{soon.pk}/doses/record/?next=/worklist/%3Fon%3D10/03/2027"

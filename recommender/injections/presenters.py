@@ -10,7 +10,9 @@ from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
 from recommender.guideline.schedule import add_months
-from recommender.identifiers import age_on
+from recommender.identifiers import age_on, nhs_number_display
+from recommender.injections.selectors import WorklistLine
+from recommender.models import Patient
 from recommender.vocabulary import DoseState, Outcome, Phase, dose_label, dose_state, words
 from recommender.web.formats import TemplateRow, clinic_date, clinic_dob, html_text, url_for_each
 
@@ -86,26 +88,29 @@ class WorklistRow(TemplateRow):
     sequence: str
 
 
-def worklist_sections(plans, *, on: date, today: date | None = None, back_to: str = "") -> dict[str, list]:
-    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up. ``back_to``
-    is the page a recording returns to."""
+_DISPLAY_NAME = Patient.display_name.fget  # the patient's name as every page shows it
+
+
+def worklist_sections(lines, *, on: date, today: date | None = None, back_to: str = "") -> dict[str, list]:
+    """The worklist's rows in its three sections, as of ``on``: overdue, due that day, and coming up, from the lines
+    ``worklist_lines`` reads (``plan`` is each row's ``WorklistLine``). ``back_to`` is the page a recording returns
+    to."""
     today = today or on
     plan_url, record_url, dna_url = (url_for_each(n) for n in ("plan-detail", "dose-record", "recall-dna"))
     record_query = f"?next={quote(back_to, safe='/')}" if back_to else ""  # as the urlencode filter writes it
     sections: dict[str, list[WorklistRow]] = {"overdue": [], "due_today": [], "upcoming": []}
-    for plan in plans:
-        patient = plan.patient
+    for plan in map(WorklistLine._make, lines):
         overdue_days = (on - plan.next_due_on).days
         section = "overdue" if overdue_days > 0 else "due_today" if overdue_days == 0 else "upcoming"
         sections[section].append(
             WorklistRow(
                 plan=plan,
                 plan_id=html_text(plan.pk),
-                name=patient.display_name,
-                born=html_text(clinic_dob(patient.date_of_birth)),
-                age=html_text(age_on(patient.date_of_birth, today)),
-                hospital_number=patient.hospital_number,
-                nhs_number=patient.nhs_number_display,
+                name=_DISPLAY_NAME(plan),
+                born=html_text(clinic_dob(plan.date_of_birth)),
+                age=html_text(age_on(plan.date_of_birth, today)),
+                hospital_number=plan.hospital_number,
+                nhs_number=nhs_number_display(plan.nhs_number) if plan.nhs_number else "",
                 dose_label=html_text(dose_label(plan.next_phase, plan.next_number, plan.loading_doses)),
                 due=html_text(clinic_date(plan.next_due_on, this_year=today.year)),
                 note=plan.next_due_note,

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -39,7 +40,7 @@ FEED_LIMIT = 500
 def worklist(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     on = date_param(request, "on", today)
-    page = Paginator(selectors.worklist(on=on, days_ahead=WORKLIST_DAYS_AHEAD), WORKLIST_PAGE_SIZE).get_page(
+    page = Paginator(selectors.worklist_lines(on=on, days_ahead=WORKLIST_DAYS_AHEAD), WORKLIST_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     template = "recommender/worklist.html"
@@ -56,6 +57,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
             "back_to": request.get_full_path(),
             "days_ahead": WORKLIST_DAYS_AHEAD,
             "can_record": can(request, "record_dose"),
+            "csrf_input": csrf_input(request),  # made once for the overdue rows' forms
         },
     )
 
