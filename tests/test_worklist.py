@@ -378,3 +378,22 @@ def test_the_worklist_queries_stay_constant_with_names_and_nhs_numbers(nurse_cli
     assert len(response.context["page"]) == 8
     assert len(eight.captured_queries) == len(one.captured_queries)
     assert response.content.decode().count("NHS no.") == 3
+
+
+def test_the_worklist_pages_count_the_plans_without_reading_their_patients(nurse_client, clinician, monkeypatch):
+    """Defect seen: the page count joined every patient (1.9 ms with 10,000 patients) though only the rows need
+    them. The pages still say how many there are."""
+    from recommender.injections import views as injections_views
+
+    monkeypatch.setattr(injections_views, "WORKLIST_PAGE_SIZE", 2)
+    today = timezone.localdate()
+    for i in range(5):
+        make_plan(clinician, start=today - timedelta(days=10 + i))
+    with CaptureQueriesContext(connection) as queries:
+        response = nurse_client.get(WORKLIST)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    assert len(counts) == 1 and "recommender_patient" not in counts[0], counts
+    assert response.context["page"].paginator.num_pages == 3
+    assert "Page 1 of 3" in response.content.decode()
+    last = nurse_client.get(WORKLIST, {"page": 3})
+    assert len(last.context["page"]) == 1

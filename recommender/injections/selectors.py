@@ -93,8 +93,16 @@ _WORKLIST_LINES = Prebuilt(
 
 
 def worklist_lines(*, on: date, days_ahead: int = 7) -> QuerySet:
-    """``worklist`` for the worklist page, each plan as a tuple of ``WorklistLine``'s values, in the same order."""
+    """``worklist`` for the worklist page, each plan as a tuple of ``WorklistLine``'s values, in the same order
+    (counted without its patients by ``worklist_count``)."""
     return _WORKLIST_LINES.filter(next_due_on__lte=on + timedelta(days=days_ahead))
+
+
+def worklist_count(*, on: date, days_ahead: int = 7) -> QuerySet[TreatmentPlan]:
+    """The plans ``worklist_lines`` lists, for counting them: their patients not joined."""
+    return TreatmentPlan.objects.filter(
+        status=TreatmentPlan.Status.ACTIVE, next_due_on__lte=on + timedelta(days=days_ahead)
+    )
 
 
 def plans_with_patient() -> QuerySet[TreatmentPlan]:

@@ -20,7 +20,7 @@ from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseIdentityForm, DoseRecordForm, ReasonForm
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
-from recommender.web.http import HtmxHttpRequest, add_errors, can, date_param, safe_next
+from recommender.web.http import CountedPaginator, HtmxHttpRequest, add_errors, can, date_param, safe_next
 
 WORKLIST_DAYS_AHEAD = 7
 
@@ -40,9 +40,11 @@ FEED_LIMIT = 500
 def worklist(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     on = date_param(request, "on", today)
-    page = Paginator(selectors.worklist_lines(on=on, days_ahead=WORKLIST_DAYS_AHEAD), WORKLIST_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = CountedPaginator(
+        selectors.worklist_lines(on=on, days_ahead=WORKLIST_DAYS_AHEAD),
+        WORKLIST_PAGE_SIZE,
+        counted=selectors.worklist_count(on=on, days_ahead=WORKLIST_DAYS_AHEAD),
+    ).get_page(request.GET.get("page"))
     template = "recommender/worklist.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
