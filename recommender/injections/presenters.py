@@ -44,13 +44,20 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
         weeks[-1].append(
             {
                 "date": day,
-                "number": str(day.day),  # printed as is: an int would go through number formatting
+                "number": html_text(day.day),  # printed as is: an int would go through number formatting
                 "in_month": in_month,
                 # The cell's classes here, not as two {% if %} in each of the grid's 42 cells.
-                "css": " ".join(
-                    name for name, on in (("text-body-secondary", not in_month), ("month-today", day == today)) if on
+                "css": html_text(
+                    " ".join(
+                        name
+                        for name, on in (("text-body-secondary", not in_month), ("month-today", day == today))
+                        if on
+                    )
                 ),
-                "events": [{**e, "label": _month_event_label(e)} for e in events.get(day, [])],
+                "events": [
+                    {**e, "kind": html_text(e["kind"]), "label": html_text(_month_event_label(e))}
+                    for e in events.get(day, [])
+                ],
                 "closed": closed.get(day, ""),
             }
         )

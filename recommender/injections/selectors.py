@@ -403,13 +403,20 @@ def plan_month_events(*, plan: TreatmentPlan, month: date) -> dict:
     return {"month": first, "events": events, "closed": closed}
 
 
+_MONTH_DOSE_DAYS = Prebuilt(
+    lambda: (
+        DoseRecord.objects.annotate(at=Coalesce("given_at", "recorded_at"))
+        .filter(entered_in_error=False)
+        .values_list("phase", "number", "outcome", _record_day_sql(), "due_date")
+    ),
+    key=timezone.get_current_timezone_name,
+)
+
+
 def _month_dose_days(plan: TreatmentPlan, first: date, last: date) -> list[DoseDay]:
     starts = datetime.combine(first - timedelta(days=1), time(), tzinfo=UTC)
     ends = datetime.combine(last + timedelta(days=2), time(), tzinfo=UTC)
-    recorded = plan.doses.annotate(at=Coalesce("given_at", "recorded_at")).filter(
-        entered_in_error=False, at__gte=starts, at__lt=ends
-    )
-    return list(recorded.values_list("phase", "number", "outcome", _record_day_sql(), "due_date"))
+    return list(_MONTH_DOSE_DAYS.filter(plan_id=plan.pk, at__gte=starts, at__lt=ends))
 
 
 def _days(first: date, last: date):
