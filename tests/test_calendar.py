@@ -16,6 +16,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 
 from recommender.access import services as access_services
@@ -556,3 +558,25 @@ def test_the_ics_of_a_plan_on_the_guidelines_regimen_does_not_read_its_decision(
     with CaptureQueriesContext(connection) as queries:
         assert clinician_client.get(reverse("plan-ics", kwargs={"plan_id": plan.pk})).status_code == 200
     assert not [q for q in queries.captured_queries if '"recommender_assessment"' in q["sql"]]
+
+
+@settings(max_examples=200)
+@given(texts=st.lists(st.text(max_size=200), min_size=1, max_size=5))
+def test_the_calendar_bytes_are_icalendars_own(texts):
+    """Folding only the lines that need it gives exactly icalendar's ``to_ical()``: short and long lines, escapes,
+    characters of several octets."""
+    from icalendar import Event
+
+    from recommender.injections.calendars import ical_bytes
+
+    cal = Calendar()
+    cal.add("prodid", "-//test//EN")
+    cal.add("version", "2.0")
+    for i, text in enumerate(texts):
+        event = Event()
+        event.add("uid", f"{i}-{text[:20]}")
+        event.add("summary", text)
+        event.add("description", text * 3)
+        event.add("dtstart", date(2027, 1, 1) + timedelta(days=i))
+        cal.add_component(event)
+    assert ical_bytes(cal) == cal.to_ical()

@@ -85,6 +85,22 @@ def _calendar(name: str) -> Calendar:
     return cal
 
 
+# RFC 5545 folds a content line longer than this many octets.
+_FOLD_OCTETS = 75
+
+
+def ical_bytes(cal: Calendar) -> bytes:
+    """``cal.to_ical()``, the same bytes, with icalendar's folding applied only to the lines that need it: icalendar 7
+    folds every content line character by character, and almost every line of a plan's calendar is shorter than
+    the 75 octets a line may take unfolded (a tenth of the .ics request went there)."""
+    out = []
+    for line in cal.content_lines():
+        if line:
+            encoded = line.encode()
+            out.append(encoded if len(encoded) < _FOLD_OCTETS else line.to_ical())
+    return b"\r\n".join(out) + b"\r\n"
+
+
 def _event(uid: str, summary: str, day: date, *, sequence: int, stamp: datetime, description: str = "") -> Event:
     event = Event()
     event.add("uid", f"{uid}@{DOMAIN}")
@@ -298,7 +314,7 @@ def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: lis
         if cancelled and "status" not in event:
             event.add("status", "CANCELLED")
         cal.add_component(event)
-    return cal.to_ical()
+    return ical_bytes(cal)
 
 
 def worklist_calendar(plans, *, name: str, site: str) -> bytes:
@@ -320,4 +336,4 @@ def worklist_calendar(plans, *, name: str, site: str) -> bytes:
                 ),
             )
         )
-    return cal.to_ical()
+    return ical_bytes(cal)
