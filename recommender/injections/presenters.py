@@ -74,7 +74,8 @@ def month_calendar(*, month: date, events: dict, closed: dict, today: date) -> d
 @dataclass(frozen=True, slots=True)
 class WorklistRow(TemplateRow):
     """One line of the worklist with its words and links ready: the page shows fifty of them (numbers it prints are
-    strings: an int in a template goes through number formatting, fifty rows of it)."""
+    strings: an int in a template goes through number formatting, fifty rows of it). The text is escaped for HTML
+    here, once (``html_text``)."""
 
     plan: object
     plan_id: str
@@ -113,14 +114,14 @@ def worklist_sections(lines, *, on: date, today: date | None = None, back_to: st
             WorklistRow(
                 plan=plan,
                 plan_id=html_text(plan.pk),
-                name=_DISPLAY_NAME(plan),
+                name=html_text(_DISPLAY_NAME(plan)),
                 born=html_text(clinic_dob(plan.date_of_birth)),
                 age=html_text(age_on(plan.date_of_birth, today)),
-                hospital_number=plan.hospital_number,
-                nhs_number=nhs_number_display(plan.nhs_number) if plan.nhs_number else "",
+                hospital_number=html_text(plan.hospital_number),
+                nhs_number=html_text(nhs_number_display(plan.nhs_number)) if plan.nhs_number else "",
                 dose_label=html_text(dose_label(plan.next_phase, plan.next_number, plan.loading_doses)),
                 due=html_text(clinic_date(plan.next_due_on, this_year=today.year)),
-                note=plan.next_due_note,
+                note=html_text(plan.next_due_note),
                 overdue_days=overdue_days,
                 overdue=html_text(f"{overdue_days} day{'s' if overdue_days != 1 else ''}"),
                 state=html_text(DoseState(dose_state(plan.next_due_on, on)).label),

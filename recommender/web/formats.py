@@ -10,11 +10,13 @@ cheap and change nothing of the page: the same text, escaped the same way."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import date
 
 from django.urls import reverse
+from django.utils import translation
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.html import escape
 from django.utils.safestring import SafeString
@@ -51,13 +53,25 @@ def url_for_each(name: str) -> Callable[[object], SafeString]:
     return lambda pk: html_text(f"{prefix}{pk}{suffix}")
 
 
+@functools.lru_cache(maxsize=16)
+def _names(language: str | None) -> tuple[dict[int, str], dict[int, str]]:
+    """The month and weekday abbreviations in ``language``, translated once (each is a lazy translation: a list of
+    fifty rows looked them up a hundred and fifty times)."""
+    with translation.override(language):
+        return {m: str(name).title() for m, name in MONTHS_3.items()}, {d: str(n) for d, n in WEEKDAYS_ABBR.items()}
+
+
 def _month(day: date) -> str:
-    return str(MONTHS_3[day.month]).title()
+    return _names(translation.get_language())[0][day.month]
+
+
+def _weekday(day: date) -> str:
+    return _names(translation.get_language())[1][day.weekday()]
 
 
 def clinic_date(day: date, *, this_year: int) -> str:
     """ "Mon 02 Jan" in the current year, "Mon 02 Jan 2028" in any other (Django's "D d M" / "D d M Y")."""
-    text = f"{WEEKDAYS_ABBR[day.weekday()]} {day.day:02d} {_month(day)}"
+    text = f"{_weekday(day)} {day.day:02d} {_month(day)}"
     return text if day.year == this_year else f"{text} {day.year}"
 
 
@@ -68,4 +82,4 @@ def clinic_dob(day: date) -> str:
 
 def weekday_date(day: date) -> str:
     """ "Sun 14 Mar 2027" (Django's "D d M Y")."""
-    return f"{WEEKDAYS_ABBR[day.weekday()]} {day.day:02d} {_month(day)} {day.year}"
+    return f"{_weekday(day)} {day.day:02d} {_month(day)} {day.year}"
