@@ -272,6 +272,23 @@ def test_a_clinician_corrects_the_name_and_date_of_birth_and_the_history_keeps_b
     assert "OKAFOR, Ada" in page
 
 
+def test_each_patient_page_lists_its_own_corrections_and_results(clinician_client, clinician):
+    """The patient page's reads are built once per process and filtered for each page (recommender/prebuilt.py):
+    one patient's corrections and results never show on another's page."""
+    first, second = make_patient(by=clinician, family_name="Ash"), make_patient(by=clinician, family_name="Birch")
+    for patient, reason in ((first, "First patient's typo."), (second, "Second patient's typo.")):
+        response = clinician_client.post(
+            reverse("patient-edit", args=[patient.pk]),
+            edit_form(patient, given_name="Corrected", reason=reason),
+        )
+        assert response.status_code == 302
+    make_assessment(first, by=clinician, payload={"b12": {"value": 150, "unit": "pg/mL"}})
+    pages = {p: clinician_client.get(reverse("patient-detail", args=[p.pk])).content.decode() for p in (first, second)}
+    assert "First patient&#x27;s typo." in pages[first] and "Second patient" not in pages[first]
+    assert "Second patient&#x27;s typo." in pages[second] and "First patient" not in pages[second]
+    assert "150" in pages[first] and "No assessments" in pages[second]
+
+
 def test_a_nurse_cannot_correct_demographics(nurse_client, clinician):
     patient = make_patient(by=clinician, family_name="Okafr")
     url = reverse("patient-edit", args=[patient.pk])

@@ -21,6 +21,7 @@ from recommender.models import (
     ResultImport,
     TreatmentPlan,
 )
+from recommender.prebuilt import Prebuilt
 from recommender.serializers import choice_words, record_fields
 
 
@@ -87,8 +88,16 @@ class Correction(NamedTuple):
 def patient_corrections(*, patient: Patient) -> list[Correction]:
     """The corrections of a patient's details, newest first: who, when and why (the history keeps the values).
     Read as three values a row: a history row carries every field of the patient, and the page shows none of them."""
-    rows = (
-        patient.history.filter(history_type="~")
+    rows = _CORRECTIONS.filter(id=patient.pk)
+    return [
+        Correction(at, f"{first or ''} {last or ''}".strip() or username or "unknown", reason or "")
+        for at, first, last, username, reason in rows
+    ]
+
+
+_CORRECTIONS = Prebuilt(
+    lambda: (
+        Patient.history.filter(history_type="~")
         .order_by("-history_date")
         .values_list(
             "history_date",
@@ -98,10 +107,7 @@ def patient_corrections(*, patient: Patient) -> list[Correction]:
             "history_change_reason",
         )
     )
-    return [
-        Correction(at, f"{first or ''} {last or ''}".strip() or username or "unknown", reason or "")
-        for at, first, last, username, reason in rows
-    ]
+)
 
 
 def patient_by_identifier(*, query: str) -> Patient | None:
@@ -145,15 +151,23 @@ RECENT_ASSESSMENTS_PER_PATIENT = 5
 def patient_assessments(*, patient: Patient) -> QuerySet[Assessment]:
     """The patient page's list and charts: each assessment's result, thresholds and author (not its inputs and
     decision, the largest columns, which the assessment's own page shows)."""
-    return (
-        patient.assessments.select_related("created_by")
+    return _ASSESSMENTS.filter(patient_id=patient.pk)
+
+
+_ASSESSMENTS = Prebuilt(
+    lambda: (
+        Assessment.objects.select_related("created_by")
         .defer("inputs", "decision")
         .order_by("-sample_date", "-created_at")
     )
+)
 
 
 def patient_plans(*, patient: Patient) -> QuerySet[TreatmentPlan]:
-    return patient.plans.order_by("-created_at")
+    return _PLANS.filter(patient_id=patient.pk)
+
+
+_PLANS = Prebuilt(lambda: TreatmentPlan.objects.order_by("-created_at"))
 
 
 def patient_active_plan(*, patient: Patient) -> TreatmentPlan | None:

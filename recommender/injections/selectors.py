@@ -165,7 +165,10 @@ def plan_did_not_attend(*, plan: TreatmentPlan) -> list[date]:
 
 def patient_did_not_attend(*, patient) -> list[date]:
     """The due dates of every dose the patient did not attend, on any of their plans, oldest first."""
-    return list(_did_not_attend().filter(plan__patient=patient).values_list("due_date", flat=True))
+    return list(_DID_NOT_ATTEND_DUE.filter(plan__patient_id=patient.pk))
+
+
+_DID_NOT_ATTEND_DUE = Prebuilt(lambda: _did_not_attend().values_list("due_date", flat=True))
 
 
 def _did_not_attend() -> QuerySet[DoseRecord]:
