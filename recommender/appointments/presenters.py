@@ -51,10 +51,13 @@ def overdue_rows(plans, *, on: date) -> list[OverdueRow]:
 
 @dataclass(frozen=True, slots=True)
 class DayListRow(TemplateRow):
-    """One booked patient of a day list, with the words and links of the row ready to print."""
+    """One booked patient of a day list, with the words and links of the row ready to print (escaped for HTML
+    here, once: ``html_text``)."""
 
     appointment_id: object
     plan_id: object
+    appointment_ref: str  # the ids as the page prints them
+    plan_ref: str
     kind: str
     status: str
     overbooked: bool
@@ -100,6 +103,8 @@ def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
             DayListRow(
                 appointment_id=b.id,
                 plan_id=b.plan_id,
+                appointment_ref=html_text(b.id),
+                plan_ref=html_text(b.plan_id),
                 kind=b.kind,
                 status=b.status,
                 overbooked=bool(b.overbook_reason),
@@ -107,9 +112,9 @@ def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
                 outcome=outcome,
                 record_due=due_now,
                 time=html_text(timezone.localtime(b.starts_at).strftime("%H:%M")),
-                patient_name=_DISPLAY_NAME(b),
+                patient_name=html_text(_DISPLAY_NAME(b)),
                 born=html_text(formats.clinic_dob(b.date_of_birth)),
-                hospital_number=b.hospital_number,
+                hospital_number=html_text(b.hospital_number),
                 bookings_url=plan_url,
                 record_url=html_text(f"{record_url(b.plan_id)}?next={plan_url}"),
                 dna_url=dna_url(b.id),
