@@ -85,7 +85,7 @@ def _calendar(name: str) -> Calendar:
     return cal
 
 
-# RFC 5545 folds a content line longer than this many octets.
+# icalendar folds a content line of this many octets or more (RFC 5545: a line takes at most 75 octets).
 _FOLD_OCTETS = 75
 
 
