@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from recommender import shared_cache
 from recommender.guideline import schedule
-from recommender.injections.selectors import ClinicCalendar, clinic_calendar_shared, plan_dose_events, plan_facts
+from recommender.injections.selectors import (
+    ClinicCalendar,
+    clinic_calendar_shared,
+    closures_read_together,
+    plan_dose_events,
+    plan_facts,
+)
 from recommender.models import (
     Appointment,
     ClinicClosure,
@@ -95,8 +101,13 @@ def sessions_between(
     """The sessions held from ``first`` to ``last`` (at one location, when given), in time order: the recurring
     ones on their weekdays, less those cancelled, plus the extra ones; none on a day the clinic is closed (its own
     closures and the public holidays). Three queries."""
-    calendar = calendar or clinic_calendar_shared()
-    return _held(_session_rules(first=first, last=last, location=location), first=first, last=last, calendar=calendar)
+    if calendar is None:
+        with closures_read_together(_session_rules_entry(first=first, last=last, location=location)):
+            calendar = clinic_calendar_shared()
+            rules = _session_rules(first=first, last=last, location=location)
+    else:
+        rules = _session_rules(first=first, last=last, location=location)
+    return _held(rules, first=first, last=last, calendar=calendar)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +134,18 @@ class _SessionRules:
     extra: list[SessionDay]
 
 
+def _session_rules_entry(*, first: date, last: date, location=None) -> tuple[str, str]:
+    """The shared cache's entry of ``_session_rules``: (generation, key)."""
+    where = getattr(location, "pk", location) or "all"
+    return shared_cache.CLINIC_SESSIONS, f"rules:{where}:{first}:{last}"
+
+
 def _session_rules(*, first: date, last: date, location=None) -> _SessionRules:
     """The session rules from ``first`` to ``last`` (at one location, when given): two queries, or none while the
     nodes' shared cache holds them (any change to a session, a session change, a location or a closure retires
     them at once: recommender/signals.py)."""
-    where = getattr(location, "pk", location) or "all"
     return shared_cache.read_through(
-        shared_cache.CLINIC_SESSIONS,
-        f"rules:{where}:{first}:{last}",
+        *_session_rules_entry(first=first, last=last, location=location),
         lambda: _read_session_rules(first=first, last=last, location=location),
     )
 

@@ -255,9 +255,10 @@ def closures_version() -> int:
     return shared_cache.read_through(*_CLOSURES_VERSION_ENTRY, lambda: ClinicClosure.history.count())
 
 
-def closures_read_together():
-    """A block in which ``clinic_calendar_shared`` and ``closures_version`` cost one read of the shared cache."""
-    return shared_cache.prefetched(_CLOSURES_ENTRY, _CLOSURES_VERSION_ENTRY)
+def closures_read_together(*also: tuple[str, str]):
+    """A block in which ``clinic_calendar_shared`` and ``closures_version`` (and the entries ``also`` names) cost one
+    read of the shared cache."""
+    return shared_cache.prefetched(_CLOSURES_ENTRY, _CLOSURES_VERSION_ENTRY, *also)
 
 
 def plan_reviews(plan: TreatmentPlan) -> schedule.Reviews:
