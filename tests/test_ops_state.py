@@ -23,7 +23,10 @@ ALLOWED = {
     ("recommender/records.py", "_one_row_insert"): "an INSERT's SQL and fields from the model and vendor given",
     ("recommender/web/context_processors.py", "_shell"): "the routes and static files' names, fixed for a deployment",
     ("recommender/web/widgets.py", "blank_form"): "an empty form's HTML: its fields, no data, no initial values",
+    ("recommender/web/formats.py", "_names"): "month and weekday names of a language, from Django's catalogues",
 }
+# Not a decorated cache, and no data either: recommender/prebuilt.py keeps querysets' shapes per process, never
+# evaluated (tests/test_prebuilt.py), each use a fresh query.
 
 
 def _decorator_name(node: ast.expr) -> str:
