@@ -170,6 +170,11 @@ def test_worklist_rows_fall_in_their_sections_as_of_the_day():
         (today, "ZED, Ann", "Maintenance 3", "04 Mar 1950", "77", "943 476 5919")
     ]
     assert [(r.plan, r.overdue_days) for r in sections["upcoming"]] == [(soon, -2)]
+    # Did not attend is offered for an overdue dose on today's worklist only.
+    assert [(r.offer_dna, r.what_for) for r in sections["overdue"]] == [(True, "Loading 2 of 6 for ZED, Ann")]
+    assert not sections["due_today"][0].offer_dna
+    other_day = worklist_sections([tuple(late)], on=on, today=date(2027, 3, 9))
+    assert not other_day["overdue"][0].offer_dna
     assert sections["upcoming"][0].record_url == f"/plans/{soon.pk}/doses/record/?next=/worklist/%3Fon%3D10/03/2027"
 
 

@@ -90,6 +90,8 @@ class WorklistRow(TemplateRow):
     overdue_days: int
     overdue: str
     state: str
+    what_for: str  # "Loading 2 of 6 for ZED, Ann": the actions' labels for a screen reader
+    offer_dna: bool  # overdue, on today's worklist: the row offers "Did not attend"
     plan_url: str
     record_url: str
     dna_url: str
@@ -110,21 +112,24 @@ def worklist_sections(lines, *, on: date, today: date | None = None, back_to: st
     for plan in map(WorklistLine._make, lines):
         overdue_days = (on - plan.next_due_on).days
         section = "overdue" if overdue_days > 0 else "due_today" if overdue_days == 0 else "upcoming"
+        name, label = _DISPLAY_NAME(plan), dose_label(plan.next_phase, plan.next_number, plan.loading_doses)
         sections[section].append(
             WorklistRow(
                 plan=plan,
                 plan_id=html_text(plan.pk),
-                name=html_text(_DISPLAY_NAME(plan)),
+                name=html_text(name),
                 born=html_text(clinic_dob(plan.date_of_birth)),
                 age=html_text(age_on(plan.date_of_birth, today)),
                 hospital_number=html_text(plan.hospital_number),
                 nhs_number=html_text(nhs_number_display(plan.nhs_number)) if plan.nhs_number else "",
-                dose_label=html_text(dose_label(plan.next_phase, plan.next_number, plan.loading_doses)),
+                dose_label=html_text(label),
                 due=html_text(clinic_date(plan.next_due_on, this_year=today.year)),
                 note=html_text(plan.next_due_note),
                 overdue_days=overdue_days,
                 overdue=html_text(f"{overdue_days} day{'s' if overdue_days != 1 else ''}"),
                 state=html_text(DoseState(dose_state(plan.next_due_on, on)).label),
+                what_for=html_text(f"{label} for {name}"),
+                offer_dna=overdue_days > 0 and on == today,
                 plan_url=plan_url(plan.pk),
                 record_url=html_text(f"{record_url(plan.pk)}{record_query}"),
                 dna_url=dna_url(plan.pk),
