@@ -265,14 +265,20 @@ def _seats_taken_within(*, location_id, spans: list[tuple[datetime, datetime]], 
     within = Q()
     for first, last in spans:
         within |= Q(starts_at__range=(first, last))
-    rows = (
-        Appointment.objects.filter(within, location_id=location_id, status__in=SEATED)
+    rows = _SEATS_TAKEN.filter(within, location_id=location_id).filter(n__gte=at_least)
+    return Counter(dict(rows))
+
+
+# Seats taken by slot start (the conditions on the appointments go to WHERE, the count's to HAVING).
+_SEATS_TAKEN = Prebuilt(
+    lambda: (
+        Appointment.objects.filter(status__in=SEATED)
         .values("starts_at")
         .annotate(n=Count("id"))
-        .filter(n__gte=at_least)
         .order_by()
+        .values_list("starts_at", "n")
     )
-    return Counter({row["starts_at"]: row["n"] for row in rows})
+)
 
 
 def seats_taken_on(day: date) -> Counter:
