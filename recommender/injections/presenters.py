@@ -88,6 +88,7 @@ class WorklistRow(TemplateRow):
     due: str
     note: str
     overdue_days: int
+    is_overdue: bool
     overdue: str
     state: str
     what_for: str  # "Loading 2 of 6 for ZED, Ann": the actions' labels for a screen reader
@@ -126,6 +127,7 @@ def worklist_sections(lines, *, on: date, today: date | None = None, back_to: st
                 due=html_text(clinic_date(plan.next_due_on, this_year=today.year)),
                 note=html_text(plan.next_due_note),
                 overdue_days=overdue_days,
+                is_overdue=overdue_days > 0,
                 overdue=html_text(f"{overdue_days} day{'s' if overdue_days != 1 else ''}"),
                 state=html_text(DoseState(dose_state(plan.next_due_on, on)).label),
                 what_for=html_text(f"{label} for {name}"),

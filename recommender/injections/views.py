@@ -20,6 +20,7 @@ from recommender.injections import calendars, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseIdentityForm, DoseRecordForm, ReasonForm
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
+from recommender.web.formats import html_text
 from recommender.web.http import CountedPaginator, HtmxHttpRequest, add_errors, can, date_param, safe_next
 
 WORKLIST_DAYS_AHEAD = 7
@@ -56,7 +57,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
             "today": today,
             "page": page,
             **presenters.worklist_sections(page, on=on, today=today, back_to=request.get_full_path()),
-            "back_to": request.get_full_path(),
+            "back_to": html_text(request.get_full_path()),  # printed in each overdue row's form
             "days_ahead": WORKLIST_DAYS_AHEAD,
             "can_record": can(request, "record_dose"),
             "csrf_input": csrf_input(request),  # made once for the overdue rows' forms
