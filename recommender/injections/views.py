@@ -54,6 +54,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         template,
         {
             "on": on,
+            "on_dmy": html_text(f"{on.day:02d}/{on.month:02d}/{on.year:04d}"),  # as Django's date:"d/m/Y"
             "today": today,
             "page": page,
             **presenters.worklist_sections(page, on=on, today=today, back_to=request.get_full_path()),
