@@ -28,6 +28,9 @@ PERMISSIONS = "permissions"
 LAB_PROFILES = "lab-profiles"
 # The home page's caseload figures: counted over every plan, retired by any plan or assessment saved.
 CASELOAD = "caseload"
+# The clinic-wide lists of the clinician's and the nurse's home page, rendered (recommender/home/views.py): retired
+# by any change to a patient, an assessment, a plan, a dose, a user's name or the clinic's calendar.
+CLINIC_LISTS = "clinic-lists"
 # Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
 CLINIC_SESSIONS = "clinic-sessions"
 # API and calendar-feed tokens with their users (recommender/access/selectors.py).
@@ -137,6 +140,12 @@ def changed(name: str) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+def changed_everything() -> None:
+    """Retire every generation: the database was replaced (a restore), so nothing read from it before holds."""
+    for name in (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, CLINIC_SESSIONS, ACCESS_TOKENS, CDS_CLIENTS):
+        changed(name)
 
 
 # --- Kept in this process, checked against the shared generation on every read (the CDS Hooks clients) ---

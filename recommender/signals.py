@@ -127,6 +127,25 @@ def cds_client_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.ClinicClosure")
 def clinic_sessions_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.CLINIC_SESSIONS)
+    shared_cache.changed(shared_cache.CLINIC_LISTS)  # the reviews' dates follow the clinic's calendar
+
+
+# The home pages' clinic-wide lists show patients, their latest assessments, their plans and doses, and who recorded
+# a missed dose: any change to one retires the rendered lists on every node (a write through ``QuerySet.update`` or
+# ``bulk_update`` says so itself: recommender/injections/services.py).
+@receiver(post_save, sender="recommender.Patient")
+@receiver(post_delete, sender="recommender.Patient")
+@receiver(post_save, sender="recommender.Assessment")
+@receiver(post_delete, sender="recommender.Assessment")
+@receiver(post_save, sender="recommender.TreatmentPlan")
+@receiver(post_delete, sender="recommender.TreatmentPlan")
+@receiver(post_save, sender="recommender.DoseRecord")
+@receiver(post_delete, sender="recommender.DoseRecord")
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def clinic_lists_changed(sender, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return  # a sign-in
+    shared_cache.changed(shared_cache.CLINIC_LISTS)
 
 
 # Tokens are read from the shared cache with their user and whether the user has a clinical role: issuing, revoking

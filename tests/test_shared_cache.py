@@ -172,3 +172,84 @@ def test_pages_read_the_closures_from_the_shared_cache_and_a_new_closure_is_seen
 
     injections_services.clinic_closure_remove(closure=closure, by=admin_user)
     assert "Closed: Staff training" not in clinician_client.get(pages[1]).content.decode()
+
+
+def _section(body: str, title_id: str) -> str:
+    return body.split(f'id="{title_id}"')[1].split("</section>")[0]
+
+
+def test_the_home_pages_clinic_lists_come_rendered_from_the_shared_cache_and_any_change_shows_at_once(
+    shared, clinician, nurse, client, settings, django_user_model
+):
+    """Every clinician sees the same clinic-wide lists: the second view reads none of them again, and a new
+    assessment, a renamed patient, a dose, a new plan or a closure is on the very next page, for every user."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from recommender.models import ClinicClosure
+    from tests import factories
+
+    settings.B12_CLINIC_DAYS = list(range(7))
+    today = timezone.localdate()
+    waiting = factories.make_patient(by=clinician, family_name="Awaitmma")
+    factories.make_assessment(waiting, clinician, payload={"b12": {"value": 250, "unit": "pg/mL"}})
+    other = make_user(django_user_model, "another-clinician", CLINICIAN)
+    client.force_login(clinician)
+
+    def home() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(reverse("home")).content.decode()
+        return body, len(queries)
+
+    first, read = home()
+    again, read_again = home()
+    assert _section(first, "home-mma-result-awaited") == _section(again, "home-mma-result-awaited")
+    assert "AWAITMMA" in _section(again, "home-mma-result-awaited")
+    assert read_again <= read - 5, "the four clinic lists (and the count of a long one) are not read again"
+    client.force_login(other)
+    assert "AWAITMMA" in _section(home()[0], "home-mma-result-awaited"), "the same lists for another clinician"
+
+    clinic_services.patient_update(
+        patient=waiting,
+        hospital_number=waiting.hospital_number,
+        family_name="Awaitmmb",
+        given_name=waiting.given_name,
+        date_of_birth=waiting.date_of_birth,
+        reason="Spelling.",
+        by=clinician,
+    )
+    assert "AWAITMMB" in _section(home()[0], "home-mma-result-awaited"), "a renamed patient"
+
+    neuro = factories.make_plan(clinician, start=today - timedelta(days=20), neuro=True, family_name="Neuroreview")
+    assert "NEUROREVIEW" in _section(home()[0], "home-neurological-loading-review-due"), "a new plan"
+    ClinicClosure.objects.create(date=today + timedelta(days=1), reason="Training")
+    assert home()[1] >= read_again + 4, "a closure moves the reviews: the lists are read again"
+
+    nurse_user = make_user(django_user_model, "a-nurse", NURSE)
+    client.force_login(nurse_user)
+    late = factories.make_plan(clinician, start=today - timedelta(days=3), family_name="Latecomer")
+    assert "LATECOMER" in _section(home()[0], "home-overdue")
+    factories.give(late, nurse, on=today)
+    assert "LATECOMER" not in _section(home()[0], "home-overdue"), "a dose given: no longer overdue"
+    assert "Waiting for a decision from you" not in home()[0], "each role its own lists"
+    client.force_login(clinician)
+    assert reverse("plan-detail", args=[neuro.pk]) in _section(home()[0], "home-neurological-loading-review-due")
+
+
+def test_a_restore_retires_everything_cached_from_the_database_it_replaced(shared, db):
+    names = [
+        shared_cache.PERMISSIONS,
+        shared_cache.LAB_PROFILES,
+        shared_cache.CASELOAD,
+        shared_cache.CLINIC_LISTS,
+        shared_cache.CLINIC_SESSIONS,
+        shared_cache.ACCESS_TOKENS,
+    ]
+    for name in names:
+        shared_cache.read_through(name, "k", lambda: "before")
+        assert shared_cache.read_through(name, "k", lambda: "recomputed") == "before"
+    shared_cache.changed_everything()
+    assert [shared_cache.read_through(name, "k", lambda: "after") for name in names] == ["after"] * len(names)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from recommender import shared_cache
 from recommender.guideline import (
     DEFAULT_RULESET,
     schedule,
@@ -60,6 +61,7 @@ def plans_next_visit_fill() -> int:
         )
         plan.next_visit_on = visit.on if visit else None
     TreatmentPlan.objects.bulk_update(plans, ["next_visit_on"], batch_size=2000)
+    shared_cache.changed(shared_cache.CLINIC_LISTS)  # bulk_update sends no post_save
     return len(plans)
 
 
@@ -69,6 +71,7 @@ def patient_visit_refresh(*, patient_id) -> None:
     plans = TreatmentPlan.objects.select_for_update().filter(patient_id=patient_id, status=TreatmentPlan.Status.ACTIVE)
     for row in plans:
         TreatmentPlan.objects.filter(pk=row.pk).update(next_visit_on=plan_next_visit(row))
+    shared_cache.changed(shared_cache.CLINIC_LISTS)  # update() sends no post_save
 
 
 DOSE_NOT_DUE = "The plan has changed since this form was opened: nothing was saved; check the dose now due."

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender import shared_cache
 from recommender.ops.backups import BackupError, restore, verify
 
 
@@ -31,6 +32,7 @@ class Command(BaseCommand):
                 if answer != "yes":
                     raise CommandError("Restore cancelled; nothing was changed.")
             digest = restore(source=file, using=database)
+            shared_cache.changed_everything()
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Restored from {file} (sha256 {digest} verified).")
