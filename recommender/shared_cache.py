@@ -31,6 +31,8 @@ CASELOAD = "caseload"
 # The clinic-wide lists of the clinician's and the nurse's home page, rendered (recommender/home/views.py): retired
 # by any change to a patient, an assessment, a plan, a dose, a user's name or the clinic's calendar.
 CLINIC_LISTS = "clinic-lists"
+# What every record's cached pages show beyond the record itself (people's names): with ``record(...)`` below.
+RECORDS = "records"
 # Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
 CLINIC_SESSIONS = "clinic-sessions"
 # API and calendar-feed tokens with their users (recommender/access/selectors.py).
@@ -96,30 +98,48 @@ def _read(keys: list[str]) -> dict[str, object]:
     return cache.get_many(keys)
 
 
-def read_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
-    """``compute()``, from the shared cache while generation ``name`` has not changed since it was stored."""
+def read_through[T](name: str | tuple[str, ...], key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, from the shared cache while generation ``name`` (or each of several) has not changed since it
+    was stored. Several: an entry that depends on a record and on the clinic's calendar is retired by either."""
     if not _shared():
         return compute()
-    generation_key, entry_key = _generation_key(name), f"{name}:{key}"
+    names = (name,) if isinstance(name, str) else name
+    generation_keys, entry_key = [_generation_key(n) for n in names], f"{names[0]}:{key}"
     try:
-        found = _read([generation_key, entry_key])
+        found = _read([*generation_keys, entry_key])
     except Exception:  # a cache outage must not take the pages down: read the database instead
-        log.warning("shared cache unavailable: reading %s from the database", name)
+        log.warning("shared cache unavailable: reading %s from the database", names[0])
         return compute()
-    generation, entry = found.get(generation_key), found.get(entry_key)
-    if generation is not None and entry is not None and entry[0] == generation:
+    generations, entry = tuple(found.get(k) for k in generation_keys), found.get(entry_key)
+    if None not in generations and entry is not None and entry[0] == generations:
         return entry[1]
     value = compute()
     try:
-        if generation is None:
-            cache.add(generation_key, uuid.uuid4().hex, timeout=None)  # add: never overwrite another node's change
-            generation = cache.get(generation_key)
-        if generation is not None:
-            cache.set(entry_key, (generation, value), timeout=TIMEOUT_SECONDS)
-            _remember({generation_key: generation, entry_key: (generation, value)})
+        if None in generations:
+            for k, generation in zip(generation_keys, generations, strict=True):
+                if generation is None:  # add: never overwrite another node's change
+                    cache.add(k, uuid.uuid4().hex, timeout=_generation_timeout(k))
+            generations = tuple(cache.get(k) for k in generation_keys)
+        if None not in generations:
+            cache.set(entry_key, (generations, value), timeout=TIMEOUT_SECONDS)
+            _remember({**dict(zip(generation_keys, generations, strict=True)), entry_key: (generations, value)})
     except Exception:
-        log.warning("shared cache unavailable: %s not stored", name)
+        log.warning("shared cache unavailable: %s not stored", names[0])
     return value
+
+
+# One record's generation (a plan's, a patient's): there is one per record, so it expires after a day unused (an
+# entry then fails to match the next generation, as after a change).
+RECORD_GENERATION_SECONDS = 24 * 3600
+
+
+def record(kind: str, pk) -> str:
+    """The generation name of one record's cached views: ``changed(record("plan", plan.pk))`` retires them."""
+    return f"record:{kind}:{pk}"
+
+
+def _generation_timeout(generation_key: str) -> int | None:
+    return RECORD_GENERATION_SECONDS if generation_key.startswith(_generation_key("record:")) else None
 
 
 def changed(name: str) -> None:
@@ -134,7 +154,8 @@ def changed(name: str) -> None:
 
     def bump() -> None:
         try:
-            cache.set(_generation_key(name), uuid.uuid4().hex, timeout=None)
+            key = _generation_key(name)
+            cache.set(key, uuid.uuid4().hex, timeout=_generation_timeout(key))
         except Exception:
             log.error("shared cache unavailable: %s entries expire by themselves within %s s", name, TIMEOUT_SECONDS)
 
@@ -144,7 +165,8 @@ def changed(name: str) -> None:
 
 def changed_everything() -> None:
     """Retire every generation: the database was replaced (a restore), so nothing read from it before holds."""
-    for name in (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, CLINIC_SESSIONS, ACCESS_TOKENS, CDS_CLIENTS):
+    every = (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, RECORDS, CLINIC_SESSIONS, ACCESS_TOKENS, CDS_CLIENTS)
+    for name in every:  # a record's own generation is retired with RECORDS, which each of its entries holds
         changed(name)
 
 
@@ -167,7 +189,7 @@ def process_through[T](name: str, key: str, compute: Callable[[], T]) -> T:
     try:
         generation = _read([generation_key]).get(generation_key)
         if generation is None:
-            cache.add(generation_key, uuid.uuid4().hex, timeout=None)  # add: never overwrite another node's change
+            cache.add(generation_key, uuid.uuid4().hex, timeout=_generation_timeout(generation_key))  # never overwrite
             generation = cache.get(generation_key)
             _remember({generation_key: generation})
     except Exception:

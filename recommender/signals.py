@@ -148,6 +148,69 @@ def clinic_lists_changed(sender, update_fields=None, **kwargs):
     shared_cache.changed(shared_cache.CLINIC_LISTS)
 
 
+# A plan's pages and a patient's page are kept in the shared cache per record (``shared_cache.record``): a write to
+# anything they show retires that plan's and that patient's entries, and only theirs. What every record's pages show
+# (people's names) retires them all (``RECORDS``), as does a bulk write (recommender/injections/services.py).
+def _plans_of(patient_id) -> list:
+    from recommender.models import TreatmentPlan
+
+    return list(TreatmentPlan.objects.filter(patient_id=patient_id).values_list("pk", flat=True))
+
+
+def _patient_of_plan(instance):
+    plan = instance._state.fields_cache.get("plan")  # the plan the service already holds, when it does
+    if plan is not None:
+        return plan.patient_id
+    from recommender.models import TreatmentPlan
+
+    return TreatmentPlan.objects.filter(pk=instance.plan_id).values_list("patient_id", flat=True).first()
+
+
+def retire_records(*, plans=(), patients=()) -> None:
+    for pk in plans:
+        shared_cache.changed(shared_cache.record("plan", pk))
+    for pk in patients:
+        shared_cache.changed(shared_cache.record("patient", pk))
+
+
+@receiver(post_save, sender="recommender.Patient")
+@receiver(post_delete, sender="recommender.Patient")
+def patient_record_changed(sender, instance, **kwargs):
+    if shared_cache.is_shared():
+        retire_records(patients=[instance.pk], plans=_plans_of(instance.pk))
+
+
+@receiver(post_save, sender="recommender.Assessment")
+@receiver(post_delete, sender="recommender.Assessment")
+def assessment_record_changed(sender, instance, **kwargs):
+    if shared_cache.is_shared():  # a plan page says whether the MMA result a plan waits for has come
+        retire_records(patients=[instance.patient_id], plans=_plans_of(instance.patient_id))
+
+
+@receiver(post_save, sender="recommender.TreatmentPlan")
+@receiver(post_delete, sender="recommender.TreatmentPlan")
+def plan_record_changed(sender, instance, **kwargs):
+    if shared_cache.is_shared():
+        retire_records(plans=[instance.pk], patients=[instance.patient_id])
+
+
+@receiver(post_save, sender="recommender.DoseRecord")
+@receiver(post_delete, sender="recommender.DoseRecord")
+@receiver(post_save, sender="recommender.Appointment")
+@receiver(post_delete, sender="recommender.Appointment")
+def plan_part_changed(sender, instance, **kwargs):
+    if shared_cache.is_shared():
+        retire_records(plans=[instance.plan_id], patients=[_patient_of_plan(instance)])
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL)
+def people_changed(sender, update_fields=None, **kwargs):
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return  # a sign-in
+    shared_cache.changed(shared_cache.RECORDS)
+
+
 # Tokens are read from the shared cache with their user and whether the user has a clinical role: issuing, revoking
 # or using a token, and any change to a user (but a sign-in's last_login), their groups or a group, retire every
 # cached token at once.

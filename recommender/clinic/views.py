@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from recommender.access.audit import audited, names_patient
-from recommender.clinic import charts, presenters, selectors, services
+from recommender.clinic import charts, pages, presenters, selectors, services
 from recommender.clinic.forms import (
     ERROR_FIELDS,
     AssessmentForm,
@@ -29,7 +29,6 @@ from recommender.clinic.forms import (
     plan_months,
 )
 from recommender.guideline.stored import Decision
-from recommender.injections import presenters as injections_presenters
 from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
@@ -287,38 +286,27 @@ def assessment_detail(request: HtmxHttpRequest, assessment_id) -> HttpResponse:
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.PLAN)
 def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
+    today = timezone.localdate()
     try:
-        plan = selectors.plan_detail(plan_id=plan_id)
+        shown = pages.plan_page(plan_id=plan_id, today=today, can_record=can(request, "record_dose"))
     except TreatmentPlan.DoesNotExist:
         raise Http404("No such plan") from None
+    plan = shown["plan"]
     names_patient(request, plan.patient_id)
-    doses, older_doses = injections_selectors.plan_recent_doses(plan=plan)
-    latest_dose = injections_selectors.latest_live_of(doses)
-    can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE
     return render(
         request,
         "recommender/plan_detail.html",
         {
-            "plan": plan,
-            "patient": plan.patient,
-            "decision": plan.assessment.decision,
-            "panel": presenters.decision_panel(plan.assessment.decided),
-            "regimen": presenters.plan_regimen(plan),
-            "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
+            **shown,
             "end_form": blank_form(PlanEndForm),
             "stable_form": blank_form(MarkStableForm),
             "can_change": can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
-            "can_record": can_record,
-            "doses": doses,
-            "dose_rows": injections_presenters.dose_rows(doses, latest_dose=latest_dose, can_record=can_record),
-            "older_doses": older_doses,
-            "latest_dose": latest_dose,
+            "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
             "reason_max_length": REASON_MAX_LENGTH,
-            "today": timezone.localdate(),
+            "today": today,
             "interval_form": IntervalChangeForm(
                 initial={"every": plan.maintenance_every, "unit": plan.maintenance_unit}
             ),
-            **injections_selectors.plan_schedule(plan=plan, today=timezone.localdate()),
         },
     )
 

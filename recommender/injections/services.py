@@ -62,6 +62,7 @@ def plans_next_visit_fill() -> int:
         plan.next_visit_on = visit.on if visit else None
     TreatmentPlan.objects.bulk_update(plans, ["next_visit_on"], batch_size=2000)
     shared_cache.changed(shared_cache.CLINIC_LISTS)  # bulk_update sends no post_save
+    shared_cache.changed(shared_cache.RECORDS)
     return len(plans)
 
 
@@ -71,7 +72,8 @@ def patient_visit_refresh(*, patient_id) -> None:
     plans = TreatmentPlan.objects.select_for_update().filter(patient_id=patient_id, status=TreatmentPlan.Status.ACTIVE)
     for row in plans:
         TreatmentPlan.objects.filter(pk=row.pk).update(next_visit_on=plan_next_visit(row))
-    shared_cache.changed(shared_cache.CLINIC_LISTS)  # update() sends no post_save
+        shared_cache.changed(shared_cache.record("plan", row.pk))  # update() sends no post_save
+    shared_cache.changed(shared_cache.CLINIC_LISTS)
 
 
 DOSE_NOT_DUE = "The plan has changed since this form was opened: nothing was saved; check the dose now due."
