@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.db import transaction
+from django.utils import translation
 
 log = logging.getLogger("recommender.cache")
 
@@ -136,6 +137,14 @@ RECORD_GENERATION_SECONDS = 24 * 3600
 def record(kind: str, pk) -> str:
     """The generation name of one record's cached views: ``changed(record("plan", plan.pk))`` retires them."""
     return f"record:{kind}:{pk}"
+
+
+def record_through[T](kind: str, pk, key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` for a page of one record (``kind`` "plan" or "patient"), from the shared cache until that record
+    changes (``changed(record(kind, pk))``), the clinic's calendar changes (``CLINIC_SESSIONS``) or people's names do
+    (``RECORDS``). ``key`` says what else the value depends on (the day, the user's permissions); the language is
+    added here."""
+    return read_through((record(kind, pk), CLINIC_SESSIONS, RECORDS), f"{key}:{translation.get_language()}", compute)
 
 
 def _generation_timeout(generation_key: str) -> int | None:

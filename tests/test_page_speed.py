@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from recommender.injections import selectors, views
+from recommender.injections import pages as injection_pages
+from recommender.injections import selectors
 from recommender.models import DoseRecord
 
 from .factories import give, make_assessment, make_patient, make_plan
@@ -81,7 +82,7 @@ def test_plan_page_costs_the_same_queries_with_5_or_25_doses(clinician_client, c
 
 
 def test_all_doses_page_lists_every_record_once_a_page_at_a_time(clinician_client, clinician, nurse, monkeypatch):
-    monkeypatch.setattr(views, "DOSES_PAGE_SIZE", 10)
+    monkeypatch.setattr(injection_pages, "DOSES_PAGE_SIZE", 10)
     plan = _weekly_plan(clinician)
     _give(plan, nurse, 23)
     url = reverse("plan-doses", args=[plan.pk])

@@ -4,7 +4,7 @@ leaves the other records' entries alone."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -33,7 +33,9 @@ def view(client, url) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
-    return response.content.decode(), len(queries)
+    # The page's own reads: not the session's (a session is touched again after a few minutes) nor savepoints.
+    own = [q for q in queries.captured_queries if "signinsession" not in q["sql"] and "SAVEPOINT" not in q["sql"]]
+    return response.content.decode(), len(own)
 
 
 def test_a_plan_page_is_read_once_then_every_change_to_what_it_shows_is_on_the_next_view(
@@ -86,3 +88,61 @@ def test_a_user_without_the_nurses_permission_never_gets_the_nurses_actions_from
     as_clinician, _ = view(client, url)
     assert "Mark entered in error" in as_nurse
     assert "Mark entered in error" not in as_clinician, "the dose rows' actions are the nurse's only"
+
+
+def test_the_all_doses_page_is_read_once_and_a_dose_marked_in_error_is_on_the_next_view(clinic, client, nurse):
+    from recommender.injections import services as injection_services
+
+    plan, _ = clinic
+    dose = factories.give(plan, nurse)
+    url = reverse("plan-doses", args=[plan.pk])
+    client.force_login(nurse)
+    _, read = view(client, url)
+    again, read_again = view(client, url)
+    assert read_again <= read - 3 and "entered in error</span>" not in again
+    injection_services.dose_mark_entered_in_error(dose=dose, reason="Wrong patient.", by=nurse)
+    assert "entered in error</span>" in view(client, url)[0]
+
+
+def test_the_plans_calendar_file_is_built_once_and_a_booking_that_has_passed_today_drops_out_without_a_read(
+    settings, shared, clinician, nurse, client
+):
+    import time_machine
+    from icalendar import Calendar
+
+    from recommender.appointments import selectors as appointment_selectors
+    from recommender.appointments import services as appointment_services
+
+    settings.B12_HOLIDAYS = ""
+    location = factories.make_location()
+    factories.make_sessions(location)
+    start = factories.next_weekday(timezone.localdate(), 0)
+    plan = factories.make_plan(clinician, start=start)
+    due = appointment_selectors.plan_to_book(plan, today=timezone.localdate())[0]
+    nine_twenty = timezone.make_aware(datetime.combine(start, time(9, 20)))
+    url = reverse("plan-ics", args=[plan.pk])
+
+    def first_dose_start(body: bytes):
+        events = {str(e["uid"]): e for e in Calendar.from_ical(body).walk("VEVENT")}
+        return events[f"{plan.id}-loading-1@b12-clinic"].decoded("dtstart")
+
+    with time_machine.travel(nine_twenty - timedelta(minutes=2), tick=False):
+        client.force_login(nurse)
+        assert type(first_dose_start(client.get(url).content)) is date, "not booked: all day"
+        appointment_services.appointment_book(
+            plan=plan,
+            kind=due.kind,
+            phase=due.phase,
+            number=due.number,
+            location=location,
+            starts_at=nine_twenty,
+            by=nurse,
+        )
+        booked, read = view(client, url)
+        assert first_dose_start(booked.encode()) == nine_twenty, "a booking: on the next file"
+        again, read_again = view(client, url)
+        assert again == booked and read_again <= read - 2
+    with time_machine.travel(nine_twenty + timedelta(minutes=1), tick=False):  # the entry lives five minutes
+        later, read_later = view(client, url)
+        assert type(first_dose_start(later.encode())) is date, "the booking has passed: all day again"
+        assert read_later == read_again, "built again from what was kept, no query more"

@@ -20,10 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from recommender.access.audit import audited, names_patient
-from recommender.appointments import presenters, selectors, services
+from recommender.appointments import pages, presenters, selectors, services
 from recommender.appointments.forms import BookingForm, CancelForm, MoveForm
 from recommender.appointments.selectors import slot_value
-from recommender.injections import calendars
 from recommender.models import AccessRecord, Appointment, Location, TreatmentPlan
 from recommender.web.http import DATE_RANGE, date_param, safe_next, typed_date
 
@@ -280,10 +279,11 @@ def card(request: HttpRequest, plan_id) -> HttpResponse:
 @audited(AccessRecord.What.ICS)
 def plan_ics(request: HttpRequest, plan_id) -> HttpResponse:
     """The plan's calendar, with each booked appointment at its time (unbooked due dates stay all-day)."""
-    # Not its assessment: only an individualised plan's description reads the decision (one query then).
-    plan = get_object_or_404(TreatmentPlan, pk=plan_id)
+    try:
+        plan, body = pages.plan_ics(plan_id=plan_id, today=timezone.localdate(), now=timezone.now())
+    except TreatmentPlan.DoesNotExist:
+        raise Http404("No such plan") from None
     names_patient(request, plan.patient_id)
-    booked = presenters.calendar_bookings(selectors.plan_upcoming(plan=plan, since=timezone.now()))
-    response = HttpResponse(calendars.plan_calendar(plan, booked=booked), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="b12-plan.ics"'
     return response

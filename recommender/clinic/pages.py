@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.utils import translation
-
 from recommender import shared_cache
 from recommender.injections import presenters as injections_presenters
 from recommender.injections import selectors as injections_selectors
@@ -19,20 +17,13 @@ from recommender.injections import selectors as injections_selectors
 from . import presenters, selectors
 
 
-def _record_generations(kind: str, pk) -> tuple[str, ...]:
-    return (shared_cache.record(kind, pk), shared_cache.CLINIC_SESSIONS, shared_cache.RECORDS)
-
-
-def _key(*parts) -> str:
-    return ":".join(str(part) for part in (*parts, translation.get_language()))
-
-
 def plan_page(*, plan_id, today: date, can_record: bool) -> dict:
     """The plan page's record: the plan with its patient and decision, the latest doses and their rows (with the
     nurse's actions when ``can_record``), and the schedule from ``today``."""
-    return shared_cache.read_through(
-        _record_generations("plan", plan_id),
-        _key("plan-page", plan_id, today.isoformat(), int(can_record)),
+    return shared_cache.record_through(
+        "plan",
+        plan_id,
+        f"page:{today.isoformat()}:{int(can_record)}",
         lambda: _plan_page(plan_id=plan_id, today=today, can_record=can_record),
     )
 

@@ -290,17 +290,24 @@ def _monitoring_events(c: _PlanCalendar) -> list[Event]:
     return events
 
 
-def plan_calendar(plan: TreatmentPlan, *, today: date | None = None, booked: list[BookedVisit] = ()) -> bytes:
+def plan_calendar(
+    plan: TreatmentPlan,
+    *,
+    today: date | None = None,
+    booked: list[BookedVisit] = (),
+    records: list[schedule.DoseEvent] | None = None,
+) -> bytes:
     """The plan as a patient or clinic calendar: loading doses and review prompts as events, lifelong
     maintenance and monitoring as recurring events. Its size does not grow with the time the plan has run.
-    A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date."""
+    A dose or review ``booked`` at a time shows at that time and place instead of on its all-day date.
+    ``records``: the plan's ``plan_dose_events`` when the caller has read them already."""
     today = today or timezone.localdate()
     with closures_read_together():
         calendar, closures_seen = clinic_calendar_shared(), closures_version()
     c = _PlanCalendar(
         plan=plan,
         facts=plan_facts(plan, calendar=calendar),
-        records=plan_dose_events(plan),
+        records=plan_dose_events(plan) if records is None else records,
         today=today,
         window=(today - timedelta(days=PAST_DAYS), schedule.add_months(today, SCHEDULE_WINDOW_MONTHS)),
         # Raised by the plan's own changes and by every change to the clinic's closures (dates may move).

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.backends.utils import csrf_input
@@ -16,12 +15,20 @@ from django.views.decorators.vary import vary_on_headers
 
 from recommender.access import services as access_services
 from recommender.access.audit import audited, names_patient
-from recommender.injections import calendars, presenters, selectors, services
+from recommender.injections import calendars, pages, presenters, selectors, services
 from recommender.injections.forms import DoseCorrectionForm, DoseIdentityForm, DoseRecordForm, ReasonForm
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, DoseRecord, TreatmentPlan
 from recommender.vocabulary import dose_label
 from recommender.web.formats import html_text
-from recommender.web.http import CountedPaginator, HtmxHttpRequest, add_errors, can, date_param, safe_next
+from recommender.web.http import (
+    CountedPaginator,
+    HtmxHttpRequest,
+    add_errors,
+    can,
+    date_param,
+    page_number,
+    safe_next,
+)
 
 WORKLIST_DAYS_AHEAD = 7
 
@@ -217,30 +224,23 @@ def worklist_feed(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
-DOSES_PAGE_SIZE = 50
-
-
 @require_GET
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.PLAN)
 def plan_doses(request: HtmxHttpRequest, plan_id) -> HttpResponse:
     """Every record of the plan, latest first, a page at a time (the plan page shows the latest few)."""
-    plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
-    names_patient(request, plan.patient_id)
-    page = Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(request.GET.get("page"))
-    latest_dose = selectors.dose_latest_record(plan=plan)
-    can_record = can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE
+    try:
+        shown = pages.plan_doses_page(
+            plan_id=plan_id, page_number=page_number(request.GET.get("page")), can_record=can(request, "record_dose")
+        )
+    except TreatmentPlan.DoesNotExist:
+        raise Http404("No such plan") from None
+    names_patient(request, shown["plan"].patient_id)
     return render(
         request,
         "recommender/plan_doses.html",
         {
-            "plan": plan,
-            "patient": plan.patient,
-            "page": page,
-            "doses": page.object_list,
-            "dose_rows": presenters.dose_rows(page.object_list, latest_dose=latest_dose, can_record=can_record),
-            "latest_dose": latest_dose,
-            "can_record": can_record,
+            **shown,
             "reason_max_length": REASON_MAX_LENGTH,
         },
     )

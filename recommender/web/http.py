@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
@@ -34,6 +34,18 @@ class CountedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self._counted.count()
+
+
+def kept_page(page: Page) -> Page:
+    """The page as plain values, its rows listed and its paginator only counting: what a cache can keep (a page
+    of a QuerySet would pickle the whole QuerySet's rows)."""
+    return Page(list(page.object_list), page.number, Paginator(range(page.paginator.count), page.paginator.per_page))
+
+
+def page_number(raw: str | None) -> int:
+    """A ``?page=`` as a number (1 when it is none), short enough to be a cache key: Django's ``get_page`` then
+    shows the last page for a number past it."""
+    return int(raw) if raw and raw.isdigit() and len(raw) <= 6 else 1
 
 
 def can(request, perm: str) -> bool:

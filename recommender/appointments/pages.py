@@ -1,0 +1,41 @@
+"""The plan's calendar file, built once and kept in the nodes' shared cache until the plan changes (see
+recommender/clinic/pages.py: what is kept, what retires it). A calendar app polls the same file again and again."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from recommender import shared_cache
+from recommender.injections import calendars
+from recommender.injections.selectors import plan_dose_events
+from recommender.models import TreatmentPlan
+
+from . import presenters, selectors
+
+
+def plan_ics(*, plan_id, today: date, now: datetime) -> tuple[TreatmentPlan, bytes]:
+    """The plan and its .ics: each appointment booked from ``now`` on at its time and place. The file kept is the
+    one for the bookings still to come when it was built; once one of them has passed (later the same day), the file
+    is built again from the kept plan, records and bookings, without a query."""
+    plan, records, booked, passed_then, body = shared_cache.record_through(
+        "plan", plan_id, f"ics:{today.isoformat()}", lambda: _plan_ics(plan_id=plan_id, today=today, now=now)
+    )
+    upcoming = [appointment for appointment in booked if appointment.starts_at >= now]
+    if len(booked) - len(upcoming) != passed_then:
+        body = _calendar(plan, records, upcoming, today=today)
+    return plan, body
+
+
+def _plan_ics(*, plan_id, today: date, now: datetime) -> tuple:
+    # Not its assessment: only an individualised plan's description reads the decision (one query then).
+    plan = TreatmentPlan.objects.get(pk=plan_id)
+    if plan.individualised:
+        plan.assessment  # noqa: B018 (read now, so that the plan kept has it)
+    records = plan_dose_events(plan)
+    booked = list(selectors.plan_upcoming(plan=plan, since=selectors.start_of(today)))  # soonest first
+    upcoming = [appointment for appointment in booked if appointment.starts_at >= now]
+    return plan, records, booked, len(booked) - len(upcoming), _calendar(plan, records, upcoming, today=today)
+
+
+def _calendar(plan: TreatmentPlan, records: list, upcoming: list, *, today: date) -> bytes:
+    return calendars.plan_calendar(plan, today=today, booked=presenters.calendar_bookings(upcoming), records=records)

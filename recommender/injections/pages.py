@@ -1,0 +1,41 @@
+"""The plan's records page (every dose, a page at a time), read once and kept in the nodes' shared cache until the
+plan changes (see recommender/clinic/pages.py: what is kept, what retires it)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+
+from recommender import shared_cache
+from recommender.models import TreatmentPlan
+from recommender.web.http import kept_page
+
+from . import presenters, selectors
+
+DOSES_PAGE_SIZE = 50
+
+
+def plan_doses_page(*, plan_id, page_number: int, can_record: bool) -> dict:
+    """Page ``page_number`` of the plan's records, latest first (the last page for a number past it), with the
+    nurse's actions on the rows when ``can_record``."""
+    return shared_cache.record_through(
+        "plan",
+        plan_id,
+        f"doses:{page_number}:{DOSES_PAGE_SIZE}:{int(can_record)}",
+        lambda: _plan_doses_page(plan_id=plan_id, page_number=page_number, can_record=can_record),
+    )
+
+
+def _plan_doses_page(*, plan_id, page_number: int, can_record: bool) -> dict:
+    plan = selectors.plans_with_patient_only().get(pk=plan_id)
+    page = kept_page(Paginator(selectors.plan_doses(plan=plan), DOSES_PAGE_SIZE).get_page(page_number))
+    latest_dose = selectors.dose_latest_record(plan=plan)
+    can_record = can_record and plan.status == TreatmentPlan.Status.ACTIVE
+    return {
+        "plan": plan,
+        "patient": plan.patient,
+        "page": page,
+        "doses": page.object_list,
+        "dose_rows": presenters.dose_rows(page.object_list, latest_dose=latest_dose, can_record=can_record),
+        "latest_dose": latest_dose,
+        "can_record": can_record,
+    }
