@@ -146,3 +146,35 @@ def test_the_plans_calendar_file_is_built_once_and_a_booking_that_has_passed_tod
         later, read_later = view(client, url)
         assert type(first_dose_start(later.encode())) is date, "the booking has passed: all day again"
         assert read_later == read_again, "built again from what was kept, no query more"
+
+
+def test_the_patient_page_is_read_once_and_a_new_assessment_or_a_missed_dose_is_on_the_next_view(
+    clinic, client, clinician, nurse
+):
+    plan, other = clinic
+    url = reverse("patient-detail", args=[plan.patient_id])
+    client.force_login(clinician)
+    first, read = view(client, url)
+    again, read_again = view(client, url)
+    assert read_again <= read - 4 and first.count("CACHEDPLAN") == again.count("CACHEDPLAN") > 0
+    view(client, reverse("patient-detail", args=[other.patient_id]))
+
+    factories.make_assessment(plan.patient, clinician, payload={"b12": {"value": 95, "unit": "pg/mL"}})
+    assert "95 pg/mL" not in again
+    assert "95 pg/mL" in view(client, url)[0], "a new result"
+    assert "No dose missed." in view(client, url)[0]
+    factories.miss(plan, nurse)
+    assert "No dose missed." not in view(client, url)[0], "a missed dose"
+    assert view(client, reverse("patient-detail", args=[other.patient_id]))[1] == read_again, "the other patient's"
+
+
+def test_the_month_view_is_read_once_and_a_dose_given_is_on_the_next_view(clinic, client, nurse):
+    plan, _ = clinic
+    url = reverse("plan-month", args=[plan.pk]) + f"?month={plan.start_date.isoformat()}"
+    client.force_login(nurse)
+    _, read = view(client, url)
+    before, read_again = view(client, url)
+    assert read_again <= read - 2
+    factories.give(plan, nurse)
+    after, _ = view(client, url)
+    assert after.count(": given") == before.count(": given") + 1, "the dose given, on its day"

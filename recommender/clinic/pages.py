@@ -13,8 +13,9 @@ from datetime import date
 from recommender import shared_cache
 from recommender.injections import presenters as injections_presenters
 from recommender.injections import selectors as injections_selectors
+from recommender.models import Patient
 
-from . import presenters, selectors
+from . import charts, presenters, selectors
 
 
 def plan_page(*, plan_id, today: date, can_record: bool) -> dict:
@@ -45,4 +46,26 @@ def _plan_page(*, plan_id, today: date, can_record: bool) -> dict:
         "older_doses": older_doses,
         "latest_dose": latest_dose,
         **injections_selectors.plan_schedule(plan=plan, today=today),
+    }
+
+
+def patient_page(*, patient_id) -> dict:
+    """The patient page's record: the patient, their assessments (with the charts of their results), their plans,
+    the corrections of their details and the doses they did not attend."""
+    return shared_cache.record_through("patient", patient_id, "page", lambda: _patient_page(patient_id=patient_id))
+
+
+def _patient_page(*, patient_id) -> dict:
+    patient = Patient.objects.get(pk=patient_id)
+    assessments = list(selectors.patient_assessments(patient=patient))
+    plans = list(selectors.patient_plans(patient=patient))
+    return {
+        "patient": patient,
+        "assessments": assessments,
+        "plans": plans,
+        "active_plan": next((p for p in plans if p.status == p.Status.ACTIVE), None),
+        "b12_chart": charts.b12_trend(assessments),
+        "homocysteine_chart": charts.homocysteine_trend(assessments),
+        "corrections": selectors.patient_corrections(patient=patient),
+        "dnas": injections_selectors.patient_did_not_attend(patient=patient),
     }

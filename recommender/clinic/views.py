@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from recommender.access.audit import audited, names_patient
-from recommender.clinic import charts, pages, presenters, selectors, services
+from recommender.clinic import pages, presenters, selectors, services
 from recommender.clinic.forms import (
     ERROR_FIELDS,
     AssessmentForm,
@@ -29,7 +29,6 @@ from recommender.clinic.forms import (
     plan_months,
 )
 from recommender.guideline.stored import Decision
-from recommender.injections import selectors as injections_selectors
 from recommender.models import REASON_MAX_LENGTH, AccessRecord, Assessment, Patient, TreatmentPlan
 from recommender.web.http import HtmxHttpRequest, add_errors, can
 from recommender.web.widgets import blank_form
@@ -69,23 +68,17 @@ def patient_create(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("recommender.view_patient", raise_exception=True)
 @audited(AccessRecord.What.PATIENT)
 def patient_detail(request: HtmxHttpRequest, patient_id) -> HttpResponse:
-    patient = get_object_or_404(Patient, pk=patient_id)
-    assessments = list(selectors.patient_assessments(patient=patient))
-    plans = list(selectors.patient_plans(patient=patient))
+    try:
+        shown = pages.patient_page(patient_id=patient_id)
+    except Patient.DoesNotExist:
+        raise Http404("No such patient") from None
     return render(
         request,
         "recommender/patient_detail.html",
         {
-            "patient": patient,
-            "assessments": assessments,
-            "plans": plans,
-            "active_plan": next((p for p in plans if p.status == TreatmentPlan.Status.ACTIVE), None),
-            "b12_chart": charts.b12_trend(assessments),
-            "homocysteine_chart": charts.homocysteine_trend(assessments),
+            **shown,
             "can_assess": can(request, "add_assessment"),
             "can_edit": can(request, "change_patient"),
-            "corrections": selectors.patient_corrections(patient=patient),
-            "dnas": injections_selectors.patient_did_not_attend(patient=patient),
             "today": timezone.localdate(),
         },
     )

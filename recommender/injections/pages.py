@@ -1,7 +1,9 @@
-"""The plan's records page (every dose, a page at a time), read once and kept in the nodes' shared cache until the
-plan changes (see recommender/clinic/pages.py: what is kept, what retires it)."""
+"""The plan's records page (every dose, a page at a time) and its month view, read once and kept in the nodes'
+shared cache until the plan changes (see recommender/clinic/pages.py: what is kept, what retires it)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from django.core.paginator import Paginator
 
@@ -38,4 +40,23 @@ def _plan_doses_page(*, plan_id, page_number: int, can_record: bool) -> dict:
         "dose_rows": presenters.dose_rows(page.object_list, latest_dose=latest_dose, can_record=can_record),
         "latest_dose": latest_dose,
         "can_record": can_record,
+    }
+
+
+def plan_month_page(*, plan_id, month: date, today: date) -> dict:
+    """The month view of the plan: the month of ``month`` as seen on ``today``."""
+    return shared_cache.record_through(
+        "plan",
+        plan_id,
+        f"month:{month:%Y-%m}:{today.isoformat()}",
+        lambda: _plan_month_page(plan_id=plan_id, month=month, today=today),
+    )
+
+
+def _plan_month_page(*, plan_id, month: date, today: date) -> dict:
+    plan = selectors.plans_with_patient_only().get(pk=plan_id)
+    return {
+        "plan": plan,
+        "patient": plan.patient,
+        **presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month)),
     }

@@ -197,19 +197,14 @@ def dose_entered_in_error(request: HtmxHttpRequest, dose_id) -> HttpResponse:
 @permission_required("recommender.view_treatmentplan", raise_exception=True)
 @audited(AccessRecord.What.MONTH)
 def plan_month(request: HtmxHttpRequest, plan_id) -> HttpResponse:
-    plan = get_object_or_404(selectors.plans_with_patient_only(), pk=plan_id)
-    names_patient(request, plan.patient_id)
     today = timezone.localdate()
     month = date_param(request, "month", today.replace(day=1)).replace(day=1)
-    return render(
-        request,
-        "recommender/plan_month.html",
-        {
-            "plan": plan,
-            "patient": plan.patient,
-            **presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month)),
-        },
-    )
+    try:
+        shown = pages.plan_month_page(plan_id=plan_id, month=month, today=today)
+    except TreatmentPlan.DoesNotExist:
+        raise Http404("No such plan") from None
+    names_patient(request, shown["plan"].patient_id)
+    return render(request, "recommender/plan_month.html", shown)
 
 
 @login_not_required
