@@ -23,6 +23,7 @@ from tests.conftest import make_user
 @pytest.fixture
 def clinic(settings, shared, clinician, nurse):
     settings.B12_CLINIC_DAYS = list(range(7))
+    settings.B12_HOLIDAYS = ""  # every day open: the dates below do not depend on the day the suite runs
     today = timezone.localdate()
     plan = factories.make_plan(clinician, start=today - timedelta(days=6), family_name="Cachedplan")
     other = factories.make_plan(clinician, start=today - timedelta(days=6), family_name="Otherplan")
@@ -178,3 +179,21 @@ def test_the_month_view_is_read_once_and_a_dose_given_is_on_the_next_view(clinic
     factories.give(plan, nurse)
     after, _ = view(client, url)
     assert after.count(": given") == before.count(": given") + 1, "the dose given, on its day"
+
+
+def test_the_worklist_is_read_once_for_every_nurse_and_a_dose_given_or_a_new_plan_is_on_the_next_view(
+    clinic, client, clinician, nurse, django_user_model
+):
+    url = reverse("worklist")
+    client.force_login(nurse)
+    first, read = view(client, url)
+    _, read_again = view(client, url)
+    assert "CACHEDPLAN" in first and "OTHERPLAN" in first and read_again <= read - 2
+    client.force_login(make_user(django_user_model, "second_nurse", "nurse"))
+    view(client, url)
+    assert view(client, url)[1] == read_again, "another nurse: the same lines, from the cache"
+
+    newcomer = factories.make_plan(clinician, start=timezone.localdate(), family_name="Newcomer")
+    assert "NEWCOMER" in view(client, url)[0].split('id="wl-today"')[1].split("</section>")[0], "a new plan"
+    factories.give(newcomer, nurse)
+    assert "NEWCOMER" not in view(client, url)[0].split('id="wl-today"')[1].split("</section>")[0], "given today"

@@ -1,5 +1,6 @@
 """The plan's records page (every dose, a page at a time) and its month view, read once and kept in the nodes'
-shared cache until the plan changes (see recommender/clinic/pages.py: what is kept, what retires it)."""
+shared cache until the plan changes (see recommender/clinic/pages.py: what is kept, what retires it); and the
+worklist's lines, the same for every nurse, kept until any patient, plan or dose changes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.paginator import Paginator
 
 from recommender import shared_cache
 from recommender.models import TreatmentPlan
-from recommender.web.http import kept_page
+from recommender.web.http import CountedPaginator, kept_page
 
 from . import presenters, selectors
 
@@ -60,3 +61,19 @@ def _plan_month_page(*, plan_id, month: date, today: date) -> dict:
         "patient": plan.patient,
         **presenters.month_calendar(today=today, **selectors.plan_month_events(plan=plan, month=month)),
     }
+
+
+def worklist_page(*, on: date, days_ahead: int, page_number: int, per_page: int):
+    """Page ``page_number`` of the worklist as of ``on`` (its lines and how many there are in all), from the shared
+    cache until a record it lists changes (``CLINIC_LISTS``: every nurse's worklist is the same)."""
+    return shared_cache.read_through(
+        shared_cache.CLINIC_LISTS,
+        f"worklist:{on.isoformat()}:{days_ahead}:{per_page}:{page_number}",
+        lambda: kept_page(
+            CountedPaginator(
+                selectors.worklist_lines(on=on, days_ahead=days_ahead),
+                per_page,
+                counted=selectors.worklist_count(on=on, days_ahead=days_ahead),
+            ).get_page(page_number)
+        ),
+    )

@@ -21,7 +21,6 @@ from recommender.models import REASON_MAX_LENGTH, AccessRecord, AccessToken, Dos
 from recommender.vocabulary import dose_label
 from recommender.web.formats import html_text
 from recommender.web.http import (
-    CountedPaginator,
     HtmxHttpRequest,
     add_errors,
     can,
@@ -48,11 +47,12 @@ FEED_LIMIT = 500
 def worklist(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     on = date_param(request, "on", today)
-    page = CountedPaginator(
-        selectors.worklist_lines(on=on, days_ahead=WORKLIST_DAYS_AHEAD),
-        WORKLIST_PAGE_SIZE,
-        counted=selectors.worklist_count(on=on, days_ahead=WORKLIST_DAYS_AHEAD),
-    ).get_page(request.GET.get("page"))
+    page = pages.worklist_page(
+        on=on,
+        days_ahead=WORKLIST_DAYS_AHEAD,
+        page_number=page_number(request.GET.get("page")),
+        per_page=WORKLIST_PAGE_SIZE,
+    )
     template = "recommender/worklist.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#rows"
