@@ -114,18 +114,25 @@ def read_through[T](name: str | tuple[str, ...], key: str, compute: Callable[[],
     generations, entry = tuple(found.get(k) for k in generation_keys), found.get(entry_key)
     if None not in generations and entry is not None and entry[0] == generations:
         return entry[1]
-    value = compute()
-    try:
-        if None in generations:
+    if None in generations:
+        # A generation is made before the value is read, never after: a change another node makes meanwhile then
+        # gives a newer one, and the value stored below (with this one) is not served.
+        try:
             for k, generation in zip(generation_keys, generations, strict=True):
                 if generation is None:  # add: never overwrite another node's change
                     cache.add(k, uuid.uuid4().hex, timeout=_generation_timeout(k))
-            generations = tuple(cache.get(k) for k in generation_keys)
-        if None not in generations:
+            made = cache.get_many(generation_keys)
+            generations = tuple(made.get(k) for k in generation_keys)
+        except Exception:
+            log.warning("shared cache unavailable: reading %s from the database", names[0])
+            return compute()
+    value = compute()
+    if None not in generations:
+        try:
             cache.set(entry_key, (generations, value), timeout=TIMEOUT_SECONDS)
             _remember({**dict(zip(generation_keys, generations, strict=True)), entry_key: (generations, value)})
-    except Exception:
-        log.warning("shared cache unavailable: %s not stored", names[0])
+        except Exception:
+            log.warning("shared cache unavailable: %s not stored", names[0])
     return value
 
 

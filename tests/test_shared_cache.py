@@ -253,3 +253,17 @@ def test_a_restore_retires_everything_cached_from_the_database_it_replaced(share
         assert shared_cache.read_through(name, "k", lambda: "recomputed") == "before"
     shared_cache.changed_everything()
     assert [shared_cache.read_through(name, "k", lambda: "after") for name in names] == ["after"] * len(names)
+
+
+def test_a_change_made_while_the_first_value_is_read_is_not_hidden_by_it(shared, db):
+    """Another node changes the data while this one reads it for a generation that did not exist yet: the value
+    read before the change must not be served after it."""
+
+    def read_then_changed_elsewhere():
+        shared_cache.changed(shared_cache.CASELOAD)  # the other node's change, committed during this read
+        return "read before the change"
+
+    assert shared_cache.read_through(shared_cache.CASELOAD, "k", read_then_changed_elsewhere) == (
+        "read before the change"
+    )
+    assert shared_cache.read_through(shared_cache.CASELOAD, "k", lambda: "after") == "after"
