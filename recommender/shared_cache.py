@@ -34,6 +34,8 @@ CASELOAD = "caseload"
 CLINIC_LISTS = "clinic-lists"
 # What every record's cached pages show beyond the record itself (people's names): with ``record(...)`` below.
 RECORDS = "records"
+# Every booking at once: a slot proposed to one plan is free only while no other plan has taken it.
+BOOKINGS = "bookings"
 # Booking: the clinic's sessions, their one-off changes, the locations and the closures (recommender/appointments).
 CLINIC_SESSIONS = "clinic-sessions"
 # API and calendar-feed tokens with their users (recommender/access/selectors.py).
@@ -146,12 +148,13 @@ def record(kind: str, pk) -> str:
     return f"record:{kind}:{pk}"
 
 
-def record_through[T](kind: str, pk, key: str, compute: Callable[[], T]) -> T:
+def record_through[T](kind: str, pk, key: str, compute: Callable[[], T], *, also: tuple[str, ...] = ()) -> T:
     """``compute()`` for a page of one record (``kind`` "plan" or "patient"), from the shared cache until that record
-    changes (``changed(record(kind, pk))``), the clinic's calendar changes (``CLINIC_SESSIONS``) or people's names do
-    (``RECORDS``). ``key`` says what else the value depends on (the day, the user's permissions); the language is
-    added here."""
-    return read_through((record(kind, pk), CLINIC_SESSIONS, RECORDS), f"{key}:{translation.get_language()}", compute)
+    changes (``changed(record(kind, pk))``), the clinic's calendar changes (``CLINIC_SESSIONS``), people's names do
+    (``RECORDS``) or any generation of ``also`` does. ``key`` says what else the value depends on (the day, the
+    user's permissions); the language is added here."""
+    generations = (record(kind, pk), CLINIC_SESSIONS, RECORDS, *also)
+    return read_through(generations, f"{key}:{translation.get_language()}", compute)
 
 
 def _generation_timeout(generation_key: str) -> int | None:
@@ -181,8 +184,8 @@ def changed(name: str) -> None:
 
 def changed_everything() -> None:
     """Retire every generation: the database was replaced (a restore), so nothing read from it before holds."""
-    every = (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, RECORDS, CLINIC_SESSIONS, ACCESS_TOKENS, CDS_CLIENTS)
-    for name in every:  # a record's own generation is retired with RECORDS, which each of its entries holds
+    every = (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, RECORDS, BOOKINGS, CLINIC_SESSIONS, ACCESS_TOKENS)
+    for name in (*every, CDS_CLIENTS):  # a record's own generation goes with RECORDS, which its entries all hold
         changed(name)
 
 

@@ -203,6 +203,12 @@ def plan_part_changed(sender, instance, **kwargs):
         retire_records(plans=[instance.plan_id], patients=[_patient_of_plan(instance)])
 
 
+@receiver(post_save, sender="recommender.Appointment")
+@receiver(post_delete, sender="recommender.Appointment")
+def bookings_changed(sender, **kwargs):
+    shared_cache.changed(shared_cache.BOOKINGS)  # a seat taken or freed: every plan's proposals are retired
+
+
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def people_changed(sender, update_fields=None, **kwargs):

@@ -197,3 +197,37 @@ def test_the_worklist_is_read_once_for_every_nurse_and_a_dose_given_or_a_new_pla
     assert "NEWCOMER" in view(client, url)[0].split('id="wl-today"')[1].split("</section>")[0], "a new plan"
     factories.give(newcomer, nurse)
     assert "NEWCOMER" not in view(client, url)[0].split('id="wl-today"')[1].split("</section>")[0], "given today"
+
+
+def test_a_proposal_comes_from_the_cache_until_another_plan_takes_its_slot_or_the_slot_begins(
+    settings, shared, clinician, nurse, client
+):
+    import time_machine
+
+    from recommender.appointments import selectors as appointment_selectors
+    from recommender.appointments import services as appointment_services
+
+    settings.B12_HOLIDAYS = ""
+    location = factories.make_location()
+    factories.make_sessions(location)  # Monday, Wednesday, Friday 09:00-12:00, ten-minute slots, two a slot
+    start = factories.next_weekday(timezone.localdate(), 0)
+    plan, *others = (factories.make_plan(clinician, start=start) for _ in range(3))
+    url = reverse("appointment-plan", args=[plan.pk])
+    nine = timezone.make_aware(datetime.combine(start, time(9)))
+
+    def proposed():
+        return client.get(url, headers={"HX-Request": "true"}).context["proposals"][0].proposal.slot.starts_at
+
+    with time_machine.travel(nine - timedelta(minutes=3), tick=False):
+        client.force_login(nurse)
+        assert proposed() == nine
+        assert view(client, url)[1] == 0, "the second time, from the cache: no query but the session's"
+        for other in others:  # two other patients take both places at 09:00
+            due = appointment_selectors.plan_to_book(other, today=start)[0]
+            appointment_services.appointment_book(
+                plan=other, kind=due.kind, phase=due.phase, number=due.number, location=location, starts_at=nine,
+                by=nurse,
+            )  # fmt: skip
+        assert proposed() == nine + timedelta(minutes=10), "the slot another plan took is not proposed"
+    with time_machine.travel(nine + timedelta(minutes=11), tick=False):
+        assert proposed() == nine + timedelta(minutes=20), "a proposed slot that has begun is proposed again"

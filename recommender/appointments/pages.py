@@ -1,5 +1,7 @@
-"""The plan's calendar file, built once and kept in the nodes' shared cache until the plan changes (see
-recommender/clinic/pages.py: what is kept, what retires it). A calendar app polls the same file again and again."""
+"""The plan's calendar file and its bookings with the free slots proposed, built once and kept in the nodes' shared
+cache until the plan changes (see recommender/clinic/pages.py: what is kept, what retires it); the proposals also
+until any booking changes, since a slot is free only while no other plan has taken it. A calendar app polls the same
+file again and again."""
 
 from __future__ import annotations
 
@@ -39,3 +41,23 @@ def _plan_ics(*, plan_id, today: date, now: datetime) -> tuple:
 
 def _calendar(plan: TreatmentPlan, records: list, upcoming: list, *, today: date) -> bytes:
     return calendars.plan_calendar(plan, today=today, booked=presenters.calendar_bookings(upcoming), records=records)
+
+
+def plan_bookings(*, plan_id, today: date, now: datetime) -> dict:
+    """The plan's bookings from ``today`` and the first free slot for each dose or review still to book. A slot
+    proposed when they were kept that has begun by ``now`` is proposed again (read afresh, not kept)."""
+    shown = shared_cache.record_through(
+        "plan",
+        plan_id,
+        f"bookings:{today.isoformat()}",
+        lambda: _plan_bookings(plan_id=plan_id, today=today),
+        also=(shared_cache.BOOKINGS,),
+    )
+    if any(row.proposal.slot is not None and row.proposal.slot.starts_at <= now for row in shown["proposals"]):
+        shown = _plan_bookings(plan_id=plan_id, today=today)
+    return shown
+
+
+def _plan_bookings(*, plan_id, today: date) -> dict:
+    plan = TreatmentPlan.objects.select_related("patient__usual_location").get(pk=plan_id)
+    return presenters.plan_bookings(plan, today=today)

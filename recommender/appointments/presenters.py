@@ -131,9 +131,9 @@ class ProposalRow:
     slot_value: str
 
 
-def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
-    """The plan's booked appointments, and for each dose or review due and not booked the first free slot."""
-    today = timezone.localdate()
+def plan_bookings(plan: TreatmentPlan, *, today: date) -> dict:
+    """The plan's booked appointments, and for each dose or review due and not booked the first free slot (what
+    the user may do with them is the view's: ``can_book``)."""
     appointments = selectors.plan_appointments(plan)  # one read for the list and for what is still to book
     since = selectors.start_of(today)
     upcoming = [a for a in appointments if a.status == Appointment.Status.BOOKED and a.starts_at >= since]
@@ -157,7 +157,6 @@ def plan_bookings(plan: TreatmentPlan, *, can_book: bool) -> dict:
         "upcoming": [(a, services.what_label(plan, a.kind, a.phase, a.number)) for a in upcoming],
         "proposals": proposals,
         "location": location,
-        "can_book": can_book and plan.status == TreatmentPlan.Status.ACTIVE,
     }
 
 

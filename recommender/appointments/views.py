@@ -94,11 +94,15 @@ def day_list(request: HttpRequest, on: str, key: str) -> HttpResponse:
 @permission_required(VIEW, raise_exception=True)
 def plan_bookings(request: HttpRequest, plan_id) -> HttpResponse:
     """A plan's booked appointments and, for what is due and not booked, the first free slot proposed."""
-    plan = _plan(plan_id)
+    try:
+        shown = pages.plan_bookings(plan_id=plan_id, today=timezone.localdate(), now=timezone.now())
+    except TreatmentPlan.DoesNotExist:
+        raise Http404("No such plan") from None
     template = "recommender/appointments/plan_bookings.html"
     if getattr(request, "htmx", False):
         template += "#bookings"
-    return render(request, template, presenters.plan_bookings(plan, can_book=request.user.has_perm(BOOK)))
+    can_book = request.user.has_perm(BOOK) and shown["plan"].status == TreatmentPlan.Status.ACTIVE
+    return render(request, template, {**shown, "can_book": can_book})
 
 
 @require_http_methods(["GET", "POST"])
