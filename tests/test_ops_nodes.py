@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import shutil
 from contextlib import ExitStack
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from bench.harness import redis_server
 from recommender.clinic import services
@@ -108,3 +110,30 @@ def test_the_same_dose_recorded_through_both_nodes_at_once_is_recorded_once(two_
     answers = at_once([post(first), post(second)] * 4)
     assert [a.status for a in answers] == [302] * 8
     assert DoseRecord.objects.filter(plan=plan).count() == 1
+
+
+def test_a_dose_recorded_on_one_node_is_on_the_other_nodes_plan_page_worklist_and_home_at_once(
+    two_nodes, clinician, nurse
+):
+    """The pages each node keeps in the shared cache (a plan's page, the worklist, the home lists) are retired for
+    every node by a write on any of them."""
+    first, second = two_nodes
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=7), family_name="Twonodes")
+    identity = {"phase": plan.next_phase, "number": plan.next_number, "sequence": plan.calendar_sequence}
+    headers = signed_in(signed_in_session(nurse))
+    plan_page, worklist, home = f"/plans/{plan.pk}/", "/worklist/", "/"
+
+    def overdue(node, path) -> bool:
+        body = node.request(path, headers=headers).body
+        section = body.split('id="wl-overdue"' if path == worklist else 'id="home-overdue"')[1].split("</section>")[0]
+        return "TWONODES" in section
+
+    before = second.request(plan_page, headers=headers).body
+    assert "Mark entered in error" not in before
+    assert overdue(second, worklist) and overdue(second, home)  # read, and kept, by the second node
+    assert overdue(second, worklist) and overdue(second, home)
+
+    recorded = first.request(f"/plans/{plan.pk}/doses/record/", data=dose_form(identity), headers=headers)
+    assert recorded.status == 302
+    assert "Mark entered in error" in second.request(plan_page, headers=headers).body
+    assert not overdue(second, worklist) and not overdue(second, home)
