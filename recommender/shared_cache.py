@@ -8,12 +8,15 @@ which is also right however many workers run. A cache that cannot be reached is 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
@@ -42,6 +45,25 @@ CLINIC_SESSIONS = "clinic-sessions"
 ACCESS_TOKENS = "access-tokens"
 
 
+def _code_version() -> str:
+    """What the code that makes the cached values is: B12_RELEASE when the deployment sets it (the git commit), else
+    a digest of the app's source and templates. Entries are kept per version, since a value pickled by one release
+    may not read right in another (a row's fields by position); generations are shared by all, so a change made on
+    a node still running the previous release retires the new release's entries during a rolling deploy."""
+    release = os.environ.get("B12_RELEASE", "")
+    if release:
+        return release[:40]
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*root.rglob("*.py"), *(root.parent / "templates").rglob("*.html")]):
+        if "migrations" not in path.parts:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CODE_VERSION = _code_version()
+
+
 def _shared() -> bool:
     return not isinstance(caches["default"], DummyCache)
 
@@ -53,6 +75,10 @@ def is_shared() -> bool:
 
 def _generation_key(name: str) -> str:
     return f"generation:{name}"
+
+
+def _entry_key(name: str, key: str) -> str:
+    return f"{name}:{CODE_VERSION}:{key}"
 
 
 # What ``prefetched`` read in one round trip: key -> value (None: absent), for the reads that follow in its block.
@@ -72,7 +98,7 @@ def prefetched(*entries: str | tuple[str, str]) -> Iterator[None]:
         name, key = entry if isinstance(entry, tuple) else (entry, None)
         keys.append(_generation_key(name))
         if key is not None:
-            keys.append(f"{name}:{key}")
+            keys.append(_entry_key(name, key))
     try:
         found = cache.get_many(keys)
     except Exception:
@@ -101,20 +127,24 @@ def _read(keys: list[str]) -> dict[str, object]:
     return cache.get_many(keys)
 
 
-def read_through[T](name: str | tuple[str, ...], key: str, compute: Callable[[], T]) -> T:
+def read_through[T](
+    name: str | tuple[str, ...], key: str, compute: Callable[[], T], *, valid: Callable[[T], bool] | None = None
+) -> T:
     """``compute()``, from the shared cache while generation ``name`` (or each of several) has not changed since it
-    was stored. Several: an entry that depends on a record and on the clinic's calendar is retired by either."""
+    was stored. Several: an entry that depends on a record and on the clinic's calendar is retired by either.
+    ``valid``: whether a kept value still holds (one that depends on the time of day); if not, it is read again."""
     if not _shared():
         return compute()
     names = (name,) if isinstance(name, str) else name
-    generation_keys, entry_key = [_generation_key(n) for n in names], f"{names[0]}:{key}"
+    generation_keys, entry_key = [_generation_key(n) for n in names], _entry_key(names[0], key)
     try:
         found = _read([*generation_keys, entry_key])
     except Exception:  # a cache outage must not take the pages down: read the database instead
         log.warning("shared cache unavailable: reading %s from the database", names[0])
         return compute()
     generations, entry = tuple(found.get(k) for k in generation_keys), found.get(entry_key)
-    if None not in generations and entry is not None and entry[0] == generations:
+    kept = None not in generations and entry is not None and entry[0] == generations
+    if kept and (valid is None or valid(entry[1])):
         return entry[1]
     if None in generations:
         # A generation is made before the value is read, never after: a change another node makes meanwhile then
@@ -148,13 +178,21 @@ def record(kind: str, pk) -> str:
     return f"record:{kind}:{pk}"
 
 
-def record_through[T](kind: str, pk, key: str, compute: Callable[[], T], *, also: tuple[str, ...] = ()) -> T:
+def record_through[T](
+    kind: str,
+    pk,
+    key: str,
+    compute: Callable[[], T],
+    *,
+    also: tuple[str, ...] = (),
+    valid: Callable[[T], bool] | None = None,
+) -> T:
     """``compute()`` for a page of one record (``kind`` "plan" or "patient"), from the shared cache until that record
     changes (``changed(record(kind, pk))``), the clinic's calendar changes (``CLINIC_SESSIONS``), people's names do
     (``RECORDS``) or any generation of ``also`` does. ``key`` says what else the value depends on (the day, the
-    user's permissions); the language is added here."""
+    user's permissions); the language is added here. ``valid``: as for ``read_through``."""
     generations = (record(kind, pk), CLINIC_SESSIONS, RECORDS, *also)
-    return read_through(generations, f"{key}:{translation.get_language()}", compute)
+    return read_through(generations, f"{key}:{translation.get_language()}", compute, valid=valid)
 
 
 def _generation_timeout(generation_key: str) -> int | None:
@@ -183,7 +221,8 @@ def changed(name: str) -> None:
 
 
 def changed_everything() -> None:
-    """Retire every generation: the database was replaced (a restore), so nothing read from it before holds."""
+    """Retire every generation: the database was replaced or migrated (a restore, a data migration, whose writes
+    send no signal the receivers hear), so nothing read from it before holds."""
     every = (PERMISSIONS, LAB_PROFILES, CASELOAD, CLINIC_LISTS, RECORDS, BOOKINGS, CLINIC_SESSIONS, ACCESS_TOKENS)
     for name in (*every, CDS_CLIENTS):  # a record's own generation goes with RECORDS, which its entries all hold
         changed(name)

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import ProtectedError
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_delete
 from django.dispatch import receiver
 
 from recommender import shared_cache
@@ -236,3 +236,11 @@ def access_token_records_changed(sender, update_fields=None, **kwargs):
 def access_token_roles_changed(sender, action, **kwargs):
     if action in ("post_add", "post_remove", "post_clear"):
         shared_cache.changed(shared_cache.ACCESS_TOKENS)
+
+
+@receiver(post_migrate)
+def migrated(sender, app_config=None, **kwargs):
+    """A migration may write rows (a data migration's historical models send no signal the receivers above hear):
+    nothing the nodes keep from before it holds."""
+    if app_config is not None and app_config.label == "recommender":
+        shared_cache.changed_everything()

@@ -90,3 +90,19 @@ def test_restore_asks_before_replacing_the_database(backup_file, monkeypatch, cl
     with pytest.raises(CommandError, match="cancelled"):
         call_command("restore", str(backup_file))
     assert Patient.objects.filter(family_name="Kept").exists()
+
+
+def test_a_restore_that_fails_part_way_still_retires_what_the_nodes_keep(backup_file, shared, monkeypatch):
+    """The database may have changed before the failure: nothing kept from before it holds."""
+    from recommender import shared_cache
+    from recommender.management.commands import restore as command
+    from recommender.ops.backups import BackupError
+
+    def fails_part_way(**kwargs):
+        raise BackupError("pg_restore stopped at table recommender_doserecord")
+
+    monkeypatch.setattr(command, "restore", fails_part_way)
+    shared_cache.read_through(shared_cache.CLINIC_LISTS, "k", lambda: "before")
+    with pytest.raises(CommandError, match="pg_restore stopped"):
+        call_command("restore", str(backup_file), "--noinput")
+    assert shared_cache.read_through(shared_cache.CLINIC_LISTS, "k", lambda: "after") == "after"

@@ -231,3 +231,13 @@ def test_a_proposal_comes_from_the_cache_until_another_plan_takes_its_slot_or_th
         assert proposed() == nine + timedelta(minutes=10), "the slot another plan took is not proposed"
     with time_machine.travel(nine + timedelta(minutes=11), tick=False):
         assert proposed() == nine + timedelta(minutes=20), "a proposed slot that has begun is proposed again"
+        assert view(client, url)[1] == 0, "and the new proposal is kept in place of the old"
+
+
+@pytest.mark.parametrize("page", ["²", "٣", "1e3", "-1", "9" * 40])
+def test_a_page_number_that_is_not_plain_digits_shows_the_first_page_not_a_500(clinic, client, nurse, page):
+    """Found in review: ``"²".isdigit()`` is true and ``int("²")`` fails."""
+    plan, _ = clinic
+    client.force_login(nurse)
+    for url in (reverse("worklist"), reverse("plan-doses", args=[plan.pk])):
+        assert client.get(url, {"page": page}).status_code == 200

@@ -44,18 +44,18 @@ def _calendar(plan: TreatmentPlan, records: list, upcoming: list, *, today: date
 
 
 def plan_bookings(*, plan_id, today: date, now: datetime) -> dict:
-    """The plan's bookings from ``today`` and the first free slot for each dose or review still to book. A slot
-    proposed when they were kept that has begun by ``now`` is proposed again (read afresh, not kept)."""
-    shown = shared_cache.record_through(
+    """The plan's bookings from ``today`` and the first free slot for each dose or review still to book. Kept
+    proposals in which a slot has begun by ``now`` are read again (and kept in their place)."""
+    return shared_cache.record_through(
         "plan",
         plan_id,
         f"bookings:{today.isoformat()}",
         lambda: _plan_bookings(plan_id=plan_id, today=today),
         also=(shared_cache.BOOKINGS,),
+        valid=lambda shown: (
+            not any(row.proposal.slot is not None and row.proposal.slot.starts_at <= now for row in shown["proposals"])
+        ),
     )
-    if any(row.proposal.slot is not None and row.proposal.slot.starts_at <= now for row in shown["proposals"]):
-        shown = _plan_bookings(plan_id=plan_id, today=today)
-    return shown
 
 
 def _plan_bookings(*, plan_id, today: date) -> dict:

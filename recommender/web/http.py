@@ -45,7 +45,7 @@ def kept_page(page: Page) -> Page:
 def page_number(raw: str | None) -> int:
     """A ``?page=`` as a number (1 when it is none), short enough to be a cache key: Django's ``get_page`` then
     shows the last page for a number past it."""
-    return int(raw) if raw and raw.isdigit() and len(raw) <= 6 else 1
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 def can(request, perm: str) -> bool:

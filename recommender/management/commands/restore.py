@@ -31,8 +31,16 @@ class Command(BaseCommand):
                 )
                 if answer != "yes":
                     raise CommandError("Restore cancelled; nothing was changed.")
-            digest = restore(source=file, using=database)
-            shared_cache.changed_everything()
+            try:
+                digest = restore(source=file, using=database)
+            finally:  # even a restore that failed part way may have changed the database
+                shared_cache.changed_everything()
         except BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"Restored from {file} (sha256 {digest} verified).")
+        if not shared_cache.is_shared():
+            self.stdout.write(
+                "REDIS_URL is not set here: if the app servers share a cache, what they keep from before the restore "
+                f"expires within {shared_cache.TIMEOUT_SECONDS // 60} minutes (run this with their REDIS_URL to "
+                "retire it at once)."
+            )
