@@ -54,11 +54,9 @@ def _code_version() -> str:
     if release:
         return release[:40]
     root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted([*root.rglob("*.py"), *(root.parent / "templates").rglob("*.html")]):
-        if "migrations" not in path.parts:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    sources = sorted([*root.rglob("*.py"), *(root.parent / "templates").rglob("*.html")])
+    code = b"".join(path.read_bytes() for path in sources if "migrations" not in path.parts)
+    return hashlib.sha256(code).hexdigest()[:16]
 
 
 CODE_VERSION = _code_version()
