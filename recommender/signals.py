@@ -130,6 +130,11 @@ def clinic_sessions_changed(sender, **kwargs):
     shared_cache.changed(shared_cache.CLINIC_LISTS)  # the reviews' dates follow the clinic's calendar
 
 
+def _a_sign_in(update_fields) -> bool:
+    """A user saved by a sign-in (its last_login only): nothing any page shows has changed."""
+    return update_fields is not None and set(update_fields) == {"last_login"}
+
+
 # The home pages' clinic-wide lists show patients, their latest assessments, their plans and doses, and who recorded
 # a missed dose: any change to one retires the rendered lists on every node (a write through ``QuerySet.update`` or
 # ``bulk_update`` says so itself: recommender/injections/services.py).
@@ -143,8 +148,8 @@ def clinic_sessions_changed(sender, **kwargs):
 @receiver(post_delete, sender="recommender.DoseRecord")
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 def clinic_lists_changed(sender, update_fields=None, **kwargs):
-    if update_fields is not None and set(update_fields) == {"last_login"}:
-        return  # a sign-in
+    if _a_sign_in(update_fields):
+        return
     shared_cache.changed(shared_cache.CLINIC_LISTS)
 
 
@@ -212,8 +217,8 @@ def bookings_changed(sender, **kwargs):
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL)
 def people_changed(sender, update_fields=None, **kwargs):
-    if update_fields is not None and set(update_fields) == {"last_login"}:
-        return  # a sign-in
+    if _a_sign_in(update_fields):
+        return
     shared_cache.changed(shared_cache.RECORDS)
 
 
@@ -227,7 +232,7 @@ def people_changed(sender, update_fields=None, **kwargs):
 @receiver(post_save, sender=Group)
 @receiver(post_delete, sender=Group)
 def access_token_records_changed(sender, update_fields=None, **kwargs):
-    if update_fields is not None and set(update_fields) == {"last_login"}:
+    if _a_sign_in(update_fields):
         return
     shared_cache.changed(shared_cache.ACCESS_TOKENS)
 
