@@ -430,3 +430,16 @@ def test_a_seat_taken_between_the_count_and_the_save_is_counted_again_not_a_cons
         book(plans[2], nurse, local(start, 9))
     assert "just booked the last place" in refused.value.message_dict["starts_at"][0]
     assert not Appointment.objects.filter(plan=plans[2]).exists()
+
+
+@pytest.mark.parametrize("number", ["²", "①", "٣", "1" * 9])
+def test_a_dose_number_that_is_not_plain_digits_is_not_a_500(plan, nurse, client, number):
+    """Found by probing: ``"²".isdigit()`` is true and ``int("²")`` fails; the booking form says the dose is not the
+    next to book instead."""
+    client.force_login(nurse)
+    url = reverse("appointment-book", args=[plan.pk])
+    for response in (
+        client.get(url, {"kind": "dose", "phase": "loading", "number": number}),
+        client.post(url, {"kind": "dose", "phase": "loading", "number": number, "slot": ""}),
+    ):
+        assert response.status_code == 302

@@ -527,3 +527,15 @@ def test_a_send_interrupted_by_a_stopped_worker_is_listed_not_sent_again(clock, 
     page = client.get(reverse("reminders-failed")).content.decode()
     assert "sending was interrupted" in page and plan.patient.display_name in page
     assert sms.sent == []
+
+
+@pytest.mark.parametrize("raw", ["07٧00 900123", "07700 9001²3", "０７７００ ９００１２３"])
+def test_a_mobile_number_in_digits_other_than_ascii_is_refused_not_stored(raw):
+    """Found by probing: "٧".isdigit() is true, and such a number would reach the text-message gateway as is."""
+    from django.core.exceptions import ValidationError
+
+    from recommender.reminders.services import normalise_mobile
+
+    with pytest.raises(ValidationError):
+        normalise_mobile(raw)
+    assert normalise_mobile("07700 900123") == "+447700900123"

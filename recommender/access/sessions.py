@@ -74,7 +74,7 @@ class SessionStore(DatabaseSessionStore):
     def create_model_instance(self, data):
         row = super().create_model_instance(data)
         user_id = data.get(SESSION_KEY)
-        row.user_id = int(user_id) if isinstance(user_id, str) and user_id.isdigit() else None
+        row.user_id = int(user_id) if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit() else None
         return row
 
 

@@ -24,7 +24,7 @@ from recommender.appointments import pages, presenters, selectors, services
 from recommender.appointments.forms import BookingForm, CancelForm, MoveForm
 from recommender.appointments.selectors import slot_value
 from recommender.models import AccessRecord, Appointment, Location, TreatmentPlan
-from recommender.web.http import DATE_RANGE, date_param, safe_next, typed_date
+from recommender.web.http import DATE_RANGE, date_param, plain_number, safe_next, typed_date
 
 VIEW = "recommender.view_appointment"
 BOOK = "recommender.book_appointment"
@@ -112,7 +112,8 @@ def book(request: HttpRequest, plan_id) -> HttpResponse:
     today = timezone.localdate()
     source = request.POST if request.method == "POST" else request.GET
     kind, phase = source.get("kind", ""), source.get("phase", "")
-    number = int(source["number"]) if source.get("number", "").isdigit() and len(source["number"]) < 6 else -1
+    number = plain_number(source.get("number"), digits=5)
+    number = -1 if number is None else number
     due = selectors.due_to_book(plan, kind=kind, phase=phase, number=number, today=today)
     if due is None:
         messages.warning(request, services.NOT_NEXT)

@@ -49,7 +49,7 @@ def normalise_mobile(raw: str) -> str:
         return ""
     if digits.startswith("+44"):
         digits = "0" + digits[3:]
-    if not (digits.isdigit() and len(digits) == UK_MOBILE_DIGITS and digits.startswith("07")):
+    if not (digits.isascii() and digits.isdigit() and len(digits) == UK_MOBILE_DIGITS and digits.startswith("07")):
         raise ValidationError({"mobile": "Enter a UK mobile number, like 07700 900123."})
     return "+44" + digits[1:]
 

@@ -42,10 +42,19 @@ def kept_page(page: Page) -> Page:
     return Page(list(page.object_list), page.number, Paginator(range(page.paginator.count), page.paginator.per_page))
 
 
+def plain_number(raw: str | None, *, digits: int = 6) -> int | None:
+    """``raw`` as a whole number when it is written with up to ``digits`` ASCII digits, else None (``"²".isdigit()``
+    is true, and ``int("²")`` fails)."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= digits:
+        return int(raw)
+    return None
+
+
 def page_number(raw: str | None) -> int:
     """A ``?page=`` as a number (1 when it is none), short enough to be a cache key: Django's ``get_page`` then
     shows the last page for a number past it."""
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
+    number = plain_number(raw)
+    return 1 if number is None else number
 
 
 def can(request, perm: str) -> bool:
