@@ -43,6 +43,7 @@ def _plan_page(*, plan_id, today: date, can_record: bool) -> dict:
         "mma_follow_up": presenters.mma_follow_up(plan, selectors.assessments_after_pending_plan(plan=plan)),
         "doses": doses,
         "dose_rows": injections_presenters.dose_rows(doses, latest_dose=latest_dose, can_record=can_record),
+        "can_record": can_record,
         "older_doses": older_doses,
         "latest_dose": latest_dose,
         **injections_selectors.plan_schedule(plan=plan, today=today),

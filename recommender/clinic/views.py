@@ -294,7 +294,6 @@ def plan_detail(request: HtmxHttpRequest, plan_id) -> HttpResponse:
             "end_form": blank_form(PlanEndForm),
             "stable_form": blank_form(MarkStableForm),
             "can_change": can(request, "change_treatmentplan") and plan.status == TreatmentPlan.Status.ACTIVE,
-            "can_record": can(request, "record_dose") and plan.status == TreatmentPlan.Status.ACTIVE,
             "reason_max_length": REASON_MAX_LENGTH,
             "today": today,
             "interval_form": IntervalChangeForm(

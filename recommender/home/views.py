@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
-from django.utils.safestring import SafeString
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,7 +14,7 @@ from recommender.clinic import selectors as clinic_selectors
 from recommender.roles import ADMIN, CLINICIAN, NURSE
 from recommender.web.http import HtmxHttpRequest
 
-from . import presenters, selectors
+from . import pages, selectors
 
 # How many matches the header's live results show; the results page shows the rest.
 SEARCH_PREVIEW_LIMIT = 8
@@ -42,11 +38,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     context: dict = {"roles": roles, "today": today}
     if CLINICIAN in roles:
         context |= {
-            "clinician_lists": role_lists(CLINICIAN, today=today),
+            "clinician_lists": pages.role_lists(CLINICIAN, today=today),
             "recent": selectors.patients_recent_for(user=request.user),
         }
     if NURSE in roles:
-        context["nurse_lists"] = role_lists(NURSE, today=today)
+        context["nurse_lists"] = pages.role_lists(NURSE, today=today)
     if ADMIN in roles:
         context |= {
             "locked_out": selectors.users_locked_out(),
@@ -58,46 +54,6 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if CLINICIAN in roles or ADMIN in roles:
         context["caseload"] = selectors.caseload(today=today)
     return render(request, "recommender/home.html", context)
-
-
-def role_lists(role: str, *, today: date) -> SafeString:
-    """The clinic-wide lists of a role's home page, rendered. They are the same for every user of the role on the
-    same day, so they are kept in the nodes' shared cache until any record they show changes (the generation
-    ``CLINIC_LISTS``, retired by recommender/signals.py); without a shared cache they are read every time."""
-    key = f"{role}:{today.isoformat()}:{translation.get_language()}"
-    return shared_cache.read_through(
-        shared_cache.CLINIC_LISTS,
-        key,
-        lambda: render_to_string(f"recommender/_home_lists.html#{role}", _ROLE_LISTS[role](today)),
-    )
-
-
-def _clinician_lists(today: date) -> dict:
-    return {
-        "mma_awaited": presenters.mma_rows(selectors.listed(selectors.mma_awaited()), today=today),
-        "pending_mma": presenters.pending_rows(selectors.listed(selectors.treatment_pending_mma()), today=today),
-        "neuro_reviews": presenters.due_rows(
-            selectors.listed(selectors.neuro_loading_reviews_due(today=today)), today=today
-        ),
-        "monitoring": presenters.due_rows(
-            selectors.listed(
-                selectors.monitoring_due(today=today), row=lambda plan: selectors.visit_due(plan, today=today)
-            ),
-            today=today,
-        ),
-        "no_monitoring_due": f"No monitoring visit is due in the next {selectors.DUE_SOON_DAYS} days.",
-    }
-
-
-def _nurse_lists(today: date) -> dict:
-    return {
-        "due_today": presenters.dose_rows(selectors.listed(selectors.injections_due(on=today)), today=today),
-        "overdue": presenters.dose_rows(selectors.listed(selectors.injections_overdue(today=today)), today=today),
-        "dnas": presenters.dna_rows(selectors.listed(selectors.dnas_to_follow_up()), today=today),
-    }
-
-
-_ROLE_LISTS = {CLINICIAN: _clinician_lists, NURSE: _nurse_lists}
 
 
 @require_GET
