@@ -443,3 +443,58 @@ def test_a_dose_number_that_is_not_plain_digits_is_not_a_500(plan, nurse, client
         client.post(url, {"kind": "dose", "phase": "loading", "number": number, "slot": ""}),
     ):
         assert response.status_code == 302
+
+
+def test_an_appointment_still_to_come_cannot_be_marked_did_not_attend_nor_a_review_attended_days_ahead(
+    plan, clinic, nurse, clinician, start, client
+):
+    """Found by probing: a booking ten days ahead could be marked did not attend, and its dose was recorded as
+    missed. Every door is refused now (the booking, the worklist's dose, the service), and the day list does not
+    offer it before the row's time."""
+    ahead = book(plan, nurse, selectors.slot_proposal(due=to_book(plan), location=clinic, today=start).slot.starts_at)
+    client.force_login(nurse)
+    response = client.post(reverse("appointment-dna", args=[ahead.pk]), follow=True)
+    when = f"{timezone.localtime(ahead.starts_at):%a} {start.day} {start:%b %Y} at 09:00"
+    assert f"This appointment is on {when}: it can be marked did not attend once it has begun." in (
+        html.unescape(response.content.decode())
+    )
+    ahead.refresh_from_db()
+    assert ahead.status == "booked" and not DoseRecord.objects.filter(plan=plan).exists()
+    key = client.get(reverse("appointment-sessions"), {"on": start.isoformat()}).context["sessions"][0].session.key
+    day_list = client.get(reverse("appointment-day-list", args=[start.isoformat(), key]))
+    assert day_list.status_code == 200 and "Did not attend" not in day_list.content.decode()
+
+    # A review booked days ahead is not "attended" yet either.
+    review = Appointment.objects.create(
+        plan=plan, kind="review", number=1, due_on=start, location=clinic, starts_at=local(start, 11),
+        slot_minutes=10, seat=1, capacity=2, booked_by=nurse,
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        services.appointment_attended(appointment=review, by=nurse)
+    assert "it can be marked attended on its day" in refused.value.message_dict["appointment"][0]
+    with pytest.raises(ValidationError):
+        services.appointment_did_not_attend(appointment=review, by=nurse)
+    review.refresh_from_db()
+    assert review.status == "booked"
+
+
+def test_a_dose_due_today_booked_for_later_today_is_not_missed_before_its_time(clinician, clinic, nurse, client):
+    today = timezone.localdate()
+    plan = make_plan(clinician, start=today - timedelta(days=3))
+    later = book(
+        plan,
+        nurse,
+        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
+        window_reason="First session we have.",
+    )
+    Appointment.objects.filter(pk=later.pk).update(starts_at=timezone.now() + timedelta(minutes=30))
+    client.force_login(nurse)
+    plan.refresh_from_db()
+    refused = client.post(reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence}, follow=True)
+    assert "it can be marked did not attend once it has begun" in html.unescape(refused.content.decode())
+    later.refresh_from_db()
+    assert later.status == "booked" and not DoseRecord.objects.filter(plan=plan).exists()
+    Appointment.objects.filter(pk=later.pk).update(starts_at=timezone.now() - timedelta(minutes=1))
+    client.post(reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence})
+    later.refresh_from_db()
+    assert later.status == "dna" and DoseRecord.objects.get(plan=plan).outcome == "missed"

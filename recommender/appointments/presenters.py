@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -64,6 +64,7 @@ class DayListRow(TemplateRow):
     what: str
     outcome: str  # "" until something is recorded: "given", "missed", "attended", "did not attend"
     record_due: bool  # the plan's dose due now is this one: the row offers the dose form
+    starts_at: datetime  # "did not attend" is offered once this has passed (the page's ``now``)
     time: str
     patient_name: str
     born: str
@@ -111,6 +112,7 @@ def day_list_rows(bookings: list[selectors.Booked]) -> list[DayListRow]:
                 what=html_text(services.what_label_of(b.kind, b.phase, b.number, b.plan_loading_doses)),
                 outcome=outcome,
                 record_due=due_now,
+                starts_at=b.starts_at,
                 time=html_text(timezone.localtime(b.starts_at).strftime("%H:%M")),
                 patient_name=html_text(_DISPLAY_NAME(b)),
                 born=html_text(formats.clinic_dob(b.date_of_birth)),

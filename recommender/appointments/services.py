@@ -24,6 +24,8 @@ SLOT_JUST_FILLED = (
     "Someone else has just booked the last place in this slot ({when}): nothing was saved. Choose another slot."
 )
 NOT_NEXT = "The plan has changed since this page was opened: nothing was saved; check what is due now."
+NOT_BEGUN = "This appointment is on {when}: it can be marked did not attend once it has begun. Nothing was saved."
+NOT_ITS_DAY = "This review is booked for {when}: it can be marked attended on its day. Nothing was saved."
 
 
 def _when(at: datetime) -> str:
@@ -330,6 +332,8 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
     missed (the schedule then offers it again: the caller proposes the next free slot at once)."""
     plan = _locked_plan(appointment.plan)
     appointment = _locked_booking(appointment)
+    if appointment.starts_at > timezone.now():  # a patient cannot miss what has not begun (nor its dose)
+        raise ValidationError({"appointment": NOT_BEGUN.format(when=_when(appointment.starts_at))})
     if appointment.kind == Appointment.Kind.DOSE and (appointment.phase, appointment.number) == (
         plan.next_phase,
         plan.next_number,
@@ -349,8 +353,11 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
 
 @transaction.atomic
 def appointment_attended(*, appointment: Appointment, by) -> Appointment:
-    """A review held (a dose is marked attended when its dose is recorded)."""
+    """A review held (a dose is marked attended when its dose is recorded): on its day, a patient seen early
+    included; not a review still days ahead."""
     appointment = _locked_booking(appointment)
+    if timezone.localdate(appointment.starts_at) > timezone.localdate():
+        raise ValidationError({"appointment": NOT_ITS_DAY.format(when=_when(appointment.starts_at))})
     appointment.status = Appointment.Status.ATTENDED
     save_record(appointment, by=by, reason="attended")
     return appointment

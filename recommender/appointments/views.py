@@ -83,6 +83,8 @@ def day_list(request: HttpRequest, on: str, key: str) -> HttpResponse:
             "rows": presenters.day_list_rows(selectors.day_list(session=session)),
             "can_record": request.user.has_perm("recommender.record_dose"),
             "can_book": request.user.has_perm(BOOK),
+            "now": timezone.now(),  # "did not attend" once a row's time has passed; "attended" on its day
+            "today": timezone.localdate(),
             "here": request.get_full_path(),
             "csrf_input": csrf_input(request),  # made once for the page's many row forms
         },
