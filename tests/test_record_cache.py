@@ -241,3 +241,76 @@ def test_a_page_number_that_is_not_plain_digits_shows_the_first_page_not_a_500(c
     client.force_login(nurse)
     for url in (reverse("worklist"), reverse("plan-doses", args=[plan.pk])):
         assert client.get(url, {"page": page}).status_code == 200
+
+
+def test_a_day_list_is_read_once_for_every_nurse_and_each_change_to_its_rows_is_on_the_next_view(
+    settings, shared, clinician, nurse, client, django_user_model
+):
+    """A nurse running a session reloads its day list after each patient: its rows come from the shared cache until
+    a booking, a dose, a patient or the clinic's calendar changes; what the row offers follows the time of day
+    (did not attend once a row's time has passed) though the rows are kept."""
+    import time_machine
+
+    from recommender.appointments import selectors as appointment_selectors
+    from recommender.appointments import services as appointment_services
+    from recommender.models import SessionChange
+
+    settings.B12_HOLIDAYS = ""
+    location = factories.make_location()
+    factories.make_sessions(location)  # Monday, Wednesday, Friday 09:00-12:00, ten-minute slots, two a slot
+    start = factories.next_weekday(timezone.localdate(), 0)
+    at = {minute: timezone.make_aware(datetime.combine(start, time(9, minute))) for minute in (0, 10, 20)}
+    plans, bookings = [], []
+    for name, minute in zip(("Firstrow", "Secondrow", "Thirdrow"), at, strict=True):
+        plan = factories.make_plan(clinician, start=start, family_name=name)
+        due = appointment_selectors.plan_to_book(plan, today=start)[0]
+        booking = appointment_services.appointment_book(
+            plan=plan, kind=due.kind, phase=due.phase, number=due.number, location=location, starts_at=at[minute],
+            by=nurse,
+        )  # fmt: skip
+        bookings.append(booking)
+        plans.append(plan)
+    session = appointment_selectors.sessions_on(start)[0]
+    url = reverse("appointment-day-list", args=[start.isoformat(), session.key])
+
+    def rows(page: str) -> list[str]:
+        return [row.split("</tr>")[0] for row in page.split("<tr data-appointment=")[1:]]
+
+    with time_machine.travel(at[0] - timedelta(minutes=5), tick=False):
+        client.force_login(nurse)
+        first, read = view(client, url)
+        assert ["ROW," in r for r in rows(first)] == [True] * 3 and "Did not attend" not in first
+        _, read_again = view(client, url)
+        assert read_again == 0 < read, "the session's rows from the cache: no query but the session's"
+        client.force_login(make_user(django_user_model, "second_nurse", "nurse"))
+        view(client, url)  # (their permissions are read once)
+        assert view(client, url)[1] == 0, "another nurse: the same rows, from the cache"
+
+    with time_machine.travel(at[0] + timedelta(minutes=5), tick=False):
+        page, _ = view(client, url)
+        assert "Did not attend" in rows(page)[0] and "Did not attend" not in rows(page)[1], "by the time of day"
+        factories.give(plans[0], nurse)
+        assert "Given" in rows(view(client, url)[0])[0], "a dose recorded: the row says so"
+        appointment_services.appointment_move(
+            appointment=bookings[1],
+            location=location,
+            starts_at=timezone.make_aware(datetime.combine(start, time(11))),
+            reason="Patient's bus is late.",
+            by=nurse,
+        )
+        moved = rows(view(client, url)[0])
+        assert "SECONDROW" in moved[-1] and "11:00" in moved[-1], "a booking moved: in its new place"
+        appointment_services.appointment_cancel(appointment=bookings[2], reason="Patient phoned.", by=nurse)
+        assert "THIRDROW" not in view(client, url)[0], "a booking cancelled: off the list"
+        clinic_services.patient_update(
+            patient=plans[0].patient,
+            hospital_number=plans[0].patient.hospital_number,
+            family_name="Renamedrow",
+            given_name=plans[0].patient.given_name,
+            date_of_birth=plans[0].patient.date_of_birth,
+            reason="Spelling.",
+            by=clinician,
+        )
+        assert "RENAMEDROW" in view(client, url)[0], "a patient renamed"
+        SessionChange.objects.create(kind="cancel", date=start, session=location.sessions.get(weekday=0), reason="Ill")
+        assert client.get(url).status_code == 404, "the session cancelled: no day list"

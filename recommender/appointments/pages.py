@@ -1,7 +1,8 @@
 """The plan's calendar file and its bookings with the free slots proposed, built once and kept in the nodes' shared
 cache until the plan changes (see recommender/clinic/pages.py: what is kept, what retires it); the proposals also
 until any booking changes, since a slot is free only while no other plan has taken it. A calendar app polls the same
-file again and again."""
+file again and again. A session's day list: its rows kept until any booking, plan, patient, dose or the clinic's
+calendar changes (a nurse running a session reloads it after each patient)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ def _plan_ics(*, plan_id, today: date, now: datetime) -> tuple:
 
 def _calendar(plan: TreatmentPlan, records: list, upcoming: list, *, today: date) -> bytes:
     return calendars.plan_calendar(plan, today=today, booked=presenters.calendar_bookings(upcoming), records=records)
+
+
+def day_list_rows(*, session: selectors.SessionDay) -> list[presenters.DayListRow]:
+    """The session's booked patients as the day list prints them, whatever the user may do with them (the row
+    actions, the CSRF input and what time it is are the request's)."""
+    return shared_cache.read_through(
+        (shared_cache.CLINIC_LISTS, shared_cache.BOOKINGS, shared_cache.CLINIC_SESSIONS),
+        f"day-list:{session.day.isoformat()}:{session.key}:{session.location_id}:{session.start}:{session.end}",
+        lambda: presenters.day_list_rows(selectors.day_list(session=session)),
+    )
 
 
 def plan_bookings(*, plan_id, today: date, now: datetime) -> dict:

@@ -80,7 +80,7 @@ def day_list(request: HttpRequest, on: str, key: str) -> HttpResponse:
         "recommender/appointments/day_list.html",
         {
             "session": session,
-            "rows": presenters.day_list_rows(selectors.day_list(session=session)),
+            "rows": pages.day_list_rows(session=session),
             "can_record": request.user.has_perm("recommender.record_dose"),
             "can_book": request.user.has_perm(BOOK),
             "now": timezone.now(),  # "did not attend" once a row's time has passed; "attended" on its day
