@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.utils.module_loading import import_string
 from simple_history.models import HistoricalRecords
 
 from recommender import vocabulary
+from recommender.clock_changes import ClockChange, clock_changes_across
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.stored import Decision
 from recommender.identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
@@ -534,6 +536,19 @@ class Location(models.Model):
         return self.name
 
 
+# A recurring session is checked against the clock changes of the coming year (each zone changes once or twice).
+CLOCK_CHANGES_AHEAD_DAYS = 366
+
+
+def clock_change_message(change: ClockChange) -> str:
+    what = "do not exist" if change.skipped else "happen twice"
+    return (
+        f"The clocks change on {change.day:%a} {change.day.day} {change.day:%b %Y}: the times from "
+        f"{change.start:%H:%M} to {change.end:%H:%M} {what}, so this session's slots would not be where they seem. "
+        "Choose times outside them (or let the session end before that day)."
+    )
+
+
 class Session(models.Model):
     """A recurring clinic session: every week on one weekday, from start to end, in slots of ``slot_minutes``,
     each slot taking up to ``capacity`` patients (one per nurse, say)."""
@@ -568,6 +583,21 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location}: {self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.start and self.end and self.weekday is not None and self.end > self.start:
+            first = max(timezone.localdate(), self.valid_from or date.min)
+            days = CLOCK_CHANGES_AHEAD_DAYS
+            if self.valid_until is not None:
+                days = min(days, (self.valid_until - first).days + 1)
+            changes = clock_changes_across(
+                start=self.start, end=self.end, zone=timezone.get_default_timezone(), first=first, days=days,
+                weekday=self.weekday,
+            )  # fmt: skip
+            if changes:
+                raise ValidationError({"start": clock_change_message(changes[0])})
 
 
 class SessionChange(models.Model):
@@ -626,6 +656,12 @@ class SessionChange(models.Model):
                     errors[name] = "Needed for an extra session."
             if self.start and self.end and self.end <= self.start:
                 errors["end"] = "The session ends after it starts."
+            elif self.start and self.end and self.date:
+                changes = clock_changes_across(
+                    start=self.start, end=self.end, zone=timezone.get_default_timezone(), first=self.date, days=1
+                )
+                if changes:
+                    errors["start"] = clock_change_message(changes[0])
         if errors:
             raise ValidationError(errors)
 

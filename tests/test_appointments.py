@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import itertools
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from tests.conftest import make_user
 from tests.factories import give, make_location, make_plan, make_sessions, next_weekday
 
 MONDAY, WEDNESDAY, FRIDAY = 0, 2, 4
+UK = ZoneInfo("Europe/London")
 
 
 @pytest.fixture(autouse=True)
@@ -498,3 +500,31 @@ def test_a_dose_due_today_booked_for_later_today_is_not_missed_before_its_time(c
     client.post(reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence})
     later.refresh_from_db()
     assert later.status == "dna" and DoseRecord.objects.get(plan=plan).outcome == "missed"
+
+
+def test_a_session_across_a_clock_change_is_refused_with_the_day_and_the_hours_named(clinic, settings):
+    """Found by probing: a Sunday-night session across the spring change gave slots sharing one instant, and none in
+    the hour repeated in autumn. The admin now refuses such a session (recurring or extra) and names the change."""
+    from recommender.clock_changes import clock_change_on
+    from recommender.models import Session
+
+    settings.TIME_ZONE = "Europe/London"
+    today = timezone.localdate()
+    spring = next(today + timedelta(days=n) for n in range(366) if clock_change_on(today + timedelta(days=n), UK))
+    night = Session(location=clinic, weekday=spring.weekday(), start=time(0, 30), end=time(3), slot_minutes=10)
+    with pytest.raises(ValidationError) as refused:
+        night.full_clean()
+    message = refused.value.message_dict["start"][0]
+    assert f"The clocks change on {spring:%a} {spring.day} {spring:%b %Y}: the times from 01:00 to 02:00" in message
+    Session(location=clinic, weekday=spring.weekday(), start=time(9), end=time(12), slot_minutes=10).full_clean()
+    ended = Session(
+        location=clinic, weekday=spring.weekday(), start=time(0, 30), end=time(3), valid_until=spring - timedelta(1)
+    )
+    ended.full_clean()  # it ends before the change: nothing to refuse
+    extra = SessionChange(kind="extra", date=spring, location=clinic, start=time(1, 30), end=time(2, 30),
+                          slot_minutes=10, capacity=1, reason="Night clinic")  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        extra.full_clean()
+    assert "The clocks change" in refused.value.message_dict["start"][0]
+    extra.date = spring - timedelta(days=7)
+    extra.full_clean()
