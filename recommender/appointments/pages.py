@@ -6,7 +6,11 @@ calendar changes (a nurse running a session reloads it after each patient)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
+
+from django.template.loader import get_template
+from django.utils import translation
 
 from recommender import shared_cache
 from recommender.injections import calendars
@@ -49,9 +53,19 @@ def day_list_rows(*, session: selectors.SessionDay) -> list[presenters.DayListRo
     actions, the CSRF input and what time it is are the request's)."""
     return shared_cache.read_through(
         (shared_cache.CLINIC_LISTS, shared_cache.BOOKINGS, shared_cache.CLINIC_SESSIONS),
-        f"day-list:{session.day.isoformat()}:{session.key}:{session.location_id}:{session.start}:{session.end}",
-        lambda: presenters.day_list_rows(selectors.day_list(session=session)),
+        f"day-list:{session.day.isoformat()}:{session.key}:{session.location_id}:{session.start}:{session.end}:"
+        f"{translation.get_language()}",
+        lambda: _day_list_rows(session),
     )
+
+
+def _day_list_rows(session: selectors.SessionDay) -> list[presenters.DayListRow]:
+    """The rows, each with its cells that are the same for everyone (time, patient, what for) rendered once."""
+    cells = get_template("recommender/appointments/day_list.html#row-cells")
+    return [
+        replace(row, cells=cells.render({"row": row}))
+        for row in presenters.day_list_rows(selectors.day_list(session=session))
+    ]
 
 
 def plan_bookings(*, plan_id, today: date, now: datetime) -> dict:

@@ -73,6 +73,7 @@ class DayListRow(TemplateRow):
     record_url: str
     dna_url: str
     attended_url: str
+    cells: str = ""  # the row's time, patient and what for, rendered (recommender/appointments/pages.py)
 
 
 _OUTCOME_WORDS = {o.value: "given" if o == DoseRecord.Outcome.GIVEN else o.label.lower() for o in DoseRecord.Outcome}
