@@ -238,7 +238,15 @@ def _booked(plan, by):
             ),
             slot.session,
         )
-    return booked["dose"][0], booked["review"][1]
+    # The review into a slot of today's session that has begun: "attended" and "did not attend" are offered only
+    # once an appointment's time has come.
+    review, session = booked["review"][0], booked["review"][1]
+    today = next((s for s in booking.sessions_on(timezone.localdate()) if s.location_id == location.pk), None)
+    if today is not None:
+        begun = max(at for at in today.slots() if at <= timezone.now())
+        Appointment.objects.filter(pk=review.pk).update(starts_at=begun, due_on=timezone.localdate(begun))
+        session = today
+    return booked["dose"][0], session
 
 
 class World:
@@ -364,8 +372,10 @@ def _counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def crawl_world(db, django_user_model) -> World:
-    """A user of every role and the site's forms as each sees them (not the shared ``world`` of tests/conftest.py)."""
+def crawl_world(db, django_user_model, settings) -> World:
+    """A user of every role and the site's forms as each sees them (not the shared ``world`` of tests/conftest.py).
+    No public holidays: the booked review's session is today's, whatever the day."""
+    settings.B12_HOLIDAYS = ""
     return World(django_user_model)
 
 
