@@ -67,6 +67,14 @@ def book(plan, by, at: datetime, *, kind="dose", location=None, **extra) -> Appo
     )
 
 
+def first_dose_booked(clinician, nurse, clinic) -> tuple:
+    """A plan whose first dose fell due three days ago, booked into the first free slot (a reason given: it is
+    outside the window)."""
+    plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=3))
+    slot = selectors.slot_proposal(due=to_book(plan), location=clinic, today=timezone.localdate()).slot
+    return plan, book(plan, nurse, slot.starts_at, window_reason="First session we have.")
+
+
 def test_the_first_free_slot_on_or_after_the_due_date_is_proposed(plan, clinic, nurse, start):
     due = to_book(plan)
     assert (due.phase, due.number, due.due_on) == ("loading", 1, start)
@@ -227,13 +235,7 @@ def test_moving_a_loading_dose_keeps_the_rhythm_with_the_doses_booked_after_it(p
 
 def test_did_not_attend_records_the_dose_missed_and_proposes_the_next_free_slot(clinician, clinic, nurse, client):
     today = timezone.localdate()
-    plan = make_plan(clinician, start=today - timedelta(days=3))
-    appointment = book(
-        plan,
-        nurse,
-        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
-        window_reason="First session we have.",
-    )
+    plan, appointment = first_dose_booked(clinician, nurse, clinic)
     # The session is today and the patient has not come: its time has passed.
     Appointment.objects.filter(pk=appointment.pk).update(
         starts_at=timezone.now() - timedelta(hours=1), booked_at=timezone.now() - timedelta(days=3)
@@ -280,13 +282,7 @@ def test_the_day_list_shows_patients_in_slot_order_with_identification_and_one_a
 
 def test_a_dose_given_from_the_day_list_marks_the_booking_attended_at_the_next_booking(clinician, clinic, nurse):
     today = timezone.localdate()
-    plan = make_plan(clinician, start=today - timedelta(days=3))
-    first = book(
-        plan,
-        nurse,
-        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
-        window_reason="First session we have.",
-    )
+    plan, first = first_dose_booked(clinician, nurse, clinic)
     Appointment.objects.filter(pk=first.pk).update(
         starts_at=timezone.now() - timedelta(hours=1), booked_at=timezone.now() - timedelta(days=3)
     )
@@ -481,14 +477,7 @@ def test_an_appointment_still_to_come_cannot_be_marked_did_not_attend_nor_a_revi
 
 
 def test_a_dose_due_today_booked_for_later_today_is_not_missed_before_its_time(clinician, clinic, nurse, client):
-    today = timezone.localdate()
-    plan = make_plan(clinician, start=today - timedelta(days=3))
-    later = book(
-        plan,
-        nurse,
-        selectors.slot_proposal(due=to_book(plan), location=clinic, today=today).slot.starts_at,
-        window_reason="First session we have.",
-    )
+    plan, later = first_dose_booked(clinician, nurse, clinic)
     Appointment.objects.filter(pk=later.pk).update(starts_at=timezone.now() + timedelta(minutes=30))
     client.force_login(nurse)
     plan.refresh_from_db()
