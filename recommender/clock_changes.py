@@ -20,8 +20,11 @@ def clock_change_on(day: date, zone: tzinfo) -> ClockChange | None:
     """The clock change of ``day`` in ``zone``, if the clocks change that day (a change at midnight included: its
     hours are cut to the day's)."""
     step = timedelta(minutes=15)  # zones change on a quarter hour
-    at = datetime.combine(day - timedelta(days=1), time(12), zone).astimezone(UTC)
-    until = datetime.combine(day + timedelta(days=1), time(12), zone).astimezone(UTC)
+    try:
+        at = datetime.combine(day - timedelta(days=1), time(12), zone).astimezone(UTC)
+        until = datetime.combine(day + timedelta(days=1), time(12), zone).astimezone(UTC)
+    except OverflowError:  # the first or last day a date can be: no clock change to speak of
+        return None
     before = at.astimezone(zone).utcoffset()
     if before == until.astimezone(zone).utcoffset():
         return None
@@ -41,7 +44,7 @@ def clock_changes_across(
 ) -> list[ClockChange]:
     """The clock changes in the ``days`` from ``first`` (on ``weekday`` only, when given) during ``start``–``end``."""
     out = []
-    for n in range(days):
+    for n in range(min(days, (date.max - first).days + 1)):
         day = first + timedelta(days=n)
         if weekday is not None and day.weekday() != weekday:
             continue

@@ -43,3 +43,13 @@ def test_only_the_sessions_hours_and_weekday_count():
     assert clock_changes_across(start=time(0), end=time(1), weekday=6, **year) == [], "ends as the change begins"
     assert len(clock_changes_across(start=time(1, 59), end=time(2, 30), **year)) == 2
     assert clock_changes_across(start=time(0, 30), end=time(3), zone=london, first=date(2027, 3, 29), days=7) == []
+
+
+@pytest.mark.parametrize("day", [date.min, date.max, date(9999, 12, 30)])
+def test_the_first_and_last_dates_a_date_can_be_are_not_a_crash(day):
+    """Found in review: a session valid from 31/12/9999 (or an extra one dated 01/01/0001) was a 500 in the admin."""
+    assert clock_change_on(day, ZoneInfo("Europe/London")) is None
+    assert (
+        clock_changes_across(start=time(0), end=time(23), zone=ZoneInfo("Pacific/Kiritimati"), first=day, days=366)
+        == []
+    )
