@@ -137,6 +137,18 @@ def miss(plan: TreatmentPlan, by, reason: str = "Did not attend.") -> DoseRecord
     return give(plan, by, outcome=DoseRecord.Outcome.MISSED, reason=reason)
 
 
+def miss_on_its_day(plan: TreatmentPlan, by) -> DoseRecord:
+    """Record the plan's next dose as missed on its day: a dose still to come (offered again after a first miss) is
+    missed at noon on its due date (the clock moved there: a dose cannot be missed before it has come)."""
+    import time_machine
+
+    plan.refresh_from_db()
+    if plan.next_due_on <= timezone.localdate():
+        return miss(plan, by)
+    with time_machine.travel(at(plan.next_due_on, hour=12), tick=False):
+        return miss(plan, by)
+
+
 def finish_loading(plan: TreatmentPlan, by) -> None:
     """Give the loading doses still due, each on its due date."""
     plan.refresh_from_db()

@@ -83,9 +83,9 @@ def make_record(*, by, nurse, hospital_number="A0000001", family_name="Okafor", 
     )
     plan.refresh_from_db()
     wrong = injections_services.dose_record(
-        plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="missed", reason="Did not attend", by=nurse
+        plan=plan, phase=plan.next_phase, number=plan.next_number, outcome="declined", reason="Declined", by=nurse
     )
-    injections_services.dose_mark_entered_in_error(dose=wrong, reason="Patient did attend: wrong record", by=nurse)
+    injections_services.dose_mark_entered_in_error(dose=wrong, reason="Patient did not decline: wrong record", by=nurse)
     plan.refresh_from_db()
     return patient, assessment, plan, dose
 
@@ -503,7 +503,7 @@ def test_export_action_returns_the_whole_record(admin_client_, record, staff):
     assert doses[0]["id"] == str(dose.pk)
     assert doses[0]["outcome"] == "given" and doses[0]["batch"] == "BATCH-42"
     assert doses[1]["entered_in_error"] is True
-    assert doses[1]["error_reason"] == "Patient did attend: wrong record"
+    assert doses[1]["error_reason"] == "Patient did not decline: wrong record"
     assert [h["type"] for h in doses[1]["history"]] == ["created", "changed"]
     assert all(h["by"] == nurse.username for d in doses for h in d["history"])
     assert exported_plan["visits"], "an active plan has follow-up visits"

@@ -499,21 +499,99 @@ def test_a_session_across_a_clock_change_is_refused_with_the_day_and_the_hours_n
 
     settings.TIME_ZONE = "Europe/London"
     today = timezone.localdate()
-    spring = next(today + timedelta(days=n) for n in range(366) if clock_change_on(today + timedelta(days=n), UK))
-    night = Session(location=clinic, weekday=spring.weekday(), start=time(0, 30), end=time(3), slot_minutes=10)
+    first, second = (c for c in (clock_change_on(today + timedelta(days=n), UK) for n in range(366)) if c)
+    words = {True: "do not exist", False: "happen twice"}
+    assert first.skipped != second.skipped, "a year holds one change each way"
+    day = first.day
+    night = Session(location=clinic, weekday=day.weekday(), start=time(0, 30), end=time(3), slot_minutes=10)
     with pytest.raises(ValidationError) as refused:
         night.full_clean()
-    message = refused.value.message_dict["start"][0]
-    assert f"The clocks change on {spring:%a} {spring.day} {spring:%b %Y}: the times from 01:00 to 02:00" in message
-    Session(location=clinic, weekday=spring.weekday(), start=time(9), end=time(12), slot_minutes=10).full_clean()
+    assert (
+        f"The clocks change on {day:%a} {day.day} {day:%b %Y}: the times from 01:00 to 02:00 {words[first.skipped]}"
+        in refused.value.message_dict["start"][0]
+    )
+    Session(location=clinic, weekday=day.weekday(), start=time(9), end=time(12), slot_minutes=10).full_clean()
     ended = Session(
-        location=clinic, weekday=spring.weekday(), start=time(0, 30), end=time(3), valid_until=spring - timedelta(1)
+        location=clinic, weekday=day.weekday(), start=time(0, 30), end=time(3), valid_until=day - timedelta(1)
     )
     ended.full_clean()  # it ends before the change: nothing to refuse
-    extra = SessionChange(kind="extra", date=spring, location=clinic, start=time(1, 30), end=time(2, 30),
+    extra = SessionChange(kind="extra", date=second.day, location=clinic, start=time(1, 30), end=time(2, 30),
                           slot_minutes=10, capacity=1, reason="Night clinic")  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         extra.full_clean()
-    assert "The clocks change" in refused.value.message_dict["start"][0]
-    extra.date = spring - timedelta(days=7)
+    assert f"01:00 to 02:00 {words[second.skipped]}" in refused.value.message_dict["start"][0]
+    extra.date = second.day - timedelta(days=7)
     extra.full_clean()
+
+
+def test_the_dose_form_does_not_record_did_not_attend_before_the_dose_or_its_booking_has_come(
+    plan, clinic, nurse, clinician, start, client
+):
+    """Found in review: the dose form's "Did not attend" outcome took a dose booked days ahead (and then marked its
+    booking did not attend): the same rule as the booking's, in the dose service."""
+    client.force_login(nurse)
+
+    def post(p):
+        p.refresh_from_db()
+        data = {"phase": p.next_phase, "number": p.next_number, "sequence": p.calendar_sequence, "outcome": "missed"}
+        return client.post(reverse("dose-record", args=[p.pk]), data)
+
+    refused = post(plan)  # due next week, not booked
+    assert refused.status_code == 200 and "it cannot be missed before its day" in html.unescape(
+        refused.content.decode()
+    )
+    overdue, booking = first_dose_booked(clinician, nurse, clinic)  # due three days ago, booked ahead
+    refused = post(overdue)
+    when = timezone.localtime(booking.starts_at)
+    assert f"This dose is booked for {when:%a} {when.day} {when:%b %Y} at {when:%H:%M}" in html.unescape(
+        refused.content.decode()
+    )
+    assert not DoseRecord.objects.exists()
+    booking.refresh_from_db()
+    assert booking.status == "booked"
+    Appointment.objects.filter(pk=booking.pk).update(starts_at=timezone.now() - timedelta(minutes=5))
+    assert post(overdue).status_code == 302 and DoseRecord.objects.get(plan=overdue).outcome == "missed"
+
+
+def test_a_dose_booked_early_in_its_window_and_not_attended_marks_the_booking_only(plan, clinic, nurse, start):
+    """The dose is still due on its day: only the booking is marked did not attend, and the dose is proposed again."""
+    early = book(plan, nurse, selectors.slot_proposal(due=to_book(plan), location=clinic, today=start).slot.starts_at)
+    Appointment.objects.filter(pk=early.pk).update(starts_at=timezone.now() - timedelta(minutes=5))
+    services.appointment_did_not_attend(appointment=early, by=nurse)
+    early.refresh_from_db()
+    plan.refresh_from_db()
+    assert early.status == "dna" and not DoseRecord.objects.exists() and plan.next_due_on == start
+    assert (to_book(plan).phase, to_book(plan).number) == ("loading", 1)
+
+
+def test_the_day_list_offers_a_reviews_actions_on_its_day_and_did_not_attend_once_its_time_has_come(
+    plan, clinic, nurse, start, client
+):
+    import time_machine
+
+    def review(number, at):
+        return Appointment.objects.create(
+            plan=plan, kind="review", number=number, due_on=at.date(), location=clinic, starts_at=at,
+            slot_minutes=10, seat=1, capacity=2, booked_by=nurse,
+        )  # fmt: skip
+
+    seen, later = review(1, local(start, 9)), review(2, local(start, 11))
+    wednesday = review(3, local(start + timedelta(days=2), 9))
+    client.force_login(nurse)
+    key = client.get(reverse("appointment-sessions"), {"on": start.isoformat()}).context["sessions"][0].session.key
+
+    def actions(day, appointment) -> str:
+        page = client.get(reverse("appointment-day-list", args=[day.isoformat(), key if day == start else wed_key]))
+        return page.content.decode().split(f'data-appointment="{appointment.pk}"')[1].split("</tr>")[0]
+
+    on_wednesday = client.get(reverse("appointment-sessions"), {"on": (start + timedelta(days=2)).isoformat()})
+    wed_key = on_wednesday.context["sessions"][0].session.key
+    with time_machine.travel(local(start, 9, 30), tick=False):
+        client.force_login(nurse)  # (signed in again: the clock moved)
+        assert "Attended" in actions(start, seen) and "Did not attend" in actions(start, seen)
+        assert "Attended" in actions(start, later) and "Did not attend" not in actions(start, later)
+        wednesday_row = actions(start + timedelta(days=2), wednesday)
+        assert "Attended" not in wednesday_row and "Did not attend" not in wednesday_row
+        with pytest.raises(ValidationError):
+            services.appointment_attended(appointment=wednesday, by=nurse)
+        services.appointment_attended(appointment=later, by=nurse)  # seen early on its day

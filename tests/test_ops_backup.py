@@ -4,9 +4,12 @@ before anything is changed. Runs on the database the suite runs on (SQLite, or P
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from recommender.clinic import selectors
 from recommender.models import DoseRecord, Patient
@@ -29,9 +32,9 @@ def every_patient_record() -> dict[str, dict]:
 def clinic(clinician, nurse):
     """Patients with assessments, plans, given and missed doses, corrections in their history; one without a plan."""
     for _ in range(3):
-        plan = make_plan(clinician)
-        give(plan, nurse)
-        miss(plan, nurse)
+        plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=7))
+        miss(plan, nurse)  # the first dose, due a week ago (a dose is missed only once it has come)
+        give(plan, nurse, early_reason="Away next week.")
     make_patient(by=clinician, family_name="Ödön-O'Brien")
     return every_patient_record()
 

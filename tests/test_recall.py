@@ -19,7 +19,7 @@ from recommender.models import AccessRecord, Appointment, ContactAttempt, DoseRe
 from recommender.recall import presenters, selectors
 from recommender.recall import services as recall_services
 from recommender.vocabulary import DoseState, Outcome, dose_state
-from tests.factories import give, make_plan, messages_of, miss
+from tests.factories import give, make_plan, messages_of, miss, miss_on_its_day
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
@@ -216,8 +216,9 @@ def test_two_dnas_in_a_row_recall_a_patient_and_a_dose_given_takes_them_off(clin
     plan = overdue_plan(clinician, 1)
     miss(plan, nurse)
     assert plan.pk not in [p.pk for p in recalled()]  # one DNA, and not waiting long
-    with time_machine.travel(timezone.now() + timedelta(days=2)):
-        miss(plan, nurse)
+    plan.refresh_from_db()
+    with time_machine.travel(timezone.make_aware(datetime.combine(plan.next_due_on, datetime.min.time()))):
+        miss(plan, nurse)  # on the day it was offered again
         rows = recalled()
         assert [p.pk for p in rows] == [plan.pk] and rows[0].dnas_in_a_row == 2
         give(plan, nurse, on=timezone.localdate(), early_reason="Came in when phoned.")
@@ -395,7 +396,7 @@ def test_recalled_exactly_when_waiting_too_long_or_not_attending_in_a_row(clinic
         plan = overdue_plan(clinician, waited)
         first_due = plan.next_due_on
         for _ in range(dnas):
-            miss(plan, nurse)
+            miss_on_its_day(plan, nurse)  # each on the day it was offered again
         waited_days = (timezone.localdate() - first_due).days
         assert (plan.pk in [p.pk for p in recalled()]) == (waited_days > limit or dnas >= 2)
         transaction.set_rollback(True)

@@ -78,14 +78,14 @@ def test_plans_and_doses_come_with_what_their_pages_name(clinician, nurse, djang
 def test_the_plan_pages_did_not_attend_dates_come_with_its_schedule_active_or_ended(db, clinician, nurse):
     """An active plan's missed doses come from the schedule's one read of its records; an ended plan's from their
     own query: the same dates either way, oldest first."""
-    from tests.factories import miss
+    from tests.factories import miss, miss_on_its_day
 
     plan = make_plan(clinician, start=timezone.localdate() - timedelta(days=60))
     give(plan, nurse)
     first = plan.next_due_on
     miss(plan, nurse)
     second = plan.next_due_on
-    miss(plan, nurse)
+    miss_on_its_day(plan, nurse)  # offered again from the next open day: missed on that day
     expected = injections_selectors.plan_did_not_attend(plan=plan)
     assert expected == [first, second]
     assert injections_selectors.plan_schedule(plan=plan, today=timezone.localdate())["dnas"] == expected

@@ -334,9 +334,13 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
     appointment = _locked_booking(appointment)
     if appointment.starts_at > timezone.now():  # a patient cannot miss what has not begun (nor its dose)
         raise ValidationError({"appointment": NOT_BEGUN.format(when=_when(appointment.starts_at))})
-    if appointment.kind == Appointment.Kind.DOSE and (appointment.phase, appointment.number) == (
-        plan.next_phase,
-        plan.next_number,
+    # A dose booked early in its window and not attended is not missed yet (it is still due on its day): then only
+    # the booking is marked.
+    due_now = plan.next_due_on is not None and plan.next_due_on <= timezone.localdate()
+    if (
+        due_now
+        and appointment.kind == Appointment.Kind.DOSE
+        and (appointment.phase, appointment.number) == (plan.next_phase, plan.next_number)
     ):
         injections_services.dose_record(
             plan=plan,

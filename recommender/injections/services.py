@@ -26,6 +26,7 @@ from recommender.injections.selectors import (
     plan_next_visit,
 )
 from recommender.models import (
+    Appointment,
     Assessment,
     ClinicClosure,
     DoseRecord,
@@ -190,15 +191,42 @@ def _given_errors(
 DID_NOT_ATTEND_REASON = "Did not attend."
 
 
-def _not_given_errors(*, outcome: str, reason: str) -> dict[str, str]:
-    """What is wrong with a dose recorded as not given: a known outcome and the reason."""
+def _not_given_errors(plan: TreatmentPlan, phase: str, number: int, *, outcome: str, reason: str) -> dict[str, str]:
+    """What is wrong with a dose recorded as not given: a known outcome (did not attend only once the dose has come)
+    and the reason."""
     errors: dict[str, str] = {}
     if outcome not in DoseRecord.Outcome.values:
         errors["outcome"] = "Choose given, did not attend, declined or held."
+    elif outcome == DoseRecord.Outcome.MISSED:
+        errors |= _not_missed_yet_errors(plan, phase, number)
     if not reason.strip():
         errors["reason"] = "Give the reason the dose was not given."
     check_length(errors, "reason", reason.strip())
     return errors
+
+
+def _not_missed_yet_errors(plan: TreatmentPlan, phase: str, number: int) -> dict[str, str]:
+    """A patient misses a dose only once it has come: not before its due day, nor before the appointment booked for
+    it (the same rule as the booking's "did not attend": recommender/appointments/services.py)."""
+    today = timezone.localdate()
+    if plan.next_due_on is not None and plan.next_due_on > today:
+        due = plan.next_due_on
+        return {"outcome": f"This dose is not due until {due.day} {due:%B %Y}: it cannot be missed before its day."}
+    booked = (
+        Appointment.objects.filter(
+            plan=plan, kind=Appointment.Kind.DOSE, phase=phase, number=number, status=Appointment.Status.BOOKED
+        )
+        .filter(starts_at__gt=timezone.now())
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+    if booked is not None:
+        at = timezone.localtime(booked)
+        return {
+            "outcome": f"This dose is booked for {at:%a} {at.day} {at:%b %Y} at {at:%H:%M}: record did not attend "
+            "once that appointment has begun."
+        }
+    return {}
 
 
 @transaction.atomic
@@ -242,7 +270,7 @@ def dose_record(
     else:
         if outcome == DoseRecord.Outcome.MISSED and not reason.strip():
             reason = DID_NOT_ATTEND_REASON
-        errors = _not_given_errors(outcome=outcome, reason=reason)
+        errors = _not_given_errors(plan, phase, number, outcome=outcome, reason=reason)
         given_at, dose_mg, route, site, batch, expiry, early_reason = None, None, "", "", "", None, ""
         allergy_checked = baseline_sample_taken = False
     if errors:
