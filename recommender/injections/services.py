@@ -217,6 +217,7 @@ def _not_missed_yet_errors(plan: TreatmentPlan, phase: str, number: int) -> dict
             plan=plan, kind=Appointment.Kind.DOSE, phase=phase, number=number, status=Appointment.Status.BOOKED
         )
         .filter(starts_at__gt=timezone.now())
+        .order_by("starts_at")
         .values_list("starts_at", flat=True)
         .first()
     )
