@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from simple_history.models import HistoricalRecords
 
 from recommender import vocabulary
-from recommender.clock_changes import ClockChange, clock_changes_across
+from recommender.clock_changes import clock_changes_across
 from recommender.guideline.ruleset import DEFAULT_RULESET
 from recommender.guideline.stored import Decision
 from recommender.identifiers import nhs_number_display, validate_date_of_birth, validate_nhs_number
@@ -540,7 +540,15 @@ class Location(models.Model):
 CLOCK_CHANGES_AHEAD_DAYS = 366
 
 
-def clock_change_message(change: ClockChange) -> str:
+def clock_change_refusal(start, end, *, first: date, days: int, weekday: int | None = None) -> str | None:
+    """What an admin is told when a session from ``start`` to ``end`` on those days runs across a clock change of the
+    clinic's time zone (its slots would not exist, or would happen twice); None when it does not."""
+    changes = clock_changes_across(
+        start=start, end=end, zone=timezone.get_default_timezone(), first=first, days=days, weekday=weekday
+    )
+    if not changes:
+        return None
+    change = changes[0]
     what = "do not exist" if change.skipped else "happen twice"
     return (
         f"The clocks change on {change.day:%a} {change.day.day} {change.day:%b %Y}: the times from "
@@ -592,12 +600,9 @@ class Session(models.Model):
             days = CLOCK_CHANGES_AHEAD_DAYS
             if self.valid_until is not None:
                 days = min(days, (self.valid_until - first).days + 1)
-            changes = clock_changes_across(
-                start=self.start, end=self.end, zone=timezone.get_default_timezone(), first=first, days=days,
-                weekday=self.weekday,
-            )  # fmt: skip
-            if changes:
-                raise ValidationError({"start": clock_change_message(changes[0])})
+            refusal = clock_change_refusal(self.start, self.end, first=first, days=days, weekday=self.weekday)
+            if refusal:
+                raise ValidationError({"start": refusal})
 
 
 class SessionChange(models.Model):
@@ -657,11 +662,9 @@ class SessionChange(models.Model):
             if self.start and self.end and self.end <= self.start:
                 errors["end"] = "The session ends after it starts."
             elif self.start and self.end and self.date:
-                changes = clock_changes_across(
-                    start=self.start, end=self.end, zone=timezone.get_default_timezone(), first=self.date, days=1
-                )
-                if changes:
-                    errors["start"] = clock_change_message(changes[0])
+                refusal = clock_change_refusal(self.start, self.end, first=self.date, days=1)
+                if refusal:
+                    errors["start"] = refusal
         if errors:
             raise ValidationError(errors)
 

@@ -6,9 +6,11 @@ enums mirror them, and ``tests/test_vocabulary.py`` asserts that every code the 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 
 class Status(models.TextChoices):
@@ -165,6 +167,12 @@ def words(enum: type[models.TextChoices], code: str) -> str:
 def words_list(enum: type[models.TextChoices], codes) -> str:
     """Several codes as one line: "deficiency, ileal resection"."""
     return ", ".join(words(enum, code) for code in codes or ())
+
+
+def local_when(at: datetime) -> str:
+    """An instant as the clinic reads it, in its local time: "Mon 14 Dec 2026 at 09:00"."""
+    local = timezone.localtime(at)
+    return f"{local:%a} {local.day} {local:%b %Y} at {local:%H:%M}"
 
 
 def dose_label(phase: str, number: int | None, loading_doses: int | None = None) -> str:

@@ -482,8 +482,12 @@ def test_a_dose_due_today_booked_for_later_today_is_not_missed_before_its_time(c
     client.force_login(nurse)
     plan.refresh_from_db()
     refused = client.post(reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence}, follow=True)
-    assert "it can be marked did not attend once it has begun" in html.unescape(refused.content.decode())
     later.refresh_from_db()
+    soon = timezone.localtime(later.starts_at)
+    assert (
+        f"This dose is booked for {soon:%a} {soon.day} {soon:%b %Y} at {soon:%H:%M}: record did not attend once that "
+        "appointment has begun." in html.unescape(refused.content.decode())
+    )
     assert later.status == "booked" and not DoseRecord.objects.filter(plan=plan).exists()
     Appointment.objects.filter(pk=later.pk).update(starts_at=timezone.now() - timedelta(minutes=1))
     client.post(reverse("recall-dna", args=[plan.pk]), {"sequence": plan.calendar_sequence})
@@ -595,3 +599,17 @@ def test_the_day_list_offers_a_reviews_actions_on_its_day_and_did_not_attend_onc
         with pytest.raises(ValidationError):
             services.appointment_attended(appointment=wednesday, by=nurse)
         services.appointment_attended(appointment=later, by=nurse)  # seen early on its day
+
+
+def test_the_admin_refuses_a_night_session_across_the_clock_change_on_its_page(clinic, admin_client_, settings):
+    """As an admin meets it: the session form says why on the page, and nothing is saved."""
+    from recommender.models import Session
+
+    settings.TIME_ZONE = "Europe/London"
+    before = Session.objects.count()
+    page = admin_client_.post(
+        reverse("admin:recommender_session_add"),
+        {"location": clinic.pk, "weekday": 6, "start": "00:30", "end": "03:00", "slot_minutes": 10, "capacity": 1},
+    )
+    assert page.status_code == 200 and Session.objects.count() == before
+    assert "The clocks change on Sun" in html.unescape(page.content.decode())

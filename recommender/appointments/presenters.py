@@ -10,7 +10,7 @@ from django.utils import timezone
 from recommender.appointments import selectors, services
 from recommender.injections.calendars import BookedVisit
 from recommender.models import Appointment, DoseRecord, Patient, TreatmentPlan
-from recommender.vocabulary import dose_label
+from recommender.vocabulary import dose_label, local_when
 from recommender.web import formats
 from recommender.web.formats import TemplateRow, html_text, url_for_each
 
@@ -164,9 +164,8 @@ def plan_bookings(plan: TreatmentPlan, *, today: date) -> dict:
 
 
 def booked_message(appointment: Appointment) -> str:
-    at = timezone.localtime(appointment.starts_at)
     what = services.what_label(appointment.plan, appointment.kind, appointment.phase, appointment.number)
-    return f"{what} booked for {at:%a} {at.day} {at:%b %Y} at {at:%H:%M}, {appointment.location}."
+    return f"{what} booked for {local_when(appointment.starts_at)}, {appointment.location}."
 
 
 def calendar_bookings(appointments) -> list[BookedVisit]:

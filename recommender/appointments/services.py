@@ -18,7 +18,7 @@ from recommender.injections import services as injections_services
 from recommender.injections.selectors import clinic_calendar
 from recommender.models import REASON_MAX_LENGTH, Appointment, DoseRecord, Location, Patient, TreatmentPlan
 from recommender.records import save_record
-from recommender.vocabulary import dose_label
+from recommender.vocabulary import dose_label, local_when
 
 SLOT_JUST_FILLED = (
     "Someone else has just booked the last place in this slot ({when}): nothing was saved. Choose another slot."
@@ -26,11 +26,6 @@ SLOT_JUST_FILLED = (
 NOT_NEXT = "The plan has changed since this page was opened: nothing was saved; check what is due now."
 NOT_BEGUN = "This appointment is on {when}: it can be marked did not attend once it has begun. Nothing was saved."
 NOT_ITS_DAY = "This review is booked for {when}: it can be marked attended on its day. Nothing was saved."
-
-
-def _when(at: datetime) -> str:
-    local = timezone.localtime(at)
-    return f"{local:%a} {local.day} {local:%b %Y} at {local:%H:%M}"
 
 
 def what_label(plan: TreatmentPlan, kind: str, phase: str, number: int) -> str:
@@ -116,7 +111,7 @@ def _take_seat(appointment: Appointment, *, slot: selectors.Slot, overbook_reaso
         elif overbook_reason:
             appointment.seat, appointment.overbook_reason = max(taken) + 1, overbook_reason
         else:
-            raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=_when(appointment.starts_at))})
+            raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=local_when(appointment.starts_at))})
         try:
             with transaction.atomic():
                 save_record(appointment, by=by, reason=appointment.change_reason or "booked")
@@ -127,7 +122,7 @@ def _take_seat(appointment: Appointment, *, slot: selectors.Slot, overbook_reaso
             if not _seat_taken(error):
                 raise
             continue  # ... or, committed before this one was validated, seen by the constraint check: count again
-    raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=_when(appointment.starts_at))})
+    raise ValidationError({"starts_at": SLOT_JUST_FILLED.format(when=local_when(appointment.starts_at))})
 
 
 def _book(
@@ -150,18 +145,18 @@ def _book(
         errors["starts_at"] = (
             f"The clinic is closed on {day:%a} {day.day} {day:%b %Y} ({closed}): choose another day."
             if closed
-            else f"There is no session slot at {location} starting {_when(starts_at)}."
+            else f"There is no session slot at {location} starting {local_when(starts_at)}."
         )
         raise ValidationError(errors)
     if starts_at <= timezone.now():
-        errors["starts_at"] = f"{_when(starts_at)} has passed: choose a slot still to come."
+        errors["starts_at"] = f"{local_when(starts_at)} has passed: choose a slot still to come."
     window_reason = window_reason.strip()
     if not due.in_window(day):
         window_reason = _reason(
             errors,
             "window_reason",
             window_reason,
-            f"{_when(starts_at)} is outside the window for "
+            f"{local_when(starts_at)} is outside the window for "
             f"{what_label(plan, due.kind, due.phase, due.number)} "
             f"({due.earliest:%d %b %Y} to {due.latest:%d %b %Y}): give the reason.",
         )
@@ -172,7 +167,7 @@ def _book(
         overbook_reason = ""
     elif not overbook:
         errors["starts_at"] = (
-            f"The slot at {_when(starts_at)} is full ({slot.session.capacity} "
+            f"The slot at {local_when(starts_at)} is full ({slot.session.capacity} "
             f"patient{'s' if slot.session.capacity != 1 else ''}): choose another slot, or overbook with a reason."
         )
     else:
@@ -257,8 +252,8 @@ def _refuse_crowding_later_doses(plan: TreatmentPlan, old: Appointment, *, start
         label = what_label(plan, later.kind, later.phase, later.number)
         raise ValidationError(
             {
-                "starts_at": f"{label} is booked for {_when(later.starts_at)}: with this dose on "
-                f"{_when(starts_at)} it would come too soon (not before {earliest:%a} {earliest.day} "
+                "starts_at": f"{label} is booked for {local_when(later.starts_at)}: with this dose on "
+                f"{local_when(starts_at)} it would come too soon (not before {earliest:%a} {earliest.day} "
                 f"{earliest:%b %Y}). Move {label} first, or choose an earlier day."
             }
         )
@@ -333,7 +328,7 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
     plan = _locked_plan(appointment.plan)
     appointment = _locked_booking(appointment)
     if appointment.starts_at > timezone.now():  # a patient cannot miss what has not begun (nor its dose)
-        raise ValidationError({"appointment": NOT_BEGUN.format(when=_when(appointment.starts_at))})
+        raise ValidationError({"appointment": NOT_BEGUN.format(when=local_when(appointment.starts_at))})
     # A dose booked early in its window and not attended is not missed yet (it is still due on its day): then only
     # the booking is marked.
     due_now = plan.next_due_on is not None and plan.next_due_on <= timezone.localdate()
@@ -347,7 +342,7 @@ def appointment_did_not_attend(*, appointment: Appointment, by) -> Appointment:
             phase=appointment.phase,
             number=appointment.number,
             outcome=DoseRecord.Outcome.MISSED,
-            reason=f"Did not attend the appointment of {_when(appointment.starts_at)}.",
+            reason=f"Did not attend the appointment of {local_when(appointment.starts_at)}.",
             by=by,
         )
     appointment.status = Appointment.Status.DNA
@@ -361,7 +356,7 @@ def appointment_attended(*, appointment: Appointment, by) -> Appointment:
     included; not a review still days ahead."""
     appointment = _locked_booking(appointment)
     if timezone.localdate(appointment.starts_at) > timezone.localdate():
-        raise ValidationError({"appointment": NOT_ITS_DAY.format(when=_when(appointment.starts_at))})
+        raise ValidationError({"appointment": NOT_ITS_DAY.format(when=local_when(appointment.starts_at))})
     appointment.status = Appointment.Status.ATTENDED
     save_record(appointment, by=by, reason="attended")
     return appointment

@@ -34,6 +34,7 @@ from recommender.models import (
 )
 from recommender.records import check_length, locked_active_plan, person_name, save_record
 from recommender.ruleset_words import RULESET_WORDS
+from recommender.vocabulary import local_when
 
 
 def plan_reschedule(plan: TreatmentPlan, *, calendar: ClinicCalendar | None = None) -> None:
@@ -198,16 +199,17 @@ def _not_given_errors(plan: TreatmentPlan, phase: str, number: int, *, outcome: 
     if outcome not in DoseRecord.Outcome.values:
         errors["outcome"] = "Choose given, did not attend, declined or held."
     elif outcome == DoseRecord.Outcome.MISSED:
-        errors |= _not_missed_yet_errors(plan, phase, number)
+        errors |= not_missed_yet(plan, phase, number)
     if not reason.strip():
         errors["reason"] = "Give the reason the dose was not given."
     check_length(errors, "reason", reason.strip())
     return errors
 
 
-def _not_missed_yet_errors(plan: TreatmentPlan, phase: str, number: int) -> dict[str, str]:
-    """A patient misses a dose only once it has come: not before its due day, nor before the appointment booked for
-    it (the same rule as the booking's "did not attend": recommender/appointments/services.py)."""
+def not_missed_yet(plan: TreatmentPlan, phase: str, number: int) -> dict[str, str]:
+    """Why the dose cannot be recorded "did not attend" yet, by field (none: it can): a patient misses a dose only
+    once it has come, not before its due day nor before the appointment booked for it (a booking's own "did not
+    attend" checks its start: recommender/appointments/services.py)."""
     today = timezone.localdate()
     if plan.next_due_on is not None and plan.next_due_on > today:
         due = plan.next_due_on
@@ -222,10 +224,9 @@ def _not_missed_yet_errors(plan: TreatmentPlan, phase: str, number: int) -> dict
         .first()
     )
     if booked is not None:
-        at = timezone.localtime(booked)
         return {
-            "outcome": f"This dose is booked for {at:%a} {at.day} {at:%b %Y} at {at:%H:%M}: record did not attend "
-            "once that appointment has begun."
+            "outcome": f"This dose is booked for {local_when(booked)}: record did not attend once that appointment "
+            "has begun."
         }
     return {}
 

@@ -132,22 +132,6 @@ def plan_booking_of_due_dose(*, plan: TreatmentPlan, on: date) -> Appointment | 
     )
 
 
-def plan_booking_ahead(*, plan: TreatmentPlan, after: date) -> Appointment | None:
-    """A live booking of the plan's due dose on a day after ``after``."""
-    return (
-        Appointment.objects.filter(
-            plan=plan,
-            kind=Appointment.Kind.DOSE,
-            phase=plan.next_phase,
-            number=plan.next_number,
-            status=Appointment.Status.BOOKED,
-            starts_at__date__gt=after,
-        )
-        .order_by("starts_at")
-        .first()
-    )
-
-
 # ---- The clinic dashboard -----------------------------------------------------------------------------------------
 
 DASHBOARD_WEEKS = 26  # about six months, the current week last

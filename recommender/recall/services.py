@@ -15,13 +15,6 @@ from recommender.models import Appointment, ContactAttempt, DoseRecord, Patient,
 from recommender.recall import selectors
 from recommender.records import check_length, locked_active_plan, save_record
 
-NOT_DUE_YET = "This dose is not due until {day}: a patient can only miss a dose on or after its day."
-BOOKED_AHEAD = "This dose is booked for {when}: mark did not attend once that appointment has passed."
-
-
-def _long_date(day) -> str:
-    return f"{day.day} {day:%B %Y}"
-
 
 @transaction.atomic
 def dose_did_not_attend(
@@ -32,15 +25,14 @@ def dose_did_not_attend(
     marked did not attend too (the booking service does both), so the next one is proposed from the plan's
     bookings. Returns the record and that booking, if there was one."""
     plan = locked_active_plan(plan)
-    today = timezone.localdate()
-    if plan.next_due_on is None or plan.next_due_on > today:
-        raise ValidationError(NOT_DUE_YET.format(day=_long_date(plan.next_due_on) if plan.next_due_on else "later"))
+    if plan.next_due_on is None:
+        raise ValidationError("This plan has no dose due: there is nothing to mark.")
     if sequence is not None and sequence != plan.calendar_sequence:
         raise injections_services.DoseNotDue(injections_services.DOSE_NOT_DUE)
-    ahead = selectors.plan_booking_ahead(plan=plan, after=today)
-    if ahead is not None:
-        raise ValidationError(BOOKED_AHEAD.format(when=_long_date(timezone.localdate(ahead.starts_at))))
-    booking = selectors.plan_booking_of_due_dose(plan=plan, on=today)
+    refused = injections_services.not_missed_yet(plan, plan.next_phase, plan.next_number)  # its day, its booking
+    if refused:
+        raise ValidationError(refused)
+    booking = selectors.plan_booking_of_due_dose(plan=plan, on=timezone.localdate())  # one that has begun
     if booking is not None:
         booking_services.appointment_did_not_attend(appointment=booking, by=by)
     else:
